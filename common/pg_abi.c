@@ -1,0 +1,105 @@
+/*
+ * The only translation unit that includes PostgreSQL's server headers: it
+ * exports their layouts as data (see pg_abi.h).
+ */
+#include "postgres.h"
+
+#include <stddef.h>
+
+#include "access/rmgr.h"
+#include "access/xlog_internal.h"
+#include "access/xlogrecord.h"
+#include "catalog/catversion.h"
+#include "catalog/pg_control.h"
+#include "catalog/pg_tablespace_d.h"
+#include "common/relpath.h"
+#include "storage/bufpage.h"
+
+#include "common/pg_abi.h"
+
+#define CTL(f) offsetof(ControlFileData, f)
+#define CKP(f) offsetof(CheckPoint, f)
+
+static const char* const kRmgrNames[] = {
+#define PG_RMGR(symname, name, redo, desc, identify, startup, cleanup, mask, decode) name,
+#include "access/rmgrlist.h"
+#undef PG_RMGR
+};
+
+const struct ZenithPgAbi kZenithPgAbi = {
+    .blcksz = BLCKSZ,
+    .relseg_size = RELSEG_SIZE,
+    .xlog_blcksz = XLOG_BLCKSZ,
+    .max_align = MAXIMUM_ALIGNOF,
+    .catalog_version = CATALOG_VERSION_NO,
+    .pg_version_major = PG_MAJORVERSION_NUM,
+    .tablespace_version_directory = TABLESPACE_VERSION_DIRECTORY,
+    .global_tablespace_oid = GLOBALTABLESPACE_OID,
+    .default_tablespace_oid = DEFAULTTABLESPACE_OID,
+
+    .control_file_size = PG_CONTROL_FILE_SIZE,
+    .control_data_size = sizeof(ControlFileData),
+    .control_version = PG_CONTROL_VERSION,
+    .mock_auth_nonce_len = MOCK_AUTH_NONCE_LEN,
+    .control = {CTL(system_identifier), CTL(pg_control_version), CTL(catalog_version_no), CTL(state),
+                CTL(time), CTL(checkPoint), CTL(checkPointCopy), CTL(unloggedLSN), CTL(minRecoveryPoint),
+                CTL(minRecoveryPointTLI), CTL(backupStartPoint), CTL(backupEndPoint),
+                CTL(backupEndRequired), CTL(wal_level), CTL(wal_log_hints), CTL(MaxConnections),
+                CTL(max_worker_processes), CTL(max_wal_senders), CTL(max_prepared_xacts),
+                CTL(max_locks_per_xact), CTL(track_commit_timestamp), CTL(maxAlign), CTL(floatFormat),
+                CTL(blcksz), CTL(relseg_size), CTL(xlog_blcksz), CTL(xlog_seg_size), CTL(nameDataLen),
+                CTL(indexMaxKeys), CTL(toast_max_chunk_size), CTL(loblksize), CTL(float8ByVal),
+                CTL(data_checksum_version), CTL(mock_authentication_nonce), CTL(crc)},
+    .checkpoint = {CKP(redo), CKP(ThisTimeLineID), CKP(PrevTimeLineID), CKP(fullPageWrites), CKP(nextXid),
+                   CKP(nextOid), CKP(nextMulti), CKP(nextMultiOffset), CKP(oldestXid), CKP(oldestXidDB),
+                   CKP(oldestMulti), CKP(oldestMultiDB), CKP(time), CKP(oldestCommitTsXid),
+                   CKP(newestCommitTsXid), CKP(oldestActiveXid), sizeof(CheckPoint)},
+
+    .xlog_page_magic = XLOG_PAGE_MAGIC,
+    .xlp_first_is_contrecord = XLP_FIRST_IS_CONTRECORD,
+    .xlp_long_header = XLP_LONG_HEADER,
+    .xlp_bkp_removable = XLP_BKP_REMOVABLE,
+    .xlp_first_is_overwrite_contrecord = XLP_FIRST_IS_OVERWRITE_CONTRECORD,
+    .xlp_all_flags = XLP_ALL_FLAGS,
+    .page_header = {offsetof(XLogPageHeaderData, xlp_magic), offsetof(XLogPageHeaderData, xlp_info),
+                    offsetof(XLogPageHeaderData, xlp_tli), offsetof(XLogPageHeaderData, xlp_pageaddr),
+                    offsetof(XLogPageHeaderData, xlp_rem_len), offsetof(XLogLongPageHeaderData, xlp_sysid),
+                    offsetof(XLogLongPageHeaderData, xlp_seg_size),
+                    offsetof(XLogLongPageHeaderData, xlp_xlog_blcksz), SizeOfXLogShortPHD, SizeOfXLogLongPHD},
+    .record = {offsetof(XLogRecord, xl_tot_len), offsetof(XLogRecord, xl_xid), offsetof(XLogRecord, xl_prev),
+               offsetof(XLogRecord, xl_info), offsetof(XLogRecord, xl_rmid), offsetof(XLogRecord, xl_crc),
+               SizeOfXLogRecord},
+    .xlr_info_mask = XLR_INFO_MASK,
+    .xlr_rmgr_info_mask = XLR_RMGR_INFO_MASK,
+    .xlr_max_block_id = XLR_MAX_BLOCK_ID,
+    .xlr_block_id_data_short = XLR_BLOCK_ID_DATA_SHORT,
+    .xlr_block_id_data_long = XLR_BLOCK_ID_DATA_LONG,
+    .xlr_block_id_origin = XLR_BLOCK_ID_ORIGIN,
+    .xlr_block_id_toplevel_xid = XLR_BLOCK_ID_TOPLEVEL_XID,
+    .bkpblock_fork_mask = BKPBLOCK_FORK_MASK,
+    .bkpblock_has_image = BKPBLOCK_HAS_IMAGE,
+    .bkpblock_has_data = BKPBLOCK_HAS_DATA,
+    .bkpblock_will_init = BKPBLOCK_WILL_INIT,
+    .bkpblock_same_rel = BKPBLOCK_SAME_REL,
+    .bkpimage_has_hole = BKPIMAGE_HAS_HOLE,
+    .bkpimage_apply = BKPIMAGE_APPLY,
+    .bkpimage_compress_pglz = BKPIMAGE_COMPRESS_PGLZ,
+    .bkpimage_compress_lz4 = BKPIMAGE_COMPRESS_LZ4,
+    .bkpimage_compress_zstd = BKPIMAGE_COMPRESS_ZSTD,
+    .block_header_size = SizeOfXLogRecordBlockHeader,
+    .block_image_header_size = SizeOfXLogRecordBlockImageHeader,
+    .block_compress_header_size = SizeOfXLogRecordBlockCompressHeader,
+    .relfilenode_size = sizeof(RelFileNode),
+    .rm_xlog_id = RM_XLOG_ID,
+    .xlog_checkpoint_shutdown = XLOG_CHECKPOINT_SHUTDOWN,
+    .xlog_checkpoint_online = XLOG_CHECKPOINT_ONLINE,
+    .xlog_switch = XLOG_SWITCH,
+    .rmgr_count = RM_N_BUILTIN_IDS,
+    .rmgr_names = kRmgrNames,
+
+    .page = {offsetof(PageHeaderData, pd_lsn), offsetof(PageHeaderData, pd_checksum),
+             offsetof(PageHeaderData, pd_flags), offsetof(PageHeaderData, pd_lower),
+             offsetof(PageHeaderData, pd_upper), offsetof(PageHeaderData, pd_special),
+             offsetof(PageHeaderData, pd_pagesize_version), offsetof(PageHeaderData, pd_prune_xid),
+             SizeOfPageHeaderData},
+};

@@ -1,0 +1,109 @@
+/*
+ * pg_abi: the binary layout of PostgreSQL 15's on-disk formats, taken from
+ * the server's own headers at build time (pg_abi.c is the only file that
+ * includes them). Decoders in this library read fields at these offsets, so
+ * no layout is ever copied by hand.
+ *
+ * All multi-byte fields are host-endian (PostgreSQL writes them native;
+ * zenith runs on the same machine as the compute).
+ *
+ * Thread-safety: a constant, initialised before main().
+ */
+#ifndef ZENITH_COMMON_PG_ABI_H
+#define ZENITH_COMMON_PG_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Offsets inside ControlFileData (catalog/pg_control.h). */
+struct ZenithControlOffsets {
+  uint32_t system_identifier, pg_control_version, catalog_version_no, state, time, checkpoint,
+      checkpoint_copy, unlogged_lsn, min_recovery_point, min_recovery_point_tli, backup_start_point,
+      backup_end_point, backup_end_required, wal_level, wal_log_hints, max_connections,
+      max_worker_processes, max_wal_senders, max_prepared_xacts, max_locks_per_xact,
+      track_commit_timestamp, max_align, float_format, blcksz, relseg_size, xlog_blcksz, xlog_seg_size,
+      name_data_len, index_max_keys, toast_max_chunk_size, loblksize, float8_by_val,
+      data_checksum_version, mock_authentication_nonce, crc;
+};
+
+/* Offsets inside CheckPoint (catalog/pg_control.h), relative to its start. */
+struct ZenithCheckPointOffsets {
+  uint32_t redo, this_timeline_id, prev_timeline_id, full_page_writes, next_xid, next_oid, next_multi,
+      next_multi_offset, oldest_xid, oldest_xid_db, oldest_multi, oldest_multi_db, time,
+      oldest_commit_ts_xid, newest_commit_ts_xid, oldest_active_xid;
+  uint32_t size; /* sizeof(CheckPoint): payload of a checkpoint record */
+};
+
+/* XLogPageHeaderData and XLogLongPageHeaderData (access/xlog_internal.h). */
+struct ZenithWalPageHeaderOffsets {
+  uint32_t magic, info, tli, pageaddr, rem_len;   /* short header */
+  uint32_t sysid, seg_size, xlog_blcksz;          /* long header only */
+  uint32_t short_size, long_size;                 /* SizeOfXLogShortPHD / LongPHD */
+};
+
+/* XLogRecord (access/xlogrecord.h). */
+struct ZenithWalRecordOffsets {
+  uint32_t tot_len, xid, prev, info, rmid, crc;
+  uint32_t size; /* SizeOfXLogRecord */
+};
+
+/* PageHeaderData (storage/bufpage.h). */
+struct ZenithPageHeaderOffsets {
+  uint32_t lsn, checksum, flags, lower, upper, special, pagesize_version, prune_xid;
+  uint32_t size; /* SizeOfPageHeaderData */
+};
+
+struct ZenithPgAbi {
+  uint32_t blcksz;          /* BLCKSZ */
+  uint32_t relseg_size;     /* RELSEG_SIZE, blocks per relation segment file */
+  uint32_t xlog_blcksz;     /* XLOG_BLCKSZ */
+  uint32_t max_align;       /* MAXIMUM_ALIGNOF */
+  uint32_t catalog_version; /* CATALOG_VERSION_NO */
+  uint32_t pg_version_major; /* 15 */
+  const char* tablespace_version_directory; /* "PG_15_<catversion>" */
+  uint32_t global_tablespace_oid;  /* 1664 */
+  uint32_t default_tablespace_oid; /* 1663 */
+
+  /* pg_control */
+  uint32_t control_file_size;    /* PG_CONTROL_FILE_SIZE: bytes PostgreSQL writes */
+  uint32_t control_data_size;    /* sizeof(ControlFileData) */
+  uint32_t control_version;      /* PG_CONTROL_VERSION */
+  uint32_t mock_auth_nonce_len;  /* MOCK_AUTH_NONCE_LEN */
+  struct ZenithControlOffsets control;
+  struct ZenithCheckPointOffsets checkpoint;
+
+  /* WAL */
+  uint16_t xlog_page_magic;      /* XLOG_PAGE_MAGIC */
+  uint16_t xlp_first_is_contrecord, xlp_long_header, xlp_bkp_removable,
+      xlp_first_is_overwrite_contrecord, xlp_all_flags;
+  struct ZenithWalPageHeaderOffsets page_header;
+  struct ZenithWalRecordOffsets record;
+  uint8_t xlr_info_mask, xlr_rmgr_info_mask;
+  uint8_t xlr_max_block_id, xlr_block_id_data_short, xlr_block_id_data_long, xlr_block_id_origin,
+      xlr_block_id_toplevel_xid;
+  uint8_t bkpblock_fork_mask, bkpblock_has_image, bkpblock_has_data, bkpblock_will_init, bkpblock_same_rel;
+  uint8_t bkpimage_has_hole, bkpimage_apply, bkpimage_compress_pglz, bkpimage_compress_lz4,
+      bkpimage_compress_zstd;
+  uint32_t block_header_size;         /* SizeOfXLogRecordBlockHeader */
+  uint32_t block_image_header_size;   /* SizeOfXLogRecordBlockImageHeader */
+  uint32_t block_compress_header_size;/* SizeOfXLogRecordBlockCompressHeader */
+  uint32_t relfilenode_size;          /* sizeof(RelFileNode) */
+  uint8_t rm_xlog_id;                 /* RM_XLOG_ID */
+  uint8_t xlog_checkpoint_shutdown, xlog_checkpoint_online, xlog_switch;
+  uint32_t rmgr_count;                /* RM_N_BUILTIN_IDS */
+  const char* const* rmgr_names;      /* "XLOG", "Transaction", ... by rmgr id */
+
+  /* data pages */
+  struct ZenithPageHeaderOffsets page;
+};
+
+extern const struct ZenithPgAbi kZenithPgAbi;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZENITH_COMMON_PG_ABI_H */

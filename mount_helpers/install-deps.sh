@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything zenith needs to build and test on Debian 12, and makes
+# FUSE usable by unprivileged users (as distributions ship it). Idempotent:
+# run it as often as you like; it only installs what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libfuse3-dev fuse3                    # the FUSE daemon (libfuse3 low-level API)
+  libpq-dev                             # client library of zenith and zenith-fs
+  libboost-filesystem-dev
+  libspdlog-dev libfmt-dev              # logging
+  libgtest-dev libgmock-dev             # unit and integration tests
+  libcli11-dev                          # argument parsing of the programs
+  nlohmann-json3-dev                    # repository metadata and manifests
+  postgresql-15 postgresql-client-15 postgresql-server-dev-15  # stock PostgreSQL 15 and its headers
+  postgresql-contrib                    # pg_amcheck's amcheck extension (PG15 ships it in postgresql-15)
+  procps psmisc util-linux              # pkill, fuser, runuser in the tests
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps.sh: must run as root (it installs packages); run: sudo $0" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Keep the cluster-creating hook of postgresql-common from making a
+  # system-wide cluster we never use.
+  mkdir -p /etc/postgresql-common
+  grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf ||
+    echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# FUSE for unprivileged users, as distributions ship it.
+if [ -e /dev/fuse ]; then
+  chmod 0666 /dev/fuse
+else
+  echo "install-deps.sh: /dev/fuse does not exist; this machine cannot run FUSE mounts" >&2
+fi
+touch /etc/fuse.conf
+grep -q '^user_allow_other' /etc/fuse.conf || echo 'user_allow_other' >> /etc/fuse.conf
+echo "install-deps.sh: dependencies are installed"

@@ -1,0 +1,22 @@
+#include "tests/harness/test_env.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace zenith::testing {
+
+namespace {
+std::string EnvOr(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+}  // namespace
+
+std::string ZenithBin(const std::string& name) { return EnvOr("ZENITH_BIN_DIR", "build/bin") + "/" + name; }
+std::string PgBin(const std::string& name) {
+  return EnvOr("ZENITH_PG_BIN_DIR", "/usr/lib/postgresql/15/bin") + "/" + name;
+}
+bool RunningAsRoot() { return geteuid() == 0; }
+
+}  // namespace zenith::testing

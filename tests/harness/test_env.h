@@ -1,0 +1,16 @@
+// Where the programs under test live. ctest sets ZENITH_BIN_DIR (build/bin)
+// and ZENITH_PG_BIN_DIR (/usr/lib/postgresql/15/bin) for every test.
+#pragma once
+
+#include <string>
+
+namespace zenith::testing {
+
+// Absolute path of a zenith program ("zenith", "zenith-pageserver", "zenith-fs").
+std::string ZenithBin(const std::string& name);
+// Absolute path of a PostgreSQL 15 program ("initdb", "pg_waldump", ...).
+std::string PgBin(const std::string& name);
+// True when running as root: PostgreSQL refuses to start then.
+bool RunningAsRoot();
+
+}  // namespace zenith::testing

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The one test command. On a fresh Debian 12 machine, run as root: installs
+# the dependencies, creates the unprivileged test user (PostgreSQL refuses to
+# run as root), builds, and runs every test with ctest as that user: first
+# the unit tests under AddressSanitizer+UBSan, then the whole suite, ending
+# with ctest's summary. Run as a normal user it skips the installation.
+#
+# Environment: ZENITH_TEST_USER (default zenith-test), ZENITH_SKIP_SANITIZE=1
+# to skip the sanitizer pass, CTEST_ARGS for extra ctest arguments.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TEST_USER=${ZENITH_TEST_USER:-zenith-test}
+JOBS=${ZENITH_JOBS:-$(nproc)}
+
+if [ "$(id -u)" -eq 0 ]; then
+  "$SRC/mount_helpers/install-deps.sh"
+  id "$TEST_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$TEST_USER"
+  # The test user builds and runs in build dirs it owns; if it cannot read
+  # the source tree where it is (a home directory of mode 0700, say), the
+  # tests run on a copy it can read.
+  if ! runuser -u "$TEST_USER" -- test -r "$SRC/CMakeLists.txt"; then
+    COPY=/tmp/zenith-src-$TEST_USER
+    rm -rf "$COPY" && cp -a "$SRC" "$COPY" && chown -R "$TEST_USER": "$COPY"
+    SRC=$COPY
+  fi
+  for d in build build-sanitize; do
+    mkdir -p "$SRC/$d" && chown -R "$TEST_USER": "$SRC/$d"
+  done
+  exec runuser -u "$TEST_USER" -- env ZENITH_JOBS="$JOBS" ZENITH_SKIP_SANITIZE="${ZENITH_SKIP_SANITIZE:-}" \
+    CTEST_ARGS="${CTEST_ARGS:-}" "$SRC/tests/run.sh"
+fi
+
+cd "$SRC"
+if [ -z "${ZENITH_SKIP_SANITIZE:-}" ]; then
+  echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+  cmake -S . -B build-sanitize -DZENITH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build-sanitize -j"$JOBS"
+  ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-sanitize -L unit --output-on-failure -j"$JOBS" ${CTEST_ARGS:-}
+fi
+
+echo "== all tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$JOBS"
+ctest --test-dir build --output-on-failure -j"$JOBS" ${CTEST_ARGS:-}
