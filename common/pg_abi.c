@@ -6,7 +6,9 @@
 
 #include <stddef.h>
 
+#include "access/heaptoast.h"
 #include "access/rmgr.h"
+#include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "access/xlogrecord.h"
 #include "catalog/catversion.h"
@@ -14,6 +16,7 @@
 #include "catalog/pg_tablespace_d.h"
 #include "common/relpath.h"
 #include "storage/bufpage.h"
+#include "storage/large_object.h"
 
 #include "common/pg_abi.h"
 
@@ -102,4 +105,27 @@ const struct ZenithPgAbi kZenithPgAbi = {
              offsetof(PageHeaderData, pd_upper), offsetof(PageHeaderData, pd_special),
              offsetof(PageHeaderData, pd_pagesize_version), offsetof(PageHeaderData, pd_prune_xid),
              SizeOfPageHeaderData},
+
+    .float_format = FLOATFORMAT_VALUE,
+    .name_data_len = NAMEDATALEN,
+    .index_max_keys = INDEX_MAX_KEYS,
+    .toast_max_chunk_size = TOAST_MAX_CHUNK_SIZE,
+    .loblksize = LOBLKSIZE,
+    .float8_by_val = FLOAT8PASSBYVAL,
+    .data_checksum_version = PG_DATA_CHECKSUM_VERSION,
+    .wal_seg_min_size = WalSegMinSize,
+    .wal_seg_max_size = WalSegMaxSize,
+    .db_startup = DB_STARTUP,
+    .db_shutdowned = DB_SHUTDOWNED,
+    .db_shutdowned_in_recovery = DB_SHUTDOWNED_IN_RECOVERY,
+    .db_shutdowning = DB_SHUTDOWNING,
+    .db_in_crash_recovery = DB_IN_CRASH_RECOVERY,
+    .db_in_archive_recovery = DB_IN_ARCHIVE_RECOVERY,
+    .db_in_production = DB_IN_PRODUCTION,
+    .wal_level_minimal = WAL_LEVEL_MINIMAL,
+    .wal_level_replica = WAL_LEVEL_REPLICA,
+    .wal_level_logical = WAL_LEVEL_LOGICAL,
+
+    .pd_valid_flag_bits = PD_VALID_FLAG_BITS,
+    .page_layout_version = PG_PAGE_LAYOUT_VERSION,
 };

@@ -98,6 +98,23 @@ struct ZenithPgAbi {
 
   /* data pages */
   struct ZenithPageHeaderOffsets page;
+
+  /* pg_control: the values ReadControlFile() insists on, and enum values. */
+  double float_format;            /* FLOATFORMAT_VALUE */
+  uint32_t name_data_len;         /* NAMEDATALEN */
+  uint32_t index_max_keys;        /* INDEX_MAX_KEYS */
+  uint32_t toast_max_chunk_size;  /* TOAST_MAX_CHUNK_SIZE */
+  uint32_t loblksize;             /* LOBLKSIZE */
+  uint8_t float8_by_val;          /* FLOAT8PASSBYVAL */
+  uint32_t data_checksum_version; /* PG_DATA_CHECKSUM_VERSION */
+  uint32_t wal_seg_min_size, wal_seg_max_size; /* WalSegMinSize, WalSegMaxSize */
+  uint32_t db_startup, db_shutdowned, db_shutdowned_in_recovery, db_shutdowning, db_in_crash_recovery,
+      db_in_archive_recovery, db_in_production; /* enum DBState */
+  int32_t wal_level_minimal, wal_level_replica, wal_level_logical; /* enum WalLevel */
+
+  /* data pages: what PageIsVerifiedExtended() checks */
+  uint16_t pd_valid_flag_bits;    /* PD_VALID_FLAG_BITS */
+  uint8_t page_layout_version;    /* PG_PAGE_LAYOUT_VERSION */
 };
 
 extern const struct ZenithPgAbi kZenithPgAbi;
