@@ -128,4 +128,6 @@ const struct ZenithPgAbi kZenithPgAbi = {
 
     .pd_valid_flag_bits = PD_VALID_FLAG_BITS,
     .page_layout_version = PG_PAGE_LAYOUT_VERSION,
+    .page_lsn_xlogid = offsetof(PageXLogRecPtr, xlogid),
+    .page_lsn_xrecoff = offsetof(PageXLogRecPtr, xrecoff),
 };

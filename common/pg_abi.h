@@ -115,6 +115,8 @@ struct ZenithPgAbi {
   /* data pages: what PageIsVerifiedExtended() checks */
   uint16_t pd_valid_flag_bits;    /* PD_VALID_FLAG_BITS */
   uint8_t page_layout_version;    /* PG_PAGE_LAYOUT_VERSION */
+  /* pd_lsn is a PageXLogRecPtr, two uint32 halves, not a uint64: their offsets */
+  uint32_t page_lsn_xlogid, page_lsn_xrecoff;
 };
 
 extern const struct ZenithPgAbi kZenithPgAbi;
