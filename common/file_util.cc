@@ -94,7 +94,11 @@ namespace {
 
 // Writes contents to a fresh temp file next to `path` and fsyncs it.
 Result<std::string> WriteTempFile(const std::string& path, std::string_view contents, mode_t mode) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  // A dot-prefixed name: listings of refs and layers never mistake it for
+  // the real thing if a crash leaves it behind.
+  size_t slash = path.rfind('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string tmp = DirName(path) + "/." + base + ".tmp." + std::to_string(::getpid());
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
   auto bytes = std::span(reinterpret_cast<const uint8_t*>(contents.data()), contents.size());
   Status s = WriteFull(fd.get(), bytes, tmp);

@@ -1,7 +1,7 @@
 // File helpers with errors as values, and the crash-safe write used for every
 // file zenith creates in a repository.
 //
-// Durability protocol (WriteFileDurably): write "<path>.tmp.<pid>", fsync it,
+// Durability protocol (WriteFileDurably): write "<dir>/.<name>.tmp.<pid>", fsync it,
 // rename over <path>, fsync the parent directory. A crash at any point leaves
 // either the old file or the new one, never a torn one; a stale temp file is
 // harmless and ignored by readers.
