@@ -1,0 +1,166 @@
+#include "fs/relation_io.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/file_util.h"
+#include "common/pg_abi.h"
+
+namespace zenith::fs {
+namespace {
+
+uint64_t BlockSize() { return kZenithPgAbi.blcksz; }
+
+}  // namespace
+
+Result<uint64_t> RelationFile::FileSize() const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return ErrnoStatus("stat", path_, errno);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Status RelationFile::Fetch(std::span<const uint32_t> blocks, std::span<uint8_t> out) {
+  if (pages_ == nullptr) return Internal("\"" + std::string(path_) + "\" has remote blocks but the mount has no page source");
+  std::vector<uint32_t> rel_blocks(blocks.size());
+  std::transform(blocks.begin(), blocks.end(), rel_blocks.begin(), [this](uint32_t b) { return seg_.RelationBlock(b); });
+  Status s = pages_->GetPages(seg_.id().tag, rel_blocks, out);
+  if (s.ok()) return s;
+  Status err = IoError("could not read " + std::to_string(blocks.size()) + " page(s) of \"" + std::string(path_) +
+                       "\" from block " + std::to_string(blocks.front()) + " from the page server: " + s.message());
+  spdlog::error("{}", err.message());
+  return err;
+}
+
+Result<size_t> RelationFile::Read(uint64_t offset, std::span<uint8_t> out) {
+  std::shared_lock lock(seg_.io_mutex());
+  ZENITH_ASSIGN_OR_RETURN(uint64_t size, FileSize());
+  if (offset >= size || out.empty()) return size_t{0};
+  size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size - offset));
+  ZENITH_RETURN_IF_ERROR(ReadLocked(offset, out.first(n)));
+  return n;
+}
+
+// Local runs come from the scratch file with pread, remote blocks from one
+// GetPages call; a block-aligned request for remote blocks only (the common
+// cold read) is fetched straight into `out`.
+Status RelationFile::ReadLocked(uint64_t offset, std::span<uint8_t> out) {
+  const uint64_t bs = BlockSize();
+  const uint64_t end = offset + out.size();
+  const uint64_t first = offset / bs, last = (end - 1) / bs;
+  if (last > UINT32_MAX) return ErrnoStatus("read", path_, EFBIG);
+  std::vector<uint32_t> remote = seg_.RemoteBlocks(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
+  const bool aligned = offset % bs == 0 && end % bs == 0;
+  if (aligned && remote.size() == last - first + 1) return Fetch(remote, out);
+
+  // Clips block range [b0, b1) to the request and reads it from the scratch.
+  auto read_local = [&](uint64_t b0, uint64_t b1) -> Status {
+    uint64_t from = std::max(offset, b0 * bs), to = std::min(end, b1 * bs);
+    if (from >= to) return Status::Ok();
+    std::span<uint8_t> dst = out.subspan(from - offset, to - from);
+    ZENITH_ASSIGN_OR_RETURN(size_t got, PreadFull(fd_, dst, from, path_));
+    std::memset(dst.data() + got, 0, dst.size() - got);  // only if the file shrank under us
+    return Status::Ok();
+  };
+  uint64_t run_start = first;
+  for (uint32_t b : remote) {
+    ZENITH_RETURN_IF_ERROR(read_local(run_start, b));
+    run_start = uint64_t{b} + 1;
+  }
+  ZENITH_RETURN_IF_ERROR(read_local(run_start, last + 1));
+  if (remote.empty()) return Status::Ok();
+
+  std::vector<uint8_t> pages(remote.size() * bs);
+  ZENITH_RETURN_IF_ERROR(Fetch(remote, pages));
+  for (size_t i = 0; i < remote.size(); ++i) {
+    uint64_t from = std::max(offset, remote[i] * bs), to = std::min(end, (remote[i] + 1) * bs);
+    std::memcpy(out.data() + (from - offset), pages.data() + i * bs + (from - remote[i] * bs), to - from);
+  }
+  return Status::Ok();
+}
+
+std::vector<uint32_t> RelationFile::PartialRemoteBlocks(uint64_t offset, uint64_t length) const {
+  const uint64_t bs = BlockSize();
+  const uint64_t end = offset + length;
+  std::vector<uint32_t> out;
+  uint64_t first = offset / bs, last = (end - 1) / bs;
+  if (offset % bs != 0 || (first == last && end % bs != 0)) {
+    if (seg_.IsRemote(static_cast<uint32_t>(first))) out.push_back(static_cast<uint32_t>(first));
+  }
+  if (last != first && end % bs != 0 && seg_.IsRemote(static_cast<uint32_t>(last))) {
+    out.push_back(static_cast<uint32_t>(last));
+  }
+  return out;
+}
+
+Status RelationFile::Write(uint64_t offset, std::span<const uint8_t> data) {
+  if (data.empty()) return Status::Ok();
+  if ((offset + data.size() - 1) / BlockSize() > UINT32_MAX) return ErrnoStatus("write", path_, EFBIG);
+  // A block that needs no read-modify-write now never will (segment.h), so
+  // the answer taken without the lock stays true under the shared lock.
+  if (PartialRemoteBlocks(offset, data.size()).empty()) {
+    std::shared_lock lock(seg_.io_mutex());
+    return WriteLocked(offset, data, {});
+  }
+  std::unique_lock lock(seg_.io_mutex());
+  return WriteLocked(offset, data, PartialRemoteBlocks(offset, data.size()));
+}
+
+// The data goes to the scratch first, then each read-modify-write block is
+// rewritten whole (page from the PageSource, patched with the data). Readers
+// wait on the exclusive lock, so nobody sees the block half done.
+Status RelationFile::WriteLocked(uint64_t offset, std::span<const uint8_t> data, const std::vector<uint32_t>& rmw) {
+  const uint64_t bs = BlockSize();
+  const uint64_t end = offset + data.size();
+  std::vector<uint8_t> pages(rmw.size() * bs);
+  if (!rmw.empty()) ZENITH_RETURN_IF_ERROR(Fetch(rmw, pages));
+  ZENITH_RETURN_IF_ERROR(PwriteFull(fd_, data, offset, path_));
+  for (size_t i = 0; i < rmw.size(); ++i) {
+    uint64_t start = rmw[i] * bs;
+    uint64_t from = std::max(offset, start), to = std::min(end, start + bs);
+    std::span<uint8_t> page(pages.data() + i * bs, bs);
+    std::memcpy(page.data() + (from - start), data.data() + (from - offset), to - from);
+    ZENITH_RETURN_IF_ERROR(PwriteFull(fd_, page, start, path_));
+  }
+  uint64_t first = offset / bs, last = (end - 1) / bs;
+  seg_.MarkWritten(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
+  return Status::Ok();
+}
+
+Result<bool> RelationFile::Truncate(uint64_t new_size) {
+  const uint64_t bs = BlockSize();
+  std::unique_lock lock(seg_.io_mutex());
+  ZENITH_ASSIGN_OR_RETURN(uint64_t old_size, FileSize());
+  if (new_size < old_size && new_size % bs != 0) {
+    // The block cut in the middle keeps its head: make it local, whole, so
+    // that it stays right even if the ftruncate below fails.
+    auto cut = static_cast<uint32_t>(new_size / bs);
+    if (seg_.IsRemote(cut)) {
+      std::vector<uint8_t> page(bs);
+      ZENITH_RETURN_IF_ERROR(Fetch(std::span<const uint32_t>(&cut, 1), page));
+      ZENITH_RETURN_IF_ERROR(PwriteFull(fd_, page, cut * bs, path_));
+    }
+    seg_.MarkWritten(cut, 1);
+  }
+  if (::ftruncate(fd_, static_cast<off_t>(new_size)) != 0) return ErrnoStatus("truncate", path_, errno);
+  seg_.Truncate(new_size);
+  return new_size < old_size;
+}
+
+Status RelationFile::Allocate(int mode, uint64_t offset, uint64_t length) {
+  if (mode == FALLOC_FL_KEEP_SIZE) return Status::Ok();
+  if (mode != 0) return ErrnoStatus("allocate space in", path_, EOPNOTSUPP);
+  std::unique_lock lock(seg_.io_mutex());
+  ZENITH_ASSIGN_OR_RETURN(uint64_t size, FileSize());
+  if (offset + length <= size) return Status::Ok();
+  if (::ftruncate(fd_, static_cast<off_t>(offset + length)) != 0) return ErrnoStatus("extend", path_, errno);
+  return Status::Ok();
+}
+
+}  // namespace zenith::fs

@@ -1,0 +1,90 @@
+// The in-memory state of one relation segment file of a mount: which of its
+// blocks come from the PageSource and which were written locally.
+//
+// Invariant (see datadir_fs.h): block b is *remote* iff b < remote_limit and
+// b is not local; a remote block's bytes come from the PageSource, every
+// other block's bytes from the scratch file (holes read as zeros). The
+// remote limit only goes down and the local set only loses blocks at or past
+// the end of the file, which are >= the remote limit, so a block that is not
+// remote never becomes remote again. Writers rely on that to decide, without
+// the I/O lock, that they need no read-modify-write.
+//
+// Thread-safety: all methods are thread-safe. io_mutex() orders data I/O on
+// the segment's scratch file (see its comment); an internal mutex guards the
+// sets. Lock order: SnapshotLock -> io_mutex() -> internal mutex.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "common/relation_path.h"
+
+namespace zenith::fs {
+
+// A set of block numbers, dense (one bit per block up to the highest one).
+// Thread-safety: a plain value.
+class BlockSet {
+ public:
+  bool Contains(uint32_t block) const;
+  void Insert(uint32_t block);
+  // Removes every block >= `end`.
+  void EraseFrom(uint32_t end);
+  void Clear() { words_.clear(); }
+  bool empty() const;
+  // The blocks, ascending.
+  std::vector<uint32_t> ToVector() const;
+
+ private:
+  std::vector<uint64_t> words_;
+};
+
+class Segment {
+ public:
+  // A linked segment whose blocks below `remote_limit` are remote.
+  Segment(RelSegment id, uint32_t remote_limit);
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  const RelSegment& id() const { return id_; }
+  // Relation block number of block `block_in_segment` of this segment.
+  uint32_t RelationBlock(uint32_t block_in_segment) const;
+
+  // Held shared by reads and by writes that need no page from the
+  // PageSource; exclusive by read-modify-write, truncation and allocation, so
+  // that a block's "remote or local" answer and its bytes stay consistent
+  // while they are used.
+  std::shared_mutex& io_mutex() { return io_mu_; }
+
+  bool IsRemote(uint32_t block) const;
+  // The remote blocks among [first, first + count), ascending.
+  std::vector<uint32_t> RemoteBlocks(uint32_t first, uint32_t count) const;
+  // Blocks [first, first + count) were written: they become local, and dirty
+  // while the segment is linked.
+  void MarkWritten(uint32_t first, uint32_t count);
+  // The file was cut (or extended) to `new_size` bytes: lowers the remote
+  // limit to the blocks wholly below it and forgets local and dirty blocks
+  // that start at or past it. REQUIRES: io_mutex() held exclusively; a block
+  // cut in the middle was made local first (see RelationFile::Truncate).
+  void Truncate(uint64_t new_size);
+  // The file's name was removed: its dirty blocks no longer belong to any
+  // snapshot and later writes (through fds still open) are not tracked.
+  void Unlink();
+  // Returns the dirty blocks, ascending, and empties the dirty set.
+  std::vector<uint32_t> TakeDirty();
+
+  uint32_t remote_limit() const;
+  bool linked() const;
+
+ private:
+  const RelSegment id_;
+  std::shared_mutex io_mu_;
+  mutable std::mutex mu_;   // guards the fields below
+  uint32_t remote_limit_;
+  BlockSet local_;
+  BlockSet dirty_;          // always a subset of local_
+  bool linked_ = true;
+};
+
+}  // namespace zenith::fs
