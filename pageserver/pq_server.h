@@ -1,0 +1,112 @@
+// PqServer: the page server's listeners and connection threads. It accepts
+// clients on a Unix socket (named like PostgreSQL's, so `psql -h DIR -p PORT`
+// finds it) and optionally on TCP 127.0.0.1, and serves each on its own thread
+// with a PqConnection calling the commands of one CommandTable.
+//
+// Lifecycle: Start() binds and starts the acceptor; Stop() (also run by the
+// destructor) signals every thread through one StopEvent, closes the
+// listeners, joins the acceptor and every connection thread, and removes the
+// socket file. A connection blocked on its socket wakes at once; a handler
+// busy with work of its own is waited for. No thread outlives Stop().
+//
+// Thread-safety: Start() and Stop() are called by the owning thread (Stop is
+// idempotent); the accessors may be called from any thread. The CommandTable
+// is read concurrently by all connection threads and never modified.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+#include "pageserver/command.h"
+#include "pageserver/pq_connection.h"
+
+namespace zenith::pageserver {
+
+struct PqServerOptions {
+  // The Unix socket to listen on; empty = none. UnixSocketPath(dir, port)
+  // gives the name libpq looks for.
+  std::string unix_socket_path;
+  // Listen on 127.0.0.1 too; 0 picks a free port (see tcp_port()).
+  std::optional<uint16_t> tcp_port;
+  // Clients served at once; more get FATAL 53300 "too many connections".
+  int max_connections = 100;
+  // A client must finish its startup packet within this time.
+  std::chrono::milliseconds startup_timeout{10000};
+};
+
+// "<dir>/.s.PGSQL.<port>": where `psql -h <dir> -p <port>` connects.
+std::string UnixSocketPath(std::string_view dir, uint16_t port);
+
+class PqServer {
+ public:
+  PqServer(PqServerOptions options, CommandTable commands);
+  PqServer(const PqServer&) = delete;
+  PqServer& operator=(const PqServer&) = delete;
+  ~PqServer();  // Stop()
+
+  // Binds the listeners and starts accepting. Errors: kInvalidArgument for a
+  // socket path longer than sun_path or no listener configured; kBusy when
+  // another server listens on the socket; kAlreadyExists when the path is
+  // taken by something that is not a socket; kIoError from bind/listen.
+  // A stale socket file (nobody listening) is replaced.
+  // REQUIRES: not started before.
+  Status Start();
+  // Stops everything and returns when every thread has ended. Safe to call
+  // twice, and before Start().
+  void Stop();
+
+  // The bound TCP port (after Start with tcp_port set), else nullopt.
+  std::optional<uint16_t> tcp_port() const { return bound_tcp_port_; }
+  const std::string& unix_socket_path() const { return options_.unix_socket_path; }
+  // Connections currently being served (refused ones not counted).
+  int active_connections() const;
+
+ private:
+  struct ConnectionSlot;
+  struct Listener {
+    UniqueFd fd;
+    bool is_unix = false;
+  };
+
+  Status ListenUnix();
+  Status ListenTcp();
+  void AcceptLoop();
+  void AcceptFrom(const Listener& listener);
+  void StartConnection(UniqueFd fd, std::string peer);
+  void ReapFinished();  // REQUIRES: mu_ held
+  void RemoveSocketFile();
+
+  const PqServerOptions options_;
+  const CommandTable commands_;
+  std::unique_ptr<StopEvent> stop_;
+  std::vector<Listener> listeners_;
+  std::optional<uint16_t> bound_tcp_port_;
+  dev_t socket_dev_ = 0;  // identity of the socket file we created, so Stop
+  ino_t socket_ino_ = 0;  // removes only ours
+  bool started_ = false;
+  bool stopped_ = false;
+  uint64_t next_id_ = 1;           // acceptor thread only
+  std::mt19937_64 key_generator_;  // acceptor thread only
+  std::jthread acceptor_;          // joined by Stop()
+
+  // Guards slots_. Connection threads never take it, so joining a finished
+  // thread under it is safe; Stop() joins live ones without it.
+  mutable std::mutex mu_;
+  std::list<std::unique_ptr<ConnectionSlot>> slots_;
+};
+
+}  // namespace zenith::pageserver
