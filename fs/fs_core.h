@@ -110,6 +110,10 @@ class FsCore {
   };
   static FileHandle& FileOf(fuse_file_info* fi) { return *reinterpret_cast<FileHandle*>(fi->fh); }
   static DirHandle& DirOf(fuse_file_info* fi) { return *reinterpret_cast<DirHandle*>(fi->fh); }
+  // Handles are owned here, not by the kernel: a session that ends before
+  // the kernel's (asynchronous) releases arrive must not leak them.
+  uint64_t AdoptFile(std::unique_ptr<FileHandle> handle);
+  uint64_t AdoptDir(std::unique_ptr<DirHandle> handle);
 
   FsCore(UniqueFd root_fd, const struct stat& root_st, DatadirFs::Options options,
          const std::map<RelSegment, uint32_t>& remote_limits);
@@ -140,6 +144,9 @@ class FsCore {
   const std::function<void(std::string)> on_control_write_;
   SnapshotLock snapshot_lock_;
   std::mutex ns_mu_;  // see the lock order above; guards no field
+  std::mutex handles_mu_;  // a leaf; guards the two maps below
+  std::map<const FileHandle*, std::unique_ptr<FileHandle>> files_;
+  std::map<const DirHandle*, std::unique_ptr<DirHandle>> dirs_;
 };
 
 // Datadir-relative path of `name` in directory `parent`.
