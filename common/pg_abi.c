@@ -16,6 +16,7 @@
 #include "catalog/pg_tablespace_d.h"
 #include "common/relpath.h"
 #include "storage/bufpage.h"
+#include "utils/memutils.h"
 #include "storage/large_object.h"
 
 #include "common/pg_abi.h"
@@ -99,6 +100,18 @@ const struct ZenithPgAbi kZenithPgAbi = {
     .xlog_switch = XLOG_SWITCH,
     .rmgr_count = RM_N_BUILTIN_IDS,
     .rmgr_names = kRmgrNames,
+    .wal_block = {offsetof(XLogRecordBlockHeader, id), offsetof(XLogRecordBlockHeader, fork_flags),
+                  offsetof(XLogRecordBlockHeader, data_length), offsetof(XLogRecordBlockImageHeader, length),
+                  offsetof(XLogRecordBlockImageHeader, hole_offset),
+                  offsetof(XLogRecordBlockImageHeader, bimg_info),
+                  offsetof(XLogRecordBlockCompressHeader, hole_length), offsetof(RelFileNode, spcNode),
+                  offsetof(RelFileNode, dbNode), offsetof(RelFileNode, relNode), sizeof(BlockNumber),
+                  SizeOfXLogRecordDataHeaderShort, SizeOfXLogRecordDataHeaderLong, sizeof(RepOriginId),
+                  sizeof(TransactionId)},
+    .rm_min_custom_id = RM_MIN_CUSTOM_ID,
+    .rm_max_custom_id = RM_MAX_CUSTOM_ID,
+    .xlog_overwrite_contrecord = XLOG_OVERWRITE_CONTRECORD,
+    .max_alloc_size = MaxAllocSize,
 
     .page = {offsetof(PageHeaderData, pd_lsn), offsetof(PageHeaderData, pd_checksum),
              offsetof(PageHeaderData, pd_flags), offsetof(PageHeaderData, pd_lower),

@@ -56,6 +56,18 @@ struct ZenithPageHeaderOffsets {
   uint32_t size; /* SizeOfPageHeaderData */
 };
 
+/* The unaligned fragment headers after XLogRecord (access/xlogrecord.h):
+ * DecodeXLogRecord copies them field by field, at these offsets. */
+struct ZenithWalBlockHeaderOffsets {
+  uint32_t id, fork_flags, data_length;               /* XLogRecordBlockHeader */
+  uint32_t image_length, image_hole_offset, image_info; /* XLogRecordBlockImageHeader */
+  uint32_t compress_hole_length;                      /* XLogRecordBlockCompressHeader */
+  uint32_t rel_spc, rel_db, rel_rel;                  /* RelFileNode */
+  uint32_t block_number_size;                         /* sizeof(BlockNumber) */
+  uint32_t data_short_size, data_long_size;           /* SizeOfXLogRecordDataHeaderShort/Long */
+  uint32_t origin_size, toplevel_xid_size;            /* sizeof(RepOriginId), sizeof(TransactionId) */
+};
+
 struct ZenithPgAbi {
   uint32_t blcksz;          /* BLCKSZ */
   uint32_t relseg_size;     /* RELSEG_SIZE, blocks per relation segment file */
@@ -95,6 +107,11 @@ struct ZenithPgAbi {
   uint8_t xlog_checkpoint_shutdown, xlog_checkpoint_online, xlog_switch;
   uint32_t rmgr_count;                /* RM_N_BUILTIN_IDS */
   const char* const* rmgr_names;      /* "XLOG", "Transaction", ... by rmgr id */
+  /* WAL decoding (common/wal_record.cc, common/wal_reader.cc) */
+  struct ZenithWalBlockHeaderOffsets wal_block;
+  uint8_t rm_min_custom_id, rm_max_custom_id; /* RM_MIN_CUSTOM_ID, RM_MAX_CUSTOM_ID */
+  uint8_t xlog_overwrite_contrecord;          /* XLOG_OVERWRITE_CONTRECORD */
+  uint32_t max_alloc_size;                    /* MaxAllocSize: bounds xlogreader's record buffer */
 
   /* data pages */
   struct ZenithPageHeaderOffsets page;
