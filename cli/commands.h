@@ -1,0 +1,29 @@
+// The `zenith` subcommands. Each returns the process exit code after
+// printing its output; errors are printed as "zenith: <message>".
+//
+// Thread-safety: one thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace zenith::cli {
+
+struct GlobalOptions {
+  std::string repo;  // --repo (empty: $ZENITH_REPO or ./.zenith)
+};
+
+int CmdInit(const GlobalOptions& g);
+int CmdBranchList(const GlobalOptions& g);
+int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::string& parent);
+int CmdPageServer(const GlobalOptions& g, const std::string& action);  // start | stop | status
+int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir);
+int CmdUmount(const GlobalOptions& g, const std::string& dir);
+int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vector<std::string>& pg_ctl_args);
+int CmdStop(const GlobalOptions& g, const std::string& branch);
+int CmdStatus(const GlobalOptions& g);
+
+// Prints "zenith: <message>" to stderr and returns 1.
+int Fail(const std::string& message);
+
+}  // namespace zenith::cli

@@ -1,0 +1,273 @@
+// zenith mount, umount, start, stop, status.
+//
+// `zenith mount` starts the daemon zenith-fs and returns once the mount is
+// ready. zenith-fs reports on a pipe ("--ready-fd"): one line,
+// "ok <snapshot LSN>" or "error <message>", then closes it.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/process.h"
+#include "cli/repo_context.h"
+#include "common/file_util.h"
+
+namespace zenith::cli {
+
+namespace {
+
+using pageserver::PageServerClient;
+using Clock = std::chrono::steady_clock;
+
+struct Session {
+  RepoContext repo;
+  std::unique_ptr<PageServerClient> client;
+};
+
+Result<Session> Connect(const GlobalOptions& g) {
+  ZENITH_ASSIGN_OR_RETURN(RepoContext repo, OpenRepo(ResolveRepoPath(g.repo)));
+  ZENITH_ASSIGN_OR_RETURN(auto client, ConnectPageServer(repo));
+  return Session{std::move(repo), std::move(client)};
+}
+
+std::string Absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  return getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + path : path;
+}
+
+// The zenith mounts of this machine: mountpoint -> true (from /proc/mounts).
+bool IsZenithMount(const std::string& dir) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string line;
+  while (std::getline(mounts, line)) {
+    std::istringstream f(line);
+    std::string source, target, type;
+    f >> source >> target >> type;
+    if (target == dir && type == "fuse.zenith") return true;
+  }
+  return false;
+}
+
+struct MountRow {
+  std::string timeline, branch, mountpoint;
+  pid_t pid = 0;
+};
+
+Result<std::vector<MountRow>> ListMounts(PageServerClient& client) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, client.Query("mounts"));
+  std::vector<MountRow> out;
+  for (const auto& r : rows) out.push_back({r[0], r[1], r[2], static_cast<pid_t>(std::atol(r[3].c_str()))});
+  return out;
+}
+
+Result<std::string> TimelineOf(PageServerClient& client, const std::string& branch) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, client.Query("timeline_describe $1", {branch}));
+  if (rows.size() != 1) return Internal("unexpected reply to timeline_describe");
+  return rows[0][0];
+}
+
+// The postmaster running on a data directory, from its postmaster.pid.
+std::optional<pid_t> RunningPostmaster(const std::string& datadir) {
+  std::ifstream pidfile(datadir + "/postmaster.pid");
+  long pid = 0;
+  if (!(pidfile >> pid) || pid <= 0 || !ProcessAlive(static_cast<pid_t>(pid))) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+// An empty directory to mount on, created when missing.
+Status PrepareMountpoint(const std::string& dir) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOTCONN) {
+      return InvalidArgument(dir + " is a zenith mount whose daemon died; run `zenith umount " + dir + "` first");
+    }
+    if (errno != ENOENT) return ErrnoStatus("stat", dir, errno);
+    return MakeDirectories(dir, 0700);
+  }
+  if (!S_ISDIR(st.st_mode)) return InvalidArgument(dir + " is not a directory");
+  if (IsZenithMount(dir)) return InvalidArgument(dir + " is already a zenith mount");
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(dir));
+  if (!names.empty()) return InvalidArgument(dir + " is not empty; a mount needs an empty directory");
+  return Status::Ok();
+}
+
+// Reads the daemon's readiness line; the LSN of its snapshot on success.
+Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& log) {
+  std::string line;
+  const auto deadline = Clock::now() + std::chrono::minutes(5);
+  while (Clock::now() < deadline) {
+    pollfd p{pipe.get(), POLLIN, 0};
+    if (poll(&p, 1, 200) > 0) {
+      char buf[4096];
+      ssize_t n = read(pipe.get(), buf, sizeof buf);
+      if (n > 0) {
+        line.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      break;  // EOF: the daemon said what it had to say, or died
+    }
+  }
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  if (line.rfind("ok ", 0) == 0) return line.substr(3);
+  if (line.rfind("error ", 0) == 0) return InvalidArgument(line.substr(6));
+  ReapIfExited(daemon);
+  return Internal("zenith-fs failed to mount; see " + log);
+}
+
+Result<std::string> Mount(Session& s, const std::string& branch, const std::string& dir) {
+  ZENITH_ASSIGN_OR_RETURN(std::string timeline, TimelineOf(*s.client, branch));
+  ZENITH_ASSIGN_OR_RETURN(auto mounts, ListMounts(*s.client));
+  for (const auto& m : mounts) {
+    if (m.timeline == timeline) {
+      return Busy("branch '" + branch + "' is already mounted read-write at " + m.mountpoint + " (zenith-fs pid " +
+                  std::to_string(m.pid) + "); unmount it first with `zenith umount " + m.mountpoint + "`");
+    }
+  }
+  ZENITH_RETURN_IF_ERROR(PrepareMountpoint(dir));
+  const std::string workdir = s.repo.layout.datadirs_dir() + "/" + timeline;
+  ZENITH_RETURN_IF_ERROR(MakeDirectories(workdir, 0700));
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe", errno);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  const std::string log = workdir + "/zenith-fs.log";
+  ZENITH_ASSIGN_OR_RETURN(pid_t daemon, SpawnDaemon({ExecutableDir() + "/zenith-fs", "--repo", s.repo.layout.root,
+                                                     "--branch", branch, "--mountpoint", dir, "--ready-fd",
+                                                     std::to_string(write_end.get())},
+                                                    log, write_end.get()));
+  write_end.reset();
+  return AwaitReady(std::move(read_end), daemon, log);
+}
+
+Status WaitForExit(pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = Clock::now() + limit;
+  while (ProcessAlive(pid)) {
+    ReapIfExited(pid);
+    if (Clock::now() > deadline) return Timeout("zenith-fs (pid " + std::to_string(pid) + ") did not exit");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Ok();
+}
+
+Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
+  struct stat st;
+  bool dead = stat(dir.c_str(), &st) != 0 && errno == ENOTCONN;
+  if (!IsZenithMount(dir)) return InvalidArgument(dir + " is not a zenith mount");
+  if (!dead) {
+    if (auto pm = RunningPostmaster(dir)) {
+      return Busy("PostgreSQL (pid " + std::to_string(*pm) + ") is running on " + dir + "; stop it first with `pg_ctl -D " +
+                  dir + " stop` (or `zenith stop <branch>`)");
+    }
+  }
+  std::vector<std::string> argv = {"/usr/bin/fusermount3", "-u"};
+  if (dead) argv.push_back("-z");
+  argv.push_back(dir);
+  auto code = RunForeground(argv);
+  if (!code.ok() || *code != 0) {
+    return Busy("could not unmount " + dir + " (is a process using it?)");
+  }
+  // The daemon uploads what it still owes the page server, then exits.
+  if (daemon) return WaitForExit(*daemon, std::chrono::seconds(120));
+  return Status::Ok();
+}
+
+std::optional<pid_t> DaemonOf(PageServerClient& client, const std::string& dir) {
+  auto mounts = ListMounts(client);
+  if (!mounts.ok()) return std::nullopt;
+  for (const auto& m : *mounts) {
+    if (m.mountpoint == dir) return m.pid;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir) {
+  auto s = Connect(g);
+  if (!s.ok()) return Fail(s.status().message());
+  const std::string abs = Absolute(dir);
+  auto lsn = Mount(*s, branch, abs);
+  if (!lsn.ok()) return Fail(lsn.status().message());
+  std::printf("mounted branch %s at %s (snapshot at %s)\n", branch.c_str(), abs.c_str(), lsn->c_str());
+  return 0;
+}
+
+int CmdUmount(const GlobalOptions& g, const std::string& dir) {
+  const std::string abs = Absolute(dir);
+  std::optional<pid_t> daemon;
+  if (auto s = Connect(g); s.ok()) daemon = DaemonOf(*s->client, abs);
+  Status st = Unmount(abs, daemon);
+  if (!st.ok()) return Fail(st.message());
+  std::printf("unmounted %s\n", abs.c_str());
+  return 0;
+}
+
+int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vector<std::string>& pg_ctl_args) {
+  auto s = Connect(g);
+  if (!s.ok()) return Fail(s.status().message());
+  auto timeline = TimelineOf(*s->client, branch);
+  if (!timeline.ok()) return Fail(timeline.status().message());
+  std::string dir;
+  auto mounts = ListMounts(*s->client);
+  if (!mounts.ok()) return Fail(mounts.status().message());
+  for (const auto& m : *mounts) {
+    if (m.timeline == *timeline) dir = m.mountpoint;
+  }
+  if (dir.empty()) {
+    dir = s->repo.layout.datadirs_dir() + "/" + *timeline + "/pgdata";
+    if (IsZenithMount(dir)) IgnoreError(Unmount(dir, std::nullopt));  // a dead daemon's leftover
+    auto lsn = Mount(*s, branch, dir);
+    if (!lsn.ok()) return Fail(lsn.status().message());
+    std::printf("Creating data directory from snapshot at %s...\n", lsn->c_str());
+    std::fflush(stdout);
+  }
+  std::vector<std::string> argv = {s->repo.config.pg_bin_dir + "/pg_ctl", "-D", dir, "-w", "start"};
+  argv.insert(argv.end(), pg_ctl_args.begin(), pg_ctl_args.end());
+  auto code = RunForeground(argv);
+  if (!code.ok()) return Fail(code.status().message());
+  return *code;
+}
+
+int CmdStop(const GlobalOptions& g, const std::string& branch) {
+  auto s = Connect(g);
+  if (!s.ok()) return Fail(s.status().message());
+  auto timeline = TimelineOf(*s->client, branch);
+  if (!timeline.ok()) return Fail(timeline.status().message());
+  auto mounts = ListMounts(*s->client);
+  if (!mounts.ok()) return Fail(mounts.status().message());
+  for (const auto& m : *mounts) {
+    if (m.timeline != *timeline) continue;
+    if (RunningPostmaster(m.mountpoint)) {
+      auto code = RunForeground({s->repo.config.pg_bin_dir + "/pg_ctl", "-D", m.mountpoint, "-m", "fast", "-w", "stop"});
+      if (!code.ok() || *code != 0) return Fail("pg_ctl stop failed on " + m.mountpoint);
+    }
+    Status st = Unmount(m.mountpoint, m.pid);
+    if (!st.ok()) return Fail(st.message());
+    std::printf("stopped branch %s and unmounted %s\n", branch.c_str(), m.mountpoint.c_str());
+    return 0;
+  }
+  return Fail("branch '" + branch + "' is not mounted");
+}
+
+int CmdStatus(const GlobalOptions& g) {
+  auto s = Connect(g);
+  if (!s.ok()) return Fail(s.status().message());
+  auto mounts = ListMounts(*s->client);
+  if (!mounts.ok()) return Fail(mounts.status().message());
+  std::printf("%-20s %-8s %-18s %s\n", "BRANCH", "PID", "POSTGRES", "DIRECTORY");
+  for (const auto& m : *mounts) {
+    auto pm = RunningPostmaster(m.mountpoint);
+    std::string pg = pm ? "running (pid " + std::to_string(*pm) + ")" : "stopped";
+    std::printf("%-20s %-8d %-18s %s\n", m.branch.c_str(), m.pid, pg.c_str(), m.mountpoint.c_str());
+  }
+  return 0;
+}
+
+}  // namespace zenith::cli

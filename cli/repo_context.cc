@@ -1,0 +1,105 @@
+#include "cli/repo_context.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "cli/process.h"
+#include "common/file_util.h"
+
+namespace zenith::cli {
+
+namespace {
+
+using pageserver::PageServerClient;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kExitAlreadyRunning = 3;  // zenith-pageserver's "another one serves"
+
+std::string ConnString(const RepoContext& repo) {
+  return pageserver::PageServerConnString(repo.layout.socket_dir(), repo.config.port);
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+Result<std::unique_ptr<PageServerClient>> WaitForServer(const RepoContext& repo, pid_t child) {
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  Status last;
+  while (Clock::now() < deadline) {
+    auto client = PageServerClient::Connect(ConnString(repo));
+    if (client.ok()) return client;
+    last = client.status();
+    if (auto code = ReapIfExited(child); code && *code != kExitAlreadyRunning) {
+      return Unavailable("the page server exited with code " + std::to_string(*code) + "; see " +
+                         repo.layout.log_file());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Unavailable("the page server did not start within 30 s (" + last.message() + "); see " +
+                     repo.layout.log_file());
+}
+
+}  // namespace
+
+std::string ResolveRepoPath(const std::string& repo_flag) {
+  if (!repo_flag.empty()) return AbsolutePath(repo_flag);
+  if (const char* env = std::getenv("ZENITH_REPO"); env && *env) return AbsolutePath(env);
+  return AbsolutePath(".zenith");
+}
+
+Result<RepoContext> OpenRepo(const std::string& repo_path) {
+  pageserver::RepoLayout layout{repo_path};
+  if (!PathExists(layout.config())) {
+    return NotFound("no zenith repository in " + repo_path + "; create one with `zenith init`");
+  }
+  ZENITH_ASSIGN_OR_RETURN(auto config, pageserver::RepoConfig::Load(layout.config()));
+  return RepoContext{layout, config};
+}
+
+Result<pid_t> StartPageServer(const RepoContext& repo) {
+  if (auto pid = RunningPageServer(repo)) return *pid;
+  ZENITH_ASSIGN_OR_RETURN(pid_t child, SpawnDaemon({ExecutableDir() + "/zenith-pageserver", "--repo", repo.layout.root},
+                                                   repo.layout.log_file()));
+  ZENITH_RETURN_IF_ERROR(WaitForServer(repo, child).status());
+  auto pid = RunningPageServer(repo);
+  return pid ? *pid : child;
+}
+
+Result<std::unique_ptr<PageServerClient>> ConnectPageServer(const RepoContext& repo) {
+  auto client = PageServerClient::Connect(ConnString(repo));
+  if (client.ok()) return client;
+  ZENITH_ASSIGN_OR_RETURN(pid_t child, SpawnDaemon({ExecutableDir() + "/zenith-pageserver", "--repo", repo.layout.root},
+                                                   repo.layout.log_file()));
+  return WaitForServer(repo, child);
+}
+
+std::optional<pid_t> RunningPageServer(const RepoContext& repo) {
+  auto client = PageServerClient::Connect(ConnString(repo));
+  if (!client.ok()) return std::nullopt;
+  auto rows = (*client)->Query("status");
+  if (!rows.ok()) return std::nullopt;
+  for (const auto& row : *rows) {
+    if (row.size() == 2 && row[0] == "pid") return static_cast<pid_t>(std::atol(row[1].c_str()));
+  }
+  return std::nullopt;
+}
+
+Status StopPageServer(const RepoContext& repo) {
+  auto pid = RunningPageServer(repo);
+  if (!pid) return NotFound("no page server is running for " + repo.layout.root);
+  if (kill(*pid, SIGTERM) != 0) return ErrnoStatus("signal the page server", errno);
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (ProcessAlive(*pid) && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (ProcessAlive(*pid)) return Timeout("the page server (pid " + std::to_string(*pid) + ") did not stop within 30 s");
+  return Status::Ok();
+}
+
+}  // namespace zenith::cli

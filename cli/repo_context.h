@@ -1,0 +1,41 @@
+// Finding the repository a `zenith` command works on, and reaching its page
+// server, starting it when it is not running (so a user never has to).
+//
+// Thread-safety: one thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "pageserver/client/page_client.h"
+#include "pageserver/repo_config.h"
+#include "pageserver/repo_layout.h"
+
+namespace zenith::cli {
+
+// The repository directory: --repo, else $ZENITH_REPO, else ./.zenith;
+// made absolute.
+std::string ResolveRepoPath(const std::string& repo_flag);
+
+struct RepoContext {
+  pageserver::RepoLayout layout;
+  pageserver::RepoConfig config;
+};
+
+// NotFound with a hint when there is no repository there.
+Result<RepoContext> OpenRepo(const std::string& repo_path);
+
+// A connection to the repository's page server, starting the server first
+// if nobody answers on its socket.
+Result<std::unique_ptr<pageserver::PageServerClient>> ConnectPageServer(const RepoContext& repo);
+
+// Starts the page server unless one runs; returns its pid.
+Result<pid_t> StartPageServer(const RepoContext& repo);
+// Stops it (SIGTERM, then waits); NotFound if none runs.
+Status StopPageServer(const RepoContext& repo);
+// The pid of the running page server, if one answers.
+std::optional<pid_t> RunningPageServer(const RepoContext& repo);
+
+}  // namespace zenith::cli

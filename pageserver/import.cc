@@ -1,0 +1,124 @@
+#include "pageserver/import.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "common/byte_io.h"
+#include "common/datadir_scan.h"
+#include "common/file_util.h"
+#include "common/page_header.h"
+#include "common/pg_control.h"
+#include "common/wal_directory.h"
+#include "common/wal_reader.h"
+#include "pageserver/layer_writer.h"
+#include "pageserver/repo_layout.h"
+#include "pageserver/timeline.h"
+
+namespace zenith::pageserver {
+
+namespace {
+
+Result<ControlFile> ReadControlFile(const std::string& datadir) {
+  ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(datadir + "/global/pg_control"));
+  auto control = DecodeControlFile(AsBytes(bytes));
+  if (!control.ok()) return control.status().WithContext(datadir + "/global/pg_control");
+  if (control->state != DbState::kShutdowned) {
+    return InvalidArgument("the cluster in \"" + datadir + "\" was not shut down cleanly (state: " +
+                           std::string(DbStateName(control->state)) + ")");
+  }
+  if (control->xlog_seg_size != kWalSegmentSize || control->checkpoint_copy.this_timeline_id != kPgTimeLineId) {
+    return InvalidArgument("the cluster in \"" + datadir + "\" must use 16 MB WAL segments on timeline 1");
+  }
+  return control;
+}
+
+// The three LSNs of the imported snapshot: the shutdown checkpoint is the
+// last record, so redo, checkpoint end and valid describe one point.
+Result<SnapshotLsns> ImportLsns(const std::string& wal_dir, const ControlFile& control) {
+  WalReader reader(MakeWalDirectoryReader(wal_dir, kPgTimeLineId), control.system_identifier, control.checkpoint);
+  ZENITH_ASSIGN_OR_RETURN(auto checkpoint, reader.Next());
+  if (!checkpoint) {
+    return Corruption("the checkpoint record at " + control.checkpoint.ToString() + " cannot be read: " +
+                      reader.end_reason());
+  }
+  ZENITH_ASSIGN_OR_RETURN(Lsn end, FindEndOfWal(MakeWalDirectoryReader(wal_dir, kPgTimeLineId),
+                                                checkpoint->end_lsn, control.system_identifier));
+  return SnapshotLsns{control.checkpoint_copy.redo, checkpoint->end_lsn, end};
+}
+
+// Adds every non-zero page of one relation segment file (zero pages are
+// implied: layer 0's floors are 0).
+Status AddRelationPages(const std::string& path, const RelSegment& seg, uint64_t size, LayerWriter& writer) {
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+  std::vector<uint8_t> page(kPageSize);
+  const uint32_t first_block = seg.segno * BlocksPerSegment();
+  for (uint64_t off = 0; off + kPageSize <= size; off += kPageSize) {
+    ZENITH_ASSIGN_OR_RETURN(size_t got, PreadFull(fd.get(), page, off, path));
+    if (got != kPageSize) return IoError("\"" + path + "\" shrank while it was imported");
+    if (IsAllZeroPage(page)) continue;
+    ZENITH_RETURN_IF_ERROR(writer.AddPage(seg.tag, first_block + static_cast<uint32_t>(off / kPageSize), page));
+  }
+  return Status::Ok();
+}
+
+Status WriteLayerZero(const std::string& datadir, const RepoLayout& layout, const TimelineId& id,
+                      const SnapshotLsns& lsns) {
+  ZENITH_ASSIGN_OR_RETURN(auto entries, ScanDatadir(datadir));
+  ZENITH_ASSIGN_OR_RETURN(auto writer, LayerWriter::Create(layout.layers_dir(id), id));
+  for (const auto& e : entries) {
+    if (e.relation) ZENITH_RETURN_IF_ERROR(AddRelationPages(datadir + "/" + e.path, *e.relation, e.size, *writer));
+  }
+  for (const auto& [rel, nblocks] : RelationSizes(entries)) {
+    ZENITH_RETURN_IF_ERROR(writer->SetRelation(rel, RelationInfo{nblocks, 0}));
+  }
+  TarWriter tar([&](std::span<const uint8_t> bytes) { return writer->AppendFilesTar(bytes); });
+  ZENITH_RETURN_IF_ERROR(WriteNonRelationFiles(datadir, entries, {}, tar));
+  ZENITH_RETURN_IF_ERROR(tar.EndBody());
+  return writer->Finish(lsns).status();
+}
+
+Status CopyWalSegments(const std::string& from, const std::string& to) {
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(from));
+  for (const auto& name : names) {
+    if (!ParseWalSegmentFileName(name)) continue;
+    ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(from + "/" + name));
+    ZENITH_RETURN_IF_ERROR(WriteFileDurably(to + "/" + name, bytes, 0600));
+  }
+  return Status::Ok();
+}
+
+Status BuildRepository(const RepoLayout& layout, const std::string& datadir, RepoConfig config) {
+  ZENITH_ASSIGN_OR_RETURN(ControlFile control, ReadControlFile(datadir));
+  ZENITH_ASSIGN_OR_RETURN(SnapshotLsns lsns, ImportLsns(datadir + "/pg_wal", control));
+  ZENITH_ASSIGN_OR_RETURN(TimelineId main_id, TimelineId::Generate());
+  config.system_id = control.system_identifier;
+  for (const std::string& dir : {layout.root, layout.root + "/refs", layout.branches_dir(), layout.timelines_dir(),
+                                 layout.datadirs_dir(), layout.timeline_dir(main_id), layout.wal_dir(main_id),
+                                 layout.layers_dir(main_id)}) {
+    ZENITH_RETURN_IF_ERROR(MakeDirectoryDurably(dir, 0700));
+  }
+  ZENITH_RETURN_IF_ERROR(CopyWalSegments(datadir + "/pg_wal", layout.wal_dir(main_id)));
+  ZENITH_RETURN_IF_ERROR(WriteLayerZero(datadir, layout, main_id, lsns));
+  ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.metadata(main_id), TimelineMetadata{main_id, {}, {}}.ToJson()));
+  ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.branch_ref("main"), main_id.ToString() + "\n", 0644));
+  ZENITH_RETURN_IF_ERROR(config.Save(layout.config()));
+  spdlog::info("imported {} as timeline {} of branch main at {}", datadir, main_id.ToString(), lsns.valid.ToString());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CreateRepository(const std::string& root, const std::string& datadir, RepoConfig config) {
+  if (PathExists(root)) return AlreadyExists("a zenith repository already exists in \"" + root + "\"");
+  const std::string temp_root = root + ".tmp-" + std::to_string(getpid());
+  IgnoreError(RemoveTree(temp_root));
+  Status s = BuildRepository(RepoLayout{temp_root}, datadir, std::move(config));
+  if (s.ok() && ::rename(temp_root.c_str(), root.c_str()) != 0) s = ErrnoStatus("rename to", root, errno);
+  if (s.ok()) s = FsyncDirectory(DirName(root));
+  if (!s.ok()) IgnoreError(RemoveTree(temp_root));
+  return s;
+}
+
+}  // namespace zenith::pageserver

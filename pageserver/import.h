@@ -1,0 +1,25 @@
+// Creating a repository from a freshly initdb'd data directory (`zenith
+// init`, DESIGN.md section 3): the cluster's relation pages and sizes, its
+// non-relation files and pg_control become snapshot layer 0 of the branch
+// "main"; its WAL segments become the timeline's wal/.
+//
+// The repository is assembled in "<root>.tmp-<pid>" and renamed to <root>
+// only when complete and durable: a crash leaves either no repository or a
+// whole one, never half of one.
+//
+// Thread-safety: reentrant.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "pageserver/repo_config.h"
+
+namespace zenith::pageserver {
+
+// REQUIRES: `datadir` holds a cluster that was shut down cleanly (as initdb
+// leaves it). `config.system_id` is filled in from its pg_control.
+// AlreadyExists if `root` exists.
+Status CreateRepository(const std::string& root, const std::string& datadir, RepoConfig config);
+
+}  // namespace zenith::pageserver

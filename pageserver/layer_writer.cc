@@ -1,0 +1,155 @@
+#include "pageserver/layer_writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "common/byte_io.h"
+#include "common/file_util.h"
+#include "pageserver/layer_format.h"
+
+namespace zenith::pageserver {
+
+namespace lf = layer_format;
+
+namespace {
+
+auto SortKey(const RelTag& r) { return std::make_tuple(r.spc, r.db, r.rel, static_cast<uint8_t>(r.fork)); }
+
+void PutRel(ByteWriter& w, const RelTag& r) {
+  w.U32(r.spc);
+  w.U32(r.db);
+  w.U32(r.rel);
+  w.U8(static_cast<uint8_t>(r.fork));
+  w.U8(0);
+  w.U16(0);
+}
+
+}  // namespace
+
+std::string LayerFileName(Lsn valid) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016" PRIX64 ".layer", valid.value);
+  return buf;
+}
+
+bool IsLayerFileName(std::string_view name) {
+  if (name.size() != 22 || !name.ends_with(".layer")) return false;
+  return std::all_of(name.begin(), name.begin() + 16, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+Result<std::unique_ptr<LayerWriter>> LayerWriter::Create(const std::string& dir, const TimelineId& timeline) {
+  std::unique_ptr<LayerWriter> w(new LayerWriter());
+  w->dir_ = dir;
+  w->timeline_ = timeline;
+  w->temp_path_ = dir + "/.layer.tmp." + std::to_string(getpid()) + "." + std::to_string(reinterpret_cast<uintptr_t>(w.get()));
+  ZENITH_ASSIGN_OR_RETURN(w->fd_, OpenFile(w->temp_path_, O_RDWR | O_CREAT | O_EXCL, 0600));
+  return w;
+}
+
+LayerWriter::~LayerWriter() {
+  if (!finished_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+Status LayerWriter::AddPage(const RelTag& rel, uint32_t block, std::span<const uint8_t> page) {
+  if (page.size() != lf::kPageSize) return InvalidArgument("a page must be 8192 bytes, got " + std::to_string(page.size()));
+  if (files_started_) return Internal("LayerWriter::AddPage after the files section started");
+  uint32_t page_no = static_cast<uint32_t>(index_.size());
+  ZENITH_RETURN_IF_ERROR(PwriteFull(fd_.get(), page, lf::kHeaderSize + uint64_t{page_no} * lf::kPageSize, temp_path_));
+  index_.push_back({rel, block, page_no, ComputeCrc32c(page)});
+  return Status::Ok();
+}
+
+Status LayerWriter::AppendFilesTar(std::span<const uint8_t> bytes) {
+  if (!files_started_) {
+    files_started_ = true;
+    files_offset_ = lf::kHeaderSize + index_.size() * uint64_t{lf::kPageSize};
+  }
+  ZENITH_RETURN_IF_ERROR(PwriteFull(fd_.get(), bytes, files_offset_ + files_size_, temp_path_));
+  files_size_ += bytes.size();
+  files_crc_.Update(bytes);
+  return Status::Ok();
+}
+
+Status LayerWriter::SetRelation(const RelTag& rel, RelationInfo info) {
+  rels_.push_back({rel, info});
+  return Status::Ok();
+}
+
+Status LayerWriter::WriteTables(uint64_t* index_off, uint64_t* rel_off, uint32_t* index_crc, uint32_t* rel_crc) {
+  std::sort(index_.begin(), index_.end(), [](const IndexEntry& a, const IndexEntry& b) {
+    return std::make_tuple(SortKey(a.rel), a.block) < std::make_tuple(SortKey(b.rel), b.block);
+  });
+  std::sort(rels_.begin(), rels_.end(), [](const RelEntry& a, const RelEntry& b) { return SortKey(a.rel) < SortKey(b.rel); });
+  std::string tables;
+  ByteWriter w(&tables);
+  for (size_t i = 0; i < index_.size(); ++i) {
+    const IndexEntry& e = index_[i];
+    if (i > 0 && e.rel == index_[i - 1].rel && e.block == index_[i - 1].block) {
+      return InvalidArgument("block " + std::to_string(e.block) + " of relation " + e.rel.ToString() + " sent twice");
+    }
+    PutRel(w, e.rel);
+    w.U32(e.block);
+    w.U32(e.page_no);
+    w.U32(e.crc);
+  }
+  size_t index_size = tables.size();
+  for (size_t i = 0; i < rels_.size(); ++i) {
+    if (i > 0 && rels_[i].rel == rels_[i - 1].rel) return InvalidArgument("relation " + rels_[i].rel.ToString() + " sent twice");
+    PutRel(w, rels_[i].rel);
+    w.U32(rels_[i].info.nblocks);
+    w.U32(rels_[i].info.floor);
+  }
+  if (!files_started_) files_offset_ = lf::kHeaderSize + index_.size() * uint64_t{lf::kPageSize};
+  *index_off = files_offset_ + files_size_;
+  *rel_off = *index_off + index_size;
+  auto bytes = AsBytes(tables);
+  *index_crc = ComputeCrc32c(bytes.subspan(0, index_size));
+  *rel_crc = ComputeCrc32c(bytes.subspan(index_size));
+  return PwriteFull(fd_.get(), bytes, *index_off, temp_path_);
+}
+
+Status LayerWriter::WriteHeader(const SnapshotLsns& lsns, uint64_t index_off, uint64_t rel_off, uint32_t index_crc,
+                                uint32_t rel_crc) {
+  std::string header(lf::kHeaderSize, '\0');
+  std::span<uint8_t> h(reinterpret_cast<uint8_t*>(header.data()), header.size());
+  std::memcpy(h.data() + lf::kOffMagic, lf::kMagic, sizeof lf::kMagic);
+  StoreAt<uint32_t>(h, lf::kOffVersion, lf::kVersion);
+  StoreAt<uint32_t>(h, lf::kOffHeaderSize, lf::kHeaderSize);
+  std::memcpy(h.data() + lf::kOffTimelineId, timeline_.bytes.data(), 16);
+  StoreAt<uint64_t>(h, lf::kOffRedo, lsns.redo.value);
+  StoreAt<uint64_t>(h, lf::kOffCheckpoint, lsns.checkpoint.value);
+  StoreAt<uint64_t>(h, lf::kOffValid, lsns.valid.value);
+  StoreAt<uint64_t>(h, lf::kOffPageCount, index_.size());
+  StoreAt<uint64_t>(h, lf::kOffFilesOffset, files_offset_);
+  StoreAt<uint64_t>(h, lf::kOffFilesSize, files_size_);
+  StoreAt<uint64_t>(h, lf::kOffIndexOffset, index_off);
+  StoreAt<uint64_t>(h, lf::kOffRelOffset, rel_off);
+  StoreAt<uint64_t>(h, lf::kOffRelCount, rels_.size());
+  StoreAt<uint32_t>(h, lf::kOffFilesCrc, files_crc_.Finish());
+  StoreAt<uint32_t>(h, lf::kOffIndexCrc, index_crc);
+  StoreAt<uint32_t>(h, lf::kOffRelCrc, rel_crc);
+  StoreAt<uint32_t>(h, lf::kOffHeaderCrc, ComputeCrc32c(h.data(), lf::kOffHeaderCrc));
+  return PwriteFull(fd_.get(), h, 0, temp_path_);
+}
+
+Result<std::string> LayerWriter::Finish(const SnapshotLsns& lsns) {
+  uint64_t index_off = 0, rel_off = 0;
+  uint32_t index_crc = 0, rel_crc = 0;
+  ZENITH_RETURN_IF_ERROR(WriteTables(&index_off, &rel_off, &index_crc, &rel_crc));
+  ZENITH_RETURN_IF_ERROR(WriteHeader(lsns, index_off, rel_off, index_crc, rel_crc));
+  ZENITH_RETURN_IF_ERROR(FsyncFd(fd_.get(), temp_path_));
+  std::string final_path = dir_ + "/" + LayerFileName(lsns.valid);
+  // link(2) refuses to replace an existing layer; then drop the temp name.
+  if (::link(temp_path_.c_str(), final_path.c_str()) != 0) return ErrnoStatus("create layer", final_path, errno);
+  ::unlink(temp_path_.c_str());
+  finished_ = true;
+  ZENITH_RETURN_IF_ERROR(FsyncDirectory(dir_));
+  return final_path;
+}
+
+}  // namespace zenith::pageserver

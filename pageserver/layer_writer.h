@@ -1,0 +1,81 @@
+// LayerWriter: builds one snapshot layer file (layer_format.h) and makes it
+// appear atomically.
+//
+// Pages are streamed to a temp file as they arrive; the index (28 bytes a
+// page) and the relation table are kept in memory and written at Finish().
+// Finish() fsyncs the file, renames it to its final name and fsyncs the
+// directory: a crash before the rename leaves only a temp file, which no
+// reader looks at and the next writer in that directory removes.
+//
+// Thread-safety: one thread uses a writer.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/crc32c.h"
+#include "common/relation_path.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
+#include "pageserver/layer_file.h"
+
+namespace zenith::pageserver {
+
+// "<valid as 16 hex digits>.layer": layers sort by name in LSN order.
+std::string LayerFileName(Lsn valid);
+// True for names LayerFileName makes (temp files and others are not layers).
+bool IsLayerFileName(std::string_view name);
+
+class LayerWriter {
+ public:
+  // Starts a layer of timeline `timeline` in directory `dir`.
+  static Result<std::unique_ptr<LayerWriter>> Create(const std::string& dir, const TimelineId& timeline);
+  ~LayerWriter();  // removes the temp file unless Finish() succeeded
+  LayerWriter(const LayerWriter&) = delete;
+  LayerWriter& operator=(const LayerWriter&) = delete;
+
+  // A page image (8192 bytes). REQUIRES: no AppendFilesTar() call yet.
+  // The same (rel, block) twice is an InvalidArgument at Finish().
+  Status AddPage(const RelTag& rel, uint32_t block, std::span<const uint8_t> page);
+  // Appends bytes of the tar body of non-relation files (no trailer).
+  Status AppendFilesTar(std::span<const uint8_t> bytes);
+  // The relation's size and floor at this snapshot; once per relation.
+  Status SetRelation(const RelTag& rel, RelationInfo info);
+
+  uint64_t page_count() const { return index_.size(); }
+
+  // Writes the index, relation table and header, makes the layer durable
+  // under LayerFileName(lsns.valid) and returns its path. kAlreadyExists if
+  // a layer with that name exists.
+  Result<std::string> Finish(const SnapshotLsns& lsns);
+
+ private:
+  struct IndexEntry {
+    RelTag rel;
+    uint32_t block;
+    uint32_t page_no;
+    uint32_t crc;
+  };
+  struct RelEntry {
+    RelTag rel;
+    RelationInfo info;
+  };
+  LayerWriter() = default;
+  Status WriteTables(uint64_t* index_off, uint64_t* rel_off, uint32_t* index_crc, uint32_t* rel_crc);
+  Status WriteHeader(const SnapshotLsns& lsns, uint64_t index_off, uint64_t rel_off, uint32_t index_crc,
+                     uint32_t rel_crc);
+
+  std::string dir_, temp_path_;
+  TimelineId timeline_;
+  UniqueFd fd_;
+  bool finished_ = false;
+  bool files_started_ = false;
+  uint64_t files_offset_ = 0, files_size_ = 0;
+  Crc32c files_crc_;
+  std::vector<IndexEntry> index_;
+  std::vector<RelEntry> rels_;
+};
+
+}  // namespace zenith::pageserver

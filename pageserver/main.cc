@@ -1,0 +1,104 @@
+// zenith-pageserver: serves one repository and every timeline in it over
+// the PostgreSQL protocol (DESIGN.md section 2). Started by the `zenith`
+// CLI when absent; stops on SIGTERM or SIGINT.
+//
+// One page server per repository: it holds an exclusive lock on
+// .zenith/pageserver.lock for its lifetime (released by the kernel however
+// it dies), so two can never serve, or write, one repository.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <spdlog/spdlog.h>
+
+#include "common/file_util.h"
+#include "pageserver/page_service.h"
+#include "pageserver/pq_server.h"
+#include "pageserver/repository.h"
+
+namespace zenith::pageserver {
+namespace {
+
+constexpr int kExitAlreadyRunning = 3;
+
+// Holds the repository's page server lock; kBusy if another process has it.
+Result<UniqueFd> LockRepository(const RepoLayout& layout) {
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(layout.lock_file(), O_RDWR | O_CREAT, 0600));
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return ErrnoStatus("lock", layout.lock_file(), errno);
+    auto pid = ReadFileToString(layout.pid_file());
+    return Busy("a page server is already running for " + layout.root + " (pid " + (pid.ok() ? *pid : "?") + ")");
+  }
+  return fd;
+}
+
+void RaiseFileLimit() {
+  rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+int Serve(const std::string& root) {
+  auto repo = Repository::Open(root);
+  if (!repo.ok()) {
+    spdlog::error("{}", repo.status().message());
+    return 1;
+  }
+  const RepoLayout& layout = (*repo)->layout();
+  auto lock = LockRepository(layout);
+  if (!lock.ok()) {
+    spdlog::error("{}", lock.status().message());
+    return lock.status().code() == StatusCode::kBusy ? kExitAlreadyRunning : 1;
+  }
+  // Signals are taken synchronously by sigwait below; block them before any
+  // thread starts so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  RaiseFileLimit();
+
+  const RepoConfig& config = (*repo)->config();
+  PqServerOptions options;
+  options.unix_socket_path = UnixSocketPath(layout.socket_dir(), static_cast<uint16_t>(config.port));
+  if (config.tcp_port != 0) options.tcp_port = static_cast<uint16_t>(config.tcp_port);
+  options.max_connections = 1000;
+  PqServer server(options, MakePageServiceCommands(**repo));
+  if (Status s = server.Start(); !s.ok()) {
+    spdlog::error("could not start the page server: {}", s.message());
+    return 1;
+  }
+  IgnoreError(WriteFileDurably(layout.pid_file(), std::to_string(getpid())));
+  spdlog::info("page server {} serving {} on {}", getpid(), root, options.unix_socket_path);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received signal {}, stopping", sig);
+  server.Stop();
+  ::unlink(layout.pid_file().c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace zenith::pageserver
+
+int main(int argc, char** argv) {
+  CLI::App app{"zenith page server: serves a zenith repository over the PostgreSQL protocol"};
+  std::string repo;
+  app.add_option("--repo", repo, "the repository's .zenith directory")->required();
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%P] %l: %v");
+  char resolved[PATH_MAX];
+  if (realpath(repo.c_str(), resolved) == nullptr) {
+    std::fprintf(stderr, "zenith-pageserver: no repository at \"%s\"\n", repo.c_str());
+    return 1;
+  }
+  return zenith::pageserver::Serve(resolved);
+}

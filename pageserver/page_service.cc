@@ -1,0 +1,247 @@
+#include "pageserver/page_service.h"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "common/byte_io.h"
+#include "common/datadir_scan.h"
+#include "common/tar.h"
+#include "pageserver/client/page_protocol.h"
+#include "pageserver/snapshot_put.h"
+
+namespace zenith::pageserver {
+
+namespace {
+
+using Row = CommandContext::Row;
+
+Status ExpectArgs(const CommandContext& ctx, size_t min, size_t max, const char* usage) {
+  size_t n = ctx.args().size();
+  if (n < min || n > max) return SyntaxError(std::string("usage: ") + usage);
+  return Status::Ok();
+}
+
+Result<Lsn> ParseLsnArg(const std::string& text) {
+  auto lsn = Lsn::Parse(text);
+  if (!lsn) return InvalidArgument("'" + text + "' is not an LSN; LSNs look like 0/16B3748");
+  return *lsn;
+}
+
+std::string Hex(const TimelineId& id) { return id.ToString(); }
+
+class PageService {
+ public:
+  PageService(Repository& repo, PageServiceOptions options) : repo_(repo), options_(options) {}
+
+  Status Status_(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "status"));
+    return ctx.SendRows({
+        Row{"version", "zenith 0.1 (PostgreSQL 15)"},
+        Row{"repository", repo_.layout().root},
+        Row{"system_id", std::to_string(repo_.config().system_id)},
+        Row{"pid", std::to_string(getpid())},
+        Row{"timelines_loaded", std::to_string(repo_.loaded_timelines())},
+        Row{"mounts", std::to_string(repo_.Mounts().size())},
+    });
+  }
+
+  Status BranchList(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "branch_list"));
+    ZENITH_ASSIGN_OR_RETURN(auto branches, repo_.ListBranches());
+    std::vector<Row> rows;
+    for (const auto& b : branches) {
+      ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(Hex(b.timeline)));
+      Row row{b.name, Hex(b.timeline), std::nullopt, std::nullopt};
+      if (tl->ancestor()) row = Row{b.name, Hex(b.timeline), Hex(tl->ancestor()->id()), tl->ancestor_lsn().ToString()};
+      rows.push_back(std::move(row));
+    }
+    return ctx.SendRows(rows);
+  }
+
+  Status BranchCreate(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "branch_create <name> <parent>[@<lsn>]"));
+    ZENITH_ASSIGN_OR_RETURN(auto created, repo_.CreateBranch(ctx.args()[0], ctx.args()[1]));
+    return ctx.SendRows({Row{created.name, Hex(created.timeline), created.lsn.ToString(),
+                             created.at_end_of_wal ? "t" : "f"}});
+  }
+
+  Status TimelineDescribe(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "timeline_describe <branch|timeline>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_ASSIGN_OR_RETURN(Lsn end, tl->EndOfWal());
+    auto view = tl->ViewAt(end);
+    Row row{Hex(tl->id()), repo_.BranchOf(tl->id()), std::nullopt, std::nullopt, end.ToString(), std::nullopt};
+    if (tl->ancestor()) {
+      row[2] = Hex(tl->ancestor()->id());
+      row[3] = tl->ancestor_lsn().ToString();
+    }
+    if (view->newest()) row[5] = view->newest()->lsns().valid.ToString();
+    return ctx.SendRows({row});
+  }
+
+  Status SnapshotList(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "snapshot_list <branch|timeline>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_ASSIGN_OR_RETURN(Lsn end, tl->EndOfWal());
+    std::vector<Row> rows;
+    for (const auto& layer : tl->ViewAt(end)->layers()) {
+      const SnapshotLsns& l = layer->lsns();
+      rows.push_back(Row{Hex(layer->timeline_id()), l.redo.ToString(), l.checkpoint.ToString(), l.valid.ToString(),
+                         std::to_string(layer->page_count())});
+    }
+    return ctx.SendRows(rows);
+  }
+
+  Status Basebackup(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 2, "basebackup <branch|timeline> [<lsn>]"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    Lsn lsn;
+    if (ctx.args().size() == 2) {
+      ZENITH_ASSIGN_OR_RETURN(lsn, ParseLsnArg(ctx.args()[1]));
+      ZENITH_RETURN_IF_ERROR(tl->WaitForWal(lsn, options_.wal_wait_timeout));
+    } else {
+      ZENITH_ASSIGN_OR_RETURN(lsn, tl->EndOfWal());
+    }
+    auto view = tl->ViewAt(lsn);
+    const LayerFile* layer = view->newest();
+    if (layer == nullptr) return NotFound("no snapshot of timeline " + Hex(tl->id()) + " is visible at " + lsn.ToString());
+    BasebackupManifest manifest{Hex(tl->id()), Hex(layer->timeline_id()), layer->lsns(), repo_.config().system_id, {}};
+    layer->ForEachRelation([&](const RelTag& rel, const RelationInfo& info) {
+      for (auto& [path, size] : RelationSegmentFiles(rel, info.nblocks)) manifest.relations.push_back({path, size});
+    });
+    ZENITH_RETURN_IF_ERROR(ctx.StartCopyOut());
+    TarWriter tar([&](std::span<const uint8_t> bytes) { return ctx.CopyData(bytes); });
+    ZENITH_RETURN_IF_ERROR(tar.AddFile(kManifestName, 0600, std::time(nullptr), AsBytes(manifest.ToJson())));
+    ZENITH_RETURN_IF_ERROR(tar.EndBody());
+    auto files = layer->files_tar();
+    for (size_t off = 0; off < files.size(); off += kCopyChunk) {
+      ZENITH_RETURN_IF_ERROR(ctx.CopyData(files.subspan(off, std::min(kCopyChunk, files.size() - off))));
+    }
+    return ctx.CopyData(TarEndOfArchive());
+  }
+
+  Status PageStream(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "pagestream <branch|timeline>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_RETURN_IF_ERROR(ctx.StartCopyBoth());
+    PageStreamState state{tl};
+    std::string reply;
+    for (;;) {
+      ZENITH_ASSIGN_OR_RETURN(auto msg, ctx.ReadCopyData());
+      if (!msg) return Status::Ok();
+      ZENITH_ASSIGN_OR_RETURN(PageRequest req, DecodePageRequest(AsBytes(*msg)));
+      reply.clear();
+      Status s = ServePageRequest(state, req, &reply);
+      if (!s.ok()) {
+        reply.clear();
+        AppendErrorReply(&reply, s.message());
+      }
+      ZENITH_RETURN_IF_ERROR(ctx.CopyData(AsBytes(reply)));
+    }
+  }
+
+  Status PutSnapshot(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "put_snapshot <branch|timeline>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_RETURN_IF_ERROR(ctx.StartCopyIn());
+    return ReceiveSnapshot(*tl, repo_.config().system_id, [&] { return ctx.ReadCopyData(); }).status();
+  }
+
+  Status PrepareWal(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "prepare_wal <branch|timeline> <lsn>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_ASSIGN_OR_RETURN(Lsn from, ParseLsnArg(ctx.args()[1]));
+    ZENITH_RETURN_IF_ERROR(tl->PrepareWal(from));
+    return ctx.SendOk("PREPARE_WAL");
+  }
+
+  Status Attach(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 3, 3, "attach <branch|timeline> <mountpoint> <pid>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    int64_t pid = std::atoll(ctx.args()[2].c_str());
+    if (pid <= 0) return InvalidArgument("'" + ctx.args()[2] + "' is not a process id");
+    const uint64_t session = ctx.session().id();
+    ZENITH_RETURN_IF_ERROR(repo_.Attach(MountInfo{tl->id(), repo_.BranchOf(tl->id()), ctx.args()[1], pid, session}));
+    Repository* repo = &repo_;
+    TimelineId id = tl->id();
+    ctx.session().OnClose([repo, id, session] { repo->Detach(id, session); });
+    return ctx.SendOk("ATTACH");
+  }
+
+  Status Mounts(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "mounts"));
+    std::vector<Row> rows;
+    for (const auto& m : repo_.Mounts()) rows.push_back(Row{Hex(m.timeline), m.branch, m.mountpoint, std::to_string(m.pid)});
+    return ctx.SendRows(rows);
+  }
+
+ private:
+  static constexpr size_t kCopyChunk = 256 * 1024;
+
+  // A pagestream's cached view: requests of one mount all carry one LSN.
+  struct PageStreamState {
+    std::shared_ptr<Timeline> timeline;
+    std::shared_ptr<const SnapshotView> view;
+    Lsn known_end;  // the end of WAL is at least this
+  };
+
+  Status ServePageRequest(PageStreamState& st, const PageRequest& req, std::string* reply) {
+    if (req.lsn > st.known_end) {
+      ZENITH_RETURN_IF_ERROR(st.timeline->WaitForWal(req.lsn, options_.wal_wait_timeout));
+      st.known_end = req.lsn;
+    }
+    if (!st.view || st.view->lsn() != req.lsn) st.view = st.timeline->ViewAt(req.lsn);
+    switch (req.kind) {
+      case PageRequestKind::kGetPage: {
+        ZENITH_ASSIGN_OR_RETURN(auto page, st.view->GetPage(req.rel, req.block));
+        AppendPageReply(reply, page);
+        return Status::Ok();
+      }
+      case PageRequestKind::kNblocks: {
+        auto size = st.view->RelationSize(req.rel);
+        if (!size) return NotFound("relation " + req.rel.ToString() + " does not exist at " + req.lsn.ToString());
+        AppendNblocksReply(reply, *size);
+        return Status::Ok();
+      }
+      case PageRequestKind::kExists:
+        AppendExistsReply(reply, st.view->RelationSize(req.rel).has_value());
+        return Status::Ok();
+    }
+    return InvalidArgument("unknown page request");
+  }
+
+  Repository& repo_;
+  const PageServiceOptions options_;
+};
+
+}  // namespace
+
+CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions options) {
+  auto service = std::make_shared<PageService>(repo, options);
+  CommandTable table;
+  auto add = [&](std::string name, std::string usage, std::vector<std::string> columns,
+                 Status (PageService::*method)(CommandContext&)) {
+    table.Add(CommandSpec{std::move(name), std::move(usage), std::move(columns),
+                          [service, method](CommandContext& ctx) { return (service.get()->*method)(ctx); }});
+  };
+  add("status", "status", {"name", "value"}, &PageService::Status_);
+  add("branch_list", "branch_list", {"name", "timeline_id", "ancestor_timeline_id", "ancestor_lsn"},
+      &PageService::BranchList);
+  add("branch_create", "branch_create <name> <parent>[@<lsn>]", {"name", "timeline_id", "lsn", "at_end_of_wal"},
+      &PageService::BranchCreate);
+  add("timeline_describe", "timeline_describe <branch|timeline>",
+      {"timeline_id", "branch", "ancestor_timeline_id", "ancestor_lsn", "end_of_wal", "latest_snapshot"},
+      &PageService::TimelineDescribe);
+  add("snapshot_list", "snapshot_list <branch|timeline>", {"timeline_id", "redo", "checkpoint", "valid", "pages"},
+      &PageService::SnapshotList);
+  add("basebackup", "basebackup <branch|timeline> [<lsn>]", {}, &PageService::Basebackup);
+  add("pagestream", "pagestream <branch|timeline>", {}, &PageService::PageStream);
+  add("put_snapshot", "put_snapshot <branch|timeline>", {}, &PageService::PutSnapshot);
+  add("prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
+  add("attach", "attach <branch|timeline> <mountpoint> <pid>", {}, &PageService::Attach);
+  add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid"}, &PageService::Mounts);
+  return table;
+}
+
+}  // namespace zenith::pageserver

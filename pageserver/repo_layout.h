@@ -1,0 +1,43 @@
+// RepoLayout: where everything lives inside a repository (DESIGN.md section 3).
+//
+//   .zenith/
+//     config                        RepoConfig as JSON
+//     refs/branches/<name>          timeline id + "\n"
+//     timelines/<id>/metadata       TimelineMetadata as JSON
+//     timelines/<id>/wal/           the timeline's WAL segments (a compute's pg_wal)
+//     timelines/<id>/layers/        immutable snapshot layers
+//     datadirs/<id>/                scratch of a mount; safe to delete
+//     .s.PGSQL.<port>               the page server's Unix socket
+//     pageserver.pid, pageserver.log, pageserver.lock
+//
+// Thread-safety: plain value type.
+#pragma once
+
+#include <string>
+
+#include "pageserver/timeline_id.h"
+
+namespace zenith::pageserver {
+
+struct RepoLayout {
+  std::string root;  // absolute path of the .zenith directory
+
+  std::string config() const { return root + "/config"; }
+  std::string branches_dir() const { return root + "/refs/branches"; }
+  std::string branch_ref(const std::string& name) const { return branches_dir() + "/" + name; }
+  std::string timelines_dir() const { return root + "/timelines"; }
+  std::string timeline_dir(const TimelineId& id) const { return timelines_dir() + "/" + id.ToString(); }
+  std::string metadata(const TimelineId& id) const { return timeline_dir(id) + "/metadata"; }
+  std::string wal_dir(const TimelineId& id) const { return timeline_dir(id) + "/wal"; }
+  std::string layers_dir(const TimelineId& id) const { return timeline_dir(id) + "/layers"; }
+  std::string datadirs_dir() const { return root + "/datadirs"; }
+  std::string datadir(const TimelineId& id) const { return datadirs_dir() + "/" + id.ToString(); }
+  std::string pid_file() const { return root + "/pageserver.pid"; }
+  std::string log_file() const { return root + "/pageserver.log"; }
+  std::string lock_file() const { return root + "/pageserver.lock"; }
+  // libpq's host= for the Unix socket: the directory holding .s.PGSQL.<port>.
+  std::string socket_dir() const { return root; }
+  std::string socket_path(int port) const { return root + "/.s.PGSQL." + std::to_string(port); }
+};
+
+}  // namespace zenith::pageserver

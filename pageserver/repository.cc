@@ -1,0 +1,173 @@
+#include "pageserver/repository.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/file_util.h"
+
+namespace zenith::pageserver {
+
+namespace {
+
+constexpr int kMaxAncestorDepth = 1000;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Status ValidateBranchName(std::string_view name) {
+  auto ok_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; };
+  if (name.empty() || name.size() > 64 || name.front() == '.' || !std::all_of(name.begin(), name.end(), ok_char)) {
+    return InvalidArgument("'" + std::string(name) +
+                           "' is not a valid branch name: use 1 to 64 of the characters A-Z a-z 0-9 . _ - "
+                           "(not starting with '.')");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(const std::string& root) {
+  RepoLayout layout{root};
+  if (!PathExists(layout.config())) {
+    return NotFound("no zenith repository at \"" + root + "\"; create one with `zenith init`");
+  }
+  ZENITH_ASSIGN_OR_RETURN(RepoConfig config, RepoConfig::Load(layout.config()));
+  return std::unique_ptr<Repository>(new Repository(std::move(layout), std::move(config)));
+}
+
+Result<std::vector<BranchInfo>> Repository::ListBranches() const {
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(layout_.branches_dir()));
+  std::vector<BranchInfo> out;
+  for (const auto& name : names) {
+    if (!ValidateBranchName(name).ok()) continue;  // temp files of a ref being created
+    ZENITH_ASSIGN_OR_RETURN(TimelineId id, ReadRef(name));
+    out.push_back({name, id});
+  }
+  return out;
+}
+
+Result<TimelineId> Repository::ReadRef(const std::string& name) const {
+  ZENITH_ASSIGN_OR_RETURN(std::string text, ReadFileToString(layout_.branch_ref(name)));
+  auto id = TimelineId::Parse(Trim(text));
+  if (!id) return Corruption("branch ref \"" + layout_.branch_ref(name) + "\" does not hold a timeline id");
+  return *id;
+}
+
+std::string Repository::BranchOf(const TimelineId& id) const {
+  auto branches = ListBranches();
+  if (!branches.ok()) return "";
+  for (const auto& b : *branches) {
+    if (b.timeline == id) return b.name;
+  }
+  return "";
+}
+
+Result<std::shared_ptr<Timeline>> Repository::FindTimeline(std::string_view name_or_id) {
+  if (auto id = TimelineId::Parse(name_or_id)) return GetTimeline(*id);
+  if (!ValidateBranchName(name_or_id).ok() || !PathExists(layout_.branch_ref(std::string(name_or_id)))) {
+    return NotFound("branch '" + std::string(name_or_id) + "' does not exist; `zenith branch` lists branches");
+  }
+  ZENITH_ASSIGN_OR_RETURN(TimelineId id, ReadRef(std::string(name_or_id)));
+  return GetTimeline(id);
+}
+
+Result<std::shared_ptr<Timeline>> Repository::GetTimeline(const TimelineId& id) {
+  std::lock_guard lock(mu_);
+  return LoadTimelineLocked(id, 0);
+}
+
+Result<std::shared_ptr<Timeline>> Repository::LoadTimelineLocked(const TimelineId& id, int depth) {
+  if (auto it = timelines_.find(id); it != timelines_.end()) return it->second;
+  if (depth > kMaxAncestorDepth) return Corruption("timeline ancestry is cyclic or too deep at " + id.ToString());
+  auto text = ReadFileToString(layout_.metadata(id));
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) return NotFound("timeline " + id.ToString() + " does not exist");
+    return text.status();
+  }
+  auto meta = TimelineMetadata::FromJson(*text);
+  if (!meta.ok()) return meta.status().WithContext("\"" + layout_.metadata(id) + "\"");
+  if (meta->id != id) return Corruption("\"" + layout_.metadata(id) + "\" names another timeline");
+  std::shared_ptr<Timeline> ancestor;
+  if (meta->ancestor) {
+    ZENITH_ASSIGN_OR_RETURN(ancestor, LoadTimelineLocked(*meta->ancestor, depth + 1));
+  }
+  ZENITH_ASSIGN_OR_RETURN(auto tl, Timeline::Load(layout_, *meta, std::move(ancestor), config_.system_id));
+  spdlog::info("loaded timeline {} ({} layers)", id.ToString(), tl->OwnLayers().size());
+  timelines_[id] = tl;
+  return tl;
+}
+
+Status Repository::WriteNewTimeline(const TimelineMetadata& meta) {
+  const std::string dir = layout_.timeline_dir(meta.id);
+  ZENITH_RETURN_IF_ERROR(MakeDirectoryDurably(dir));
+  ZENITH_RETURN_IF_ERROR(MakeDirectoryDurably(layout_.wal_dir(meta.id)));
+  ZENITH_RETURN_IF_ERROR(MakeDirectoryDurably(layout_.layers_dir(meta.id)));
+  return WriteFileDurably(layout_.metadata(meta.id), meta.ToJson());
+}
+
+Result<Repository::CreatedBranch> Repository::CreateBranch(const std::string& name, std::string_view parent_spec) {
+  ZENITH_RETURN_IF_ERROR(ValidateBranchName(name));
+  std::string_view parent_name = parent_spec;
+  std::optional<Lsn> at;
+  if (size_t atpos = parent_spec.rfind('@'); atpos != std::string_view::npos) {
+    parent_name = parent_spec.substr(0, atpos);
+    std::string_view lsn_text = parent_spec.substr(atpos + 1);
+    at = Lsn::Parse(lsn_text);
+    if (!at) return InvalidArgument("'" + std::string(lsn_text) + "' is not an LSN; LSNs look like 0/16B3748");
+  }
+  ZENITH_ASSIGN_OR_RETURN(auto parent, FindTimeline(parent_name));
+  std::lock_guard lock(mu_);  // one branch creation at a time
+  if (PathExists(layout_.branch_ref(name))) return AlreadyExists("branch '" + name + "' already exists");
+  Lsn x;
+  if (at) {
+    ZENITH_ASSIGN_OR_RETURN(x, parent->RoundDownToRecordEnd(*at));
+  } else {
+    ZENITH_ASSIGN_OR_RETURN(x, parent->EndOfWal());
+  }
+  ZENITH_ASSIGN_OR_RETURN(TimelineId id, TimelineId::Generate());
+  TimelineMetadata meta{id, parent->id(), x};
+  ZENITH_RETURN_IF_ERROR(WriteNewTimeline(meta));
+  Status ref = CreateFileDurablyExclusive(layout_.branch_ref(name), id.ToString() + "\n", 0644);
+  if (!ref.ok()) {
+    IgnoreError(RemoveTree(layout_.timeline_dir(id)));
+    if (ref.code() == StatusCode::kAlreadyExists) return AlreadyExists("branch '" + name + "' already exists");
+    return ref;
+  }
+  spdlog::info("created branch {} (timeline {}) at {} of {}", name, id.ToString(), x.ToString(), parent->id().ToString());
+  return CreatedBranch{name, id, x, !at.has_value()};
+}
+
+Status Repository::Attach(const MountInfo& mount) {
+  std::lock_guard lock(mounts_mu_);
+  if (auto it = mounts_.find(mount.timeline); it != mounts_.end()) {
+    const MountInfo& held = it->second;
+    return Busy("branch '" + held.branch + "' is already mounted read-write at " + held.mountpoint +
+                " (zenith-fs pid " + std::to_string(held.pid) + "); unmount it first with `zenith umount " +
+                held.mountpoint + "`");
+  }
+  mounts_[mount.timeline] = mount;
+  return Status::Ok();
+}
+
+void Repository::Detach(const TimelineId& timeline, uint64_t session) {
+  std::lock_guard lock(mounts_mu_);
+  auto it = mounts_.find(timeline);
+  if (it != mounts_.end() && it->second.session == session) mounts_.erase(it);
+}
+
+std::vector<MountInfo> Repository::Mounts() const {
+  std::lock_guard lock(mounts_mu_);
+  std::vector<MountInfo> out;
+  for (const auto& [id, m] : mounts_) out.push_back(m);
+  return out;
+}
+
+size_t Repository::loaded_timelines() const {
+  std::lock_guard lock(mu_);
+  return timelines_.size();
+}
+
+}  // namespace zenith::pageserver

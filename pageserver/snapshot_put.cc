@@ -1,0 +1,114 @@
+#include "pageserver/snapshot_put.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/byte_io.h"
+#include "common/pg_abi.h"
+#include "common/pg_control.h"
+#include "common/tar.h"
+#include "common/wal_reader.h"
+#include "pageserver/layer_writer.h"
+
+namespace zenith::pageserver {
+
+namespace {
+
+// Finds global/pg_control in a tar body (names validated on the way).
+Result<std::string> ControlFileFromTar(const std::string& body) {
+  std::string archive = body;
+  archive.append(reinterpret_cast<const char*>(TarEndOfArchive().data()), TarEndOfArchive().size());
+  size_t pos = 0;
+  TarReader reader([&](std::span<uint8_t> buf) -> Result<size_t> {
+    size_t n = std::min(buf.size(), archive.size() - pos);
+    std::memcpy(buf.data(), archive.data() + pos, n);
+    pos += n;
+    return n;
+  });
+  std::optional<std::string> control;
+  for (;;) {
+    ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());
+    if (!entry) break;
+    if (entry->name != "global/pg_control") continue;
+    std::string data(entry->size, '\0');
+    ZENITH_ASSIGN_OR_RETURN(size_t got, reader.ReadData(std::span(reinterpret_cast<uint8_t*>(data.data()), data.size())));
+    data.resize(got);
+    control = std::move(data);
+  }
+  if (!control) return InvalidArgument("the snapshot holds no global/pg_control");
+  return *control;
+}
+
+// The snapshot's pg_control must describe the checkpoint its LSNs name.
+Status CheckControlFile(Timeline& timeline, uint64_t system_id, const std::string& tar, const SnapshotLsns& lsns) {
+  ZENITH_ASSIGN_OR_RETURN(std::string bytes, ControlFileFromTar(tar));
+  auto control = DecodeControlFile(AsBytes(bytes));
+  if (!control.ok()) return control.status().WithContext("the snapshot's pg_control");
+  if (control->system_identifier != system_id) {
+    return InvalidArgument("the snapshot belongs to database system " + std::to_string(control->system_identifier) +
+                           ", not this repository's " + std::to_string(system_id));
+  }
+  if (control->checkpoint_copy.redo != lsns.redo) {
+    return InvalidArgument("the snapshot's redo " + lsns.redo.ToString() + " differs from its pg_control's " +
+                           control->checkpoint_copy.redo.ToString());
+  }
+  WalReader reader(timeline.MakeWalReader(), system_id, control->checkpoint);
+  ZENITH_ASSIGN_OR_RETURN(auto record, reader.Next());
+  if (!record || record->rmid != kZenithPgAbi.rm_xlog_id || record->end_lsn != lsns.checkpoint) {
+    return InvalidArgument("the checkpoint record of the snapshot's pg_control (" + control->checkpoint.ToString() +
+                           ") does not end at " + lsns.checkpoint.ToString() + " in this timeline's WAL");
+  }
+  return Status::Ok();
+}
+
+struct Counts {
+  uint64_t pages = 0, relations = 0;
+};
+
+// Applies one record to the writer; returns the End record when it is one.
+Result<std::optional<SnapshotEnd>> Apply(const SnapshotRecord& rec, LayerWriter& writer, std::string* tar,
+                                         Counts* counts) {
+  if (auto* page = std::get_if<SnapshotPage>(&rec)) {
+    if (counts->relations > 0 || !tar->empty()) return ProtocolError("snapshot pages must come before relations and files");
+    ++counts->pages;
+    ZENITH_RETURN_IF_ERROR(writer.AddPage(page->rel, page->block, page->page));
+  } else if (auto* rel = std::get_if<SnapshotRelation>(&rec)) {
+    if (rel->info.floor > rel->info.nblocks) return InvalidArgument("relation " + rel->rel.ToString() + " has a floor past its end");
+    ++counts->relations;
+    ZENITH_RETURN_IF_ERROR(writer.SetRelation(rel->rel, rel->info));
+  } else if (auto* files = std::get_if<SnapshotFiles>(&rec)) {
+    tar->append(reinterpret_cast<const char*>(files->tar.data()), files->tar.size());
+    ZENITH_RETURN_IF_ERROR(writer.AppendFilesTar(files->tar));
+  } else {
+    return std::optional<SnapshotEnd>(std::get<SnapshotEnd>(rec));
+  }
+  return std::optional<SnapshotEnd>();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const LayerFile>> ReceiveSnapshot(Timeline& timeline, uint64_t system_id, const CopyReader& next) {
+  ZENITH_ASSIGN_OR_RETURN(auto writer, LayerWriter::Create(timeline.layers_dir(), timeline.id()));
+  std::string tar;
+  Counts counts;
+  std::optional<SnapshotEnd> end;
+  for (;;) {
+    ZENITH_ASSIGN_OR_RETURN(auto msg, next());
+    if (!msg) break;
+    if (end) return ProtocolError("snapshot data after its end record");
+    ZENITH_ASSIGN_OR_RETURN(SnapshotRecord rec, DecodeSnapshotRecord(AsBytes(*msg)));
+    ZENITH_ASSIGN_OR_RETURN(end, Apply(rec, *writer, &tar, &counts));
+  }
+  if (!end) return ProtocolError("the snapshot stream ended without its end record");
+  if (end->page_count != counts.pages || end->relation_count != counts.relations) {
+    return ProtocolError("the snapshot announced " + std::to_string(end->page_count) + " pages and " +
+                         std::to_string(end->relation_count) + " relations but sent " + std::to_string(counts.pages) +
+                         " and " + std::to_string(counts.relations));
+  }
+  ZENITH_RETURN_IF_ERROR(CheckControlFile(timeline, system_id, tar, end->lsns));
+  ZENITH_ASSIGN_OR_RETURN(auto layer, timeline.CommitLayer(*writer, end->lsns));
+  spdlog::info("timeline {}: new snapshot at {} ({} pages, {} relations)", timeline.id().ToString(),
+               end->lsns.valid.ToString(), counts.pages, counts.relations);
+  return layer;
+}
+
+}  // namespace zenith::pageserver

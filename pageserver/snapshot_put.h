@@ -1,0 +1,29 @@
+// Receiving a snapshot layer from a mount (the put_snapshot stream of
+// client/page_protocol.h) and committing it to a timeline.
+//
+// Bad input loses nothing: the stream is validated before the layer is
+// made visible (record order and counts, every tar name, the pg_control it
+// carries: same system, redo equal to the snapshot's, and the checkpoint
+// record really in this timeline's WAL ending at the snapshot's checkpoint
+// LSN), and a stream that breaks off leaves only a temp file, removed.
+//
+// Thread-safety: reentrant; commits to one timeline are serialised by it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "pageserver/layer_file.h"
+#include "pageserver/timeline.h"
+
+namespace zenith::pageserver {
+
+// `next` returns the next CopyData message; nullopt at CopyDone.
+using CopyReader = std::function<Result<std::optional<std::string>>()>;
+
+Result<std::shared_ptr<const LayerFile>> ReceiveSnapshot(Timeline& timeline, uint64_t system_id, const CopyReader& next);
+
+}  // namespace zenith::pageserver

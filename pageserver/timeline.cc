@@ -1,0 +1,214 @@
+#include "pageserver/timeline.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/file_util.h"
+#include "common/wal_directory.h"
+#include "pageserver/layer_writer.h"
+
+namespace zenith::pageserver {
+
+std::string TimelineMetadata::ToJson() const {
+  nlohmann::json j = {{"timeline_id", id.ToString()}};
+  if (ancestor) {
+    j["ancestor_timeline_id"] = ancestor->ToString();
+    j["ancestor_lsn"] = ancestor_lsn.ToString();
+  }
+  return j.dump(2) + "\n";
+}
+
+Result<TimelineMetadata> TimelineMetadata::FromJson(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("timeline_id") || !j["timeline_id"].is_string()) {
+    return Corruption("timeline metadata is not valid JSON with a timeline_id");
+  }
+  TimelineMetadata m;
+  auto id = TimelineId::Parse(j["timeline_id"].get<std::string>());
+  if (!id) return Corruption("timeline metadata has a malformed timeline_id");
+  m.id = *id;
+  if (j.contains("ancestor_timeline_id")) {
+    auto anc = j["ancestor_timeline_id"].is_string() ? TimelineId::Parse(j["ancestor_timeline_id"].get<std::string>())
+                                                      : std::nullopt;
+    auto lsn = j.contains("ancestor_lsn") && j["ancestor_lsn"].is_string()
+                   ? Lsn::Parse(j["ancestor_lsn"].get<std::string>())
+                   : std::nullopt;
+    if (!anc || !lsn) return Corruption("timeline metadata has a malformed ancestor");
+    m.ancestor = *anc;
+    m.ancestor_lsn = *lsn;
+  }
+  return m;
+}
+
+Timeline::Timeline(const RepoLayout& layout, TimelineMetadata meta, std::shared_ptr<Timeline> ancestor,
+                   uint64_t system_id)
+    : meta_(std::move(meta)),
+      ancestor_(std::move(ancestor)),
+      system_id_(system_id),
+      wal_dir_(layout.wal_dir(meta_.id)),
+      layers_dir_(layout.layers_dir(meta_.id)),
+      own_wal_(MakeWalDirectoryReader(wal_dir_, kPgTimeLineId)) {}
+
+Result<std::shared_ptr<Timeline>> Timeline::Load(const RepoLayout& layout, const TimelineMetadata& meta,
+                                                 std::shared_ptr<Timeline> ancestor, uint64_t system_id) {
+  std::shared_ptr<Timeline> tl(new Timeline(layout, meta, std::move(ancestor), system_id));
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(tl->layers_dir_));
+  for (const auto& name : names) {
+    std::string path = tl->layers_dir_ + "/" + name;
+    if (name.starts_with(".layer.tmp.")) {
+      spdlog::info("removing the unfinished layer {} a crash left", path);
+      ::unlink(path.c_str());
+      continue;
+    }
+    if (!IsLayerFileName(name)) continue;
+    ZENITH_ASSIGN_OR_RETURN(auto layer, LayerFile::Open(path));
+    if (layer->timeline_id() != meta.id) return Corruption("layer \"" + path + "\" belongs to another timeline");
+    tl->layers_.push_back(std::move(layer));
+  }
+  std::sort(tl->layers_.begin(), tl->layers_.end(),
+            [](const auto& a, const auto& b) { return a->lsns().valid < b->lsns().valid; });
+  return tl;
+}
+
+std::vector<std::shared_ptr<const LayerFile>> Timeline::OwnLayers() const {
+  std::shared_lock lock(mu_);
+  return layers_;
+}
+
+void Timeline::CollectVisible(Lsn lsn, std::vector<std::shared_ptr<const LayerFile>>* out) const {
+  {
+    std::shared_lock lock(mu_);
+    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+      if ((*it)->lsns().valid <= lsn) out->push_back(*it);
+    }
+  }
+  if (ancestor_) ancestor_->CollectVisible(std::min(lsn, meta_.ancestor_lsn), out);
+}
+
+std::shared_ptr<const SnapshotView> Timeline::ViewAt(Lsn lsn) const {
+  std::vector<std::shared_ptr<const LayerFile>> layers;
+  CollectVisible(lsn, &layers);
+  return std::make_shared<const SnapshotView>(lsn, std::move(layers));
+}
+
+Lsn Timeline::InitialWalBoundary() const {
+  std::shared_lock lock(mu_);
+  if (!layers_.empty()) return layers_.back()->lsns().checkpoint;
+  return meta_.ancestor ? meta_.ancestor_lsn : Lsn::Invalid();
+}
+
+WalReadFn Timeline::MakeWalReader() const {
+  if (!ancestor_) return own_wal_;
+  WalReadFn own = own_wal_, anc = ancestor_->MakeWalReader();
+  Lsn x = meta_.ancestor_lsn;
+  // Bytes before the branch point are the ancestor's; from it on, ours.
+  return [own, anc, x](Lsn pos, std::span<uint8_t> buf) -> Result<size_t> {
+    if (pos >= x) return own(pos, buf);
+    size_t before = static_cast<size_t>(std::min<uint64_t>(buf.size(), x - pos));
+    ZENITH_ASSIGN_OR_RETURN(size_t got, anc(pos, buf.first(before)));
+    if (got < before || before == buf.size()) return got;
+    ZENITH_ASSIGN_OR_RETURN(size_t more, own(x, buf.subspan(before)));
+    return before + more;
+  };
+}
+
+Result<Lsn> Timeline::EndOfWal() {
+  std::lock_guard lock(wal_mu_);
+  if (!wal_end_.valid()) wal_end_ = InitialWalBoundary();
+  if (!wal_end_.valid()) return Corruption("timeline " + id().ToString() + " has no snapshot to start reading WAL from");
+  ZENITH_ASSIGN_OR_RETURN(Lsn end, FindEndOfWal(MakeWalReader(), wal_end_, system_id_));
+  wal_end_ = end;
+  return end;
+}
+
+Status Timeline::WaitForWal(Lsn lsn, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    ZENITH_ASSIGN_OR_RETURN(Lsn end, EndOfWal());
+    if (end >= lsn) return Status::Ok();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Timeout("LSN " + lsn.ToString() + " is beyond the end of WAL " + end.ToString() + " of timeline " +
+                     id().ToString() + " (waited " + std::to_string(timeout.count()) + " ms)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+Result<Lsn> Timeline::RoundDownToRecordEnd(Lsn x) {
+  ZENITH_ASSIGN_OR_RETURN(Lsn end, EndOfWal());
+  if (x > end) return InvalidArgument("LSN " + x.ToString() + " is beyond the end of WAL (" + end.ToString() + ")");
+  auto view = ViewAt(x);
+  if (view->newest() == nullptr) {
+    auto oldest = ViewAt(end)->layers();
+    std::string valid = oldest.empty() ? "none" : oldest.back()->lsns().valid.ToString();
+    return InvalidArgument("LSN " + x.ToString() + " is before the oldest snapshot (valid at " + valid + ")");
+  }
+  Lsn last = view->newest()->lsns().checkpoint;
+  WalReader reader(MakeWalReader(), system_id_, last);
+  for (;;) {
+    ZENITH_ASSIGN_OR_RETURN(auto rec, reader.Next());
+    if (!rec || rec->end_lsn > x) break;
+    last = rec->end_lsn;
+  }
+  return last;
+}
+
+Result<std::string> Timeline::ReadAncestorSegment(uint64_t segno) const {
+  Lsn start(segno * uint64_t{kWalSegmentSize});
+  std::string seg(kWalSegmentSize, '\0');
+  uint64_t needed = std::min<uint64_t>(kWalSegmentSize, meta_.ancestor_lsn - start);
+  auto buf = std::span(reinterpret_cast<uint8_t*>(seg.data()), needed);
+  ZENITH_ASSIGN_OR_RETURN(size_t got, ancestor_->MakeWalReader()(start, buf));
+  if (got < needed) {
+    return NotFound("WAL of the ancestor of timeline " + id().ToString() + " is missing: segment " +
+                    WalSegmentFileName(kPgTimeLineId, segno) + " has only " + std::to_string(got) + " of " +
+                    std::to_string(needed) + " bytes before the branch point");
+  }
+  return seg;
+}
+
+Status Timeline::PrepareWal(Lsn from) {
+  if (!ancestor_ || from > meta_.ancestor_lsn) return Status::Ok();
+  for (uint64_t segno = from.segment_number(); segno <= meta_.ancestor_lsn.segment_number(); ++segno) {
+    std::string path = wal_dir_ + "/" + WalSegmentFileName(kPgTimeLineId, segno);
+    if (PathExists(path)) continue;
+    ZENITH_ASSIGN_OR_RETURN(std::string seg, ReadAncestorSegment(segno));
+    ZENITH_RETURN_IF_ERROR(WriteFileDurably(path, seg, 0600));
+    spdlog::info("timeline {}: copied WAL segment {} from its ancestor", id().ToString(), path);
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const LayerFile>> Timeline::CommitLayer(LayerWriter& writer, const SnapshotLsns& lsns) {
+  std::lock_guard commit(commit_mu_);
+  if (!(lsns.redo <= lsns.checkpoint && lsns.checkpoint <= lsns.valid)) {
+    return InvalidArgument("snapshot LSNs out of order: redo " + lsns.redo.ToString() + ", checkpoint " +
+                           lsns.checkpoint.ToString() + ", valid " + lsns.valid.ToString());
+  }
+  ZENITH_ASSIGN_OR_RETURN(Lsn end, EndOfWal());
+  if (lsns.valid > end) {
+    return InvalidArgument("snapshot valid at " + lsns.valid.ToString() + " is beyond the end of WAL " + end.ToString());
+  }
+  {
+    std::shared_lock lock(mu_);
+    if (!layers_.empty() && lsns.valid <= layers_.back()->lsns().valid) {
+      return InvalidArgument("snapshot at " + lsns.valid.ToString() + " is not newer than the latest one (" +
+                             layers_.back()->lsns().valid.ToString() + ")");
+    }
+  }
+  if (meta_.ancestor && lsns.redo < meta_.ancestor_lsn) {
+    return InvalidArgument("snapshot redo " + lsns.redo.ToString() + " is before the branch point " +
+                           meta_.ancestor_lsn.ToString());
+  }
+  ZENITH_ASSIGN_OR_RETURN(std::string path, writer.Finish(lsns));
+  ZENITH_ASSIGN_OR_RETURN(auto layer, LayerFile::Open(path));
+  std::unique_lock lock(mu_);
+  layers_.push_back(layer);
+  return layer;
+}
+
+}  // namespace zenith::pageserver

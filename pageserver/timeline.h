@@ -1,0 +1,112 @@
+// Timeline: one line of history in a repository: its WAL directory, its
+// snapshot layers, and (for a branch) its ancestor timeline and the LSN it
+// was forked at (DESIGN.md sections 3 and 4).
+//
+// On disk: timelines/<id>/metadata (JSON, written once at creation),
+// wal/ (segments PostgreSQL appends; the truth), layers/ (immutable files
+// added atomically by LayerWriter). A temp layer left by a crash is removed
+// at load; nothing else is ever rewritten.
+//
+// Thread-safety: all methods are thread-safe. mu_ guards layers_;
+// wal_mu_ guards wal_end_. Lock order: a timeline's locks are never held
+// while calling into its ancestor, except for reads of immutable fields.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "common/lsn.h"
+#include "common/status.h"
+#include "common/wal_reader.h"
+#include "pageserver/layer_file.h"
+#include "pageserver/layer_writer.h"
+#include "pageserver/repo_layout.h"
+#include "pageserver/snapshot_view.h"
+#include "pageserver/timeline_id.h"
+
+namespace zenith::pageserver {
+
+// PostgreSQL's timeline id inside the WAL: zenith never switches timelines
+// in PostgreSQL (branches are zenith timelines, each with its own wal/).
+inline constexpr TimeLineId kPgTimeLineId = 1;
+
+struct TimelineMetadata {
+  TimelineId id;
+  std::optional<TimelineId> ancestor;
+  Lsn ancestor_lsn;  // valid only with an ancestor
+
+  std::string ToJson() const;
+  static Result<TimelineMetadata> FromJson(const std::string& text);
+};
+
+class Timeline {
+ public:
+  // Opens every layer in layers/ (validating each) and removes temp files
+  // a crash left there. `ancestor` must be loaded already (or null).
+  static Result<std::shared_ptr<Timeline>> Load(const RepoLayout& layout, const TimelineMetadata& meta,
+                                                std::shared_ptr<Timeline> ancestor, uint64_t system_id);
+
+  const TimelineId& id() const { return meta_.id; }
+  const std::shared_ptr<Timeline>& ancestor() const { return ancestor_; }
+  Lsn ancestor_lsn() const { return meta_.ancestor_lsn; }
+  const std::string& wal_dir() const { return wal_dir_; }
+  const std::string& layers_dir() const { return layers_dir_; }
+
+  // This timeline's own layers, oldest first.
+  std::vector<std::shared_ptr<const LayerFile>> OwnLayers() const;
+  // The layers visible at lsn along the chain (see snapshot_view.h).
+  std::shared_ptr<const SnapshotView> ViewAt(Lsn lsn) const;
+
+  // End of WAL: the end of the last complete, valid record, reading this
+  // timeline's WAL (its ancestor's before the branch point). Incremental:
+  // each call reads only what was appended since the last one.
+  Result<Lsn> EndOfWal();
+  // Returns once EndOfWal() >= lsn; Timeout after `timeout`.
+  Status WaitForWal(Lsn lsn, std::chrono::milliseconds timeout);
+  // A reader of this timeline's WAL as a compute on it sees it.
+  WalReadFn MakeWalReader() const;
+  // The end of the last record ending at or before x (x itself if x is one);
+  // InvalidArgument if x is past the end of WAL or before the oldest
+  // snapshot visible here.
+  Result<Lsn> RoundDownToRecordEnd(Lsn x);
+
+  // Makes wal/ hold every segment from `from` up to the branch point
+  // (DESIGN.md section 4, Mount step 3): a missing segment is copied from
+  // the ancestor chain, the branch point's segment zeroed after it.
+  // Segments already present are left alone. The only copying a branch
+  // ever causes; bounded by the WAL since the snapshot.
+  Status PrepareWal(Lsn from);
+
+  // Makes a layer built by `writer` (created in layers_dir()) durable and
+  // visible. Validated first, so a rejected layer never reaches the disk:
+  // InvalidArgument unless redo <= checkpoint <= valid <= end of WAL and
+  // valid is newer than every layer of this timeline. Commits of one
+  // timeline are serialised.
+  Result<std::shared_ptr<const LayerFile>> CommitLayer(LayerWriter& writer, const SnapshotLsns& lsns);
+
+ private:
+  Timeline(const RepoLayout& layout, TimelineMetadata meta, std::shared_ptr<Timeline> ancestor, uint64_t system_id);
+  void CollectVisible(Lsn lsn, std::vector<std::shared_ptr<const LayerFile>>* out) const;
+  Lsn InitialWalBoundary() const;
+  Result<std::string> ReadAncestorSegment(uint64_t segno) const;
+
+  const TimelineMetadata meta_;
+  const std::shared_ptr<Timeline> ancestor_;
+  const uint64_t system_id_;
+  const std::string wal_dir_, layers_dir_;
+  const WalReadFn own_wal_;
+
+  std::mutex commit_mu_;  // serialises CommitLayer; taken before mu_
+  mutable std::shared_mutex mu_;
+  std::vector<std::shared_ptr<const LayerFile>> layers_;  // guarded by mu_; oldest first
+
+  std::mutex wal_mu_;
+  Lsn wal_end_;  // guarded by wal_mu_; a record boundary
+};
+
+}  // namespace zenith::pageserver
