@@ -2,11 +2,9 @@
 
 #include <unistd.h>
 
-#include <ctime>
 
 #include "common/byte_io.h"
-#include "common/datadir_scan.h"
-#include "common/tar.h"
+#include "pageserver/basebackup.h"
 #include "pageserver/client/page_protocol.h"
 #include "pageserver/snapshot_put.h"
 
@@ -85,7 +83,8 @@ class PageService {
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_ASSIGN_OR_RETURN(Lsn end, tl->EndOfWal());
     std::vector<Row> rows;
-    for (const auto& layer : tl->ViewAt(end)->layers()) {
+    auto view = tl->ViewAt(end);  // owns the layers the loop walks
+    for (const auto& layer : view->layers()) {
       const SnapshotLsns& l = layer->lsns();
       rows.push_back(Row{Hex(layer->timeline_id()), l.redo.ToString(), l.checkpoint.ToString(), l.valid.ToString(),
                          std::to_string(layer->page_count())});
@@ -106,19 +105,9 @@ class PageService {
     auto view = tl->ViewAt(lsn);
     const LayerFile* layer = view->newest();
     if (layer == nullptr) return NotFound("no snapshot of timeline " + Hex(tl->id()) + " is visible at " + lsn.ToString());
-    BasebackupManifest manifest{Hex(tl->id()), Hex(layer->timeline_id()), layer->lsns(), repo_.config().system_id, {}};
-    layer->ForEachRelation([&](const RelTag& rel, const RelationInfo& info) {
-      for (auto& [path, size] : RelationSegmentFiles(rel, info.nblocks)) manifest.relations.push_back({path, size});
-    });
     ZENITH_RETURN_IF_ERROR(ctx.StartCopyOut());
-    TarWriter tar([&](std::span<const uint8_t> bytes) { return ctx.CopyData(bytes); });
-    ZENITH_RETURN_IF_ERROR(tar.AddFile(kManifestName, 0600, std::time(nullptr), AsBytes(manifest.ToJson())));
-    ZENITH_RETURN_IF_ERROR(tar.EndBody());
-    auto files = layer->files_tar();
-    for (size_t off = 0; off < files.size(); off += kCopyChunk) {
-      ZENITH_RETURN_IF_ERROR(ctx.CopyData(files.subspan(off, std::min(kCopyChunk, files.size() - off))));
-    }
-    return ctx.CopyData(TarEndOfArchive());
+    return WriteBasebackup(MakeManifest(tl->id(), *layer, repo_.config().system_id), *layer, lsn,
+                           [&](std::span<const uint8_t> bytes) { return ctx.CopyData(bytes); });
   }
 
   Status PageStream(CommandContext& ctx) {
@@ -177,7 +166,6 @@ class PageService {
   }
 
  private:
-  static constexpr size_t kCopyChunk = 256 * 1024;
 
   // A pagestream's cached view: requests of one mount all carry one LSN.
   struct PageStreamState {

@@ -1,0 +1,207 @@
+// zenith-fs: the FUSE daemon of one mounted data directory (DESIGN.md
+// section 4, Mount). Started by `zenith mount`; runs until the directory is
+// unmounted (`zenith umount`, fusermount3 -u) or it gets SIGTERM/SIGINT,
+// then uploads the snapshot it still owes (a clean shutdown's checkpoint)
+// and exits.
+//
+// It reports to the CLI on --ready-fd: one line, "ok <snapshot LSN>" once
+// the mount is ready, or "error <message>".
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "common/byte_io.h"
+#include "common/file_util.h"
+#include "common/pg_control.h"
+#include "fs/datadir_fs.h"
+#include "fs/remote_page_source.h"
+#include "fs/scratch_setup.h"
+#include "fs/snapshot_uploader.h"
+#include "pageserver/client/page_client.h"
+#include "pageserver/repo_config.h"
+#include "pageserver/repo_layout.h"
+
+namespace zenith::fs {
+namespace {
+
+using pageserver::PageServerClient;
+
+struct Args {
+  std::string repo, branch, mountpoint;
+  int ready_fd = -1;
+};
+
+// Tells the CLI how the mount went, once.
+class Readiness {
+ public:
+  explicit Readiness(int fd) : fd_(fd) {}
+  void Report(const std::string& line) {
+    if (!fd_.valid()) return;
+    std::string msg = line + "\n";
+    IgnoreError(WriteFull(fd_.get(), AsBytes(msg), "readiness pipe"));
+    fd_.reset();
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+// The mount lease: held by the connection that ran `attach`; re-taken if
+// the page server restarts (the lease lives in its memory).
+class Lease {
+ public:
+  Lease(std::string conninfo, std::string timeline, std::string mountpoint)
+      : conninfo_(std::move(conninfo)), timeline_(std::move(timeline)), mountpoint_(std::move(mountpoint)) {}
+  ~Lease() { Stop(); }
+
+  Status Acquire() {
+    ZENITH_ASSIGN_OR_RETURN(conn_, PageServerClient::Connect(conninfo_));
+    return conn_->Query("attach $1 $2 $3", {timeline_, mountpoint_, std::to_string(getpid())}).status();
+  }
+  void StartKeepAlive() {
+    thread_ = std::thread([this] { KeepAlive(); });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void KeepAlive() {
+    while (!stop_) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      if (stop_) break;
+      if (conn_ && conn_->Query("status").ok()) continue;
+      conn_.reset();
+      if (Status s = Acquire(); !s.ok()) spdlog::warn("could not renew the mount lease: {}", s.message());
+      else spdlog::info("renewed the mount lease after losing the page server connection");
+    }
+  }
+  const std::string conninfo_, timeline_, mountpoint_;
+  std::unique_ptr<PageServerClient> conn_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+Result<std::string> TimelineOf(PageServerClient& client, const std::string& branch) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, client.Query("timeline_describe $1", {branch}));
+  if (rows.size() != 1) return Internal("unexpected reply to timeline_describe");
+  return rows[0][0];
+}
+
+Result<std::string> FetchBasebackup(PageServerClient& client, const std::string& timeline) {
+  std::string tar;
+  ZENITH_RETURN_IF_ERROR(client.CopyOut("basebackup " + timeline, [&](std::span<const uint8_t> chunk) {
+    tar.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+    return Status::Ok();
+  }));
+  return tar;
+}
+
+Result<Lsn> CheckpointIn(const std::string& scratch) {
+  ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(scratch + "/global/pg_control"));
+  ZENITH_ASSIGN_OR_RETURN(ControlFile control, DecodeControlFile(AsBytes(bytes)));
+  return control.checkpoint;
+}
+
+// SIGTERM/SIGINT stop the filesystem; taken synchronously on a thread.
+std::thread StartSignalThread(DatadirFs* fs, sigset_t signals) {
+  // Runs until our own SIGUSR2 at exit, so waking it is always safe.
+  return std::thread([fs, signals] {
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig == SIGUSR2) return;
+      spdlog::info("received signal {}, unmounting", sig);
+      fs->Stop();
+    }
+  });
+}
+
+int Serve(const Args& args, Readiness& ready, sigset_t signals) {
+  auto fail = [&](const Status& s) {
+    spdlog::error("{}", s.message());
+    ready.Report("error " + s.message());
+    return 1;
+  };
+  const pageserver::RepoLayout layout{args.repo};
+  auto config = pageserver::RepoConfig::Load(layout.config());
+  if (!config.ok()) return fail(config.status());
+  const std::string conninfo = pageserver::PageServerConnString(layout.socket_dir(), config->port);
+  auto client = PageServerClient::Connect(conninfo);
+  if (!client.ok()) return fail(client.status());
+  auto timeline = TimelineOf(**client, args.branch);
+  if (!timeline.ok()) return fail(timeline.status());
+  Lease lease(conninfo, *timeline, args.mountpoint);
+  if (Status s = lease.Acquire(); !s.ok()) return fail(s);
+
+  const std::string scratch = layout.datadirs_dir() + "/" + *timeline + "/scratch";
+  const std::string wal_dir = layout.timelines_dir() + "/" + *timeline + "/wal";
+  auto tar = FetchBasebackup(**client, *timeline);
+  if (!tar.ok()) return fail(tar.status());
+  auto prepared = BuildScratch(scratch, *tar, wal_dir);
+  if (!prepared.ok()) return fail(prepared.status());
+  const auto& snapshot = prepared->manifest.snapshot;
+  if (auto s = (*client)->Query("prepare_wal $1 $2", {*timeline, snapshot.redo.ToString()}); !s.ok()) return fail(s.status());
+  auto checkpoint = CheckpointIn(scratch);
+  if (!checkpoint.ok()) return fail(checkpoint.status());
+
+  RemotePageSource pages(conninfo, *timeline, snapshot.valid);
+  std::unique_ptr<SnapshotUploader> uploader;
+  auto fs = DatadirFs::Create({scratch, prepared->remote_files, &pages,
+                               [&uploader](std::string bytes) { uploader->OnControlWrite(std::move(bytes)); }});
+  if (!fs.ok()) return fail(fs.status());
+  uploader = std::make_unique<SnapshotUploader>(
+      SnapshotUploader::Options{conninfo, *timeline, scratch, wal_dir, prepared->manifest.system_id, *checkpoint},
+      fs->get());
+  uploader->Start();
+  if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
+  lease.StartKeepAlive();
+  std::thread signal_thread = StartSignalThread(fs->get(), signals);
+  spdlog::info("mounted branch {} (timeline {}) at {}, snapshot valid at {}", args.branch, *timeline, args.mountpoint,
+               snapshot.valid.ToString());
+  ready.Report("ok " + snapshot.valid.ToString());
+
+  Status run = (*fs)->Run();
+  pthread_kill(signal_thread.native_handle(), SIGUSR2);
+  signal_thread.join();
+  if (!run.ok()) spdlog::error("the filesystem stopped: {}", run.message());
+  Status drained = uploader->Drain(std::chrono::seconds(60));
+  if (!drained.ok()) spdlog::error("{}", drained.message());
+  uploader.reset();
+  lease.Stop();
+  spdlog::info("unmounted {}", args.mountpoint);
+  return run.ok() && drained.ok() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace zenith::fs
+
+int main(int argc, char** argv) {
+  using namespace zenith::fs;
+  CLI::App app{"zenith-fs: the FUSE daemon of a zenith data directory (started by `zenith mount`)"};
+  Args args;
+  app.add_option("--repo", args.repo, "the repository's .zenith directory")->required();
+  app.add_option("--branch", args.branch, "the branch (or timeline id) to mount")->required();
+  app.add_option("--mountpoint", args.mountpoint, "an empty directory")->required();
+  app.add_option("--ready-fd", args.ready_fd, "a pipe to report readiness on");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%P] %l: %v");
+
+  // Take signals on one thread: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Readiness ready(args.ready_fd);
+  return Serve(args, ready, signals);
+}

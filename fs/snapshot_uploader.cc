@@ -1,0 +1,193 @@
+#include "fs/snapshot_uploader.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "common/byte_io.h"
+#include "common/datadir_scan.h"
+#include "common/pg_abi.h"
+#include "common/tar.h"
+#include "common/wal_directory.h"
+#include "common/wal_reader.h"
+#include "pageserver/client/page_protocol.h"
+
+namespace zenith::fs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kRetryDelay = std::chrono::seconds(2);
+constexpr size_t kFilesChunk = 256 * 1024;
+
+// Worth retrying: the page server was unreachable or the connection broke.
+bool IsTransient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kProtocol ||
+         s.code() == StatusCode::kIoError || s.code() == StatusCode::kTimeout;
+}
+
+Result<Lsn> CheckpointRecordEnd(const std::string& wal_dir, uint64_t system_id, Lsn checkpoint) {
+  WalReader reader(MakeWalDirectoryReader(wal_dir, 1), system_id, checkpoint);
+  ZENITH_ASSIGN_OR_RETURN(auto record, reader.Next());
+  if (!record) return NotFound("the checkpoint record at " + checkpoint.ToString() + " is not in the WAL: " + reader.end_reason());
+  return record->end_lsn;
+}
+
+}  // namespace
+
+SnapshotUploader::SnapshotUploader(Options options, DatadirFs* fs)
+    : options_(std::move(options)), fs_(fs), last_checkpoint_(options_.mounted_checkpoint) {}
+
+SnapshotUploader::~SnapshotUploader() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SnapshotUploader::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void SnapshotUploader::OnControlWrite(std::string pg_control) {
+  auto control = DecodeControlFile(AsBytes(pg_control));
+  if (!control.ok()) return;  // not a complete pg_control (yet)
+  std::lock_guard lock(mu_);
+  if (control->checkpoint == last_checkpoint_) return;
+  last_checkpoint_ = control->checkpoint;
+  pending_ = std::move(pg_control);
+  cv_.notify_all();
+}
+
+Status SnapshotUploader::Drain(std::chrono::seconds patience) {
+  const auto deadline = Clock::now() + patience;
+  std::unique_lock lock(mu_);
+  draining_ = true;
+  cv_.notify_all();
+  cv_.wait_until(lock, deadline, [&] { return !pending_.has_value(); });
+  Status result = pending_ ? Timeout("gave up uploading the last snapshot: " + last_status_.message()) : last_status_;
+  stop_ = true;
+  lock.unlock();
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  return result;
+}
+
+void SnapshotUploader::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    if (!pending_) {
+      cv_.wait(lock, [&] { return stop_ || pending_.has_value(); });
+      continue;
+    }
+    std::string control = *pending_;
+    lock.unlock();
+    Status s = Upload(control);
+    lock.lock();
+    last_status_ = s;
+    if (s.ok()) {
+      // A newer checkpoint may have arrived meanwhile; keep that one.
+      if (pending_ && *pending_ == control) pending_.reset();
+      cv_.notify_all();
+      continue;
+    }
+    if (!IsTransient(s)) {
+      // The page server refused this snapshot: sending it again cannot
+      // help. The blocks stay owed and go with the next checkpoint's.
+      spdlog::error("the page server refused the snapshot: {}", s.message());
+      if (pending_ && *pending_ == control) pending_.reset();
+      cv_.notify_all();
+      continue;
+    }
+    spdlog::error("snapshot upload failed (will retry): {}", s.message());
+    cv_.wait_for(lock, kRetryDelay, [&] { return stop_; });
+  }
+}
+
+void SnapshotUploader::TakeDelta(const SnapshotDelta& delta) {
+  for (const auto& seg : delta.dirty) owed_.blocks[seg.seg].insert(seg.blocks.begin(), seg.blocks.end());
+  for (const auto& [rel, floor] : delta.floors) {
+    auto [it, inserted] = owed_.floors.emplace(rel, floor);
+    if (!inserted) it->second = std::min(it->second, floor);
+  }
+}
+
+Status SnapshotUploader::Upload(const std::string& control_bytes) {
+  ZENITH_ASSIGN_OR_RETURN(ControlFile control, DecodeControlFile(AsBytes(control_bytes)));
+  ZENITH_ASSIGN_OR_RETURN(Lsn ckpt_end, CheckpointRecordEnd(options_.wal_dir, options_.system_id, control.checkpoint));
+  if (!client_) {
+    ZENITH_ASSIGN_OR_RETURN(client_, pageserver::PageServerClient::Connect(options_.conninfo));
+  }
+  ZENITH_ASSIGN_OR_RETURN(auto session, fs_->BeginSnapshot());
+  TakeDelta(session->delta());  // owed until the page server has it
+  Status s = Stream(*session, control_bytes, control, ckpt_end);
+  if (!s.ok()) {
+    client_.reset();  // its state is unknown; reconnect next time
+    return s;
+  }
+  owed_ = {};
+  return Status::Ok();
+}
+
+Status SnapshotUploader::Stream(SnapshotSession& session, const std::string& control_bytes, const ControlFile& control,
+                                Lsn ckpt_end) {
+  ZENITH_ASSIGN_OR_RETURN(auto entries, ScanDatadir(options_.scratch_dir));
+  std::map<RelSegment, uint64_t> segment_bytes;
+  for (const auto& e : entries) {
+    if (e.relation) segment_bytes[*e.relation] = e.size;
+  }
+  ZENITH_RETURN_IF_ERROR(client_->BeginCopyIn("put_snapshot " + options_.timeline));
+  std::string msg;
+  auto send = [&]() {
+    Status st = client_->SendCopyData(AsBytes(msg));
+    msg.clear();
+    return st;
+  };
+  pageserver::SnapshotEnd end{};
+  std::vector<uint8_t> page(kZenithPgAbi.blcksz);
+  for (const auto& [seg, blocks] : owed_.blocks) {
+    auto size = segment_bytes.find(seg);
+    if (size == segment_bytes.end()) continue;  // unlinked since it was written
+    for (uint32_t block : blocks) {
+      if (uint64_t{block + 1} * page.size() > size->second) break;  // truncated away
+      Status read = session.ReadBlock(seg, block, page);
+      if (read.code() == StatusCode::kNotFound) break;
+      ZENITH_RETURN_IF_ERROR(read);
+      pageserver::AppendSnapshotPage(&msg, seg.tag, seg.segno * kZenithPgAbi.relseg_size + block, page);
+      ZENITH_RETURN_IF_ERROR(send());
+      ++end.page_count;
+    }
+  }
+  for (const auto& [rel, nblocks] : RelationSizes(entries)) {
+    auto floor = owed_.floors.find(rel);
+    uint32_t f = floor == owed_.floors.end() ? nblocks : std::min(floor->second, nblocks);
+    pageserver::AppendSnapshotRelation(&msg, rel, {nblocks, f});
+    ZENITH_RETURN_IF_ERROR(send());
+    ++end.relation_count;
+  }
+  std::string files;
+  TarWriter tar([&](std::span<const uint8_t> bytes) -> Status {
+    files.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (files.size() < kFilesChunk) return Status::Ok();
+    pageserver::AppendSnapshotFiles(&msg, AsBytes(files));
+    files.clear();
+    return send();
+  });
+  ZENITH_RETURN_IF_ERROR(WriteNonRelationFiles(options_.scratch_dir, entries, {{"global/pg_control", control_bytes}}, tar));
+  ZENITH_RETURN_IF_ERROR(tar.EndBody());
+  if (!files.empty()) {
+    pageserver::AppendSnapshotFiles(&msg, AsBytes(files));
+    ZENITH_RETURN_IF_ERROR(send());
+  }
+  // Everything is collected: only now is the end of WAL a valid bound.
+  ZENITH_ASSIGN_OR_RETURN(Lsn valid, FindEndOfWal(MakeWalDirectoryReader(options_.wal_dir, 1), ckpt_end, options_.system_id));
+  end.lsns = {control.checkpoint_copy.redo, ckpt_end, valid};
+  pageserver::AppendSnapshotEnd(&msg, end);
+  ZENITH_RETURN_IF_ERROR(send());
+  ZENITH_RETURN_IF_ERROR(client_->EndCopyIn());
+  spdlog::info("uploaded snapshot: redo {} checkpoint {} valid {} ({} pages, {} relations)", end.lsns.redo.ToString(),
+               ckpt_end.ToString(), valid.ToString(), end.page_count, end.relation_count);
+  return Status::Ok();
+}
+
+}  // namespace zenith::fs

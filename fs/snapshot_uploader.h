@@ -1,0 +1,91 @@
+// SnapshotUploader: sends a new snapshot layer to the page server each time
+// PostgreSQL writes a pg_control with a new checkpoint (DESIGN.md section 4,
+// Writes).
+//
+// Why the snapshot is correct: PostgreSQL writes every buffer dirtied before
+// the checkpoint's redo point to this filesystem before it writes the new
+// pg_control, so once that write is seen, the blocks written since the last
+// snapshot (the dirty sets) hold every change before redo. The uploader
+// collects them, the complete relation table and the non-relation files
+// (with the pg_control of that checkpoint), and only then reads the end of
+// WAL, which becomes `valid`: nothing collected can reflect WAL beyond it,
+// since PostgreSQL flushes WAL before the pages it covers.
+//
+// Nothing is lost on failure: blocks and floors taken from the filesystem
+// for an upload that fails are carried into the next attempt, which is
+// retried until it succeeds or the daemon stops.
+//
+// Thread-safety: OnControlWrite is called from FUSE worker threads; the
+// upload runs on the uploader's own thread. mu_ guards the fields marked.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "common/lsn.h"
+#include "common/pg_control.h"
+#include "common/status.h"
+#include "fs/datadir_fs.h"
+#include "pageserver/client/page_client.h"
+
+namespace zenith::fs {
+
+class SnapshotUploader {
+ public:
+  struct Options {
+    std::string conninfo;       // the page server
+    std::string timeline;       // the mounted timeline's id
+    std::string scratch_dir;    // the mount's scratch (read directly, not through FUSE)
+    std::string wal_dir;        // the timeline's wal/
+    uint64_t system_id = 0;
+    Lsn mounted_checkpoint;     // checkpoint (start) of the pg_control the mount began with
+  };
+
+  // REQUIRES: `fs` outlives the uploader.
+  SnapshotUploader(Options options, DatadirFs* fs);
+  ~SnapshotUploader();  // Stops without uploading what is pending.
+  SnapshotUploader(const SnapshotUploader&) = delete;
+  SnapshotUploader& operator=(const SnapshotUploader&) = delete;
+
+  void Start();
+  // Cheap: decodes the pg_control and, if it names a new checkpoint, hands
+  // it to the upload thread.
+  void OnControlWrite(std::string pg_control);
+  // Uploads what is pending (retrying for up to `patience`), then stops the
+  // thread. Returns the status of the last attempt.
+  Status Drain(std::chrono::seconds patience);
+
+ private:
+  struct Owed {  // what the page server has not received yet
+    std::map<RelSegment, std::set<uint32_t>> blocks;
+    std::map<RelTag, uint32_t> floors;
+  };
+  void Loop();
+  Status Upload(const std::string& control_bytes);
+  Status Stream(SnapshotSession& session, const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end);
+  void TakeDelta(const SnapshotDelta& delta);
+
+  const Options options_;
+  DatadirFs* const fs_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<std::string> pending_;  // guarded by mu_: newest pg_control to upload
+  Lsn last_checkpoint_;                 // guarded by mu_
+  bool draining_ = false;               // guarded by mu_
+  bool stop_ = false;                   // guarded by mu_
+  Status last_status_;                  // guarded by mu_
+  std::thread thread_;
+
+  // Used only by the upload thread.
+  Owed owed_;
+  std::unique_ptr<pageserver::PageServerClient> client_;
+};
+
+}  // namespace zenith::fs

@@ -1,0 +1,88 @@
+#include "pageserver/basebackup.h"
+
+#include <cstring>
+#include <ctime>
+
+#include "common/byte_io.h"
+#include "common/datadir_scan.h"
+#include "common/pg_control.h"
+#include "common/tar.h"
+
+namespace zenith::pageserver {
+
+namespace {
+
+constexpr std::string_view kControlPath = "global/pg_control";
+
+// Reads the layer's tar body, then the end-of-archive marker.
+TarReader::Source LayerFilesSource(std::span<const uint8_t> body, size_t* pos) {
+  return [body, pos](std::span<uint8_t> buf) -> Result<size_t> {
+    auto trailer = TarEndOfArchive();
+    size_t total = body.size() + trailer.size();
+    size_t n = std::min(buf.size(), total - *pos);
+    for (size_t i = 0; i < n; ++i, ++*pos) {
+      buf[i] = *pos < body.size() ? body[*pos] : trailer[*pos - body.size()];
+    }
+    return n;
+  };
+}
+
+Result<std::string> ReadAll(TarReader& reader, const TarEntry& entry) {
+  std::string data(entry.size, '\0');
+  size_t done = 0;
+  while (done < data.size()) {
+    auto buf = std::span(reinterpret_cast<uint8_t*>(data.data()) + done, data.size() - done);
+    ZENITH_ASSIGN_OR_RETURN(size_t n, reader.ReadData(buf));
+    if (n == 0) return Corruption("layer files entry \"" + entry.name + "\" is truncated");
+    done += n;
+  }
+  return data;
+}
+
+}  // namespace
+
+BasebackupManifest MakeManifest(const TimelineId& timeline, const LayerFile& layer, uint64_t system_id) {
+  BasebackupManifest manifest{timeline.ToString(), layer.timeline_id().ToString(), layer.lsns(), system_id, {}};
+  layer.ForEachRelation([&](const RelTag& rel, const RelationInfo& info) {
+    for (auto& [path, size] : RelationSegmentFiles(rel, info.nblocks)) manifest.relations.push_back({path, size});
+  });
+  return manifest;
+}
+
+Result<std::string> PgControlForRecovery(std::string_view pg_control, Lsn checkpoint_end, Lsn lsn) {
+  ZENITH_ASSIGN_OR_RETURN(ControlFile control, DecodeControlFile(AsBytes(pg_control)));
+  if (lsn <= checkpoint_end || control.state != DbState::kShutdowned) return std::string(pg_control);
+  control.state = DbState::kInProduction;
+  return EncodeControlFile(control);
+}
+
+Status WriteBasebackup(const BasebackupManifest& manifest, const LayerFile& layer, Lsn lsn,
+                       const std::function<Status(std::span<const uint8_t>)>& sink) {
+  TarWriter out(sink);
+  ZENITH_RETURN_IF_ERROR(out.AddFile(kManifestName, 0600, std::time(nullptr), AsBytes(manifest.ToJson())));
+  size_t pos = 0;
+  TarReader in(LayerFilesSource(layer.files_tar(), &pos));
+  for (;;) {
+    ZENITH_ASSIGN_OR_RETURN(auto entry, in.Next());
+    if (!entry) break;
+    switch (entry->type) {
+      case TarEntryType::kDirectory:
+        ZENITH_RETURN_IF_ERROR(out.AddDirectory(entry->name, entry->mode, entry->mtime));
+        break;
+      case TarEntryType::kSymlink:
+        ZENITH_RETURN_IF_ERROR(out.AddSymlink(entry->name, entry->link_target, entry->mtime));
+        break;
+      case TarEntryType::kFile: {
+        ZENITH_ASSIGN_OR_RETURN(std::string data, ReadAll(in, *entry));
+        if (entry->name == kControlPath) {
+          ZENITH_ASSIGN_OR_RETURN(data, PgControlForRecovery(data, layer.lsns().checkpoint, lsn));
+        }
+        ZENITH_RETURN_IF_ERROR(out.AddFile(entry->name, entry->mode, entry->mtime, AsBytes(data)));
+        break;
+      }
+    }
+  }
+  return out.Finish();
+}
+
+}  // namespace zenith::pageserver
