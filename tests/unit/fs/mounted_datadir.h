@@ -37,8 +37,8 @@ using namespace ::zenith::testing;  // the harness: TempDir, RunCommand, PgClust
 inline constexpr size_t kPage = 8192;
 
 // Serves pages from the relation files of a cleanly stopped data directory,
-// as the page server would at that directory's LSN. Records every call's
-// batch size; fails every call while `fail` is set.
+// as the page server would at that directory's LSN. Records the blocks of
+// every call; fails every call while `fail` is set.
 class DatadirPageSource : public PageSource {
  public:
   explicit DatadirPageSource(std::string datadir) : datadir_(std::move(datadir)) {}
@@ -48,7 +48,7 @@ class DatadirPageSource : public PageSource {
     if (fail) return Unavailable("the page server is unreachable (test)");
     {
       std::lock_guard lock(mu_);
-      batches_.push_back(blocks.size());
+      calls_.emplace_back(blocks.begin(), blocks.end());
     }
     for (size_t i = 0; i < blocks.size(); ++i) {
       BlockLocation at = LocateBlock(blocks[i]);
@@ -60,13 +60,14 @@ class DatadirPageSource : public PageSource {
     return Status::Ok();
   }
 
-  std::vector<size_t> batches() const {
+  // The blocks asked for by each call so far, in call order.
+  std::vector<std::vector<uint32_t>> calls() const {
     std::lock_guard lock(mu_);
-    return batches_;
+    return calls_;
   }
-  void ClearBatches() {
+  void ClearCalls() {
     std::lock_guard lock(mu_);
-    batches_.clear();
+    calls_.clear();
   }
 
   std::atomic<bool> fail{false};
@@ -74,7 +75,7 @@ class DatadirPageSource : public PageSource {
  private:
   const std::string datadir_;
   mutable std::mutex mu_;
-  std::vector<size_t> batches_;
+  std::vector<std::vector<uint32_t>> calls_;
 };
 
 // Copies `source` (a stopped datadir) to `scratch`, moves its pg_wal to
