@@ -65,14 +65,17 @@ Status LayerFile::Validate() {
   rel_count_ = LoadU64(file, lf::kOffRelCount);
   uint64_t files_off = LoadU64(file, lf::kOffFilesOffset), files_size = LoadU64(file, lf::kOffFilesSize);
   uint64_t index_off = LoadU64(file, lf::kOffIndexOffset), rel_off = LoadU64(file, lf::kOffRelOffset);
-  // Every section must lie inside the file; counts are bounded by the file
-  // size before any multiplication can overflow.
+  // Every section must lie inside the file, in order. Counts are bounded by
+  // the file size before any multiplication, and each offset before it is
+  // subtracted from the size, so nothing can overflow.
   const uint64_t size = map_size_;
+  auto inside = [size](uint64_t off, uint64_t len) { return off <= size && len <= size - off; };
   if (page_count_ > size / lf::kPageSize || rel_count_ > size / lf::kRelEntrySize) return corrupt("absurd counts");
   uint64_t pages_end = lf::kHeaderSize + page_count_ * lf::kPageSize;
   uint64_t index_size = page_count_ * lf::kIndexEntrySize, rel_size = rel_count_ * lf::kRelEntrySize;
-  if (pages_end > size || files_off < pages_end || files_size > size - files_off || index_off < files_off + files_size ||
-      index_size > size - index_off || rel_off < index_off + index_size || rel_size > size - rel_off) {
+  if (pages_end > size || files_off < pages_end || !inside(files_off, files_size) ||
+      index_off < files_off + files_size || !inside(index_off, index_size) || rel_off < index_off + index_size ||
+      !inside(rel_off, rel_size)) {
     return corrupt("section bounds outside the file");
   }
   pages_ = file.subspan(lf::kHeaderSize, pages_end - lf::kHeaderSize);
