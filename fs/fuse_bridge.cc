@@ -174,6 +174,11 @@ fuse_lowlevel_ops MakeOperations() {
   ops.fallocate = [](fuse_req_t req, fuse_ino_t, int mode, off_t off, off_t len, fuse_file_info* fi) {
     ReplyStatus(req, Core(req).Allocate(mode, off, len, fi));
   };
+  // Deliberately absent: lseek (without it the kernel treats a whole file as
+  // data for SEEK_DATA/SEEK_HOLE, which is right for relation files, whose
+  // scratch holes stand for remote pages), copy_file_range (the kernel falls
+  // back to reads and writes), xattrs and locks (the kernel answers
+  // EOPNOTSUPP and keeps locks local).
   return ops;
 }
 
