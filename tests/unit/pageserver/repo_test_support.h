@@ -395,6 +395,14 @@ inline Status PutSnapshot(const std::string& conninfo, const std::string& timeli
 
 // ---- A compute on a restored data directory ---------------------------------
 
+inline Result<TimelineId> BranchTimeline(const RepoLayout& layout, const std::string& branch) {
+  ZENITH_ASSIGN_OR_RETURN(std::string ref, ReadFileToString(layout.branch_ref(branch)));
+  while (!ref.empty() && ref.back() == '\n') ref.pop_back();
+  auto id = TimelineId::Parse(ref);
+  if (!id) return Corruption("branch ref of " + branch + " holds no timeline id");
+  return *id;
+}
+
 // What a mount configures (fs/scratch_setup.cc): PostgreSQL keeps every WAL
 // segment. fsync and autovacuum off keep tests fast and deterministic.
 inline std::vector<std::string> ComputeSettings() {
@@ -409,6 +417,27 @@ inline Status LinkTimelineWal(const std::string& conninfo, const std::string& ti
   IgnoreError(RemoveTree(datadir + "/pg_wal"));
   if (::symlink(wal_dir.c_str(), (datadir + "/pg_wal").c_str()) != 0) return ErrnoStatus("symlink", datadir + "/pg_wal", errno);
   return Status::Ok();
+}
+
+// Runs `statements` on a PostgreSQL started on a copy of the repository's
+// initdb whose pg_wal is main's wal/, then stops it (fast): main's WAL then
+// goes on past layer 0, as after a mount of main. Call it once per repo.
+inline Status RunComputeOnMain(const TestRepo& repo, const std::vector<std::string>& statements) {
+  const std::string compute = repo.dir().Sub("main-compute");
+  RunResult copy = RunCommand({"cp", "-a", repo.initdb_dir(), compute});
+  if (!copy.ok()) return Internal("cp failed: " + copy.Describe());
+  ZENITH_ASSIGN_OR_RETURN(TimelineId main, BranchTimeline(repo.layout(), "main"));
+  ZENITH_RETURN_IF_ERROR(RemoveTree(compute + "/pg_wal"));
+  if (::symlink(repo.layout().wal_dir(main).c_str(), (compute + "/pg_wal").c_str()) != 0) {
+    return ErrnoStatus("symlink", compute + "/pg_wal", errno);
+  }
+  PgCluster pg(compute, repo.dir().path(), 5432);
+  ZENITH_RETURN_IF_ERROR(pg.Start(ComputeSettings()));
+  for (const auto& sql : statements) {
+    RunResult r = pg.Psql(sql);
+    if (!r.ok()) return Internal(sql + ": " + r.Describe());
+  }
+  return pg.Stop("fast");
 }
 
 }  // namespace zenith::pageserver::testing
