@@ -29,6 +29,7 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
 // it still runs.
 std::optional<int> ReapIfExited(pid_t pid);
 
+// True while `pid` runs (a zombie counts as exited).
 bool ProcessAlive(pid_t pid);
 
 // The directory holding the running `zenith` executable (zenith-fs and

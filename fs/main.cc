@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <spdlog/spdlog.h>
 #include <thread>
@@ -67,15 +70,21 @@ class Lease {
     thread_ = std::thread([this] { KeepAlive(); });
   }
   void Stop() {
-    stop_ = true;
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
 
  private:
   void KeepAlive() {
-    while (!stop_) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      if (stop_) break;
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) break;
+      }
       if (conn_ && conn_->Query("status").ok()) continue;
       conn_.reset();
       if (Status s = Acquire(); !s.ok()) spdlog::warn("could not renew the mount lease: {}", s.message());
@@ -84,9 +93,26 @@ class Lease {
   }
   const std::string conninfo_, timeline_, mountpoint_;
   std::unique_ptr<PageServerClient> conn_;
-  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;  // guarded by mu_
   std::thread thread_;
 };
+
+// FUSE needs its device (and, for a user, the setuid fusermount3 helper).
+// ZENITH_FUSE_DEVICE names another device path, for tests of this check.
+Status CheckFuseAvailable() {
+  const char* env = std::getenv("ZENITH_FUSE_DEVICE");
+  const std::string device = env && *env ? env : "/dev/fuse";
+  const char* hint = "; as root, run mount_helpers/install-deps.sh, which installs fuse3 and makes /dev/fuse usable by users";
+  if (access(device.c_str(), R_OK | W_OK) != 0) {
+    return Unavailable("FUSE is not available on this machine: " + device + ": " + std::strerror(errno) + hint);
+  }
+  if (geteuid() != 0 && access("/usr/bin/fusermount3", X_OK) != 0) {
+    return Unavailable(std::string("FUSE is not available on this machine: /usr/bin/fusermount3 is missing") + hint);
+  }
+  return Status::Ok();
+}
 
 Result<std::string> TimelineOf(PageServerClient& client, const std::string& branch) {
   ZENITH_ASSIGN_OR_RETURN(auto rows, client.Query("timeline_describe $1", {branch}));
@@ -129,6 +155,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
     ready.Report("error " + s.message());
     return 1;
   };
+  if (Status s = CheckFuseAvailable(); !s.ok()) return fail(s);
   const pageserver::RepoLayout layout{args.repo};
   auto config = pageserver::RepoConfig::Load(layout.config());
   if (!config.ok()) return fail(config.status());

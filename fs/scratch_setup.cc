@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <set>
 #include <sstream>
 
 #include "common/byte_io.h"
@@ -62,8 +63,10 @@ Status Extract(const std::string& root, TarReader& reader, const TarEntry& entry
   return Status::Ok();
 }
 
-Status CreateSparseFile(const std::string& path, uint64_t size) {
-  ZENITH_RETURN_IF_ERROR(MakeDirectories(DirName(path), 0700));
+Status CreateSparseFile(const std::string& path, uint64_t size, std::set<std::string>* made_dirs) {
+  if (std::string dir = DirName(path); made_dirs->insert(dir).second) {
+    ZENITH_RETURN_IF_ERROR(MakeDirectories(dir, 0700));
+  }
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return ErrnoStatus("size", path, errno);
   return Status::Ok();
@@ -116,9 +119,10 @@ Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::
     if (entry->name == "pg_wal" || entry->name.rfind("pg_wal/", 0) == 0) continue;
     ZENITH_RETURN_IF_ERROR(Extract(scratch_dir, reader, *entry));
   }
+  std::set<std::string> made_dirs;
   for (const auto& file : out.manifest.relations) {
     if (ValidateTarEntryName(file.path).ok() == false) return Corruption("bad relation path in the manifest: " + file.path);
-    ZENITH_RETURN_IF_ERROR(CreateSparseFile(scratch_dir + "/" + file.path, file.size));
+    ZENITH_RETURN_IF_ERROR(CreateSparseFile(scratch_dir + "/" + file.path, file.size, &made_dirs));
     out.remote_files[file.path] = file.size;
   }
   if (::symlink(wal_dir.c_str(), (scratch_dir + "/pg_wal").c_str()) != 0) {

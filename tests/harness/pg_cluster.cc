@@ -7,8 +7,8 @@
 
 namespace zenith::testing {
 
-PgCluster::PgCluster(std::string datadir, std::string socket_dir, int port)
-    : datadir_(std::move(datadir)), socket_dir_(std::move(socket_dir)), port_(port) {}
+PgCluster::PgCluster(std::string datadir, std::string socket_dir, int port, std::string user)
+    : datadir_(std::move(datadir)), socket_dir_(std::move(socket_dir)), port_(port), user_(std::move(user)) {}
 
 PgCluster::~PgCluster() {
   if (running_) IgnoreError(Stop("immediate"));
@@ -42,7 +42,7 @@ Status PgCluster::Stop(const std::string& mode) {
 
 RunResult PgCluster::Psql(const std::string& sql, const std::string& db) const {
   return RunCommand({PgBin("psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", socket_dir_, "-p",
-              std::to_string(port_), "-U", "postgres", "-d", db, "-c", sql});
+              std::to_string(port_), "-U", user_, "-d", db, "-c", sql});
 }
 
 std::string PgCluster::Query(const std::string& sql, const std::string& db) const {
@@ -57,7 +57,7 @@ std::string PgCluster::Query(const std::string& sql, const std::string& db) cons
 }
 
 std::string PgCluster::ConnString(const std::string& db) const {
-  return "host=" + socket_dir_ + " port=" + std::to_string(port_) + " user=postgres dbname=" + db;
+  return "host=" + socket_dir_ + " port=" + std::to_string(port_) + " user=" + user_ + " dbname=" + db;
 }
 
 std::string PgCluster::Log() const {

@@ -20,8 +20,10 @@ namespace zenith::testing {
 
 class PgCluster {
  public:
-  // `datadir` need not exist yet; `socket_dir` must exist.
-  PgCluster(std::string datadir, std::string socket_dir, int port);
+  // `datadir` need not exist yet; `socket_dir` must exist. `user` is the
+  // superuser clients connect as (Initdb creates "postgres"; a cluster made
+  // by `zenith init` has the OS user, see CurrentUserName()).
+  PgCluster(std::string datadir, std::string socket_dir, int port, std::string user = "postgres");
   PgCluster(const PgCluster&) = delete;
   PgCluster& operator=(const PgCluster&) = delete;
   ~PgCluster();
@@ -54,6 +56,7 @@ class PgCluster {
  private:
   std::string datadir_, socket_dir_;
   int port_;
+  std::string user_;
   bool running_ = false;
 };
 

@@ -1,5 +1,6 @@
 #include "tests/harness/test_env.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -16,6 +17,10 @@ std::string EnvOr(const char* name, const char* fallback) {
 std::string ZenithBin(const std::string& name) { return EnvOr("ZENITH_BIN_DIR", "build/bin") + "/" + name; }
 std::string PgBin(const std::string& name) {
   return EnvOr("ZENITH_PG_BIN_DIR", "/usr/lib/postgresql/15/bin") + "/" + name;
+}
+std::string CurrentUserName() {
+  const passwd* pw = getpwuid(geteuid());
+  return pw ? pw->pw_name : "postgres";
 }
 bool RunningAsRoot() { return geteuid() == 0; }
 

@@ -10,6 +10,8 @@ namespace zenith::testing {
 std::string ZenithBin(const std::string& name);
 // Absolute path of a PostgreSQL 15 program ("initdb", "pg_waldump", ...).
 std::string PgBin(const std::string& name);
+// The name of the OS user running the tests.
+std::string CurrentUserName();
 // True when running as root: PostgreSQL refuses to start then.
 bool RunningAsRoot();
 

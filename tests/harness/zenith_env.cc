@@ -1,0 +1,119 @@
+#include "tests/harness/zenith_env.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sstream>
+#include <thread>
+
+#include "tests/harness/test_env.h"
+
+namespace zenith::testing {
+
+namespace {
+
+struct ProcInfo {
+  pid_t pid, ppid;
+  uid_t uid;
+  std::string comm;
+};
+
+std::vector<ProcInfo> AllProcesses() {
+  std::vector<ProcInfo> out;
+  DIR* proc = opendir("/proc");
+  if (!proc) return out;
+  while (dirent* e = readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    size_t open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    ProcInfo p{pid, 0, 0, line.substr(open + 1, close - open - 1)};
+    std::istringstream rest(line.substr(close + 2));
+    char state;
+    rest >> state >> p.ppid;
+    std::ifstream status("/proc/" + std::string(e->d_name) + "/status");
+    while (std::getline(status, line)) {
+      if (line.rfind("Uid:", 0) == 0) p.uid = static_cast<uid_t>(std::atol(line.c_str() + 4));
+    }
+    out.push_back(p);
+  }
+  closedir(proc);
+  return out;
+}
+
+}  // namespace
+
+ZenithEnv::ZenithEnv(const TempDir& dir) : dir_(dir.path()) {}
+
+ZenithEnv::~ZenithEnv() {
+  RunResult status = Zenith({"status"});
+  std::istringstream lines(status.out);
+  std::string line;
+  std::getline(lines, line);  // header
+  while (std::getline(lines, line)) {
+    std::string mountpoint = line.substr(line.rfind(' ') + 1);
+    if (pid_t pm = PostmasterOf(mountpoint)) KillTree(pm);
+    Zenith({"umount", mountpoint});
+  }
+  Zenith({"pageserver", "stop"});
+  UnmountFuseBelow(dir_);
+}
+
+RunResult ZenithEnv::Zenith(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {ZenithBin("zenith")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, {.cwd = dir_, .env = {{"ZENITH_REPO", ""}}});
+}
+
+RunResult ZenithEnv::MustZenith(const std::vector<std::string>& args) const {
+  RunResult r = Zenith(args);
+  std::string cmd = "zenith";
+  for (const auto& a : args) cmd += " " + a;
+  EXPECT_TRUE(r.ok()) << cmd << ": " << r.Describe();
+  return r;
+}
+
+std::vector<pid_t> ProcessesNamed(const std::string& name) {
+  std::vector<pid_t> out;
+  for (const auto& p : AllProcesses()) {
+    if (p.uid == getuid() && p.comm == name) out.push_back(p.pid);
+  }
+  return out;
+}
+
+void WaitGone(const std::vector<pid_t>& pids) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (pid_t pid : pids) {
+    while (kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
+void KillTree(pid_t root) {
+  std::vector<pid_t> victims = {root};
+  auto procs = AllProcesses();
+  for (size_t i = 0; i < victims.size(); ++i) {
+    for (const auto& p : procs) {
+      if (p.ppid == victims[i]) victims.push_back(p.pid);
+    }
+  }
+  for (pid_t pid : victims) kill(pid, SIGKILL);
+  WaitGone(victims);
+}
+
+pid_t PostmasterOf(const std::string& datadir) {
+  std::ifstream pidfile(datadir + "/postmaster.pid");
+  long pid = 0;
+  if (!(pidfile >> pid) || pid <= 0 || kill(static_cast<pid_t>(pid), 0) != 0) return 0;
+  return static_cast<pid_t>(pid);
+}
+
+}  // namespace zenith::testing

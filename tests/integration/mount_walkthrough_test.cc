@@ -1,0 +1,286 @@
+// The seed walkthrough (seeds/000_be6140dc2096af2a.txt) as a user runs it:
+// the real `zenith`, `zenith-pageserver` and `zenith-fs` processes, real FUSE
+// mounts, stock PostgreSQL 15 started with pg_ctl, and real SIGKILLs.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "common/file_util.h"
+#include "tests/harness/pg_cluster.h"
+#include "tests/harness/test_env.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::testing {
+namespace {
+
+// A compute: stock PostgreSQL on a mounted data directory, listening only on
+// a Unix socket in the test's directory.
+class Compute {
+ public:
+  Compute(const ZenithEnv& env, const std::string& name, int port)
+      : dir_(env.dir() + "/" + name), pg_(dir_, env.dir(), port, CurrentUserName()) {}
+  const std::string& dir() const { return dir_; }
+  PgCluster& pg() { return pg_; }
+  void Start() { ASSERT_TRUE(pg_.Start().ok()) << pg_.Log(); }
+  std::string Query(const std::string& sql) { return pg_.Query(sql); }
+  // kill -9 the postmaster and every backend.
+  void Crash() {
+    if (pid_t pm = PostmasterOf(dir_)) KillTree(pm);
+    pg_.Forget();
+  }
+
+ private:
+  std::string dir_;
+  PgCluster pg_;
+};
+
+class MountWalkthrough : public ::testing::Test {
+ protected:
+  MountWalkthrough() : env_(dir_) {}
+  void SetUp() override {
+    ASSERT_FALSE(RunningAsRoot()) << "run the tests with tests/run.sh (PostgreSQL refuses root)";
+    RunResult init = env_.MustZenith({"init"});
+    ASSERT_TRUE(init.ok());
+  }
+  void Mount(const std::string& branch, const std::string& name) {
+    RunResult r = env_.MustZenith({"mount", branch, dir_.Sub(name)});
+    ASSERT_TRUE(r.ok());
+  }
+  // kill -9 every zenith-fs of this user's mounts (every test owns its own).
+  void CrashDaemons(const std::vector<std::string>& mounts) {
+    RunResult status = env_.Zenith({"status"});
+    for (const auto& m : mounts) {
+      std::istringstream lines(status.out);
+      std::string line;
+      while (std::getline(lines, line)) {
+        if (!line.ends_with(" " + dir_.Sub(m))) continue;
+        std::istringstream fields(line);
+        std::string branch;
+        pid_t pid = 0;
+        fields >> branch >> pid;
+        KillTree(pid);
+      }
+    }
+  }
+
+  TempDir dir_{"zenith-walk"};
+  ZenithEnv env_;
+};
+
+TEST_F(MountWalkthrough, BranchesSeeTheirOwnRowsAndSurviveKillNine) {
+  EXPECT_EQ(env_.MustZenith({"branch"}).out, "main\n");
+  Mount("main", "main");
+  Compute main(env_, "main", 5432);
+  main.Start();
+  main.Query("create table foo (t text); insert into foo values ('inserted on the main branch')");
+
+  RunResult branch = env_.MustZenith({"branch", "experimental", "main"});
+  EXPECT_TRUE(branch.out.starts_with("branching at end of WAL: 0/")) << branch.out;
+  EXPECT_EQ(env_.MustZenith({"branch"}).out, "experimental\nmain\n");
+  Mount("experimental", "exp");
+  Compute exp(env_, "exp", 5433);
+  exp.Start();
+  EXPECT_EQ(exp.Query("select * from foo"), "inserted on the main branch");
+  exp.Query("insert into foo values ('inserted on experimental')");
+  EXPECT_EQ(exp.Query("select * from foo order by t"), "inserted on experimental\ninserted on the main branch");
+  EXPECT_EQ(main.Query("select * from foo"), "inserted on the main branch");
+
+  // Crash every process, throw the data directories away, mount again.
+  main.Crash();
+  exp.Crash();
+  CrashDaemons({"main", "exp"});
+  env_.MustZenith({"umount", main.dir()});
+  env_.MustZenith({"umount", exp.dir()});
+  ASSERT_TRUE(RemoveTree(main.dir()).ok());
+  ASSERT_TRUE(RemoveTree(exp.dir()).ok());
+  ASSERT_TRUE(RemoveTree(env_.repo() + "/datadirs").ok());
+  ASSERT_TRUE(MakeDirectories(env_.repo() + "/datadirs").ok());
+
+  Mount("main", "main");
+  Mount("experimental", "exp");
+  Compute main2(env_, "main", 5432), exp2(env_, "exp", 5433);
+  main2.Start();
+  exp2.Start();
+  EXPECT_EQ(main2.Query("select * from foo"), "inserted on the main branch");
+  EXPECT_EQ(exp2.Query("select * from foo order by t"), "inserted on experimental\ninserted on the main branch");
+  EXPECT_NE(main2.pg().Log().find("database system was not properly shut down; automatic recovery in progress"),
+            std::string::npos)
+      << main2.pg().Log();
+  EXPECT_NE(exp2.pg().Log().find("redo starts at"), std::string::npos) << exp2.pg().Log();
+}
+
+TEST_F(MountWalkthrough, BranchAtPastLsnSeesExactlyTheEarlierCommits) {
+  Mount("main", "main");
+  Compute main(env_, "main", 5432);
+  main.Start();
+  main.Query("create table t (v int); insert into t values (1)");
+  std::string lsn = main.Query("select pg_current_wal_lsn()");
+  main.Query("insert into t values (2)");
+  main.Query("insert into t values (3)");
+  RunResult branch = env_.MustZenith({"branch", "past", "main@" + lsn});
+  EXPECT_TRUE(branch.out.starts_with("branching at 0/")) << branch.out;
+  Mount("past", "past");
+  Compute past(env_, "past", 5434);
+  past.Start();
+  EXPECT_EQ(past.Query("select v from t order by v"), "1");
+  EXPECT_EQ(main.Query("select v from t order by v"), "1\n2\n3");
+  // The branch diverges without touching main.
+  past.Query("insert into t values (100)");
+  EXPECT_EQ(past.Query("select v from t order by v"), "1\n100");
+  EXPECT_EQ(main.Query("select v from t order by v"), "1\n2\n3");
+}
+
+TEST_F(MountWalkthrough, CleanStopThenRemountReplaysNoWal) {
+  Mount("main", "main");
+  {
+    Compute main(env_, "main", 5432);
+    main.Start();
+    main.Query("create table t (v int); insert into t select generate_series(1, 1000)");
+    ASSERT_TRUE(main.pg().Stop("fast").ok());
+  }
+  env_.MustZenith({"umount", dir_.Sub("main")});
+  ASSERT_TRUE(RemoveTree(dir_.Sub("main")).ok());
+  ASSERT_EQ(::unlink(dir_.Sub("main.log").c_str()), 0);
+  Mount("main", "main");
+  Compute again(env_, "main", 5432);
+  again.Start();
+  EXPECT_EQ(again.Query("select count(*) from t"), "1000");
+  std::string log = again.pg().Log();
+  EXPECT_NE(log.find("database system was shut down at"), std::string::npos) << log;
+  EXPECT_EQ(log.find("redo starts"), std::string::npos) << log;
+}
+
+TEST_F(MountWalkthrough, PgbenchCommitsSurviveKillNineAndAmcheckIsClean) {
+  Mount("main", "main");
+  Compute main(env_, "main", 5432);
+  main.Start();
+  std::vector<std::string> conn = {"-h", dir_.path(), "-p", "5432", "-U", CurrentUserName()};
+  std::vector<std::string> init = {PgBin("pgbench"), "-i", "-s", "10", "-q"};
+  init.insert(init.end(), conn.begin(), conn.end());
+  init.push_back("postgres");
+  RunResult r = RunCommand(init);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  std::vector<std::string> run = {PgBin("pgbench"), "-c", "4", "-t", "250", "-n"};
+  run.insert(run.end(), conn.begin(), conn.end());
+  run.push_back("postgres");
+  r = RunCommand(run);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  ASSERT_NE(r.out.find("number of transactions actually processed: 1000/1000"), std::string::npos) << r.out;
+
+  main.Crash();
+  CrashDaemons({"main"});
+  env_.MustZenith({"umount", main.dir()});
+  ASSERT_TRUE(RemoveTree(main.dir()).ok());
+  Mount("main", "main");
+  Compute again(env_, "main", 5432);
+  again.Start();
+  EXPECT_EQ(again.Query("select count(*) from pgbench_history"), "1000");
+  // Every committed transaction's delta is in the balances, exactly once.
+  EXPECT_EQ(again.Query("select (select sum(abalance) from pgbench_accounts) = "
+                        "(select sum(delta) from pgbench_history)"),
+            "t");
+  std::vector<std::string> amcheck = {PgBin("pg_amcheck"), "--install-missing", "--heapallindexed", "-d", "postgres"};
+  amcheck.insert(amcheck.end(), conn.begin(), conn.end());
+  r = RunCommand(amcheck);
+  EXPECT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(r.out, "") << r.Describe();
+}
+
+TEST_F(MountWalkthrough, OrdinaryToolsWorkOnAMount) {
+  Mount("main", "main");
+  std::string relpath;
+  {
+    Compute main(env_, "main", 5432);
+    main.Start();
+    main.Query("create table t (v int, s text); insert into t select g, repeat('x', 100) from generate_series(1, 5000) g");
+    relpath = main.Query("select pg_relation_filepath('t')");
+    ASSERT_TRUE(main.pg().Stop("fast").ok());
+  }
+  // A fresh mount: every block below now comes from the page server.
+  env_.MustZenith({"umount", dir_.Sub("main")});
+  ASSERT_TRUE(RemoveTree(dir_.Sub("main")).ok());
+  Mount("main", "main");
+  const std::string mnt = dir_.Sub("main");
+
+  RunResult ls = RunCommand({"ls", "-R", mnt});
+  EXPECT_TRUE(ls.ok()) << ls.Describe();
+  EXPECT_NE(ls.out.find("pg_control"), std::string::npos);
+  RunResult du = RunCommand({"du", "-s", "--block-size=1", mnt});
+  EXPECT_TRUE(du.ok()) << du.Describe();
+  EXPECT_GT(std::stoull(du.out), 20ull << 20) << "du should count the database's relation files";
+  RunResult controldata = RunCommand({PgBin("pg_controldata"), mnt});
+  EXPECT_TRUE(controldata.ok()) << controldata.Describe();
+  EXPECT_NE(controldata.out.find("Database cluster state:               shut down"), std::string::npos);
+  RunResult waldump = RunShell("cd " + mnt + "/pg_wal && " + PgBin("pg_waldump") + " -p . $(ls | grep -E '^[0-9A-F]{24}$' | head -1) | tail -3");
+  EXPECT_NE(waldump.out.find("CHECKPOINT_SHUTDOWN"), std::string::npos) << waldump.Describe();
+
+  // The bytes read through the mount are the pages PostgreSQL reads.
+  auto bytes = ReadFileToString(mnt + "/" + relpath);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  ASSERT_EQ(bytes->size() % 8192, 0u);
+  ASSERT_GT(bytes->size(), 8192u * 10);
+  Compute main(env_, "main", 5432);
+  main.Start();
+  main.Query("create extension pageinspect");
+  for (size_t blk = 0; blk < bytes->size() / 8192; ++blk) {
+    std::string hex = main.Query("select encode(get_raw_page('t', " + std::to_string(blk) + "), 'hex')");
+    std::string expect;
+    static const char* kDigits = "0123456789abcdef";
+    for (size_t i = blk * 8192; i < (blk + 1) * 8192; ++i) {
+      uint8_t b = static_cast<uint8_t>((*bytes)[i]);
+      expect.push_back(kDigits[b >> 4]);
+      expect.push_back(kDigits[b & 15]);
+    }
+    ASSERT_EQ(hex, expect) << "block " << blk;
+  }
+}
+
+TEST_F(MountWalkthrough, ZenithStartStopAndStatus) {
+  RunResult start = env_.MustZenith({"start", "main", "--", "-o",
+                                     "-p 5440 -k " + dir_.path() + " -c listen_addresses=''", "-l", dir_.Sub("pg.log")});
+  EXPECT_NE(start.out.find("Creating data directory from snapshot at 0/"), std::string::npos) << start.out;
+  EXPECT_NE(start.out.find("server started"), std::string::npos) << start.out;
+  RunResult status = env_.MustZenith({"status"});
+  EXPECT_NE(status.out.find("main"), std::string::npos);
+  EXPECT_NE(status.out.find("running (pid"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("/.zenith/datadirs/"), std::string::npos) << status.out;
+  RunResult q = RunCommand({PgBin("psql"), "-X", "-A", "-t", "-h", dir_.path(), "-p", "5440", "-d", "postgres", "-c", "select 42"});
+  EXPECT_EQ(q.out, "42\n") << q.Describe();
+  env_.MustZenith({"stop", "main"});
+  status = env_.MustZenith({"status"});
+  EXPECT_EQ(status.out.find("main"), std::string::npos) << status.out;
+}
+
+TEST_F(MountWalkthrough, BadInputGetsClearErrorsAndChangesNothing) {
+  RunResult r = env_.Zenith({"mount", "nope", dir_.Sub("x")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("branch 'nope' does not exist"), std::string::npos) << r.Describe();
+
+  ASSERT_TRUE(MakeDirectories(dir_.Sub("full")).ok());
+  ASSERT_TRUE(WriteFileDurably(dir_.Sub("full/file"), "x").ok());
+  r = env_.Zenith({"mount", "main", dir_.Sub("full")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("is not empty"), std::string::npos) << r.Describe();
+  EXPECT_TRUE(PathExists(dir_.Sub("full/file")));
+
+  Mount("main", "m1");
+  r = env_.Zenith({"mount", "main", dir_.Sub("m2")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("already mounted read-write at " + dir_.Sub("m1")), std::string::npos) << r.Describe();
+
+  r = env_.Zenith({"umount", dir_.Sub("full")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("is not a zenith mount"), std::string::npos) << r.Describe();
+  EXPECT_TRUE(PathExists(dir_.Sub("full/file")));
+
+  env_.MustZenith({"branch", "other", "main"});
+  r = RunCommand({ZenithBin("zenith"), "mount", "other", dir_.Sub("m3")},
+                 {.cwd = dir_.path(), .env = {{"ZENITH_FUSE_DEVICE", dir_.Sub("no-such-device")}}});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("FUSE is not available"), std::string::npos) << r.Describe();
+}
+
+}  // namespace
+}  // namespace zenith::testing
