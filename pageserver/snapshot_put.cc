@@ -13,6 +13,11 @@ namespace zenith::pageserver {
 
 namespace {
 
+bool IsCheckpointRecord(const WalRecord& record) {
+  return record.rmid == kZenithPgAbi.rm_xlog_id && (record.rmgr_info() == kZenithPgAbi.xlog_checkpoint_shutdown ||
+                                                    record.rmgr_info() == kZenithPgAbi.xlog_checkpoint_online);
+}
+
 // Finds global/pg_control in a tar body (names validated on the way).
 Result<std::string> ControlFileFromTar(const std::string& body) {
   std::string archive = body;
@@ -40,8 +45,9 @@ Result<std::string> ControlFileFromTar(const std::string& body) {
 
 // The snapshot's pg_control must describe the checkpoint its LSNs name.
 Status CheckControlFile(Timeline& timeline, uint64_t system_id, const std::string& tar, const SnapshotLsns& lsns) {
-  ZENITH_ASSIGN_OR_RETURN(std::string bytes, ControlFileFromTar(tar));
-  auto control = DecodeControlFile(AsBytes(bytes));
+  auto bytes = ControlFileFromTar(tar);
+  if (!bytes.ok()) return bytes.status().WithContext("the snapshot's non-relation files");
+  auto control = DecodeControlFile(AsBytes(*bytes));
   if (!control.ok()) return control.status().WithContext("the snapshot's pg_control");
   if (control->system_identifier != system_id) {
     return InvalidArgument("the snapshot belongs to database system " + std::to_string(control->system_identifier) +
@@ -53,9 +59,16 @@ Status CheckControlFile(Timeline& timeline, uint64_t system_id, const std::strin
   }
   WalReader reader(timeline.MakeWalReader(), system_id, control->checkpoint);
   ZENITH_ASSIGN_OR_RETURN(auto record, reader.Next());
-  if (!record || record->rmid != kZenithPgAbi.rm_xlog_id || record->end_lsn != lsns.checkpoint) {
+  if (!record || !IsCheckpointRecord(*record) || record->end_lsn != lsns.checkpoint) {
     return InvalidArgument("the checkpoint record of the snapshot's pg_control (" + control->checkpoint.ToString() +
                            ") does not end at " + lsns.checkpoint.ToString() + " in this timeline's WAL");
+  }
+  // PostgreSQL copies the record into pg_control: anything else is not the
+  // pg_control that checkpoint wrote.
+  auto logged = DecodeCheckPoint(record->main_data());
+  if (!logged.ok() || *logged != control->checkpoint_copy) {
+    return InvalidArgument("the snapshot's pg_control does not hold a copy of its checkpoint record at " +
+                           control->checkpoint.ToString());
   }
   return Status::Ok();
 }
