@@ -6,8 +6,10 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -18,6 +20,11 @@ namespace zenith::cli {
 // Runs argv with the CLI's stdin/stdout/stderr and waits. Returns the exit
 // code (128+signal if it was killed).
 Result<int> RunForeground(const std::vector<std::string>& argv);
+
+// Like RunForeground, but the program's stdout goes through `keep`, line by
+// line: lines it returns false for are not shown.
+Result<int> RunForegroundFiltered(const std::vector<std::string>& argv,
+                                  const std::function<bool(std::string_view line)>& keep);
 
 // Starts argv as a daemon: its own session, stdin from /dev/null, stdout and
 // stderr appended to `log_path`. `keep_fd` (if valid) stays open in the

@@ -22,7 +22,8 @@ std::string PgBinDir() {
 // How to show the repository path to the user: as given when it is the
 // default, absolute otherwise.
 std::string Display(const GlobalOptions& g, const std::string& path) {
-  return g.repo.empty() && !std::getenv("ZENITH_REPO") ? ".zenith" : path;
+  const char* env = std::getenv("ZENITH_REPO");
+  return g.repo.empty() && !(env && *env) ? ".zenith" : path;  // as ResolveRepoPath decides
 }
 
 }  // namespace
@@ -43,7 +44,18 @@ int CmdInit(const GlobalOptions& g) {
     return Fail("PostgreSQL 15's initdb is not at " + initdb + "; install postgresql-15 or set ZENITH_PG_BIN");
   }
   const std::string temp = repo + ".initdb-" + std::to_string(getpid());
-  auto code = RunForeground({initdb, "-D", temp, "--no-instructions"});
+  // initdb's own fsyncs are wasted on a directory that is deleted once
+  // imported: CreateRepository makes everything it copies durable. Its
+  // warning about the skipped sync would only mislead.
+  bool after_blank = false;
+  auto code = RunForegroundFiltered({initdb, "-D", temp, "--no-instructions", "--no-sync"}, [&](std::string_view line) {
+    if (line == "Sync to disk skipped." || line == "The data directory might become corrupt if the operating system crashes.") {
+      return false;
+    }
+    bool keep = !(line.empty() && after_blank);  // the warning's blank line would double one
+    after_blank = line.empty();
+    return keep;
+  });
   if (!code.ok() || *code != 0) {
     IgnoreError(RemoveTree(temp));
     return Fail("initdb failed" + (code.ok() ? " with exit code " + std::to_string(*code) : ": " + code.status().message()));
