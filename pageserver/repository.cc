@@ -26,6 +26,11 @@ Status ValidateBranchName(std::string_view name) {
                            "' is not a valid branch name: use 1 to 64 of the characters A-Z a-z 0-9 . _ - "
                            "(not starting with '.')");
   }
+  // Commands take a branch name or a timeline id: a name that reads as an
+  // id could never be named.
+  if (TimelineId::Parse(name)) {
+    return InvalidArgument("'" + std::string(name) + "' is not a valid branch name: it reads as a timeline id");
+  }
   return Status::Ok();
 }
 

@@ -41,7 +41,8 @@ struct MountInfo {
 };
 
 // "[A-Za-z0-9._-]+", not "." or "..", not starting with "." (reserved for
-// temp files), at most 64 characters. InvalidArgument saying so otherwise.
+// temp files), at most 64 characters, not 32 hex digits (a timeline id).
+// InvalidArgument saying so otherwise.
 Status ValidateBranchName(std::string_view name);
 
 class Repository {

@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/backup_rules.h"
 #include "common/byte_io.h"
 #include "common/pg_abi.h"
 #include "common/pg_control.h"
+#include "common/relation_path.h"
 #include "common/tar.h"
 #include "common/wal_reader.h"
 #include "pageserver/layer_writer.h"
@@ -18,7 +20,21 @@ bool IsCheckpointRecord(const WalRecord& record) {
                                                     record.rmgr_info() == kZenithPgAbi.xlog_checkpoint_online);
 }
 
-// Finds global/pg_control in a tar body (names validated on the way).
+// A snapshot's files are what a basebackup holds besides relation files:
+// a relation file would shadow the relation's pages in a mount, and an
+// excluded entry (pg_wal/..., postmaster.pid) has no place in one.
+Status CheckFileEntry(const TarEntry& entry) {
+  const bool is_dir = entry.type == TarEntryType::kDirectory;
+  if (ParseRelationPath(entry.name)) {
+    return InvalidArgument("\"" + entry.name + "\" is a relation file; relations travel as pages, not files");
+  }
+  if (entry.name == "pg_wal" || entry.name.starts_with("pg_wal/") || IsExcludedFromBackup(entry.name, is_dir)) {
+    return InvalidArgument("\"" + entry.name + "\" does not belong in a snapshot (a basebackup leaves it out)");
+  }
+  return Status::Ok();
+}
+
+// Checks every entry of a tar body and returns its global/pg_control.
 Result<std::string> ControlFileFromTar(const std::string& body) {
   std::string archive = body;
   archive.append(reinterpret_cast<const char*>(TarEndOfArchive().data()), TarEndOfArchive().size());
@@ -33,6 +49,7 @@ Result<std::string> ControlFileFromTar(const std::string& body) {
   for (;;) {
     ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());
     if (!entry) break;
+    ZENITH_RETURN_IF_ERROR(CheckFileEntry(*entry));
     if (entry->name != "global/pg_control") continue;
     std::string data(entry->size, '\0');
     ZENITH_ASSIGN_OR_RETURN(size_t got, reader.ReadData(std::span(reinterpret_cast<uint8_t*>(data.data()), data.size())));

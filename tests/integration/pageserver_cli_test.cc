@@ -192,6 +192,7 @@ TEST_F(PageServerCliTest, BadBranchInputIsRefusedClearlyAndChangesNothing) {
       {{"branch", "tab\there", "main"}, "is not a valid branch name"},
       {{"branch", "caf\xc3\xa9", "main"}, "is not a valid branch name"},
       {{"branch", std::string(65, 'x'), "main"}, "is not a valid branch name"},
+      {{"branch", "00112233445566778899aabbccddeeff", "main"}, "it reads as a timeline id"},
       {{"branch", "new", "main@"}, "zenith: '' is not an LSN; LSNs look like 0/16B3748\n"},
       {{"branch", "new", "main@xyz"}, "zenith: 'xyz' is not an LSN; LSNs look like 0/16B3748\n"},
       {{"branch", "new", "main@0x16B3748"}, "is not an LSN"},

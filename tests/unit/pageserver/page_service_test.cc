@@ -205,6 +205,7 @@ TEST_F(PageServiceTest, BadBranchCreateIsRefusedAndChangesNothing) {
       {"sp ace", "main", StatusCode::kInvalidArgument, "is not a valid branch name"},
       {"", "main", StatusCode::kInvalidArgument, "is not a valid branch name"},
       {std::string(65, 'n'), "main", StatusCode::kInvalidArgument, "is not a valid branch name"},
+      {"00112233445566778899aabbccddeeff", "main", StatusCode::kInvalidArgument, "reads as a timeline id"},
       {"x", "main@", StatusCode::kInvalidArgument, "is not an LSN"},
       {"x", "main@zz", StatusCode::kInvalidArgument, "'zz' is not an LSN"},
       {"x", "main@1/2/3", StatusCode::kInvalidArgument, "is not an LSN"},

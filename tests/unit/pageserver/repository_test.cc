@@ -20,6 +20,14 @@ TEST(BranchNameTest, OnlyTheDocumentedCharactersAreAllowed) {
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(s.message().find("A-Z a-z 0-9 . _ -"), std::string::npos) << s.message();
   }
+  // A name FindTimeline would take for a timeline id could never be reached.
+  for (const char* id_like : {"0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789ABCDEF"}) {
+    Status s = ValidateBranchName(id_like);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << id_like;
+    EXPECT_NE(s.message().find("reads as a timeline id"), std::string::npos) << s.message();
+  }
+  EXPECT_TRUE(ValidateBranchName("0123456789abcdef0123456789abcde").ok()) << "31 hex digits are a name";
+  EXPECT_TRUE(ValidateBranchName("0123456789abcdef0123456789abcdeg").ok());
 }
 
 TEST(TimelineMetadataTest, RoundTripsWithAndWithoutAnAncestor) {

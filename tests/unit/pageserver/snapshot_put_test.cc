@@ -290,6 +290,22 @@ TEST_F(BadSnapshotTest, MalformedStreamsAreRefused) {
   auto no_files = std::vector<std::string>(msgs.begin(), msgs.begin() + static_cast<long>(files_.front()));
   ExpectRefused("no files at all", no_files, end, "holds no global/pg_control");
 
+  // Files a basebackup leaves out, or that are relations, are refused.
+  for (const std::string& name : {RelationSegmentPath(table_, 0), std::string("base/5/99999_fsm"),
+                                  std::string("pg_wal/000000010000000000000001"), std::string("postmaster.pid"),
+                                  std::string("pg_replslot/slot/state")}) {
+    std::string extra;
+    TarWriter tar([&](std::span<const uint8_t> b) {
+      extra.append(reinterpret_cast<const char*>(b.data()), b.size());
+      return Status::Ok();
+    });
+    ASSERT_TRUE(tar.AddFile(name, 0600, 0, AsBytes("sneaked in")).ok());
+    ASSERT_TRUE(tar.EndBody().ok());
+    auto sneaky = msgs;
+    for (auto& m : SnapshotFilesMessages(extra)) sneaky.push_back(m);
+    ExpectRefused("a snapshot file " + name, sneaky, end, "\"" + name + "\"");
+  }
+
   // After all of that the real stream is accepted.
   Status s = PutSnapshot(conninfo(), "b", stream_);
   EXPECT_TRUE(s.ok()) << s.ToString();
