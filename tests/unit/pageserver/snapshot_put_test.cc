@@ -104,7 +104,12 @@ TEST_F(SnapshotPutTest, ASnapshotOnABranchIsVisibleThereAndNotOnItsParent) {
   EXPECT_EQ((*on_main)[0].lsns, layer0_);
 
   EXPECT_EQ(Exists("b", table_, lsns.valid), "exists");
+  EXPECT_EQ(Exists("b", table_, lsns.valid - 1), "absent") << "at an earlier LSN of b, main's layer 0 is newest";
   EXPECT_EQ(Exists("main", table_, layer0_.valid), "absent");
+  auto earlier = FetchBasebackup(conninfo(), "b", (lsns.valid - 1).ToString());
+  ASSERT_TRUE(earlier.ok()) << earlier.status().ToString();
+  EXPECT_NE(earlier->find("\"valid\":\"" + layer0_.valid.ToString() + "\""), std::string::npos)
+      << "the basebackup at an earlier LSN is of main's snapshot";
   auto described = DescribeTimeline(conninfo(), "b");
   ASSERT_TRUE(described.ok());
   EXPECT_EQ(described->latest_snapshot, lsns.valid);
