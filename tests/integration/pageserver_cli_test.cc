@@ -144,6 +144,30 @@ TEST_F(PageServerCliTest, InitRefusesRoot) {
   EXPECT_TRUE(names->empty()) << "nothing was created";
 }
 
+TEST_F(PageServerCliTest, InitWithoutInitdbSaysWhereItLookedAndCreatesNothing) {
+  RunResult r = RunCommand({ZenithBin("zenith"), "init"},
+                           {.cwd = dir_.path(), .env = {{"ZENITH_REPO", ""}, {"ZENITH_PG_BIN", dir_.Sub("nopg")}}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "zenith: PostgreSQL 15's initdb is not at " + dir_.Sub("nopg") +
+                       "/initdb; install postgresql-15 or set ZENITH_PG_BIN\n");
+  auto names = ListDirectory(dir_.path());
+  ASSERT_TRUE(names.ok());
+  EXPECT_TRUE(names->empty());
+}
+
+TEST_F(PageServerCliTest, AFailingInitdbLeavesNothingBehind) {
+  TempDir fake("ps-cli-fake-pg");
+  ASSERT_TRUE(WriteFileDurably(fake.Sub("initdb"), "#!/bin/sh\nmkdir -p \"$2\" && touch \"$2/half\"\necho boom >&2\nexit 4\n",
+                               0755).ok());
+  RunResult r = RunCommand({ZenithBin("zenith"), "init"},
+                           {.cwd = dir_.path(), .env = {{"ZENITH_REPO", ""}, {"ZENITH_PG_BIN", fake.path()}}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "boom\nzenith: initdb failed with exit code 4\n");
+  auto names = ListDirectory(dir_.path());
+  ASSERT_TRUE(names.ok());
+  EXPECT_TRUE(names->empty()) << "initdb's half-made directory is removed";
+}
+
 TEST_F(PageServerCliTest, InitWithRepoElsewhereNamesItsAbsolutePath) {
   RunResult r = env_.Zenith({"--repo", "sub/.zenith", "init"});
   // initdb creates the missing parent; the message names the full path.
