@@ -40,7 +40,9 @@ mkdir -p "$TMPDIR"
 if [ -z "${ZENITH_SKIP_SANITIZE:-}" ]; then
   echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
   cmake -S . -B build-sanitize -DZENITH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build build-sanitize -j"$JOBS"
+  # Only what the unit tests need: the programs and integration tests are
+  # built (and tested) once, in the normal pass below.
+  cmake --build build-sanitize -j"$JOBS" --target common_unit_tests pageserver_unit_tests fs_unit_tests
   ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-sanitize -L unit --output-on-failure -j"$JOBS" ${CTEST_ARGS:-}
 fi
 
