@@ -18,7 +18,11 @@ SnapshotSession::SnapshotSession(internal::FsCore* core, SnapshotDelta delta)
 SnapshotSession::~SnapshotSession() { core_->EndSnapshot(); }
 
 Status SnapshotSession::ReadBlock(const RelSegment& seg, uint32_t block_in_segment, std::span<uint8_t> out) {
-  return core_->ReadBlock(seg, block_in_segment, out);
+  return core_->ReadBlocks(seg, std::span<const uint32_t>(&block_in_segment, 1), out);
+}
+
+Status SnapshotSession::ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out) {
+  return core_->ReadBlocks(seg, blocks, out);
 }
 
 DatadirFs::DatadirFs(std::unique_ptr<internal::FsCore> core) : core_(std::move(core)) {}
@@ -34,6 +38,14 @@ void RaiseFdLimit() {
   lim.rlim_cur = lim.rlim_max;
   if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) spdlog::warn("could not raise the open file limit to {}", lim.rlim_max);
 }
+
+// FUSE worker threads. Every PostgreSQL process blocked in a read or write
+// of the mount holds one for the length of its request (a GetPage round trip
+// for a remote block), and a request with no idle worker waits in the
+// kernel; libfuse's default of 10 is fewer than the backends of a busy
+// server. Idle workers are kept rather than torn down and recreated at
+// every burst.
+constexpr unsigned kMaxWorkerThreads = 64;
 
 }  // namespace
 
@@ -96,10 +108,11 @@ Status DatadirFs::Run() {
     running_ = true;
     session = session_;
   }
-  fuse_loop_config config{};
-  config.clone_fd = 0;
-  config.max_idle_threads = 10;
-  int rc = fuse_session_loop_mt(session, &config);
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(config, kMaxWorkerThreads);
+  fuse_loop_cfg_set_idle_threads(config, kMaxWorkerThreads);
+  int rc = fuse_session_loop_mt(session, config);
+  fuse_loop_cfg_destroy(config);
   std::lock_guard lock(state_mu_);
   running_ = false;
   UnmountLocked();
@@ -132,5 +145,7 @@ Result<std::unique_ptr<SnapshotSession>> DatadirFs::BeginSnapshot() {
   SnapshotDelta delta = core_->BeginSnapshot();
   return std::unique_ptr<SnapshotSession>(new SnapshotSession(core_.get(), std::move(delta)));
 }
+
+std::string DatadirFs::RequestSummary() const { return core_->stats().Summary(); }
 
 }  // namespace zenith::fs

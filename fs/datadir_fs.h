@@ -87,6 +87,10 @@ class SnapshotSession {
   // holds locally. kNotFound when the segment no longer exists; bytes past
   // the end of the file read as zeros.
   Status ReadBlock(const RelSegment& seg, uint32_t block_in_segment, std::span<uint8_t> out);
+  // The same for several blocks of one segment (ascending), into `out`
+  // (BLCKSZ bytes per block): the file is opened once and each run of
+  // consecutive blocks is read at once.
+  Status ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out);
 
  private:
   friend class DatadirFs;
@@ -149,6 +153,9 @@ class DatadirFs {
   // in progress), then atomically takes and resets the dirty sets and
   // floors. The lock is held until the session is destroyed.
   Result<std::unique_ptr<SnapshotSession>> BeginSnapshot();
+
+  // The requests served so far by kind, with their average time, for logs.
+  std::string RequestSummary() const;
 
  private:
   explicit DatadirFs(std::unique_ptr<internal::FsCore> core);

@@ -77,6 +77,12 @@ void FsCore::Init(fuse_conn_info* conn) {
   // No writeback cache: every write reaches the filesystem when it is made,
   // so a write's error is the writer's and sync_file_range has nothing to do.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // No automatic invalidation: with it the kernel, after every write, asks
+  // for the file's attributes again on the next read and, since the mtime
+  // it set itself differs from the scratch file's, drops the whole file's
+  // page cache. Every change to a mount's files goes through the mount, so
+  // the kernel's cache is never stale (see kCacheTimeout).
+  conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
 }
 
@@ -197,9 +203,9 @@ SnapshotDelta FsCore::BeginSnapshot() {
 
 void FsCore::EndSnapshot() { snapshot_lock_.unlock(); }
 
-Status FsCore::ReadBlock(const RelSegment& seg, uint32_t block_in_segment, std::span<uint8_t> out) {
+Status FsCore::ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out) {
   const uint64_t bs = kZenithPgAbi.blcksz;
-  if (out.size() != bs) return InvalidArgument("ReadBlock needs a buffer of exactly one page");
+  if (out.size() != blocks.size() * bs) return InvalidArgument("ReadBlocks needs a buffer of one page per block");
   std::string path = RelationSegmentPath(seg.tag, seg.segno);
   std::shared_ptr<Segment> state = relations_.Find(seg);
   if (state == nullptr) return NotFound("relation file \"" + path + "\" does not exist in the mount");
@@ -207,8 +213,15 @@ Status FsCore::ReadBlock(const RelSegment& seg, uint32_t block_in_segment, std::
   int fd = ::openat(inodes_.root().fd.get(), path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("open", path, errno);
   UniqueFd file(fd);
-  ZENITH_ASSIGN_OR_RETURN(size_t n, RelationFile(*state, fd, pages_, path).Read(block_in_segment * bs, out));
-  std::memset(out.data() + n, 0, out.size() - n);
+  RelationFile relation(*state, fd, pages_, path);
+  // One read per run of consecutive blocks.
+  for (size_t i = 0, run = 1; i < blocks.size(); i += run) {
+    for (run = 1; i + run < blocks.size() && blocks[i + run] == blocks[i] + run; ++run) {
+    }
+    std::span<uint8_t> dst = out.subspan(i * bs, run * bs);
+    ZENITH_ASSIGN_OR_RETURN(size_t n, relation.Read(blocks[i] * bs, dst));
+    std::memset(dst.data() + n, 0, dst.size() - n);
+  }
   return Status::Ok();
 }
 

@@ -35,6 +35,7 @@
 #include "fs/datadir_fs.h"
 #include "fs/fuse_api.h"
 #include "fs/inode_table.h"
+#include "fs/op_stats.h"
 #include "fs/relation_table.h"
 
 namespace zenith::fs::internal {
@@ -90,7 +91,10 @@ class FsCore {
   // Snapshots (see SnapshotSession).
   SnapshotDelta BeginSnapshot();
   void EndSnapshot();
-  Status ReadBlock(const RelSegment& seg, uint32_t block_in_segment, std::span<uint8_t> out);
+  Status ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out);
+
+  // Request counts and times, recorded by fuse_bridge.cc.
+  OpStats& stats() { return stats_; }
 
  private:
   // fi->fh of an open file.
@@ -147,6 +151,7 @@ class FsCore {
   std::mutex handles_mu_;  // a leaf; guards the two maps below
   std::map<const FileHandle*, std::unique_ptr<FileHandle>> files_;
   std::map<const DirHandle*, std::unique_ptr<DirHandle>> dirs_;
+  OpStats stats_;
 };
 
 // Datadir-relative path of `name` in directory `parent`.

@@ -14,6 +14,9 @@ namespace {
 
 FsCore& Core(fuse_req_t req) { return *static_cast<FsCore*>(fuse_req_userdata(req)); }
 
+// Counts the request and its time until the handler returns (after replying).
+OpStats::Timer Time(fuse_req_t req, FuseOp op) { return OpStats::Timer(Core(req).stats(), op); }
+
 // Replies with the error of `status`. Failures PostgreSQL expects in normal
 // operation (a missing file, a full directory) are not worth a log line; an
 // I/O error is.
@@ -91,11 +94,12 @@ void ReplyBuffer(fuse_req_t req, const Result<std::vector<char>>& buf) {
   else ReplyError(req, buf.status());
 }
 
-// The table: one line per operation, each replying exactly once.
+// The table: one entry per operation, each replying exactly once.
 fuse_lowlevel_ops MakeOperations() {
   fuse_lowlevel_ops ops{};
   ops.init = [](void* core, fuse_conn_info* conn) { static_cast<FsCore*>(core)->Init(conn); };
   ops.lookup = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+    auto timer = Time(req, FuseOp::kLookup);
     ReplyLookup(req, Core(req).Lookup(parent, name));
   };
   ops.forget = [](fuse_req_t req, fuse_ino_t ino, uint64_t n) {
@@ -106,46 +110,70 @@ fuse_lowlevel_ops MakeOperations() {
     for (size_t i = 0; i < count; ++i) Core(req).Forget(forgets[i].ino, forgets[i].nlookup);
     fuse_reply_none(req);
   };
-  ops.getattr = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info*) { ReplyAttr(req, Core(req).GetAttr(ino)); };
+  ops.getattr = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    auto timer = Time(req, FuseOp::kGetAttr);
+    ReplyAttr(req, Core(req).GetAttr(ino));
+  };
   ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kSetAttr);
     ReplyAttr(req, Core(req).SetAttr(ino, *attr, to_set, fi));
   };
-  ops.readlink = [](fuse_req_t req, fuse_ino_t ino) { ReplyReadlink(req, Core(req).ReadLink(ino)); };
+  ops.readlink = [](fuse_req_t req, fuse_ino_t ino) {
+    auto timer = Time(req, FuseOp::kOther);
+    ReplyReadlink(req, Core(req).ReadLink(ino));
+  };
   ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+    auto timer = Time(req, FuseOp::kCreate);
     ReplyEntry(req, Core(req).MakeNode(parent, name, mode, rdev));
   };
   ops.mkdir = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+    auto timer = Time(req, FuseOp::kCreate);
     ReplyEntry(req, Core(req).MakeDir(parent, name, mode));
   };
   ops.symlink = [](fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+    auto timer = Time(req, FuseOp::kCreate);
     ReplyEntry(req, Core(req).MakeSymlink(target, parent, name));
   };
   ops.link = [](fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char* name) {
+    auto timer = Time(req, FuseOp::kCreate);
     ReplyEntry(req, Core(req).Link(ino, parent, name));
   };
   ops.unlink = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+    auto timer = Time(req, FuseOp::kUnlink);
     ReplyStatus(req, Core(req).Unlink(parent, name));
   };
   ops.rmdir = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+    auto timer = Time(req, FuseOp::kUnlink);
     ReplyStatus(req, Core(req).RemoveDir(parent, name));
   };
   ops.rename = [](fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent, const char* new_name,
                   unsigned int flags) {
+    auto timer = Time(req, FuseOp::kOther);
     ReplyStatus(req, Core(req).Rename(parent, name, new_parent, new_name, flags));
   };
   ops.create = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kCreate);
     ReplyCreate(req, Core(req).CreateFile(parent, name, mode, fi), fi);
   };
-  ops.open = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { ReplyOpen(req, Core(req).Open(ino, fi), fi); };
+  ops.open = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kOpen);
+    ReplyOpen(req, Core(req).Open(ino, fi), fi);
+  };
   ops.read = [](fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kRead);
     ReplyRead(req, Core(req).Read(size, off, fi));
   };
   ops.write = [](fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kWrite);
     ReplyWrite(req, Core(req).Write({reinterpret_cast<const uint8_t*>(buf), size}, off, fi));
   };
   // Writes are never buffered here, so there is nothing to flush.
-  ops.flush = [](fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); };
+  ops.flush = [](fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+    auto timer = Time(req, FuseOp::kOther);
+    fuse_reply_err(req, 0);
+  };
   ops.release = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kOther);
     Core(req).Release(fi);
     fuse_reply_err(req, 0);
   };
@@ -155,23 +183,37 @@ fuse_lowlevel_ops MakeOperations() {
   // snapshots. PostgreSQL's sync_file_range (pg_flush_data) has no FUSE
   // operation: with no writeback cache there are no dirty pages, so the
   // kernel answers 0, never an error that could PANIC a checkpoint.
-  ops.fsync = [](fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, 0); };
-  ops.fsyncdir = [](fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, 0); };
+  ops.fsync = [](fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
+    auto timer = Time(req, FuseOp::kFsync);
+    fuse_reply_err(req, 0);
+  };
+  ops.fsyncdir = [](fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
+    auto timer = Time(req, FuseOp::kFsync);
+    fuse_reply_err(req, 0);
+  };
   ops.opendir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kOpen);
     ReplyOpen(req, Core(req).OpenDir(ino, fi), fi);
   };
   ops.readdir = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kReadDir);
     ReplyBuffer(req, Core(req).ReadDir(req, ino, size, off, fi, /*plus=*/false));
   };
   ops.readdirplus = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kReadDir);
     ReplyBuffer(req, Core(req).ReadDir(req, ino, size, off, fi, /*plus=*/true));
   };
   ops.releasedir = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kOther);
     Core(req).ReleaseDir(fi);
     fuse_reply_err(req, 0);
   };
-  ops.statfs = [](fuse_req_t req, fuse_ino_t) { ReplyStatfs(req, Core(req).StatFs()); };
+  ops.statfs = [](fuse_req_t req, fuse_ino_t) {
+    auto timer = Time(req, FuseOp::kOther);
+    ReplyStatfs(req, Core(req).StatFs());
+  };
   ops.fallocate = [](fuse_req_t req, fuse_ino_t, int mode, off_t off, off_t len, fuse_file_info* fi) {
+    auto timer = Time(req, FuseOp::kOther);
     ReplyStatus(req, Core(req).Allocate(mode, off, len, fi));
   };
   // Deliberately absent: lseek (without it the kernel treats a whole file as

@@ -114,6 +114,23 @@ Status CheckFuseAvailable() {
   return Status::Ok();
 }
 
+// How long each step of mounting took, for the log (tests/bench/mount_bench
+// reports it).
+class MountSteps {
+ public:
+  void Done(const char* step) {
+    auto now = std::chrono::steady_clock::now();
+    summary_ += (summary_.empty() ? "" : ", ") + std::string(step) + " " +
+                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_).count()) + " ms";
+    last_ = now;
+  }
+  const std::string& Summary() const { return summary_; }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  std::string summary_;
+};
+
 Result<std::string> TimelineOf(PageServerClient& client, const std::string& branch) {
   ZENITH_ASSIGN_OR_RETURN(auto rows, client.Query("timeline_describe $1", {branch}));
   if (rows.size() != 1) return Internal("unexpected reply to timeline_describe");
@@ -155,6 +172,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
     ready.Report("error " + s.message());
     return 1;
   };
+  MountSteps steps;
   if (Status s = CheckFuseAvailable(); !s.ok()) return fail(s);
   const pageserver::RepoLayout layout{args.repo};
   auto config = pageserver::RepoConfig::Load(layout.config());
@@ -166,15 +184,19 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   if (!timeline.ok()) return fail(timeline.status());
   Lease lease(conninfo, *timeline, args.mountpoint);
   if (Status s = lease.Acquire(); !s.ok()) return fail(s);
+  steps.Done("connect");
 
   const std::string scratch = layout.datadirs_dir() + "/" + *timeline + "/scratch";
   const std::string wal_dir = layout.timelines_dir() + "/" + *timeline + "/wal";
   auto tar = FetchBasebackup(**client, *timeline);
   if (!tar.ok()) return fail(tar.status());
+  steps.Done("basebackup");
   auto prepared = BuildScratch(scratch, *tar, wal_dir);
   if (!prepared.ok()) return fail(prepared.status());
+  steps.Done("scratch");
   const auto& snapshot = prepared->manifest.snapshot;
   if (auto s = (*client)->Query("prepare_wal $1 $2", {*timeline, snapshot.redo.ToString()}); !s.ok()) return fail(s.status());
+  steps.Done("prepare_wal");
   auto checkpoint = CheckpointIn(scratch);
   if (!checkpoint.ok()) return fail(checkpoint.status());
 
@@ -188,20 +210,35 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
       fs->get());
   uploader->Start();
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
+  steps.Done("fuse mount");
   lease.StartKeepAlive();
   std::thread signal_thread = StartSignalThread(fs->get(), signals);
   spdlog::info("mounted branch {} (timeline {}) at {}, snapshot valid at {}", args.branch, *timeline, args.mountpoint,
                snapshot.valid.ToString());
+  spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());
+  // Old scratches go in the background, not on the mount's path.
+  std::thread trash_remover([scratch] {
+    if (Status s = RemoveScratchTrash(scratch); !s.ok()) spdlog::warn("{}", s.message());
+  });
 
   Status run = (*fs)->Run();
   pthread_kill(signal_thread.native_handle(), SIGUSR2);
   signal_thread.join();
   if (!run.ok()) spdlog::error("the filesystem stopped: {}", run.message());
+  spdlog::info("served FUSE requests: {}", (*fs)->RequestSummary());
+  spdlog::info("GetPage: {}", pages.Summary());
   Status drained = uploader->Drain(std::chrono::seconds(60));
   if (!drained.ok()) spdlog::error("{}", drained.message());
   uploader.reset();
   lease.Stop();
+  trash_remover.join();
+  // The last snapshot is uploaded: the scratch is of no more use, and
+  // deleting it now spares the next mount the time. (After a failure it is
+  // kept for a look; the next mount sets it aside.)
+  if (drained.ok()) {
+    if (Status s = RemoveTree(scratch); !s.ok()) spdlog::warn("{}", s.message());
+  }
   spdlog::info("unmounted {}", args.mountpoint);
   return run.ok() && drained.ok() ? 0 : 1;
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 namespace zenith::fs {
 
 namespace {
@@ -22,6 +24,7 @@ Result<std::unique_ptr<pageserver::PageStream>> RemotePageSource::Take() {
       return stream;
     }
   }
+  connections_.fetch_add(1, std::memory_order_relaxed);
   return pageserver::PageStream::Open(conninfo_, timeline_);
 }
 
@@ -31,6 +34,7 @@ void RemotePageSource::Give(std::unique_ptr<pageserver::PageStream> stream) {
 }
 
 Status RemotePageSource::GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) {
+  const auto start = std::chrono::steady_clock::now();
   Status last;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto stream = Take();
@@ -46,7 +50,19 @@ Status RemotePageSource::GetPages(const RelTag& rel, std::span<const uint32_t> b
     spdlog::warn("page stream broke ({}); retrying on a new connection", last.message());
   }
   if (!last.ok()) spdlog::error("GetPage of {} blocks of {} failed: {}", blocks.size(), rel.ToString(), last.message());
+  calls_.fetch_add(1, std::memory_order_relaxed);
+  pages_.fetch_add(blocks.size(), std::memory_order_relaxed);
+  nanos_.fetch_add(static_cast<uint64_t>(std::chrono::nanoseconds(std::chrono::steady_clock::now() - start).count()),
+                   std::memory_order_relaxed);
   return last;
+}
+
+std::string RemotePageSource::Summary() const {
+  uint64_t calls = calls_.load(std::memory_order_relaxed);
+  uint64_t avg_us = calls == 0 ? 0 : nanos_.load(std::memory_order_relaxed) / calls / 1000;
+  return std::to_string(calls) + " calls, " + std::to_string(pages_.load(std::memory_order_relaxed)) + " pages, avg " +
+         std::to_string(avg_us) + " us per call, " + std::to_string(connections_.load(std::memory_order_relaxed)) +
+         " connections";
 }
 
 }  // namespace zenith::fs

@@ -7,9 +7,11 @@
 // retried once on a fresh one, so a restarted page server costs one retry,
 // not a failed read.
 //
-// Thread-safety: GetPages is called concurrently; mu_ guards idle_.
+// Thread-safety: GetPages is called concurrently; mu_ guards idle_; the
+// counters are atomics.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,6 +30,9 @@ class RemotePageSource : public PageSource {
 
   Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) override;
 
+  // "N calls, M pages, avg T us per call, C connections", for logs.
+  std::string Summary() const;
+
  private:
   Result<std::unique_ptr<pageserver::PageStream>> Take();
   void Give(std::unique_ptr<pageserver::PageStream> stream);
@@ -36,6 +41,7 @@ class RemotePageSource : public PageSource {
   const Lsn lsn_;
   std::mutex mu_;
   std::vector<std::unique_ptr<pageserver::PageStream>> idle_;  // guarded by mu_
+  std::atomic<uint64_t> calls_{0}, pages_{0}, nanos_{0}, connections_{0};
 };
 
 }  // namespace zenith::fs

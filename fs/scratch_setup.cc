@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -72,6 +73,18 @@ Status CreateSparseFile(const std::string& path, uint64_t size, std::set<std::st
   return Status::Ok();
 }
 
+// Old scratches are renamed to this prefix plus a unique suffix, in the
+// same directory (a rename, so instant whatever their size).
+constexpr std::string_view kTrashPrefix = ".scratch-trash-";
+
+Status SetAside(const std::string& scratch_dir) {
+  if (!PathExists(scratch_dir)) return Status::Ok();
+  const std::string trash = DirName(scratch_dir) + "/" + std::string(kTrashPrefix) + std::to_string(::getpid()) + "-" +
+                            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  if (::rename(scratch_dir.c_str(), trash.c_str()) != 0) return ErrnoStatus("rename the old scratch", scratch_dir, errno);
+  return Status::Ok();
+}
+
 }  // namespace
 
 const std::map<std::string, std::string>& MountSettings() {
@@ -99,12 +112,22 @@ Status ApplyMountSettings(const std::string& datadir) {
   }
   out += "# zenith: the repository keeps WAL; PostgreSQL must not remove or recycle it\n";
   for (const auto& [name, value] : MountSettings()) out += name + " = '" + value + "'\n";
-  return WriteFileDurably(path, out, 0600);
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600));
+  return WriteFull(fd.get(), AsBytes(out), path);
+}
+
+Status RemoveScratchTrash(const std::string& scratch_dir) {
+  const std::string parent = DirName(scratch_dir);
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(parent));
+  for (const auto& name : names) {
+    if (name.rfind(kTrashPrefix, 0) == 0) ZENITH_RETURN_IF_ERROR(RemoveTree(parent + "/" + name));
+  }
+  return Status::Ok();
 }
 
 Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::string& basebackup_tar,
                                      const std::string& wal_dir) {
-  ZENITH_RETURN_IF_ERROR(RemoveTree(scratch_dir));
+  ZENITH_RETURN_IF_ERROR(SetAside(scratch_dir));
   ZENITH_RETURN_IF_ERROR(MakeDirectories(scratch_dir, 0700));
   size_t pos = 0;
   TarReader reader(MemorySource(basebackup_tar, &pos));

@@ -5,7 +5,10 @@
 // timeline's wal/, and postgresql.auto.conf set so PostgreSQL never removes
 // or recycles WAL segments.
 //
-// The scratch is disposable: it is wiped and rebuilt on every mount.
+// The scratch is disposable: it is rebuilt on every mount, and nothing in
+// it is ever synced. An old scratch is only renamed aside on the mount's
+// path, to be deleted in the background (deleting a large one takes time
+// that would grow with the database).
 //
 // Thread-safety: reentrant.
 #pragma once
@@ -28,12 +31,18 @@ struct PreparedScratch {
 };
 
 // Rebuilds `scratch_dir` from a basebackup tar (the bytes of a whole
-// archive as the page server sends it) and points pg_wal at `wal_dir`.
+// archive as the page server sends it) and points pg_wal at `wal_dir`. An
+// existing `scratch_dir` is renamed aside first (see RemoveScratchTrash).
 // Corruption for a malformed archive (no manifest first, bad names...).
 Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::string& basebackup_tar,
                                      const std::string& wal_dir);
 
-// Rewrites postgresql.auto.conf in `datadir`: MountSettings() replace any
+// Deletes the old scratch directories BuildScratch renamed aside next to
+// `scratch_dir` (by this mount or by earlier ones that crashed). Slow for a
+// large scratch: meant for a background thread once the mount is ready.
+Status RemoveScratchTrash(const std::string& scratch_dir);
+
+// Rewrites postgresql.auto.conf in `datadir` (not synced: see above): MountSettings() replace any
 // earlier lines for the same names; other lines are kept.
 Status ApplyMountSettings(const std::string& datadir);
 

@@ -19,6 +19,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kRetryDelay = std::chrono::seconds(2);
 constexpr size_t kFilesChunk = 256 * 1024;
+// Dirty blocks read back from the scratch at a time (one read per run).
+constexpr size_t kBlocksPerRead = 64;
 
 // Worth retrying: the page server was unreachable or the connection broke.
 bool IsTransient(const Status& s) {
@@ -118,9 +120,7 @@ Status SnapshotUploader::Upload(const std::string& control_bytes) {
   if (!client_) {
     ZENITH_ASSIGN_OR_RETURN(client_, pageserver::PageServerClient::Connect(options_.conninfo));
   }
-  ZENITH_ASSIGN_OR_RETURN(auto session, fs_->BeginSnapshot());
-  TakeDelta(session->delta());  // owed until the page server has it
-  Status s = Stream(*session, control_bytes, control, ckpt_end);
+  Status s = Stream(control_bytes, control, ckpt_end);
   if (!s.ok()) {
     client_.reset();  // its state is unknown; reconnect next time
     return s;
@@ -129,64 +129,98 @@ Status SnapshotUploader::Upload(const std::string& control_bytes) {
   return Status::Ok();
 }
 
-Status SnapshotUploader::Stream(SnapshotSession& session, const std::string& control_bytes, const ControlFile& control,
-                                Lsn ckpt_end) {
-  ZENITH_ASSIGN_OR_RETURN(auto entries, ScanDatadir(options_.scratch_dir));
+Status SnapshotUploader::Send(std::string* msg) {
+  Status st = client_->SendCopyData(AsBytes(*msg));
+  msg->clear();
+  return st;
+}
+
+// Under the snapshot lock: the dirty blocks as they are now, and the size
+// of every relation. Nothing can shrink or replace a relation file
+// meanwhile, so the blocks and sizes agree with the delta taken.
+Status SnapshotUploader::SendRelations(SnapshotSession& session, std::vector<DatadirEntry>* entries,
+                                       pageserver::SnapshotEnd* end) {
+  ZENITH_ASSIGN_OR_RETURN(*entries, ScanDatadir(options_.scratch_dir));
   std::map<RelSegment, uint64_t> segment_bytes;
-  for (const auto& e : entries) {
+  for (const auto& e : *entries) {
     if (e.relation) segment_bytes[*e.relation] = e.size;
   }
-  ZENITH_RETURN_IF_ERROR(client_->BeginCopyIn("put_snapshot " + options_.timeline));
   std::string msg;
-  auto send = [&]() {
-    Status st = client_->SendCopyData(AsBytes(msg));
-    msg.clear();
-    return st;
-  };
-  pageserver::SnapshotEnd end{};
-  std::vector<uint8_t> page(kZenithPgAbi.blcksz);
-  for (const auto& [seg, blocks] : owed_.blocks) {
+  const size_t bs = kZenithPgAbi.blcksz;
+  std::vector<uint8_t> pages(kBlocksPerRead * bs);
+  for (const auto& [seg, owed] : owed_.blocks) {
     auto size = segment_bytes.find(seg);
     if (size == segment_bytes.end()) continue;  // unlinked since it was written
-    for (uint32_t block : blocks) {
-      if (uint64_t{block + 1} * page.size() > size->second) break;  // truncated away
-      Status read = session.ReadBlock(seg, block, page);
+    std::vector<uint32_t> blocks;  // those still within the file
+    for (uint32_t block : owed) {
+      if (uint64_t{block + 1} * bs > size->second) break;  // truncated away
+      blocks.push_back(block);
+    }
+    for (size_t i = 0; i < blocks.size(); i += kBlocksPerRead) {
+      std::span<const uint32_t> batch = std::span(blocks).subspan(i, std::min(kBlocksPerRead, blocks.size() - i));
+      Status read = session.ReadBlocks(seg, batch, std::span(pages).first(batch.size() * bs));
       if (read.code() == StatusCode::kNotFound) break;
       ZENITH_RETURN_IF_ERROR(read);
-      pageserver::AppendSnapshotPage(&msg, seg.tag, seg.segno * kZenithPgAbi.relseg_size + block, page);
-      ZENITH_RETURN_IF_ERROR(send());
-      ++end.page_count;
+      for (size_t j = 0; j < batch.size(); ++j) {
+        pageserver::AppendSnapshotPage(&msg, seg.tag, seg.segno * kZenithPgAbi.relseg_size + batch[j],
+                                       std::span(pages).subspan(j * bs, bs));
+        ZENITH_RETURN_IF_ERROR(Send(&msg));
+        ++end->page_count;
+      }
     }
   }
-  for (const auto& [rel, nblocks] : RelationSizes(entries)) {
+  for (const auto& [rel, nblocks] : RelationSizes(*entries)) {
     auto floor = owed_.floors.find(rel);
     uint32_t f = floor == owed_.floors.end() ? nblocks : std::min(floor->second, nblocks);
     pageserver::AppendSnapshotRelation(&msg, rel, {nblocks, f});
-    ZENITH_RETURN_IF_ERROR(send());
-    ++end.relation_count;
+    ZENITH_RETURN_IF_ERROR(Send(&msg));
+    ++end->relation_count;
   }
-  std::string files;
+  return Status::Ok();
+}
+
+Status SnapshotUploader::SendFiles(const std::vector<DatadirEntry>& entries, const std::string& control_bytes) {
+  std::string msg, files;
   TarWriter tar([&](std::span<const uint8_t> bytes) -> Status {
     files.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     if (files.size() < kFilesChunk) return Status::Ok();
     pageserver::AppendSnapshotFiles(&msg, AsBytes(files));
     files.clear();
-    return send();
+    return Send(&msg);
   });
   ZENITH_RETURN_IF_ERROR(WriteNonRelationFiles(options_.scratch_dir, entries, {{"global/pg_control", control_bytes}}, tar));
   ZENITH_RETURN_IF_ERROR(tar.EndBody());
-  if (!files.empty()) {
-    pageserver::AppendSnapshotFiles(&msg, AsBytes(files));
-    ZENITH_RETURN_IF_ERROR(send());
-  }
+  if (files.empty()) return Status::Ok();
+  pageserver::AppendSnapshotFiles(&msg, AsBytes(files));
+  return Send(&msg);
+}
+
+Status SnapshotUploader::Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end) {
+  const auto start = Clock::now();
+  ZENITH_RETURN_IF_ERROR(client_->BeginCopyIn("put_snapshot " + options_.timeline));
+  pageserver::SnapshotEnd end{};
+  std::vector<DatadirEntry> entries;
+  Clock::duration locked;
+  {
+    ZENITH_ASSIGN_OR_RETURN(auto session, fs_->BeginSnapshot());
+    const auto lock_start = Clock::now();
+    TakeDelta(session->delta());  // owed until the page server has it
+    ZENITH_RETURN_IF_ERROR(SendRelations(*session, &entries, &end));
+    locked = Clock::now() - lock_start;
+  }  // The snapshot lock is released: PostgreSQL may create, cut and remove relation files again.
+  ZENITH_RETURN_IF_ERROR(SendFiles(entries, control_bytes));
   // Everything is collected: only now is the end of WAL a valid bound.
   ZENITH_ASSIGN_OR_RETURN(Lsn valid, FindEndOfWal(MakeWalDirectoryReader(options_.wal_dir, 1), ckpt_end, options_.system_id));
   end.lsns = {control.checkpoint_copy.redo, ckpt_end, valid};
+  std::string msg;
   pageserver::AppendSnapshotEnd(&msg, end);
-  ZENITH_RETURN_IF_ERROR(send());
+  ZENITH_RETURN_IF_ERROR(Send(&msg));
   ZENITH_RETURN_IF_ERROR(client_->EndCopyIn());
-  spdlog::info("uploaded snapshot: redo {} checkpoint {} valid {} ({} pages, {} relations)", end.lsns.redo.ToString(),
-               ckpt_end.ToString(), valid.ToString(), end.page_count, end.relation_count);
+  auto ms = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  spdlog::info("uploaded snapshot: redo {} checkpoint {} valid {} ({} pages, {} relations) in {} ms, snapshot lock "
+               "held {} ms",
+               end.lsns.redo.ToString(), ckpt_end.ToString(), valid.ToString(), end.page_count, end.relation_count,
+               ms(Clock::now() - start), ms(locked));
   return Status::Ok();
 }
 

@@ -28,11 +28,13 @@
 #include <string>
 #include <thread>
 
+#include "common/datadir_scan.h"
 #include "common/lsn.h"
 #include "common/pg_control.h"
 #include "common/status.h"
 #include "fs/datadir_fs.h"
 #include "pageserver/client/page_client.h"
+#include "pageserver/client/page_protocol.h"
 
 namespace zenith::fs {
 
@@ -68,7 +70,12 @@ class SnapshotUploader {
   };
   void Loop();
   Status Upload(const std::string& control_bytes);
-  Status Stream(SnapshotSession& session, const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end);
+  Status Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end);
+  // Sends the owed pages and every relation's size; fills `entries` with
+  // the scratch's files. REQUIRES: `session` live (the snapshot lock held).
+  Status SendRelations(SnapshotSession& session, std::vector<DatadirEntry>* entries, pageserver::SnapshotEnd* end);
+  Status SendFiles(const std::vector<DatadirEntry>& entries, const std::string& control_bytes);
+  Status Send(std::string* msg);  // one CopyData; empties *msg
   void TakeDelta(const SnapshotDelta& delta);
 
   const Options options_;
