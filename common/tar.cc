@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 
 namespace zenith {
 namespace {
@@ -422,6 +423,29 @@ Result<size_t> TarReader::ReadData(std::span<uint8_t> buf) {
   if (*got < want) return Fail(Corruption("tar archive is truncated: it ends inside the data of " + Quote(current_name_)));
   remaining_ -= want;
   return want;
+}
+
+TarReader::Source MemoryTarSource(std::vector<std::span<const uint8_t>> parts) {
+  struct Cursor {
+    std::vector<std::span<const uint8_t>> parts;
+    size_t part = 0, offset = 0;
+  };
+  auto cursor = std::make_shared<Cursor>(Cursor{std::move(parts)});
+  return [cursor](std::span<uint8_t> buf) -> Result<size_t> {
+    size_t done = 0;
+    while (done < buf.size() && cursor->part < cursor->parts.size()) {
+      auto rest = cursor->parts[cursor->part].subspan(cursor->offset);
+      size_t n = std::min(rest.size(), buf.size() - done);
+      std::memcpy(buf.data() + done, rest.data(), n);
+      done += n;
+      cursor->offset += n;
+      if (cursor->offset == cursor->parts[cursor->part].size()) {
+        ++cursor->part;
+        cursor->offset = 0;
+      }
+    }
+    return done;
+  };
 }
 
 }  // namespace zenith

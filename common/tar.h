@@ -34,6 +34,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -164,5 +165,10 @@ class TarReader {
   bool at_end_ = false;        // saw the end-of-archive marker
   Status failed_;              // sticky error
 };
+
+// A TarReader source over bytes in memory: `parts` in order (for example a
+// layer's stored tar body, then TarEndOfArchive()). The bytes must outlive
+// the source.
+TarReader::Source MemoryTarSource(std::vector<std::span<const uint8_t>> parts);
 
 }  // namespace zenith

@@ -1,11 +1,10 @@
 #include "common/wal_page.h"
 
 #include <cinttypes>
-#include <cstdarg>
-#include <cstdio>
 
 #include "common/byte_io.h"
 #include "common/pg_abi.h"
+#include "common/str_format.h"
 
 namespace zenith {
 
@@ -13,15 +12,6 @@ namespace {
 
 const ZenithPgAbi& Abi() { return kZenithPgAbi; }
 
-// printf into a string, for PostgreSQL's messages (format-checked).
-__attribute__((format(printf, 1, 2))) std::string Format(const char* fmt, ...) {
-  char buf[320];
-  va_list args;
-  va_start(args, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, args);
-  va_end(args);
-  return buf;
-}
 
 uint32_t HeaderSizeFor(uint16_t info) {
   const auto& a = Abi();
@@ -63,7 +53,7 @@ Result<bool> WalPageReader::Load(Lsn page_ptr, size_t need, std::string* end_rea
   if (!ok) return false;
   if (page_ptr.segment_offset() == 0) checked_segment_ = segno;
   if (valid_ < need) {
-    *end_reason = Format("could not read WAL at %s: read %zu of %zu bytes of page %s in log segment %s",
+    *end_reason = StringPrintf("could not read WAL at %s: read %zu of %zu bytes of page %s in log segment %s",
                          (page_ptr + valid_).ToString().c_str(), valid_, need, page_ptr.ToString().c_str(),
                          SegmentFile(page_ptr).c_str());
     return false;
@@ -81,7 +71,7 @@ Result<bool> WalPageReader::ReadPage(Lsn page_ptr, std::string* end_reason) {
   const auto& ph = Abi().page_header;
   const size_t header = n >= ph.short_size ? HeaderSizeFor(info()) : ph.short_size;
   if (n < header) {
-    *end_reason = Format("could not read WAL page header at %s in log segment %s, offset %u: read %zu of %zu",
+    *end_reason = StringPrintf("could not read WAL page header at %s in log segment %s, offset %u: read %zu of %zu",
                          page_ptr.ToString().c_str(), SegmentFile(page_ptr).c_str(), page_ptr.segment_offset(), n,
                          header);
     valid_ = 0;
@@ -103,7 +93,7 @@ Result<bool> WalPageReader::CheckSegmentStart(uint64_t segno, std::string* end_r
   if (long_size > hdr.size()) return Internal("long WAL page header larger than expected");
   ZENITH_ASSIGN_OR_RETURN(size_t n, read_(start, std::span<uint8_t>(hdr).first(long_size)));
   if (n < long_size) {
-    *end_reason = Format("could not read WAL page header at %s in log segment %s, offset 0: read %zu of %u",
+    *end_reason = StringPrintf("could not read WAL page header at %s in log segment %s, offset 0: read %zu of %u",
                          start.ToString().c_str(), SegmentFile(start).c_str(), n, long_size);
     return false;
   }
@@ -121,29 +111,29 @@ bool WalPageReader::ValidateHeader(std::span<const uint8_t> hdr, Lsn page_ptr, s
   const uint16_t magic = LoadU16(hdr, ph.magic);
   const uint16_t info = LoadU16(hdr, ph.info);
   if (magic != a.xlog_page_magic) {
-    *end_reason = Format("invalid magic number %04X in log segment %s, offset %u", magic, seg().c_str(), offset);
+    *end_reason = StringPrintf("invalid magic number %04X in log segment %s, offset %u", magic, seg().c_str(), offset);
     return false;
   }
   if ((info & ~a.xlp_all_flags) != 0) {
-    *end_reason = Format("invalid info bits %04X in log segment %s, offset %u", info, seg().c_str(), offset);
+    *end_reason = StringPrintf("invalid info bits %04X in log segment %s, offset %u", info, seg().c_str(), offset);
     return false;
   }
   if (info & a.xlp_long_header) {
     if (!ValidateLongHeader(hdr, end_reason)) return false;
   } else if (offset == 0) {
     // The first page of a segment must have a long header.
-    *end_reason = Format("invalid info bits %04X in log segment %s, offset %u", info, seg().c_str(), offset);
+    *end_reason = StringPrintf("invalid info bits %04X in log segment %s, offset %u", info, seg().c_str(), offset);
     return false;
   }
   const Lsn pageaddr(LoadU64(hdr, ph.pageaddr));
   if (pageaddr != page_ptr) {
-    *end_reason = Format("unexpected pageaddr %s in log segment %s, offset %u", pageaddr.ToString().c_str(),
+    *end_reason = StringPrintf("unexpected pageaddr %s in log segment %s, offset %u", pageaddr.ToString().c_str(),
                          seg().c_str(), offset);
     return false;
   }
   const TimeLineId tli = LoadU32(hdr, ph.tli);
   if (page_ptr > latest_page_ptr_ && tli < latest_page_tli_) {
-    *end_reason = Format("out-of-sequence timeline ID %u (after %u) in log segment %s, offset %u", tli,
+    *end_reason = StringPrintf("out-of-sequence timeline ID %u (after %u) in log segment %s, offset %u", tli,
                          latest_page_tli_, seg().c_str(), offset);
     return false;
   }
@@ -157,7 +147,7 @@ bool WalPageReader::ValidateLongHeader(std::span<const uint8_t> hdr, std::string
   const auto& ph = a.page_header;
   const uint64_t sysid = LoadU64(hdr, ph.sysid);
   if (system_id_ != 0 && sysid != system_id_) {
-    *end_reason = Format(
+    *end_reason = StringPrintf(
         "WAL file is from different database system: WAL file database system identifier is %" PRIu64
         ", pg_control database system identifier is %" PRIu64,
         sysid, system_id_);

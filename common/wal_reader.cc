@@ -1,12 +1,11 @@
 #include "common/wal_reader.h"
 
 #include <algorithm>
-#include <cstdarg>
-#include <cstdio>
 
 #include "common/byte_io.h"
 #include "common/crc32c.h"
 #include "common/pg_abi.h"
+#include "common/str_format.h"
 
 namespace zenith {
 
@@ -14,15 +13,6 @@ namespace {
 
 const ZenithPgAbi& Abi() { return kZenithPgAbi; }
 
-// printf into a string, for PostgreSQL's messages (format-checked).
-__attribute__((format(printf, 1, 2))) std::string Format(const char* fmt, ...) {
-  char buf[320];
-  va_list args;
-  va_start(args, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, args);
-  va_end(args);
-  return buf;
-}
 
 // PostgreSQL 15 sizes its record buffer as the length rounded up past a page
 // boundary (allocate_recordbuf) and gives up beyond MaxAllocSize.
@@ -98,7 +88,7 @@ Result<WalReader::Step> WalReader::ReadAt(Lsn* rec) {
   if (have_header) {
     if (!ValidHeader(page.subspan(offset, a.record.size), *rec)) return Step::kEnd;
   } else if (total_len < a.record.size) {
-    return End(Format("invalid record length at %s: wanted %u, got %u", rec->ToString().c_str(), a.record.size,
+    return End(StringPrintf("invalid record length at %s: wanted %u, got %u", rec->ToString().c_str(), a.record.size,
                       total_len));
   }
   if (total_len <= kWalPageSize - offset) return ReadOnePage(*rec, offset, total_len);
@@ -146,7 +136,7 @@ Result<WalReader::Step> WalReader::AppendContinuation(Lsn rec, Lsn page_ptr, uin
   if (!(pages_.info() & a.xlp_first_is_contrecord)) return End("there is no contrecord flag at " + rec.ToString());
   const uint32_t rem = pages_.rem_len();
   if (rem == 0 || total_len != got + rem) {
-    return End(Format("invalid contrecord length %u (expected %lld) at %s", rem,
+    return End(StringPrintf("invalid contrecord length %u (expected %lld) at %s", rem,
                       static_cast<long long>(total_len) - static_cast<long long>(got), rec.ToString().c_str()));
   }
   const uint32_t header = pages_.header_size();
@@ -171,11 +161,11 @@ bool WalReader::ValidHeader(std::span<const uint8_t> hdr, Lsn rec) {
   const uint8_t rmid = LoadU8(hdr, h.rmid);
   const Lsn prev(LoadU64(hdr, h.prev));
   if (total_len < h.size) {
-    End(Format("invalid record length at %s: wanted %u, got %u", rec.ToString().c_str(), h.size, total_len));
+    End(StringPrintf("invalid record length at %s: wanted %u, got %u", rec.ToString().c_str(), h.size, total_len));
     return false;
   }
   if (!WalRmgrIdIsValid(rmid)) {
-    End(Format("invalid resource manager ID %u at %s", rmid, rec.ToString().c_str()));
+    End(StringPrintf("invalid resource manager ID %u at %s", rmid, rec.ToString().c_str()));
     return false;
   }
   // Reading sequentially the prev-link must match exactly (it guards against
@@ -191,7 +181,7 @@ bool WalReader::ValidHeader(std::span<const uint8_t> hdr, Lsn rec) {
 
 bool WalReader::CheckLength(Lsn rec, uint32_t total_len) {
   if (!RecordTooLong(total_len)) return true;
-  End(Format("record length %u at %s too long", total_len, rec.ToString().c_str()));
+  End(StringPrintf("record length %u at %s too long", total_len, rec.ToString().c_str()));
   return false;
 }
 

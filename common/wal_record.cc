@@ -1,11 +1,10 @@
 #include "common/wal_record.h"
 
 #include <cinttypes>
-#include <cstdarg>
-#include <cstdio>
 
 #include "common/byte_io.h"
 #include "common/pg_abi.h"
+#include "common/str_format.h"
 
 namespace zenith {
 
@@ -18,15 +17,6 @@ bool IsCompressed(uint8_t image_info) {
   return (image_info & (a.bkpimage_compress_pglz | a.bkpimage_compress_lz4 | a.bkpimage_compress_zstd)) != 0;
 }
 
-// printf into a string, for PostgreSQL's messages (format-checked).
-__attribute__((format(printf, 1, 2))) std::string Format(const char* fmt, ...) {
-  char buf[320];
-  va_list args;
-  va_start(args, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, args);
-  va_end(args);
-  return buf;
-}
 
 // Walks the fragment headers after the XLogRecord header, never past the
 // record (DecodeXLogRecord's COPY_HEADER_FIELD).
@@ -96,20 +86,20 @@ bool DecodeImageHeader(DecodeState& s, WalBlockRef& blk) {
 bool CheckImageHeader(DecodeState& s, const WalBlockRef& blk) {
   const uint32_t blcksz = Abi().blcksz;
   if (blk.image_has_hole() && (blk.hole_offset == 0 || blk.hole_length == 0 || blk.image_length == blcksz)) {
-    return s.Fail(Format("BKPIMAGE_HAS_HOLE set, but hole offset %u length %u block image length %u at %s",
+    return s.Fail(StringPrintf("BKPIMAGE_HAS_HOLE set, but hole offset %u length %u block image length %u at %s",
                          blk.hole_offset, blk.hole_length, blk.image_length, s.At().c_str()));
   }
   if (!blk.image_has_hole() && (blk.hole_offset != 0 || blk.hole_length != 0)) {
-    return s.Fail(Format("BKPIMAGE_HAS_HOLE not set, but hole offset %u length %u at %s", blk.hole_offset,
+    return s.Fail(StringPrintf("BKPIMAGE_HAS_HOLE not set, but hole offset %u length %u at %s", blk.hole_offset,
                          blk.hole_length, s.At().c_str()));
   }
   if (blk.image_compressed() && blk.image_length == blcksz) {
-    return s.Fail(Format("BKPIMAGE_COMPRESSED set, but block image length %u at %s", blk.image_length,
+    return s.Fail(StringPrintf("BKPIMAGE_COMPRESSED set, but block image length %u at %s", blk.image_length,
                          s.At().c_str()));
   }
   if (!blk.image_has_hole() && !blk.image_compressed() && blk.image_length != blcksz) {
     // PostgreSQL 15 prints data_len here; so do we, to keep its words.
-    return s.Fail(Format("neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but block image length is %u at %s",
+    return s.Fail(StringPrintf("neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but block image length is %u at %s",
                          blk.data_length, s.At().c_str()));
   }
   return true;
@@ -143,7 +133,7 @@ bool DecodeBlockTarget(DecodeState& s, WalBlockRef& blk) {
 bool DecodeBlockHeader(DecodeState& s, size_t header, uint8_t block_id) {
   const auto& a = Abi();
   if (static_cast<int>(block_id) <= s.max_block_id) {
-    return s.Fail(Format("out-of-order block_id %u at %s", block_id, s.At().c_str()));
+    return s.Fail(StringPrintf("out-of-order block_id %u at %s", block_id, s.At().c_str()));
   }
   s.max_block_id = block_id;
   size_t unused;
@@ -162,7 +152,7 @@ bool DecodeBlockHeader(DecodeState& s, size_t header, uint8_t block_id) {
     return s.Fail("BKPBLOCK_HAS_DATA set, but no data included at " + s.At());
   }
   if (!blk.has_data && blk.data_length != 0) {
-    return s.Fail(Format("BKPBLOCK_HAS_DATA not set, but data length is %u at %s", blk.data_length, s.At().c_str()));
+    return s.Fail(StringPrintf("BKPBLOCK_HAS_DATA not set, but data length is %u at %s", blk.data_length, s.At().c_str()));
   }
   s.data_total += blk.data_length;
   if (blk.has_image && (!DecodeImageHeader(s, blk) || !CheckImageHeader(s, blk))) return false;
@@ -181,7 +171,7 @@ bool TakeField(DecodeState& s, size_t size, uint64_t* value) {
     case 1: *value = LoadU8(b, at); break;
     case 2: *value = LoadU16(b, at); break;
     case 4: *value = LoadU32(b, at); break;
-    default: return s.Fail(Format("unsupported field size %zu", size));
+    default: return s.Fail(StringPrintf("unsupported field size %zu", size));
   }
   return true;
 }
@@ -212,7 +202,7 @@ bool DecodeFragmentHeaders(DecodeState& s) {
     } else if (id <= a.xlr_max_block_id) {
       if (!DecodeBlockHeader(s, at, id)) return false;
     } else {
-      return s.Fail(Format("invalid block_id %u at %s", id, s.At().c_str()));
+      return s.Fail(StringPrintf("invalid block_id %u at %s", id, s.At().c_str()));
     }
   }
   return true;
@@ -275,8 +265,8 @@ std::string WalRmgrName(uint8_t rmid) {
   const auto& a = Abi();
   if (rmid < a.rmgr_count) return a.rmgr_names[rmid];
   // pg_waldump names custom rmgrs it does not know "custom%03d".
-  if (WalRmgrIdIsValid(rmid)) return Format("custom%03u", rmid);
-  return Format("invalid rmgr %u", rmid);
+  if (WalRmgrIdIsValid(rmid)) return StringPrintf("custom%03u", rmid);
+  return StringPrintf("invalid rmgr %u", rmid);
 }
 
 Status DecodeWalRecord(WalRecord* record) {

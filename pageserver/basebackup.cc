@@ -14,19 +14,6 @@ namespace {
 
 constexpr std::string_view kControlPath = "global/pg_control";
 
-// Reads the layer's tar body, then the end-of-archive marker.
-TarReader::Source LayerFilesSource(std::span<const uint8_t> body, size_t* pos) {
-  return [body, pos](std::span<uint8_t> buf) -> Result<size_t> {
-    auto trailer = TarEndOfArchive();
-    size_t total = body.size() + trailer.size();
-    size_t n = std::min(buf.size(), total - *pos);
-    for (size_t i = 0; i < n; ++i, ++*pos) {
-      buf[i] = *pos < body.size() ? body[*pos] : trailer[*pos - body.size()];
-    }
-    return n;
-  };
-}
-
 Result<std::string> ReadAll(TarReader& reader, const TarEntry& entry) {
   std::string data(entry.size, '\0');
   size_t done = 0;
@@ -60,8 +47,7 @@ Status WriteBasebackup(const BasebackupManifest& manifest, const LayerFile& laye
                        const std::function<Status(std::span<const uint8_t>)>& sink) {
   TarWriter out(sink);
   ZENITH_RETURN_IF_ERROR(out.AddFile(kManifestName, 0600, std::time(nullptr), AsBytes(manifest.ToJson())));
-  size_t pos = 0;
-  TarReader in(LayerFilesSource(layer.files_tar(), &pos));
+  TarReader in(MemoryTarSource({layer.files_tar(), TarEndOfArchive()}));
   for (;;) {
     ZENITH_ASSIGN_OR_RETURN(auto entry, in.Next());
     if (!entry) break;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <charconv>
+
 
 #include "common/byte_io.h"
 #include "pageserver/basebackup.h"
@@ -148,8 +150,12 @@ class PageService {
   Status Attach(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 3, 3, "attach <branch|timeline> <mountpoint> <pid>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
-    int64_t pid = std::atoll(ctx.args()[2].c_str());
-    if (pid <= 0) return InvalidArgument("'" + ctx.args()[2] + "' is not a process id");
+    const std::string& pid_text = ctx.args()[2];
+    int64_t pid = 0;
+    auto [end, err] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
+    if (err != std::errc() || end != pid_text.data() + pid_text.size() || pid <= 0) {
+      return InvalidArgument("'" + pid_text + "' is not a process id");
+    }
     const uint64_t session = ctx.session().id();
     ZENITH_RETURN_IF_ERROR(repo_.Attach(MountInfo{tl->id(), repo_.BranchOf(tl->id()), ctx.args()[1], pid, session}));
     Repository* repo = &repo_;

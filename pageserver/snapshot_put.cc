@@ -36,15 +36,7 @@ Status CheckFileEntry(const TarEntry& entry) {
 
 // Checks every entry of a tar body and returns its global/pg_control.
 Result<std::string> ControlFileFromTar(const std::string& body) {
-  std::string archive = body;
-  archive.append(reinterpret_cast<const char*>(TarEndOfArchive().data()), TarEndOfArchive().size());
-  size_t pos = 0;
-  TarReader reader([&](std::span<uint8_t> buf) -> Result<size_t> {
-    size_t n = std::min(buf.size(), archive.size() - pos);
-    std::memcpy(buf.data(), archive.data() + pos, n);
-    pos += n;
-    return n;
-  });
+  TarReader reader(MemoryTarSource({AsBytes(body), TarEndOfArchive()}));
   std::optional<std::string> control;
   for (;;) {
     ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());

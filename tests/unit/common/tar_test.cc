@@ -570,3 +570,40 @@ TEST(Tar, CorruptedArchivesNeverCrashAndAlwaysTerminate) {
 
 }  // namespace
 }  // namespace zenith
+
+namespace zenith {
+namespace {
+
+TEST(TarMemorySource, ReadsItsPartsInOrderAcrossBoundaries) {
+  std::string body;
+  TarWriter writer([&](std::span<const uint8_t> b) {
+    body.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(writer.AddFile("a", 0600, 0, AsBytes(std::string(700, 'a'))).ok());
+  ASSERT_TRUE(writer.EndBody().ok());
+  std::string second;
+  TarWriter writer2([&](std::span<const uint8_t> b) {
+    second.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(writer2.AddFile("b", 0600, 0, AsBytes(std::string(5, 'b'))).ok());
+  ASSERT_TRUE(writer2.EndBody().ok());
+  TarReader reader(MemoryTarSource({AsBytes(body), AsBytes(second), TarEndOfArchive()}));
+  std::vector<std::string> names;
+  for (;;) {
+    auto e = reader.Next();
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    if (!*e) break;
+    names.push_back((*e)->name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
+  // Without the trailer part, the same bytes are a truncated archive.
+  TarReader cut(MemoryTarSource({AsBytes(body), AsBytes(second)}));
+  ASSERT_TRUE(cut.Next().ok());
+  ASSERT_TRUE(cut.Next().ok());
+  EXPECT_EQ(cut.Next().status().code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace zenith

@@ -154,13 +154,7 @@ inline Result<std::vector<ListedSnapshot>> ListSnapshots(const std::string& conn
 // Extracts a tar archive into `dest`; the manifest member (if any) goes to
 // *manifest instead of the disk.
 inline Status ExtractTar(std::string_view archive, const std::string& dest, std::string* manifest) {
-  size_t pos = 0;
-  TarReader reader([&](std::span<uint8_t> buf) -> Result<size_t> {
-    size_t n = std::min(buf.size(), archive.size() - pos);
-    std::memcpy(buf.data(), archive.data() + pos, n);
-    pos += n;
-    return n;
-  });
+  TarReader reader(MemoryTarSource({AsBytes(archive)}));
   for (;;) {
     ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());
     if (!entry) return Status::Ok();
