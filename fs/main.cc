@@ -217,7 +217,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
                snapshot.valid.ToString());
   spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());
-  // Old scratches go in the background, not on the mount's path.
+  // What BuildScratch set aside goes in the background, not on the mount's path.
   std::thread trash_remover([scratch] {
     if (Status s = RemoveScratchTrash(scratch); !s.ok()) spdlog::warn("{}", s.message());
   });
@@ -233,12 +233,6 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   uploader.reset();
   lease.Stop();
   trash_remover.join();
-  // The last snapshot is uploaded: the scratch is of no more use, and
-  // deleting it now spares the next mount the time. (After a failure it is
-  // kept for a look; the next mount sets it aside.)
-  if (drained.ok()) {
-    if (Status s = RemoveTree(scratch); !s.ok()) spdlog::warn("{}", s.message());
-  }
   spdlog::info("unmounted {}", args.mountpoint);
   return run.ok() && drained.ok() ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "common/byte_io.h"
 #include "common/file_util.h"
@@ -16,6 +17,10 @@
 namespace zenith::fs {
 
 namespace {
+
+// Old entries are renamed into a directory with this prefix plus a unique
+// suffix, next to the scratch (a rename, so instant whatever their size).
+constexpr std::string_view kTrashPrefix = ".scratch-trash-";
 
 // Reads a tar held in memory.
 TarReader::Source MemorySource(const std::string& bytes, size_t* pos) {
@@ -39,10 +44,131 @@ Result<std::string> ReadEntry(TarReader& reader, const TarEntry& entry) {
   return data;
 }
 
-// Creates one tar entry below `root`. Names are validated by TarReader (no
-// "..", not absolute), and the scratch was empty, so nothing can escape it
-// through a symlink made earlier: O_NOFOLLOW and O_EXCL refuse to reuse one.
-Status Extract(const std::string& root, TarReader& reader, const TarEntry& entry) {
+// A basebackup read into memory (its files are the small non-relation ones).
+struct Basebackup {
+  pageserver::BasebackupManifest manifest;
+  std::vector<std::pair<TarEntry, std::string>> entries;  // archive order, pg_wal left out; file contents
+};
+
+Result<Basebackup> ParseBasebackup(const std::string& tar) {
+  size_t pos = 0;
+  TarReader reader(MemorySource(tar, &pos));
+  ZENITH_ASSIGN_OR_RETURN(auto first, reader.Next());
+  if (!first || first->name != pageserver::kManifestName) return Corruption("the basebackup does not start with its manifest");
+  ZENITH_ASSIGN_OR_RETURN(std::string manifest_json, ReadEntry(reader, *first));
+  Basebackup out;
+  ZENITH_ASSIGN_OR_RETURN(out.manifest, pageserver::BasebackupManifest::FromJson(manifest_json));
+  for (;;) {
+    ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());
+    if (!entry) break;
+    if (entry->name == "pg_wal" || entry->name.rfind("pg_wal/", 0) == 0) continue;
+    std::string data;
+    if (entry->type == TarEntryType::kFile) {
+      ZENITH_ASSIGN_OR_RETURN(data, ReadEntry(reader, *entry));
+    }
+    out.entries.emplace_back(std::move(*entry), std::move(data));
+  }
+  for (const auto& file : out.manifest.relations) {
+    if (!ValidateTarEntryName(file.path).ok()) return Corruption("bad relation path in the manifest: " + file.path);
+  }
+  return out;
+}
+
+enum class Want { kDirectory, kFile, kRelation, kSymlink };
+
+// Every path the new scratch holds, with its kind. Parents are directories.
+std::map<std::string, Want> WantedPaths(const Basebackup& backup) {
+  std::map<std::string, Want> wanted;
+  auto add = [&](const std::string& path, Want kind) {
+    for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+      wanted.emplace(path.substr(0, slash), Want::kDirectory);
+    }
+    wanted[path] = kind;
+  };
+  for (const auto& [entry, data] : backup.entries) {
+    add(entry.name, entry.type == TarEntryType::kDirectory ? Want::kDirectory
+                    : entry.type == TarEntryType::kSymlink ? Want::kSymlink
+                                                           : Want::kFile);
+  }
+  for (const auto& file : backup.manifest.relations) add(file.path, Want::kRelation);
+  add("pg_wal", Want::kSymlink);
+  return wanted;
+}
+
+// Where entries of an old scratch go to be deleted later: a directory made
+// on first use next to the scratch.
+class Trash {
+ public:
+  explicit Trash(const std::string& scratch_dir)
+      : dir_(DirName(scratch_dir) + "/" + std::string(kTrashPrefix) + std::to_string(::getpid()) + "-" +
+             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())) {}
+
+  Status Take(const std::string& path) {
+    if (count_ == 0 && ::mkdir(dir_.c_str(), 0700) != 0) return ErrnoStatus("create directory", dir_, errno);
+    const std::string to = dir_ + "/" + std::to_string(count_++);
+    if (::rename(path.c_str(), to.c_str()) != 0) return ErrnoStatus("move aside", path, errno);
+    return Status::Ok();
+  }
+
+ private:
+  const std::string dir_;
+  uint64_t count_ = 0;
+};
+
+// Whether an entry of the old scratch can be reused in place. A relation
+// file can only while it holds no data: it is reset by truncation, which
+// for a file full of written blocks would free them on the mount's path.
+bool Reusable(const struct stat& st, std::map<std::string, Want>::const_iterator want,
+              const std::map<std::string, Want>& wanted) {
+  if (want == wanted.end()) return false;
+  if (S_ISDIR(st.st_mode)) return want->second == Want::kDirectory;
+  if (!S_ISREG(st.st_mode)) return false;
+  return want->second == Want::kFile || (want->second == Want::kRelation && st.st_blocks == 0);
+}
+
+// Clears `rel` (a directory of the old scratch, "" for its root) of what
+// the new one does not reuse: symlinks and other small things are removed,
+// directories and files with data moved to the trash. No symlink is left,
+// so later path walks stay inside the scratch.
+Status Sweep(const std::string& scratch, const std::string& rel, const std::map<std::string, Want>& wanted,
+             Trash& trash) {
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(rel.empty() ? scratch : scratch + "/" + rel));
+  for (const auto& name : names) {
+    const std::string child = rel.empty() ? name : rel + "/" + name;
+    const std::string path = scratch + "/" + child;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
+    if (Reusable(st, wanted.find(child), wanted)) {
+      if (S_ISDIR(st.st_mode)) ZENITH_RETURN_IF_ERROR(Sweep(scratch, child, wanted, trash));
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+      if (::unlink(path.c_str()) != 0) return ErrnoStatus("remove", path, errno);
+      continue;
+    }
+    ZENITH_RETURN_IF_ERROR(trash.Take(path));
+  }
+  return Status::Ok();
+}
+
+// An existing scratch is cleared for reuse; a missing one is created.
+Status PrepareDirectory(const std::string& scratch_dir, const std::map<std::string, Want>& wanted) {
+  Trash trash(scratch_dir);
+  struct stat st;
+  if (::lstat(scratch_dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Sweep(scratch_dir, "", wanted, trash);
+    ZENITH_RETURN_IF_ERROR(trash.Take(scratch_dir));
+  } else if (errno != ENOENT) {
+    return ErrnoStatus("stat", scratch_dir, errno);
+  }
+  return MakeDirectories(scratch_dir, 0700);
+}
+
+// Writes one archive entry below `root`, over what Sweep left of the old
+// scratch. Names are validated by TarReader (no "..", not absolute) and no
+// symlink made earlier is followed: Sweep removed the old ones and
+// O_NOFOLLOW refuses one in the last component.
+Status Extract(const std::string& root, const TarEntry& entry, const std::string& data) {
   const std::string path = root + "/" + entry.name;
   ZENITH_RETURN_IF_ERROR(MakeDirectories(DirName(path), 0700));
   switch (entry.type) {
@@ -50,38 +176,32 @@ Status Extract(const std::string& root, TarReader& reader, const TarEntry& entry
       if (::mkdir(path.c_str(), entry.mode & 07777) != 0 && errno != EEXIST) {
         return ErrnoStatus("create directory", path, errno);
       }
+      if (::chmod(path.c_str(), entry.mode & 07777) != 0) return ErrnoStatus("chmod", path, errno);
       return Status::Ok();
     case TarEntryType::kSymlink:
       if (::symlink(entry.link_target.c_str(), path.c_str()) != 0) return ErrnoStatus("create symlink", path, errno);
       return Status::Ok();
     case TarEntryType::kFile: {
-      ZENITH_ASSIGN_OR_RETURN(std::string data, ReadEntry(reader, entry));
       ZENITH_ASSIGN_OR_RETURN(UniqueFd fd,
-                              OpenFile(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, entry.mode & 07777));
+                              OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, entry.mode & 07777));
+      if (::fchmod(fd.get(), entry.mode & 07777) != 0) return ErrnoStatus("chmod", path, errno);
       return WriteFull(fd.get(), AsBytes(data), path);
     }
   }
   return Status::Ok();
 }
 
-Status CreateSparseFile(const std::string& path, uint64_t size, std::set<std::string>* made_dirs) {
+// A relation file of `size` bytes and no data (a sparse file), reusing the
+// old scratch's inode when there is one: creating hundreds of files per
+// mount is what made mounting slow.
+Status ResetSparseFile(const std::string& path, uint64_t size, std::set<std::string>* made_dirs) {
   if (std::string dir = DirName(path); made_dirs->insert(dir).second) {
     ZENITH_RETURN_IF_ERROR(MakeDirectories(dir, 0700));
   }
-  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return ErrnoStatus("size", path, errno);
-  return Status::Ok();
-}
-
-// Old scratches are renamed to this prefix plus a unique suffix, in the
-// same directory (a rename, so instant whatever their size).
-constexpr std::string_view kTrashPrefix = ".scratch-trash-";
-
-Status SetAside(const std::string& scratch_dir) {
-  if (!PathExists(scratch_dir)) return Status::Ok();
-  const std::string trash = DirName(scratch_dir) + "/" + std::string(kTrashPrefix) + std::to_string(::getpid()) + "-" +
-                            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-  if (::rename(scratch_dir.c_str(), trash.c_str()) != 0) return ErrnoStatus("rename the old scratch", scratch_dir, errno);
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_NOFOLLOW, 0600));
+  if (::ftruncate(fd.get(), 0) != 0 || ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return ErrnoStatus("size", path, errno);
+  }
   return Status::Ok();
 }
 
@@ -127,25 +247,13 @@ Status RemoveScratchTrash(const std::string& scratch_dir) {
 
 Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::string& basebackup_tar,
                                      const std::string& wal_dir) {
-  ZENITH_RETURN_IF_ERROR(SetAside(scratch_dir));
-  ZENITH_RETURN_IF_ERROR(MakeDirectories(scratch_dir, 0700));
-  size_t pos = 0;
-  TarReader reader(MemorySource(basebackup_tar, &pos));
-  ZENITH_ASSIGN_OR_RETURN(auto first, reader.Next());
-  if (!first || first->name != pageserver::kManifestName) return Corruption("the basebackup does not start with its manifest");
-  ZENITH_ASSIGN_OR_RETURN(std::string manifest_json, ReadEntry(reader, *first));
+  ZENITH_ASSIGN_OR_RETURN(Basebackup backup, ParseBasebackup(basebackup_tar));
+  ZENITH_RETURN_IF_ERROR(PrepareDirectory(scratch_dir, WantedPaths(backup)));
+  for (const auto& [entry, data] : backup.entries) ZENITH_RETURN_IF_ERROR(Extract(scratch_dir, entry, data));
   PreparedScratch out;
-  ZENITH_ASSIGN_OR_RETURN(out.manifest, pageserver::BasebackupManifest::FromJson(manifest_json));
-  for (;;) {
-    ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());
-    if (!entry) break;
-    if (entry->name == "pg_wal" || entry->name.rfind("pg_wal/", 0) == 0) continue;
-    ZENITH_RETURN_IF_ERROR(Extract(scratch_dir, reader, *entry));
-  }
   std::set<std::string> made_dirs;
-  for (const auto& file : out.manifest.relations) {
-    if (ValidateTarEntryName(file.path).ok() == false) return Corruption("bad relation path in the manifest: " + file.path);
-    ZENITH_RETURN_IF_ERROR(CreateSparseFile(scratch_dir + "/" + file.path, file.size, &made_dirs));
+  for (const auto& file : backup.manifest.relations) {
+    ZENITH_RETURN_IF_ERROR(ResetSparseFile(scratch_dir + "/" + file.path, file.size, &made_dirs));
     out.remote_files[file.path] = file.size;
   }
   if (::symlink(wal_dir.c_str(), (scratch_dir + "/pg_wal").c_str()) != 0) {
@@ -153,6 +261,7 @@ Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::
   }
   ZENITH_RETURN_IF_ERROR(ApplyMountSettings(scratch_dir));
   if (::chmod(scratch_dir.c_str(), 0700) != 0) return ErrnoStatus("chmod", scratch_dir, errno);
+  out.manifest = std::move(backup.manifest);
   return out;
 }
 

@@ -1,14 +1,19 @@
 // Preparing a mount's scratch directory (DESIGN.md section 4, Mount steps
 // 2, 4 and 5): the basebackup's non-relation files extracted, every
-// relation segment of the manifest created as a sparse file of its size (no
-// data: mounting copies no relation data), pg_wal a symlink to the
-// timeline's wal/, and postgresql.auto.conf set so PostgreSQL never removes
-// or recycles WAL segments.
+// relation segment of the manifest a sparse file of its size (no data:
+// mounting copies no relation data), pg_wal a symlink to the timeline's
+// wal/, and postgresql.auto.conf set so PostgreSQL never removes or recycles
+// WAL segments.
 //
 // The scratch is disposable: it is rebuilt on every mount, and nothing in
-// it is ever synced. An old scratch is only renamed aside on the mount's
-// path, to be deleted in the background (deleting a large one takes time
-// that would grow with the database).
+// it is ever synced. Rebuilt in place: the previous mount's scratch is kept
+// where it can be reused (directories, non-relation files rewritten,
+// relation files that hold no data truncated to their new size), because
+// creating hundreds of files costs far more than truncating them (ext4
+// without a journal scans past recently deleted inodes at every creation).
+// The rest (relation files with written data, anything the new basebackup
+// does not have) is renamed aside, to be deleted in the background: freeing
+// a large written file takes time that would grow with the database.
 //
 // Thread-safety: reentrant.
 #pragma once
@@ -31,19 +36,24 @@ struct PreparedScratch {
 };
 
 // Rebuilds `scratch_dir` from a basebackup tar (the bytes of a whole
-// archive as the page server sends it) and points pg_wal at `wal_dir`. An
-// existing `scratch_dir` is renamed aside first (see RemoveScratchTrash).
-// Corruption for a malformed archive (no manifest first, bad names...).
+// archive as the page server sends it) and points pg_wal at `wal_dir`, over
+// what an earlier mount left there (see above; RemoveScratchTrash deletes
+// what was set aside). Afterwards the directory holds exactly the archive's
+// entries, the manifest's relation files (sparse, of their sizes), pg_wal
+// and postgresql.auto.conf. Corruption for a malformed archive (no manifest
+// first, bad names...), found before the scratch is touched; after an I/O
+// error the scratch is in no defined state (the next mount rebuilds it).
 Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::string& basebackup_tar,
                                      const std::string& wal_dir);
 
-// Deletes the old scratch directories BuildScratch renamed aside next to
-// `scratch_dir` (by this mount or by earlier ones that crashed). Slow for a
-// large scratch: meant for a background thread once the mount is ready.
+// Deletes what BuildScratch set aside next to `scratch_dir` (for this mount,
+// or for earlier ones that died first). Slow when that holds much written
+// data: meant for a background thread once the mount is ready.
 Status RemoveScratchTrash(const std::string& scratch_dir);
 
-// Rewrites postgresql.auto.conf in `datadir` (not synced: see above): MountSettings() replace any
-// earlier lines for the same names; other lines are kept.
+// Rewrites postgresql.auto.conf in `datadir` (not synced: see above):
+// MountSettings() replace any earlier lines for the same names; other lines
+// are kept.
 Status ApplyMountSettings(const std::string& datadir);
 
 }  // namespace zenith::fs
