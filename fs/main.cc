@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <condition_variable>
@@ -218,8 +219,9 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());
   // What BuildScratch set aside goes in the background, not on the mount's path.
-  std::thread trash_remover([scratch] {
-    if (Status s = RemoveScratchTrash(scratch); !s.ok()) spdlog::warn("{}", s.message());
+  std::atomic<bool> stop_removing{false};
+  std::thread trash_remover([&scratch, &stop_removing] {
+    if (Status s = RemoveScratchTrash(scratch, stop_removing); !s.ok()) spdlog::warn("{}", s.message());
   });
 
   Status run = (*fs)->Run();
@@ -232,6 +234,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   if (!drained.ok()) spdlog::error("{}", drained.message());
   uploader.reset();
   lease.Stop();
+  stop_removing = true;  // the rest waits for the next mount
   trash_remover.join();
   spdlog::info("unmounted {}", args.mountpoint);
   return run.ok() && drained.ok() ? 0 : 1;

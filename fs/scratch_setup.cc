@@ -236,11 +236,18 @@ Status ApplyMountSettings(const std::string& datadir) {
   return WriteFull(fd.get(), AsBytes(out), path);
 }
 
-Status RemoveScratchTrash(const std::string& scratch_dir) {
+Status RemoveScratchTrash(const std::string& scratch_dir, const std::atomic<bool>& stop) {
   const std::string parent = DirName(scratch_dir);
   ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(parent));
   for (const auto& name : names) {
-    if (name.rfind(kTrashPrefix, 0) == 0) ZENITH_RETURN_IF_ERROR(RemoveTree(parent + "/" + name));
+    if (name.rfind(kTrashPrefix, 0) != 0) continue;
+    const std::string trash = parent + "/" + name;
+    ZENITH_ASSIGN_OR_RETURN(auto entries, ListDirectory(trash));
+    for (const auto& entry : entries) {
+      if (stop.load()) return Status::Ok();
+      ZENITH_RETURN_IF_ERROR(RemoveTree(trash + "/" + entry));
+    }
+    ZENITH_RETURN_IF_ERROR(RemoveTree(trash));
   }
   return Status::Ok();
 }

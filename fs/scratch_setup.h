@@ -18,6 +18,7 @@
 // Thread-safety: reentrant.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -48,8 +49,10 @@ Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::
 
 // Deletes what BuildScratch set aside next to `scratch_dir` (for this mount,
 // or for earlier ones that died first). Slow when that holds much written
-// data: meant for a background thread once the mount is ready.
-Status RemoveScratchTrash(const std::string& scratch_dir);
+// data: meant for a background thread once the mount is ready. Returns
+// early, leaving the rest for the next mount, once `stop` is set (it is
+// checked between entries).
+Status RemoveScratchTrash(const std::string& scratch_dir, const std::atomic<bool>& stop);
 
 // Rewrites postgresql.auto.conf in `datadir` (not synced: see above):
 // MountSettings() replace any earlier lines for the same names; other lines

@@ -21,6 +21,8 @@ constexpr auto kRetryDelay = std::chrono::seconds(2);
 constexpr size_t kFilesChunk = 256 * 1024;
 // Dirty blocks read back from the scratch at a time (one read per run).
 constexpr size_t kBlocksPerRead = 64;
+// See Superseded().
+constexpr int kMaxSupersededInARow = 3;
 
 // Worth retrying: the page server was unreachable or the connection broke.
 bool IsTransient(const Status& s) {
@@ -33,6 +35,20 @@ Result<Lsn> CheckpointRecordEnd(const std::string& wal_dir, uint64_t system_id, 
   ZENITH_ASSIGN_OR_RETURN(auto record, reader.Next());
   if (!record) return NotFound("the checkpoint record at " + checkpoint.ToString() + " is not in the WAL: " + reader.end_reason());
   return record->end_lsn;
+}
+
+// Whether a checkpoint record ends in (from, to].
+Result<bool> CheckpointRecordIn(const std::string& wal_dir, uint64_t system_id, Lsn from, Lsn to) {
+  WalReader reader(MakeWalDirectoryReader(wal_dir, 1), system_id, from);
+  for (;;) {
+    ZENITH_ASSIGN_OR_RETURN(const WalRecord* record, reader.ReadRecord());
+    if (record == nullptr || record->end_lsn > to) return false;
+    const uint8_t info = record->rmgr_info();
+    if (record->rmid == kZenithPgAbi.rm_xlog_id &&
+        (info == kZenithPgAbi.xlog_checkpoint_shutdown || info == kZenithPgAbi.xlog_checkpoint_online)) {
+      return true;
+    }
+  }
 }
 
 }  // namespace
@@ -84,10 +100,20 @@ void SnapshotUploader::Loop() {
     }
     std::string control = *pending_;
     lock.unlock();
-    Status s = Upload(control);
+    Result<bool> stored = Upload(control);
     lock.lock();
+    Status s = stored.status();
     last_status_ = s;
+    if (s.ok() && !*stored) {
+      // A newer checkpoint superseded this one: upload that. Its pg_control
+      // follows its record at once; if it does not come, this one is tried
+      // again (and stored at the latest after kMaxSupersededInARow tries).
+      ++superseded_in_a_row_;
+      cv_.wait_for(lock, kRetryDelay, [&] { return stop_ || (pending_ && *pending_ != control); });
+      continue;
+    }
     if (s.ok()) {
+      superseded_in_a_row_ = 0;
       // A newer checkpoint may have arrived meanwhile; keep that one.
       if (pending_ && *pending_ == control) pending_.reset();
       cv_.notify_all();
@@ -114,19 +140,37 @@ void SnapshotUploader::TakeDelta(const SnapshotDelta& delta) {
   }
 }
 
-Status SnapshotUploader::Upload(const std::string& control_bytes) {
+Result<bool> SnapshotUploader::Upload(const std::string& control_bytes) {
   ZENITH_ASSIGN_OR_RETURN(ControlFile control, DecodeControlFile(AsBytes(control_bytes)));
   ZENITH_ASSIGN_OR_RETURN(Lsn ckpt_end, CheckpointRecordEnd(options_.wal_dir, options_.system_id, control.checkpoint));
   if (!client_) {
     ZENITH_ASSIGN_OR_RETURN(client_, pageserver::PageServerClient::Connect(options_.conninfo));
   }
-  Status s = Stream(control_bytes, control, ckpt_end);
-  if (!s.ok()) {
+  Result<bool> stored = Stream(control_bytes, control, ckpt_end);
+  if (!stored.ok()) {
     client_.reset();  // its state is unknown; reconnect next time
-    return s;
+    return stored;
   }
-  owed_ = {};
-  return Status::Ok();
+  if (*stored) owed_ = {};
+  return stored;
+}
+
+// A snapshot's `valid` is the end of WAL once it is collected. When the next
+// checkpoint was written meanwhile, that end is already past the next
+// checkpoint's record, whose own snapshot could then never be newer: the
+// page server would refuse it, and the next mount would replay the WAL
+// from this older redo point instead of none after a clean shutdown. So the
+// older one is dropped (its blocks stay owed) unless that happened too
+// often in a row (checkpoints faster than uploads must not starve them).
+// The next checkpoint is known from its pg_control, or, when PostgreSQL has
+// written its record but not yet its pg_control, from the WAL.
+Result<bool> SnapshotUploader::Superseded(const std::string& control_bytes, Lsn ckpt_end, Lsn valid) {
+  {
+    std::lock_guard lock(mu_);
+    if (superseded_in_a_row_ >= kMaxSupersededInARow) return false;
+    if (pending_ && *pending_ != control_bytes) return true;
+  }
+  return CheckpointRecordIn(options_.wal_dir, options_.system_id, ckpt_end, valid);
 }
 
 Status SnapshotUploader::Send(std::string* msg) {
@@ -195,7 +239,7 @@ Status SnapshotUploader::SendFiles(const std::vector<DatadirEntry>& entries, con
   return Send(&msg);
 }
 
-Status SnapshotUploader::Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end) {
+Result<bool> SnapshotUploader::Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end) {
   const auto start = Clock::now();
   ZENITH_RETURN_IF_ERROR(client_->BeginCopyIn("put_snapshot " + options_.timeline));
   pageserver::SnapshotEnd end{};
@@ -211,6 +255,13 @@ Status SnapshotUploader::Stream(const std::string& control_bytes, const ControlF
   ZENITH_RETURN_IF_ERROR(SendFiles(entries, control_bytes));
   // Everything is collected: only now is the end of WAL a valid bound.
   ZENITH_ASSIGN_OR_RETURN(Lsn valid, FindEndOfWal(MakeWalDirectoryReader(options_.wal_dir, 1), ckpt_end, options_.system_id));
+  ZENITH_ASSIGN_OR_RETURN(bool superseded, Superseded(control_bytes, ckpt_end, valid));
+  if (superseded) {
+    client_->AbortCopyIn("superseded by a newer checkpoint");
+    spdlog::info("snapshot at checkpoint {} dropped before it was stored: a newer checkpoint supersedes it",
+                 ckpt_end.ToString());
+    return false;
+  }
   end.lsns = {control.checkpoint_copy.redo, ckpt_end, valid};
   std::string msg;
   pageserver::AppendSnapshotEnd(&msg, end);
@@ -221,7 +272,7 @@ Status SnapshotUploader::Stream(const std::string& control_bytes, const ControlF
                "held {} ms",
                end.lsns.redo.ToString(), ckpt_end.ToString(), valid.ToString(), end.page_count, end.relation_count,
                ms(Clock::now() - start), ms(locked));
-  return Status::Ok();
+  return true;
 }
 
 }  // namespace zenith::fs

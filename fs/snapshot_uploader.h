@@ -69,8 +69,11 @@ class SnapshotUploader {
     std::map<RelTag, uint32_t> floors;
   };
   void Loop();
-  Status Upload(const std::string& control_bytes);
-  Status Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end);
+  // True once the page server stored the snapshot, false when a newer
+  // checkpoint superseded it first (see Superseded()).
+  Result<bool> Upload(const std::string& control_bytes);
+  Result<bool> Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end);
+  Result<bool> Superseded(const std::string& control_bytes, Lsn ckpt_end, Lsn valid);
   // Sends the owed pages and every relation's size; fills `entries` with
   // the scratch's files. REQUIRES: `session` live (the snapshot lock held).
   Status SendRelations(SnapshotSession& session, std::vector<DatadirEntry>* entries, pageserver::SnapshotEnd* end);
@@ -88,6 +91,7 @@ class SnapshotUploader {
   bool draining_ = false;               // guarded by mu_
   bool stop_ = false;                   // guarded by mu_
   Status last_status_;                  // guarded by mu_
+  int superseded_in_a_row_ = 0;         // guarded by mu_
   std::thread thread_;
 
   // Used only by the upload thread.

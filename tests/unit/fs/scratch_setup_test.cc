@@ -120,7 +120,11 @@ TEST_F(ScratchSetupTest, RebuildReusesEmptyFilesAndLeavesNothingOfTheOldScratch)
   auto names = ListDirectory(dir_.Sub("tl"));
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(names->size(), 2u) << "the scratch and one trash directory";
-  ASSERT_TRUE(RemoveScratchTrash(Scratch()).ok());
+  std::atomic<bool> stop{true};
+  ASSERT_TRUE(RemoveScratchTrash(Scratch(), stop).ok());
+  EXPECT_EQ(ListDirectory(dir_.Sub("tl"))->size(), 2u) << "a stopped removal leaves the rest";
+  stop = false;
+  ASSERT_TRUE(RemoveScratchTrash(Scratch(), stop).ok());
   EXPECT_EQ(*ListDirectory(dir_.Sub("tl")), std::vector<std::string>{"scratch"});
   EXPECT_EQ(*ReadFileToString(dir_.Sub("outside/keep")), "not the scratch's");
 }
