@@ -210,11 +210,13 @@ Status ResetSparseFile(const std::string& path, uint64_t size, std::set<std::str
 const std::map<std::string, std::string>& MountSettings() {
   // WAL lives in the repository, which decides when it may go: PostgreSQL
   // must neither remove nor recycle a segment (wal_keep_size is in MB, its
-  // maximum is INT_MAX).
+  // maximum is INT_MAX). A snapshot may catch a page halfway through a
+  // write; only full-page images in the WAL make such a page recoverable.
   static const std::map<std::string, std::string> kSettings = {
       {"wal_keep_size", "2147483647"},
       {"wal_recycle", "off"},
       {"archive_mode", "off"},
+      {"full_page_writes", "on"},
   };
   return kSettings;
 }
@@ -230,7 +232,7 @@ Status ApplyMountSettings(const std::string& datadir) {
     if (MountSettings().contains(name) || line.rfind("# zenith:", 0) == 0) continue;
     out += line + "\n";
   }
-  out += "# zenith: the repository keeps WAL; PostgreSQL must not remove or recycle it\n";
+  out += "# zenith: the repository keeps WAL (never removed or recycled here); snapshots need full-page writes\n";
   for (const auto& [name, value] : MountSettings()) out += name + " = '" + value + "'\n";
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600));
   return WriteFull(fd.get(), AsBytes(out), path);

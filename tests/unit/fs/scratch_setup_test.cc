@@ -40,7 +40,7 @@ std::string Basebackup(const std::vector<Relation>& relations, const std::string
   EXPECT_TRUE(writer.AddDirectory("base/5", 0700, 0).ok());
   EXPECT_TRUE(writer.AddDirectory("global", 0700, 0).ok());
   EXPECT_TRUE(writer.AddFile("PG_VERSION", 0600, 0, AsBytes(pg_version)).ok());
-  EXPECT_TRUE(writer.AddFile("postgresql.auto.conf", 0600, 0, AsBytes(std::string("work_mem = '8MB'\n"))).ok());
+  EXPECT_TRUE(writer.AddFile("postgresql.auto.conf", 0600, 0, AsBytes(std::string("work_mem = '8MB'\nfull_page_writes = 'off'\n"))).ok());
   EXPECT_TRUE(writer.Finish().ok());
   return tar;
 }
@@ -82,6 +82,8 @@ TEST_F(ScratchSetupTest, FreshScratchHoldsTheArchiveSparseRelationsAndPgWal) {
   std::string conf = *ReadFileToString(Scratch() + "/postgresql.auto.conf");
   EXPECT_NE(conf.find("work_mem = '8MB'"), std::string::npos) << conf;
   EXPECT_NE(conf.find("wal_recycle = 'off'"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("full_page_writes = 'on'"), std::string::npos) << conf;
+  EXPECT_EQ(conf.find("full_page_writes = 'off'"), std::string::npos) << "a user's setting must not survive: " << conf;
   EXPECT_EQ(Lstat(Scratch()).st_mode & 0777, 0700u);
 }
 
