@@ -153,14 +153,19 @@ Result<Lsn> CheckpointIn(const std::string& scratch) {
   return control.checkpoint;
 }
 
-// SIGTERM/SIGINT stop the filesystem; taken synchronously on a thread.
-std::thread StartSignalThread(DatadirFs* fs, sigset_t signals) {
+// SIGTERM/SIGINT stop the filesystem; SIGUSR1 logs the request counters so
+// far (for profiling a running mount). Taken synchronously on a thread.
+std::thread StartSignalThread(DatadirFs* fs, const RemotePageSource* pages, sigset_t signals) {
   // Runs until our own SIGUSR2 at exit, so waking it is always safe.
-  return std::thread([fs, signals] {
+  return std::thread([fs, pages, signals] {
     for (;;) {
       int sig = 0;
       sigwait(&signals, &sig);
       if (sig == SIGUSR2) return;
+      if (sig == SIGUSR1) {
+        spdlog::info("served FUSE requests so far: {}; GetPage: {}", fs->RequestSummary(), pages->Summary());
+        continue;
+      }
       spdlog::info("received signal {}, unmounting", sig);
       fs->Stop();
     }
@@ -213,7 +218,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
   steps.Done("fuse mount");
   lease.StartKeepAlive();
-  std::thread signal_thread = StartSignalThread(fs->get(), signals);
+  std::thread signal_thread = StartSignalThread(fs->get(), &pages, signals);
   spdlog::info("mounted branch {} (timeline {}) at {}, snapshot valid at {}", args.branch, *timeline, args.mountpoint,
                snapshot.valid.ToString());
   spdlog::info("mount steps: {}", steps.Summary());
@@ -259,6 +264,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
