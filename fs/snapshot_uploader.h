@@ -13,7 +13,13 @@
 //
 // Nothing is lost on failure: blocks and floors taken from the filesystem
 // for an upload that fails are carried into the next attempt, which is
-// retried until it succeeds or the daemon stops.
+// retried until it succeeds or the daemon stops. The same holds for a
+// snapshot overtaken by the next checkpoint before it is stored: it is
+// dropped for that one (see Superseded() in the .cc).
+//
+// Cost to PostgreSQL: the snapshot lock (truncation, unlink and creation of
+// relation files wait) is held only while the dirty blocks are read back
+// and the relation sizes taken; each upload logs how long.
 //
 // Thread-safety: OnControlWrite is called from FUSE worker threads; the
 // upload runs on the uploader's own thread. mu_ guards the fields marked.
