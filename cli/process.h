@@ -1,5 +1,5 @@
-// Running other programs from the CLI: PostgreSQL's tools in the
-// foreground with the user's terminal, and zenith daemons detached.
+// Running PostgreSQL's tools from the CLI in the foreground, with the user's
+// terminal (daemons: common/daemon_process.h).
 //
 // Thread-safety: call from one thread (fork/exec).
 #pragma once
@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/daemon_process.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
@@ -25,22 +26,5 @@ Result<int> RunForeground(const std::vector<std::string>& argv);
 // line: lines it returns false for are not shown.
 Result<int> RunForegroundFiltered(const std::vector<std::string>& argv,
                                   const std::function<bool(std::string_view line)>& keep);
-
-// Starts argv as a daemon: its own session, stdin from /dev/null, stdout and
-// stderr appended to `log_path`. `keep_fd` (if valid) stays open in the
-// child under the same number (a readiness pipe). Returns the child's pid;
-// the child is not waited for here.
-Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::string& log_path, int keep_fd = -1);
-
-// The exit status of a child that has exited, without blocking; nullopt if
-// it still runs.
-std::optional<int> ReapIfExited(pid_t pid);
-
-// True while `pid` runs (a zombie counts as exited).
-bool ProcessAlive(pid_t pid);
-
-// The directory holding the running `zenith` executable (zenith-fs and
-// zenith-pageserver live beside it).
-std::string ExecutableDir();
 
 }  // namespace zenith::cli

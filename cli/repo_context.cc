@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/process.h"
+#include "pageserver/server_launcher.h"
 #include "common/file_util.h"
 
 namespace zenith::cli {
@@ -16,8 +17,6 @@ namespace {
 
 using pageserver::PageServerClient;
 using Clock = std::chrono::steady_clock;
-
-constexpr int kExitAlreadyRunning = 3;  // zenith-pageserver's "another one serves"
 
 std::string ConnString(const RepoContext& repo) {
   return pageserver::PageServerConnString(repo.layout.socket_dir(), repo.config.port);
@@ -28,23 +27,6 @@ std::string AbsolutePath(const std::string& path) {
   char cwd[PATH_MAX];
   if (getcwd(cwd, sizeof cwd) == nullptr) return path;
   return std::string(cwd) + "/" + path;
-}
-
-Result<std::unique_ptr<PageServerClient>> WaitForServer(const RepoContext& repo, pid_t child) {
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  Status last;
-  while (Clock::now() < deadline) {
-    auto client = PageServerClient::Connect(ConnString(repo));
-    if (client.ok()) return client;
-    last = client.status();
-    if (auto code = ReapIfExited(child); code && *code != kExitAlreadyRunning) {
-      return Unavailable("the page server exited with code " + std::to_string(*code) + "; see " +
-                         repo.layout.log_file());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return Unavailable("the page server did not start within 30 s (" + last.message() + "); see " +
-                     repo.layout.log_file());
 }
 
 }  // namespace
@@ -65,20 +47,14 @@ Result<RepoContext> OpenRepo(const std::string& repo_path) {
 }
 
 Result<pid_t> StartPageServer(const RepoContext& repo) {
-  if (auto pid = RunningPageServer(repo)) return *pid;
-  ZENITH_ASSIGN_OR_RETURN(pid_t child, SpawnDaemon({ExecutableDir() + "/zenith-pageserver", "--repo", repo.layout.root},
-                                                   repo.layout.log_file()));
-  ZENITH_RETURN_IF_ERROR(WaitForServer(repo, child).status());
+  ZENITH_RETURN_IF_ERROR(ConnectPageServer(repo).status());
   auto pid = RunningPageServer(repo);
-  return pid ? *pid : child;
+  if (!pid) return Unavailable("the page server started but does not answer; see " + repo.layout.log_file());
+  return *pid;
 }
 
 Result<std::unique_ptr<PageServerClient>> ConnectPageServer(const RepoContext& repo) {
-  auto client = PageServerClient::Connect(ConnString(repo));
-  if (client.ok()) return client;
-  ZENITH_ASSIGN_OR_RETURN(pid_t child, SpawnDaemon({ExecutableDir() + "/zenith-pageserver", "--repo", repo.layout.root},
-                                                   repo.layout.log_file()));
-  return WaitForServer(repo, child);
+  return pageserver::ConnectOrStartPageServer(repo.layout, repo.config);
 }
 
 std::optional<pid_t> RunningPageServer(const RepoContext& repo) {

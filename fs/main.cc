@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <chrono>
 #include <spdlog/spdlog.h>
@@ -29,6 +30,7 @@
 #include "pageserver/client/page_client.h"
 #include "pageserver/repo_config.h"
 #include "pageserver/repo_layout.h"
+#include "pageserver/server_launcher.h"
 
 namespace zenith::fs {
 namespace {
@@ -55,16 +57,20 @@ class Readiness {
   UniqueFd fd_;
 };
 
+// Connects to the page server, starting one if nobody answers.
+using Connector = std::function<Result<std::unique_ptr<PageServerClient>>()>;
+
 // The mount lease: held by the connection that ran `attach`; re-taken if
-// the page server restarts (the lease lives in its memory).
+// the page server restarts (the lease lives in its memory), and the page
+// server restarted if it died.
 class Lease {
  public:
-  Lease(std::string conninfo, std::string timeline, std::string mountpoint)
-      : conninfo_(std::move(conninfo)), timeline_(std::move(timeline)), mountpoint_(std::move(mountpoint)) {}
+  Lease(Connector connect, std::string timeline, std::string mountpoint)
+      : connect_(std::move(connect)), timeline_(std::move(timeline)), mountpoint_(std::move(mountpoint)) {}
   ~Lease() { Stop(); }
 
   Status Acquire() {
-    ZENITH_ASSIGN_OR_RETURN(conn_, PageServerClient::Connect(conninfo_));
+    ZENITH_ASSIGN_OR_RETURN(conn_, connect_());
     return conn_->Query("attach $1 $2 $3", {timeline_, mountpoint_, std::to_string(getpid())}).status();
   }
   void StartKeepAlive() {
@@ -92,7 +98,8 @@ class Lease {
       else spdlog::info("renewed the mount lease after losing the page server connection");
     }
   }
-  const std::string conninfo_, timeline_, mountpoint_;
+  const Connector connect_;
+  const std::string timeline_, mountpoint_;
   std::unique_ptr<PageServerClient> conn_;
   std::mutex mu_;
   std::condition_variable wake_;
@@ -184,11 +191,12 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   auto config = pageserver::RepoConfig::Load(layout.config());
   if (!config.ok()) return fail(config.status());
   const std::string conninfo = pageserver::PageServerConnString(layout.socket_dir(), config->port);
-  auto client = PageServerClient::Connect(conninfo);
+  const Connector connect = [&layout, &config] { return pageserver::ConnectOrStartPageServer(layout, *config); };
+  auto client = connect();
   if (!client.ok()) return fail(client.status());
   auto timeline = TimelineOf(**client, args.branch);
   if (!timeline.ok()) return fail(timeline.status());
-  Lease lease(conninfo, *timeline, args.mountpoint);
+  Lease lease(connect, *timeline, args.mountpoint);
   if (Status s = lease.Acquire(); !s.ok()) return fail(s);
   steps.Done("connect");
 
@@ -206,7 +214,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   auto checkpoint = CheckpointIn(scratch);
   if (!checkpoint.ok()) return fail(checkpoint.status());
 
-  RemotePageSource pages(conninfo, *timeline, snapshot.valid);
+  RemotePageSource pages(conninfo, *timeline, snapshot.valid, [&connect] { return connect().status(); });
   std::unique_ptr<SnapshotUploader> uploader;
   auto fs = DatadirFs::Create({scratch, prepared->remote_files, &pages,
                                [&uploader](std::string bytes) { uploader->OnControlWrite(std::move(bytes)); }});

@@ -33,13 +33,32 @@ void RemotePageSource::Give(std::unique_ptr<pageserver::PageStream> stream) {
   idle_.push_back(std::move(stream));
 }
 
+void RemotePageSource::DropIdle() {
+  std::lock_guard lock(mu_);
+  idle_.clear();
+}
+
+Status RemotePageSource::StartServer() {
+  if (!start_server_) return Unavailable("no page server answers");
+  std::lock_guard lock(start_mu_);
+  return start_server_();
+}
+
 Status RemotePageSource::GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) {
   const auto start = std::chrono::steady_clock::now();
   Status last;
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  // A broken pooled connection, then a failed connect (the server is gone),
+  // then a connection to the restarted server.
+  for (int attempt = 0; attempt < 3; ++attempt) {
     auto stream = Take();
     if (!stream.ok()) {
       last = stream.status();
+      if (!IsConnectionFailure(last)) break;
+      spdlog::warn("no page server answers ({}); starting one", last.message());
+      if (Status started = StartServer(); !started.ok()) {
+        last = started;
+        break;
+      }
       continue;
     }
     last = (*stream)->GetPages(rel, blocks, lsn_, out);
@@ -48,6 +67,7 @@ Status RemotePageSource::GetPages(const RelTag& rel, std::span<const uint32_t> b
       break;
     }
     spdlog::warn("page stream broke ({}); retrying on a new connection", last.message());
+    DropIdle();
   }
   if (!last.ok()) spdlog::error("GetPage of {} blocks of {} failed: {}", blocks.size(), rel.ToString(), last.message());
   calls_.fetch_add(1, std::memory_order_relaxed);

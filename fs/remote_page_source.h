@@ -2,16 +2,19 @@
 // page server's GetPage@LSN at the mount's fixed LSN.
 //
 // It keeps a pool of pagestream connections: a FUSE worker takes one, sends
-// all the blocks of its read pipelined, and gives it back. A connection
-// that breaks (the page server restarted, say) is dropped and the call is
-// retried once on a fresh one, so a restarted page server costs one retry,
-// not a failed read.
+// all the blocks of its read pipelined, and gives it back. When a
+// connection breaks, the page server restarted or died, so every idle
+// connection is dropped with it and the call is retried on a fresh one; if
+// nobody answers, `start_server` brings a page server back (one thread at a
+// time) before the retry. A page server killed under a running mount costs
+// the reads in flight a restart's delay, not an error.
 //
-// Thread-safety: GetPages is called concurrently; mu_ guards idle_; the
-// counters are atomics.
+// Thread-safety: GetPages is called concurrently; mu_ guards idle_;
+// start_mu_ serialises start_server; the counters are atomics.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,8 +28,11 @@ namespace zenith::fs {
 
 class RemotePageSource : public PageSource {
  public:
-  RemotePageSource(std::string conninfo, std::string timeline, Lsn lsn)
-      : conninfo_(std::move(conninfo)), timeline_(std::move(timeline)), lsn_(lsn) {}
+  // Makes sure a page server answers (starting one if needed).
+  using ServerStarter = std::function<Status()>;
+
+  RemotePageSource(std::string conninfo, std::string timeline, Lsn lsn, ServerStarter start_server = {})
+      : conninfo_(std::move(conninfo)), timeline_(std::move(timeline)), lsn_(lsn), start_server_(std::move(start_server)) {}
 
   Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) override;
 
@@ -36,9 +42,13 @@ class RemotePageSource : public PageSource {
  private:
   Result<std::unique_ptr<pageserver::PageStream>> Take();
   void Give(std::unique_ptr<pageserver::PageStream> stream);
+  void DropIdle();
+  Status StartServer();
 
   const std::string conninfo_, timeline_;
   const Lsn lsn_;
+  const ServerStarter start_server_;
+  std::mutex start_mu_;
   std::mutex mu_;
   std::vector<std::unique_ptr<pageserver::PageStream>> idle_;  // guarded by mu_
   std::atomic<uint64_t> calls_{0}, pages_{0}, nanos_{0}, connections_{0};
