@@ -51,6 +51,19 @@ class MountWalkthrough : public ::testing::Test {
     RunResult r = env_.MustZenith({"mount", branch, dir_.Sub(name)});
     ASSERT_TRUE(r.ok());
   }
+  // Mounts main, runs `sql` on a compute, stops it cleanly and unmounts:
+  // afterwards the data lives only in the repository, so a fresh mount reads
+  // it through the page server. Returns the output of `sql`.
+  std::string LoadThenStopAndUnmount(const std::string& sql) {
+    Mount("main", "main");
+    Compute main(env_, "main", 5432);
+    main.Start();
+    std::string out = main.Query(sql);
+    EXPECT_TRUE(main.pg().Stop("fast").ok());
+    env_.MustZenith({"umount", dir_.Sub("main")});
+    EXPECT_TRUE(RemoveTree(dir_.Sub("main")).ok());
+    return out;
+  }
   // kill -9 every zenith-fs of this user's mounts (every test owns its own).
   void CrashDaemons(const std::vector<std::string>& mounts) {
     RunResult status = env_.Zenith({"status"});
@@ -136,15 +149,7 @@ TEST_F(MountWalkthrough, BranchAtPastLsnSeesExactlyTheEarlierCommits) {
 }
 
 TEST_F(MountWalkthrough, CleanStopThenRemountReplaysNoWal) {
-  Mount("main", "main");
-  {
-    Compute main(env_, "main", 5432);
-    main.Start();
-    main.Query("create table t (v int); insert into t select generate_series(1, 1000)");
-    ASSERT_TRUE(main.pg().Stop("fast").ok());
-  }
-  env_.MustZenith({"umount", dir_.Sub("main")});
-  ASSERT_TRUE(RemoveTree(dir_.Sub("main")).ok());
+  LoadThenStopAndUnmount("create table t (v int); insert into t select generate_series(1, 1000)");
   ASSERT_EQ(::unlink(dir_.Sub("main.log").c_str()), 0);
   Mount("main", "main");
   Compute again(env_, "main", 5432);
@@ -192,18 +197,11 @@ TEST_F(MountWalkthrough, PgbenchCommitsSurviveKillNineAndAmcheckIsClean) {
 }
 
 TEST_F(MountWalkthrough, OrdinaryToolsWorkOnAMount) {
-  Mount("main", "main");
-  std::string relpath;
-  {
-    Compute main(env_, "main", 5432);
-    main.Start();
-    main.Query("create table t (v int, s text); insert into t select g, repeat('x', 100) from generate_series(1, 5000) g");
-    relpath = main.Query("select pg_relation_filepath('t')");
-    ASSERT_TRUE(main.pg().Stop("fast").ok());
-  }
+  const std::string relpath = LoadThenStopAndUnmount(
+      "create table t (v int, s text); insert into t select g, repeat('x', 100) from generate_series(1, 5000) g; "
+      "select pg_relation_filepath('t')");
+  ASSERT_FALSE(relpath.empty());
   // A fresh mount: every block below now comes from the page server.
-  env_.MustZenith({"umount", dir_.Sub("main")});
-  ASSERT_TRUE(RemoveTree(dir_.Sub("main")).ok());
   Mount("main", "main");
   const std::string mnt = dir_.Sub("main");
 
@@ -264,14 +262,8 @@ pid_t PageServerPid(const ZenithEnv& env) {
 }
 
 TEST_F(MountWalkthrough, PageServerKilledUnderARunningComputeComesBack) {
-  Mount("main", "main");
-  {
-    Compute main(env_, "main", 5432);
-    main.Start();
-    main.Query("create table big (v int, s text); insert into big select g, repeat('x', 200) from generate_series(1, 20000) g");
-    ASSERT_TRUE(main.pg().Stop("fast").ok());
-  }
-  env_.MustZenith({"umount", dir_.Sub("main")});
+  LoadThenStopAndUnmount(
+      "create table big (v int, s text); insert into big select g, repeat('x', 200) from generate_series(1, 20000) g");
   Mount("main", "main");  // a fresh mount: the table's pages are only on the page server
   Compute main(env_, "main", 5432);
   main.Start();
