@@ -16,6 +16,9 @@ struct GlobalOptions {
 int CmdInit(const GlobalOptions& g);
 int CmdBranchList(const GlobalOptions& g);
 int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::string& parent);
+int CmdBranchDelete(const GlobalOptions& g, const std::string& name);
+int CmdBranchVerbose(const GlobalOptions& g);  // zenith branch -v
+int CmdGc(const GlobalOptions& g, const std::string& window);  // window "" = the configured one
 int CmdPageServer(const GlobalOptions& g, const std::string& action);  // start | stop | status
 int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir);
 int CmdUmount(const GlobalOptions& g, const std::string& dir);

@@ -14,10 +14,17 @@ int main(int argc, char** argv) {
 
   auto* init = app.add_subcommand("init", "create a repository: initdb, imported as branch \"main\"");
 
-  auto* branch = app.add_subcommand("branch", "list branches, or create NEW from PARENT[@LSN]");
+  auto* branch = app.add_subcommand(
+      "branch", "list branches (-v: with sizes), create NEW from PARENT[@LSN], or `delete` NAME");
   std::string branch_name, branch_parent;
-  branch->add_option("name", branch_name, "the new branch");
+  bool branch_verbose = false;
+  branch->add_option("name", branch_name, "the new branch (or `delete`)");
   branch->add_option("parent", branch_parent, "the branch to fork, optionally @LSN (default: its end of WAL)");
+  branch->add_flag("-v,--verbose", branch_verbose, "with parent, branch LSN, end of WAL and sizes");
+
+  auto* gc = app.add_subcommand("gc", "compact and remove history outside the window now, printing what was freed");
+  std::string gc_window;
+  gc->add_option("--window", gc_window, "keep this much history instead of the configured window (e.g. 7d, 12h, 30m)");
 
   auto* mount = app.add_subcommand("mount", "mount a data directory for BRANCH at DIR");
   std::string mount_branch, mount_dir;
@@ -52,10 +59,15 @@ int main(int argc, char** argv) {
 
   if (init->parsed()) return CmdInit(g);
   if (branch->parsed()) {
-    if (branch_name.empty()) return CmdBranchList(g);
-    if (branch_parent.empty()) return Fail("usage: zenith branch NEW PARENT[@LSN]");
+    if (branch_name.empty()) return branch_verbose ? CmdBranchVerbose(g) : CmdBranchList(g);
+    if (branch_name == "delete") {
+      if (branch_parent.empty()) return Fail("usage: zenith branch delete NAME");
+      return CmdBranchDelete(g, branch_parent);
+    }
+    if (branch_parent.empty()) return Fail("usage: zenith branch NEW PARENT[@LSN], or zenith branch delete NAME");
     return CmdBranchCreate(g, branch_name, branch_parent);
   }
+  if (gc->parsed()) return CmdGc(g, gc_window);
   if (mount->parsed()) return CmdMount(g, mount_branch, mount_dir);
   if (umount->parsed()) return CmdUmount(g, umount_dir);
   if (start->parsed()) return CmdStart(g, start_branch, pg_ctl_args);

@@ -60,9 +60,10 @@ class Readiness {
 // Connects to the page server, starting one if nobody answers.
 using Connector = std::function<Result<std::unique_ptr<PageServerClient>>()>;
 
-// The mount lease: held by the connection that ran `attach`; re-taken if
-// the page server restarts (the lease lives in its memory), and the page
-// server restarted if it died.
+// The mount lease: held by the connection that ran `attach`, which also
+// pins the snapshot the mount reads (so compaction keeps it exact); both
+// re-taken if the page server restarts (they live in its memory), and the
+// page server restarted if it died.
 class Lease {
  public:
   Lease(Connector connect, std::string timeline, std::string mountpoint)
@@ -71,8 +72,26 @@ class Lease {
 
   Status Acquire() {
     ZENITH_ASSIGN_OR_RETURN(conn_, connect_());
-    return conn_->Query("attach $1 $2 $3", {timeline_, mountpoint_, std::to_string(getpid())}).status();
+    ZENITH_RETURN_IF_ERROR(conn_->Query("attach $1 $2 $3", {timeline_, mountpoint_, std::to_string(getpid())}).status());
+    if (!pinned_.valid()) return Status::Ok();
+    Status pin = conn_->Query("pin $1 $2", {timeline_, pinned_.ToString()}).status();
+    // Kept as it is: reads at a snapshot that is gone fail (the page stream
+    // is exact), they never return another state.
+    if (!pin.ok()) spdlog::error("could not pin this mount's snapshot again; unmount and mount again: {}", pin.message());
+    return Status::Ok();
   }
+  // The basebackup of the newest snapshot, pinned on the lease's session.
+  // REQUIRES: Acquire() succeeded, no keepalive yet.
+  Result<std::string> PinnedBasebackup() {
+    std::string tar;
+    ZENITH_RETURN_IF_ERROR(conn_->CopyOut("basebackup " + timeline_ + " pin", [&](std::span<const uint8_t> chunk) {
+      tar.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+      return Status::Ok();
+    }));
+    return tar;
+  }
+  // The pinned snapshot, to pin again after a page server restart.
+  void SetPinned(Lsn lsn) { pinned_ = lsn; }
   void StartKeepAlive() {
     thread_ = std::thread([this] { KeepAlive(); });
   }
@@ -100,6 +119,7 @@ class Lease {
   }
   const Connector connect_;
   const std::string timeline_, mountpoint_;
+  Lsn pinned_;
   std::unique_ptr<PageServerClient> conn_;
   std::mutex mu_;
   std::condition_variable wake_;
@@ -145,12 +165,13 @@ Result<std::string> TimelineOf(PageServerClient& client, const std::string& bran
   return rows[0][0];
 }
 
-Result<std::string> FetchBasebackup(PageServerClient& client, const std::string& timeline) {
-  std::string tar;
-  ZENITH_RETURN_IF_ERROR(client.CopyOut("basebackup " + timeline, [&](std::span<const uint8_t> chunk) {
-    tar.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-    return Status::Ok();
-  }));
+// The basebackup, pinned. Its snapshot is the newest; should a newer one
+// arrive and compaction merge it away before the pin, ask again.
+Result<std::string> FetchBasebackup(Lease& lease) {
+  Result<std::string> tar = lease.PinnedBasebackup();
+  for (int attempt = 1; attempt < 5 && tar.status().code() == StatusCode::kNotFound; ++attempt) {
+    tar = lease.PinnedBasebackup();
+  }
   return tar;
 }
 
@@ -202,13 +223,14 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
 
   const std::string scratch = layout.datadirs_dir() + "/" + *timeline + "/scratch";
   const std::string wal_dir = layout.timelines_dir() + "/" + *timeline + "/wal";
-  auto tar = FetchBasebackup(**client, *timeline);
+  auto tar = FetchBasebackup(lease);
   if (!tar.ok()) return fail(tar.status());
   steps.Done("basebackup");
   auto prepared = BuildScratch(scratch, *tar, wal_dir);
   if (!prepared.ok()) return fail(prepared.status());
   steps.Done("scratch");
   const auto& snapshot = prepared->manifest.snapshot;
+  lease.SetPinned(snapshot.valid);
   if (auto s = (*client)->Query("prepare_wal $1 $2", {*timeline, snapshot.redo.ToString()}); !s.ok()) return fail(s.status());
   steps.Done("prepare_wal");
   auto checkpoint = CheckpointIn(scratch);

@@ -25,7 +25,7 @@ Result<std::unique_ptr<pageserver::PageStream>> RemotePageSource::Take() {
     }
   }
   connections_.fetch_add(1, std::memory_order_relaxed);
-  return pageserver::PageStream::Open(conninfo_, timeline_);
+  return pageserver::PageStream::Open(conninfo_, timeline_, /*exact=*/true);
 }
 
 void RemotePageSource::Give(std::unique_ptr<pageserver::PageStream> stream) {

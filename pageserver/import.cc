@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <ctime>
 
 #include <spdlog/spdlog.h>
 
@@ -76,7 +77,8 @@ Status WriteLayerZero(const std::string& datadir, const RepoLayout& layout, cons
   TarWriter tar([&](std::span<const uint8_t> bytes) { return writer->AppendFilesTar(bytes); });
   ZENITH_RETURN_IF_ERROR(WriteNonRelationFiles(datadir, entries, {}, tar));
   ZENITH_RETURN_IF_ERROR(tar.EndBody());
-  return writer->Finish(lsns).status();
+  // Layer 0 holds every page of the cluster: an image.
+  return writer->Finish(LayerMeta(lsns, Lsn(0), /*image=*/true, std::time(nullptr))).status();
 }
 
 Status CopyWalSegments(const std::string& from, const std::string& to) {

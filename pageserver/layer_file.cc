@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <ctime>
 #include <cstring>
 #include <tuple>
 
@@ -29,11 +30,13 @@ RelKey LoadRelKey(std::span<const uint8_t> entry) {
 
 }  // namespace
 
+LayerMeta::LayerMeta(const SnapshotLsns& l) : lsns(l), start(Lsn(0)), created_at(std::time(nullptr)) {}
+
 LayerFile::~LayerFile() {
   if (map_ != nullptr) munmap(const_cast<uint8_t*>(map_), map_size_);
 }
 
-Result<std::shared_ptr<const LayerFile>> LayerFile::Open(const std::string& path) {
+Result<std::shared_ptr<LayerFile>> LayerFile::Open(const std::string& path) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
@@ -46,21 +49,43 @@ Result<std::shared_ptr<const LayerFile>> LayerFile::Open(const std::string& path
   layer->path_ = path;
   layer->map_ = static_cast<const uint8_t*>(map);
   layer->map_size_ = static_cast<size_t>(st.st_size);
-  Status s = layer->Validate();
+  Status s = layer->Validate(st.st_mtime);
   if (!s.ok()) return s;
-  return std::shared_ptr<const LayerFile>(std::move(layer));
+  return layer;
 }
 
-Status LayerFile::Validate() {
+Status LayerFile::ValidateHeader(int64_t mtime) {
   std::span<const uint8_t> file(map_, map_size_);
   auto corrupt = [&](const std::string& what) { return Corruption("layer file \"" + path_ + "\" is corrupt: " + what); };
   if (std::memcmp(file.data(), lf::kMagic, sizeof lf::kMagic) != 0) return corrupt("bad magic");
-  if (LoadU32(file, lf::kOffHeaderCrc) != ComputeCrc32c(file.data(), lf::kOffHeaderCrc)) return corrupt("header CRC mismatch");
-  if (LoadU32(file, lf::kOffVersion) != lf::kVersion) {
-    return corrupt("unsupported format version " + std::to_string(LoadU32(file, lf::kOffVersion)));
+  version_ = LoadU32(file, lf::kOffVersion);
+  if (version_ != lf::kVersion1 && version_ != lf::kVersion) {
+    // The CRC's place depends on the version: check both before blaming it.
+    bool crc_ok = LoadU32(file, lf::kOffHeaderCrc) == ComputeCrc32c(file.data(), lf::kOffHeaderCrc) ||
+                  LoadU32(file, lf::kOffHeaderCrcV1) == ComputeCrc32c(file.data(), lf::kOffHeaderCrcV1);
+    return corrupt(crc_ok ? "unsupported format version " + std::to_string(version_) : "header CRC mismatch");
   }
+  const uint32_t crc_off = version_ == lf::kVersion1 ? lf::kOffHeaderCrcV1 : lf::kOffHeaderCrc;
+  if (LoadU32(file, crc_off) != ComputeCrc32c(file.data(), crc_off)) return corrupt("header CRC mismatch");
   std::memcpy(timeline_id_.bytes.data(), file.data() + lf::kOffTimelineId, 16);
-  lsns_ = {Lsn(LoadU64(file, lf::kOffRedo)), Lsn(LoadU64(file, lf::kOffCheckpoint)), Lsn(LoadU64(file, lf::kOffValid))};
+  meta_.lsns = {Lsn(LoadU64(file, lf::kOffRedo)), Lsn(LoadU64(file, lf::kOffCheckpoint)), Lsn(LoadU64(file, lf::kOffValid))};
+  if (version_ == lf::kVersion1) {
+    meta_.created_at = mtime;
+    return Status::Ok();
+  }
+  meta_.start = Lsn(LoadU64(file, lf::kOffStart));
+  meta_.created_at = static_cast<int64_t>(LoadU64(file, lf::kOffCreatedAt));
+  const uint32_t flags = LoadU32(file, lf::kOffFlags);
+  if ((flags & ~lf::kFlagImage) != 0) return corrupt("unknown flags " + std::to_string(flags));
+  meta_.image = (flags & lf::kFlagImage) != 0;
+  if (meta_.start > meta_.lsns.valid) return corrupt("start " + meta_.start.ToString() + " is past valid");
+  return Status::Ok();
+}
+
+Status LayerFile::Validate(int64_t mtime) {
+  ZENITH_RETURN_IF_ERROR(ValidateHeader(mtime));
+  std::span<const uint8_t> file(map_, map_size_);
+  auto corrupt = [&](const std::string& what) { return Corruption("layer file \"" + path_ + "\" is corrupt: " + what); };
   page_count_ = LoadU64(file, lf::kOffPageCount);
   rel_count_ = LoadU64(file, lf::kOffRelCount);
   uint64_t files_off = LoadU64(file, lf::kOffFilesOffset), files_size = LoadU64(file, lf::kOffFilesSize);
@@ -88,10 +113,13 @@ Status LayerFile::Validate() {
   for (uint64_t i = 0; i < page_count_; ++i) {
     if (LoadU32(index_, i * lf::kIndexEntrySize + 20) >= page_count_) return corrupt("index points past the pages");
   }
+  complete_ = true;
+  for (uint64_t i = 0; i < rel_count_ && complete_; ++i) complete_ = RelInfoAt(i).floor == 0;
+  if (meta_.image && !complete_) return corrupt("an image layer with a relation floor above 0");
   return Status::Ok();
 }
 
-Result<std::optional<std::span<const uint8_t>>> LayerFile::FindPage(const RelTag& rel, uint32_t block) const {
+uint64_t LayerFile::LowerBound(const RelTag& rel, uint32_t block) const {
   const auto key = std::make_tuple(KeyOf(rel), block);
   uint64_t lo = 0, hi = page_count_;
   while (lo < hi) {  // first entry whose key >= key
@@ -100,14 +128,40 @@ Result<std::optional<std::span<const uint8_t>>> LayerFile::FindPage(const RelTag
     if (std::make_tuple(LoadRelKey(entry), LoadU32(entry, 16)) < key) lo = mid + 1;
     else hi = mid;
   }
-  if (lo == page_count_) return std::optional<std::span<const uint8_t>>();
-  auto entry = index_.subspan(lo * lf::kIndexEntrySize, lf::kIndexEntrySize);
-  if (std::make_tuple(LoadRelKey(entry), LoadU32(entry, 16)) != key) return std::optional<std::span<const uint8_t>>();
+  return lo;
+}
+
+std::pair<uint64_t, uint64_t> LayerFile::PageRange(const RelTag& rel) const {
+  const RelKey key = KeyOf(rel);
+  uint64_t lo = LowerBound(rel, 0), hi = page_count_;
+  const uint64_t first = lo;
+  while (lo < hi) {  // first entry of a later relation
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (LoadRelKey(index_.subspan(mid * lf::kIndexEntrySize, lf::kIndexEntrySize)) <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return {first, lo};
+}
+
+uint32_t LayerFile::BlockAt(uint64_t index) const { return LoadU32(index_, index * lf::kIndexEntrySize + 16); }
+
+Result<std::span<const uint8_t>> LayerFile::PageAt(uint64_t index) const {
+  auto entry = index_.subspan(index * lf::kIndexEntrySize, lf::kIndexEntrySize);
   auto page = pages_.subspan(uint64_t{LoadU32(entry, 20)} * lf::kPageSize, lf::kPageSize);
   if (ComputeCrc32c(page) != LoadU32(entry, 24)) {
-    return Corruption("layer file \"" + path_ + "\" is corrupt: bad CRC of block " + std::to_string(block) +
+    RelTag rel{LoadU32(entry, 0), LoadU32(entry, 4), LoadU32(entry, 8), static_cast<ForkNumber>(LoadU8(entry, 12))};
+    return Corruption("layer file \"" + path_ + "\" is corrupt: bad CRC of block " + std::to_string(BlockAt(index)) +
                       " of relation " + rel.ToString());
   }
+  return page;
+}
+
+Result<std::optional<std::span<const uint8_t>>> LayerFile::FindPage(const RelTag& rel, uint32_t block) const {
+  const uint64_t i = LowerBound(rel, block);
+  if (i == page_count_) return std::optional<std::span<const uint8_t>>();
+  auto entry = index_.subspan(i * lf::kIndexEntrySize, lf::kIndexEntrySize);
+  if (LoadRelKey(entry) != KeyOf(rel) || LoadU32(entry, 16) != block) return std::optional<std::span<const uint8_t>>();
+  ZENITH_ASSIGN_OR_RETURN(auto page, PageAt(i));
   return std::optional<std::span<const uint8_t>>(page);
 }
 

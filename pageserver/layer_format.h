@@ -1,6 +1,7 @@
 // The on-disk format of a snapshot layer (DESIGN.md section 4).
 //
-// A layer is one immutable file, `timelines/<id>/layers/<name>.layer`:
+// A layer is one immutable file, `timelines/<id>/layers/<name>` (names in
+// layer_writer.h):
 //
 //   [0, 4096)          header (LayerHeader, zero-padded), CRC-protected
 //   [4096, ...)        pages: page_count * 8192 bytes, in arrival order
@@ -21,6 +22,17 @@
 // this layer does not hold were cut away and must read as zeros, not fall
 // through to older layers.
 //
+// Version 2 adds three header fields. `start` says which layers of its
+// timeline the layer replaces: every one whose range (start, valid] lies
+// within its own (a snapshot's start is the valid of the layer below it;
+// a merged layer's, that of the oldest layer it merged). `created_at` is
+// when the snapshot was stored (unix seconds; for a merged layer, its
+// newest input's), which the point-in-time window is measured against.
+// The image flag marks a layer that holds every page of the timeline at
+// `valid` (its floors are all 0, so reads never fall through it).
+// Version 1 files (no such fields) are still read: their start is the
+// valid of the layer below them and their time the file's mtime.
+//
 // All integers little-endian. Crash safety: a layer is written to a temp
 // file, fsynced, renamed to its final name, and the directory fsynced; a
 // reader never sees a partial layer (LayerWriter).
@@ -31,7 +43,8 @@
 namespace zenith::pageserver::layer_format {
 
 inline constexpr char kMagic[8] = {'Z', 'N', 'L', 'A', 'Y', 'E', 'R', '1'};
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion1 = 1;
+inline constexpr uint32_t kVersion = 2;  // written by LayerWriter
 inline constexpr uint32_t kHeaderSize = 4096;
 inline constexpr uint32_t kPageSize = 8192;
 
@@ -53,9 +66,15 @@ enum HeaderOffset : uint32_t {
   kOffFilesCrc = 104,     // u32
   kOffIndexCrc = 108,     // u32
   kOffRelCrc = 112,       // u32
-  kOffHeaderCrc = 116,    // u32: CRC of bytes [0, 116)
-  kHeaderUsed = 120,
+  kOffHeaderCrcV1 = 116,  // u32, version 1 only: CRC of bytes [0, 116)
+  kOffStart = 116,        // u64 LSN (version 2)
+  kOffCreatedAt = 124,    // i64 unix seconds (version 2)
+  kOffFlags = 132,        // u32 (version 2): kFlagImage
+  kOffHeaderCrc = 136,    // u32 (version 2): CRC of bytes [0, 136)
+  kHeaderUsed = 140,
 };
+
+inline constexpr uint32_t kFlagImage = 1;
 
 // IndexEntry: spc u32, db u32, rel u32, fork u8, pad u8[3], block u32,
 // page_no u32 (position in the pages section), page_crc u32.

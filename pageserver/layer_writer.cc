@@ -29,17 +29,27 @@ void PutRel(ByteWriter& w, const RelTag& r) {
   w.U16(0);
 }
 
+constexpr size_t kPageBufferBytes = 1 << 20;
+
+bool IsHex16(std::string_view s) {
+  return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
 }  // namespace
 
-std::string LayerFileName(Lsn valid) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%016" PRIX64 ".layer", valid.value);
+std::string LayerFileName(const LayerMeta& meta) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%016" PRIX64 "-%016" PRIX64 "%s.layer", meta.lsns.valid.value, meta.start.value,
+                meta.image ? "-image" : "");
   return buf;
 }
 
 bool IsLayerFileName(std::string_view name) {
-  if (name.size() != 22 || !name.ends_with(".layer")) return false;
-  return std::all_of(name.begin(), name.begin() + 16, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  if (!name.ends_with(".layer")) return false;
+  name.remove_suffix(6);
+  if (name.size() == 16) return IsHex16(name);  // version 1
+  if (name.ends_with("-image")) name.remove_suffix(6);
+  return name.size() == 33 && name[16] == '-' && IsHex16(name.substr(0, 16)) && IsHex16(name.substr(17));
 }
 
 Result<std::unique_ptr<LayerWriter>> LayerWriter::Create(const std::string& dir, const TimelineId& timeline) {
@@ -59,13 +69,23 @@ Status LayerWriter::AddPage(const RelTag& rel, uint32_t block, std::span<const u
   if (page.size() != lf::kPageSize) return InvalidArgument("a page must be 8192 bytes, got " + std::to_string(page.size()));
   if (files_started_) return Internal("LayerWriter::AddPage after the files section started");
   uint32_t page_no = static_cast<uint32_t>(index_.size());
-  ZENITH_RETURN_IF_ERROR(PwriteFull(fd_.get(), page, lf::kHeaderSize + uint64_t{page_no} * lf::kPageSize, temp_path_));
+  if (page_buf_.empty()) page_buf_offset_ = lf::kHeaderSize + uint64_t{page_no} * lf::kPageSize;
+  page_buf_.append(reinterpret_cast<const char*>(page.data()), page.size());
   index_.push_back({rel, block, page_no, ComputeCrc32c(page)});
+  if (page_buf_.size() >= kPageBufferBytes) return FlushPages();
   return Status::Ok();
+}
+
+Status LayerWriter::FlushPages() {
+  if (page_buf_.empty()) return Status::Ok();
+  Status s = PwriteFull(fd_.get(), AsBytes(page_buf_), page_buf_offset_, temp_path_);
+  page_buf_.clear();
+  return s;
 }
 
 Status LayerWriter::AppendFilesTar(std::span<const uint8_t> bytes) {
   if (!files_started_) {
+    ZENITH_RETURN_IF_ERROR(FlushPages());
     files_started_ = true;
     files_offset_ = lf::kHeaderSize + index_.size() * uint64_t{lf::kPageSize};
   }
@@ -81,6 +101,7 @@ Status LayerWriter::SetRelation(const RelTag& rel, RelationInfo info) {
 }
 
 Status LayerWriter::WriteTables(uint64_t* index_off, uint64_t* rel_off, uint32_t* index_crc, uint32_t* rel_crc) {
+  ZENITH_RETURN_IF_ERROR(FlushPages());
   std::sort(index_.begin(), index_.end(), [](const IndexEntry& a, const IndexEntry& b) {
     return std::make_tuple(SortKey(a.rel), a.block) < std::make_tuple(SortKey(b.rel), b.block);
   });
@@ -113,7 +134,7 @@ Status LayerWriter::WriteTables(uint64_t* index_off, uint64_t* rel_off, uint32_t
   return PwriteFull(fd_.get(), bytes, *index_off, temp_path_);
 }
 
-Status LayerWriter::WriteHeader(const SnapshotLsns& lsns, uint64_t index_off, uint64_t rel_off, uint32_t index_crc,
+Status LayerWriter::WriteHeader(const LayerMeta& meta, uint64_t index_off, uint64_t rel_off, uint32_t index_crc,
                                 uint32_t rel_crc) {
   std::string header(lf::kHeaderSize, '\0');
   std::span<uint8_t> h(reinterpret_cast<uint8_t*>(header.data()), header.size());
@@ -121,9 +142,9 @@ Status LayerWriter::WriteHeader(const SnapshotLsns& lsns, uint64_t index_off, ui
   StoreAt<uint32_t>(h, lf::kOffVersion, lf::kVersion);
   StoreAt<uint32_t>(h, lf::kOffHeaderSize, lf::kHeaderSize);
   std::memcpy(h.data() + lf::kOffTimelineId, timeline_.bytes.data(), 16);
-  StoreAt<uint64_t>(h, lf::kOffRedo, lsns.redo.value);
-  StoreAt<uint64_t>(h, lf::kOffCheckpoint, lsns.checkpoint.value);
-  StoreAt<uint64_t>(h, lf::kOffValid, lsns.valid.value);
+  StoreAt<uint64_t>(h, lf::kOffRedo, meta.lsns.redo.value);
+  StoreAt<uint64_t>(h, lf::kOffCheckpoint, meta.lsns.checkpoint.value);
+  StoreAt<uint64_t>(h, lf::kOffValid, meta.lsns.valid.value);
   StoreAt<uint64_t>(h, lf::kOffPageCount, index_.size());
   StoreAt<uint64_t>(h, lf::kOffFilesOffset, files_offset_);
   StoreAt<uint64_t>(h, lf::kOffFilesSize, files_size_);
@@ -133,17 +154,23 @@ Status LayerWriter::WriteHeader(const SnapshotLsns& lsns, uint64_t index_off, ui
   StoreAt<uint32_t>(h, lf::kOffFilesCrc, files_crc_.Finish());
   StoreAt<uint32_t>(h, lf::kOffIndexCrc, index_crc);
   StoreAt<uint32_t>(h, lf::kOffRelCrc, rel_crc);
+  StoreAt<uint64_t>(h, lf::kOffStart, meta.start.value);
+  StoreAt<uint64_t>(h, lf::kOffCreatedAt, static_cast<uint64_t>(meta.created_at));
+  StoreAt<uint32_t>(h, lf::kOffFlags, meta.image ? lf::kFlagImage : 0);
   StoreAt<uint32_t>(h, lf::kOffHeaderCrc, ComputeCrc32c(h.data(), lf::kOffHeaderCrc));
   return PwriteFull(fd_.get(), h, 0, temp_path_);
 }
 
-Result<std::string> LayerWriter::Finish(const SnapshotLsns& lsns) {
+Result<std::string> LayerWriter::Finish(const LayerMeta& meta) {
+  if (meta.start > meta.lsns.valid) {
+    return InvalidArgument("layer start " + meta.start.ToString() + " is past its valid " + meta.lsns.valid.ToString());
+  }
   uint64_t index_off = 0, rel_off = 0;
   uint32_t index_crc = 0, rel_crc = 0;
   ZENITH_RETURN_IF_ERROR(WriteTables(&index_off, &rel_off, &index_crc, &rel_crc));
-  ZENITH_RETURN_IF_ERROR(WriteHeader(lsns, index_off, rel_off, index_crc, rel_crc));
+  ZENITH_RETURN_IF_ERROR(WriteHeader(meta, index_off, rel_off, index_crc, rel_crc));
   ZENITH_RETURN_IF_ERROR(FsyncFd(fd_.get(), temp_path_));
-  std::string final_path = dir_ + "/" + LayerFileName(lsns.valid);
+  std::string final_path = dir_ + "/" + LayerFileName(meta);
   // link(2) refuses to replace an existing layer; then drop the temp name.
   if (::link(temp_path_.c_str(), final_path.c_str()) != 0) return ErrnoStatus("create layer", final_path, errno);
   ::unlink(temp_path_.c_str());

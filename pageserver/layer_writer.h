@@ -1,8 +1,9 @@
 // LayerWriter: builds one snapshot layer file (layer_format.h) and makes it
 // appear atomically.
 //
-// Pages are streamed to a temp file as they arrive; the index (28 bytes a
-// page) and the relation table are kept in memory and written at Finish().
+// Pages are streamed to a temp file as they arrive (buffered, written in
+// large chunks); the index (28 bytes a page) and the relation table are kept
+// in memory and written at Finish().
 // Finish() fsyncs the file, renames it to its final name and fsyncs the
 // directory: a crash before the rename leaves only a temp file, which no
 // reader looks at and the next writer in that directory removes.
@@ -23,9 +24,12 @@
 
 namespace zenith::pageserver {
 
-// "<valid as 16 hex digits>.layer": layers sort by name in LSN order.
-std::string LayerFileName(Lsn valid);
-// True for names LayerFileName makes (temp files and others are not layers).
+// "<valid>-<start>.layer", or "<valid>-<start>-image.layer" for an image,
+// each LSN as 16 hex digits: layers sort by name in LSN order, and a merged
+// layer never takes the name of one it replaces.
+std::string LayerFileName(const LayerMeta& meta);
+// True for names LayerFileName makes, and for the "<valid>.layer" of
+// version-1 layers (temp files and others are not layers).
 bool IsLayerFileName(std::string_view name);
 
 class LayerWriter {
@@ -47,9 +51,9 @@ class LayerWriter {
   uint64_t page_count() const { return index_.size(); }
 
   // Writes the index, relation table and header, makes the layer durable
-  // under LayerFileName(lsns.valid) and returns its path. kAlreadyExists if
-  // a layer with that name exists.
-  Result<std::string> Finish(const SnapshotLsns& lsns);
+  // under LayerFileName(meta) and returns its path. kAlreadyExists if a
+  // layer with that name exists. REQUIRES: an image's floors are all 0.
+  Result<std::string> Finish(const LayerMeta& meta);
 
  private:
   struct IndexEntry {
@@ -64,14 +68,17 @@ class LayerWriter {
   };
   LayerWriter() = default;
   Status WriteTables(uint64_t* index_off, uint64_t* rel_off, uint32_t* index_crc, uint32_t* rel_crc);
-  Status WriteHeader(const SnapshotLsns& lsns, uint64_t index_off, uint64_t rel_off, uint32_t index_crc,
+  Status WriteHeader(const LayerMeta& meta, uint64_t index_off, uint64_t rel_off, uint32_t index_crc,
                      uint32_t rel_crc);
+  Status FlushPages();
 
   std::string dir_, temp_path_;
   TimelineId timeline_;
   UniqueFd fd_;
   bool finished_ = false;
   bool files_started_ = false;
+  std::string page_buf_;        // pages not written yet, in order
+  uint64_t page_buf_offset_ = 0;  // where page_buf_ goes in the file
   uint64_t files_offset_ = 0, files_size_ = 0;
   Crc32c files_crc_;
   std::vector<IndexEntry> index_;

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/file_util.h"
+#include "pageserver/history.h"
 #include "pageserver/page_service.h"
 #include "pageserver/pq_server.h"
 #include "pageserver/repository.h"
@@ -71,16 +72,21 @@ int Serve(const std::string& root) {
   options.unix_socket_path = UnixSocketPath(layout.socket_dir(), static_cast<uint16_t>(config.port));
   if (config.tcp_port != 0) options.tcp_port = static_cast<uint16_t>(config.tcp_port);
   options.max_connections = 1000;
-  PqServer server(options, MakePageServiceCommands(**repo));
+  History history(**repo, HistoryOptionsFor(config.history));
+  PageServiceOptions service;
+  service.history = &history;
+  PqServer server(options, MakePageServiceCommands(**repo, service));
   if (Status s = server.Start(); !s.ok()) {
     spdlog::error("could not start the page server: {}", s.message());
     return 1;
   }
+  history.Start();
   IgnoreError(WriteFileDurably(layout.pid_file(), std::to_string(getpid())));
   spdlog::info("page server {} serving {} on {}", getpid(), root, options.unix_socket_path);
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received signal {}, stopping", sig);
+  history.Stop();  // cancels a compaction or collection in progress, also one a client asked for
   server.Stop();
   ::unlink(layout.pid_file().c_str());
   return 0;

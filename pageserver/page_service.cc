@@ -4,8 +4,8 @@
 
 #include <charconv>
 
-
 #include "common/byte_io.h"
+#include "common/duration.h"
 #include "pageserver/basebackup.h"
 #include "pageserver/client/page_protocol.h"
 #include "pageserver/snapshot_put.h"
@@ -29,6 +29,17 @@ Result<Lsn> ParseLsnArg(const std::string& text) {
 }
 
 std::string Hex(const TimelineId& id) { return id.ToString(); }
+
+Result<std::optional<int64_t>> ParseWindowArg(const CommandContext& ctx) {
+  if (ctx.args().empty()) return std::optional<int64_t>();
+  auto seconds = ParseDuration(ctx.args()[0]);
+  if (!seconds) {
+    return InvalidArgument("'" + ctx.args()[0] + "' is not a duration; write it like 7d, 12h, 30m or 45s");
+  }
+  return std::optional<int64_t>(*seconds);
+}
+
+std::string Count(uint64_t n) { return std::to_string(n); }
 
 class PageService {
  public:
@@ -95,11 +106,15 @@ class PageService {
   }
 
   Status Basebackup(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 2, "basebackup <branch|timeline> [<lsn>]"));
-    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 3, "basebackup <branch|timeline> [<lsn>] [pin]"));
+    std::vector<std::string> args = ctx.args();
+    const bool pin = args.size() > 1 && args.back() == "pin";
+    if (pin) args.pop_back();
+    if (args.size() > 2) return SyntaxError("usage: basebackup <branch|timeline> [<lsn>] [pin]");
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(args[0]));
     Lsn lsn;
-    if (ctx.args().size() == 2) {
-      ZENITH_ASSIGN_OR_RETURN(lsn, ParseLsnArg(ctx.args()[1]));
+    if (args.size() == 2) {
+      ZENITH_ASSIGN_OR_RETURN(lsn, ParseLsnArg(args[1]));
       ZENITH_RETURN_IF_ERROR(tl->WaitForWal(lsn, options_.wal_wait_timeout));
     } else {
       ZENITH_ASSIGN_OR_RETURN(lsn, tl->EndOfWal());
@@ -107,16 +122,21 @@ class PageService {
     auto view = tl->ViewAt(lsn);
     const LayerFile* layer = view->newest();
     if (layer == nullptr) return NotFound("no snapshot of timeline " + Hex(tl->id()) + " is visible at " + lsn.ToString());
+    // Pinned before anything is sent: compaction cannot merge it away
+    // between this basebackup and the mount's first GetPage.
+    if (pin) ZENITH_RETURN_IF_ERROR(PinFor(ctx, *tl, layer->lsns().valid));
     ZENITH_RETURN_IF_ERROR(ctx.StartCopyOut());
     return WriteBasebackup(MakeManifest(tl->id(), *layer, repo_.config().system_id), *layer, lsn,
                            [&](std::span<const uint8_t> bytes) { return ctx.CopyData(bytes); });
   }
 
   Status PageStream(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "pagestream <branch|timeline>"));
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 2, "pagestream <branch|timeline> [exact]"));
+    if (ctx.args().size() == 2 && ctx.args()[1] != "exact") return SyntaxError("usage: pagestream <branch|timeline> [exact]");
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_RETURN_IF_ERROR(ctx.StartCopyBoth());
     PageStreamState state{tl};
+    state.exact = ctx.args().size() == 2;
     std::string reply;
     for (;;) {
       ZENITH_ASSIGN_OR_RETURN(auto msg, ctx.ReadCopyData());
@@ -136,7 +156,9 @@ class PageService {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "put_snapshot <branch|timeline>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_RETURN_IF_ERROR(ctx.StartCopyIn());
-    return ReceiveSnapshot(*tl, repo_.config().system_id, [&] { return ctx.ReadCopyData(); }).status();
+    ZENITH_RETURN_IF_ERROR(ReceiveSnapshot(*tl, repo_.config().system_id, [&] { return ctx.ReadCopyData(); }).status());
+    if (options_.history != nullptr) options_.history->NotifyNewLayer();
+    return Status::Ok();
   }
 
   Status PrepareWal(CommandContext& ctx) {
@@ -164,6 +186,61 @@ class PageService {
     return ctx.SendOk("ATTACH");
   }
 
+  Status Pin(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "pin <branch|timeline> <lsn>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(ctx.args()[1]));
+    ZENITH_RETURN_IF_ERROR(PinFor(ctx, *tl, lsn));
+    return ctx.SendOk("PIN");
+  }
+
+  Status BranchDelete(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "branch_delete <name>"));
+    ZENITH_RETURN_IF_ERROR(repo_.DeleteBranch(ctx.args()[0]));
+    return ctx.SendOk("BRANCH_DELETE");
+  }
+
+  Status BranchInfo(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "branch_info"));
+    ZENITH_ASSIGN_OR_RETURN(History * history, RequireHistory());
+    ZENITH_ASSIGN_OR_RETURN(auto branches, history->DescribeBranches());
+    std::vector<Row> rows;
+    auto lsn = [](Lsn l) -> std::optional<std::string> { return l.valid() ? std::optional(l.ToString()) : std::nullopt; };
+    for (const auto& b : branches) {
+      rows.push_back(Row{b.name, Hex(b.timeline), b.parent.empty() ? std::nullopt : std::optional(b.parent),
+                         lsn(b.branch_lsn), lsn(b.end_of_wal), lsn(b.oldest_lsn), Count(b.logical_size),
+                         Count(b.own_bytes), Count(b.exclusive_bytes), Count(b.layers)});
+    }
+    return ctx.SendRows(rows);
+  }
+
+  Status Compact(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 1, "compact [<window>]"));
+    ZENITH_ASSIGN_OR_RETURN(auto window, ParseWindowArg(ctx));
+    ZENITH_ASSIGN_OR_RETURN(History * history, RequireHistory());
+    ZENITH_ASSIGN_OR_RETURN(CompactionReport r, history->Compact(window));
+    const CompactionCounts& c = r.total;
+    return ctx.SendRows({Row{Count(c.merges), Count(c.layers_merged), Count(c.images), Count(c.bytes_written),
+                             Count(c.bytes_removed)}});
+  }
+
+  Status Gc(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 1, "gc [<window>]"));
+    ZENITH_ASSIGN_OR_RETURN(auto window, ParseWindowArg(ctx));
+    ZENITH_ASSIGN_OR_RETURN(History * history, RequireHistory());
+    ZENITH_ASSIGN_OR_RETURN(GcReport r, history->CollectGarbage(window));
+    std::vector<Row> rows;
+    for (const auto& t : r.timelines) {
+      rows.push_back(Row{t.branch, Hex(t.timeline), t.cutoff.valid() ? std::optional(t.cutoff.ToString()) : std::nullopt,
+                         t.deleted ? "t" : "f", Count(t.compaction.layers_merged), Count(t.compaction.merges),
+                         Count(t.compaction.images), Count(t.compaction.bytes_removed),
+                         Count(t.layers_removed), Count(t.layer_bytes_removed),
+                         Count(t.wal_removed), Count(t.wal_bytes_removed), Count(t.layers_left), Count(t.layer_bytes_left),
+                         Count(t.wal_left), Count(t.wal_bytes_left)});
+    }
+    return ctx.SendRows(rows);
+  }
+
   Status Mounts(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "mounts"));
     std::vector<Row> rows;
@@ -173,11 +250,26 @@ class PageService {
 
  private:
 
+  Result<History*> RequireHistory() const {
+    if (options_.history == nullptr) return Unavailable("this server does not compact or collect history");
+    return options_.history;
+  }
+
+  // Pins for the session; released when it ends.
+  Status PinFor(CommandContext& ctx, const Timeline& tl, Lsn lsn) {
+    const uint64_t session = ctx.session().id();
+    ZENITH_RETURN_IF_ERROR(repo_.Pin(session, tl, lsn));
+    Repository* repo = &repo_;
+    ctx.session().OnClose([repo, session] { repo->Unpin(session); });
+    return Status::Ok();
+  }
+
   // A pagestream's cached view: requests of one mount all carry one LSN.
   struct PageStreamState {
     std::shared_ptr<Timeline> timeline;
     std::shared_ptr<const SnapshotView> view;
     Lsn known_end;  // the end of WAL is at least this
+    bool exact = false;  // every LSN must be a snapshot's valid
   };
 
   Status ServePageRequest(PageStreamState& st, const PageRequest& req, std::string* reply) {
@@ -185,7 +277,16 @@ class PageService {
       ZENITH_RETURN_IF_ERROR(st.timeline->WaitForWal(req.lsn, options_.wal_wait_timeout));
       st.known_end = req.lsn;
     }
-    if (!st.view || st.view->lsn() != req.lsn) st.view = st.timeline->ViewAt(req.lsn);
+    if (!st.view || st.view->lsn() != req.lsn) {
+      auto view = st.timeline->ViewAt(req.lsn);
+      if (st.exact && (view->newest() == nullptr || view->newest()->lsns().valid != req.lsn)) {
+        // A mount reads at its snapshot's valid; any other view would hand
+        // it pages of another state.
+        return NotFound("no snapshot of timeline " + Hex(st.timeline->id()) + " is valid at " + req.lsn.ToString() +
+                        " any more; unmount and mount again");
+      }
+      st.view = std::move(view);
+    }
     switch (req.kind) {
       case PageRequestKind::kGetPage: {
         ZENITH_ASSIGN_OR_RETURN(auto page, st.view->GetPage(req.rel, req.block));
@@ -229,12 +330,25 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
       &PageService::TimelineDescribe);
   add("snapshot_list", "snapshot_list <branch|timeline>", {"timeline_id", "redo", "checkpoint", "valid", "pages"},
       &PageService::SnapshotList);
-  add("basebackup", "basebackup <branch|timeline> [<lsn>]", {}, &PageService::Basebackup);
-  add("pagestream", "pagestream <branch|timeline>", {}, &PageService::PageStream);
+  add("basebackup", "basebackup <branch|timeline> [<lsn>] [pin]", {}, &PageService::Basebackup);
+  add("pagestream", "pagestream <branch|timeline> [exact]", {}, &PageService::PageStream);
   add("put_snapshot", "put_snapshot <branch|timeline>", {}, &PageService::PutSnapshot);
   add("prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
   add("attach", "attach <branch|timeline> <mountpoint> <pid>", {}, &PageService::Attach);
   add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid"}, &PageService::Mounts);
+  add("pin", "pin <branch|timeline> <lsn>", {}, &PageService::Pin);
+  add("branch_delete", "branch_delete <name>", {}, &PageService::BranchDelete);
+  add("branch_info", "branch_info",
+      {"name", "timeline_id", "parent", "branch_lsn", "end_of_wal", "oldest_lsn", "logical_size", "own_bytes",
+       "exclusive_bytes", "layers"},
+      &PageService::BranchInfo);
+  add("compact", "compact [<window>]", {"merges", "layers_merged", "images", "bytes_written", "bytes_removed"},
+      &PageService::Compact);
+  add("gc", "gc [<window>]",
+      {"branch", "timeline_id", "cutoff", "deleted", "layers_merged", "merges", "images", "compacted_bytes_removed",
+       "layers_removed", "layer_bytes_removed", "wal_removed",
+       "wal_bytes_removed", "layers_left", "layer_bytes_left", "wal_left", "wal_bytes_left"},
+      &PageService::Gc);
   return table;
 }
 

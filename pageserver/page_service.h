@@ -7,20 +7,29 @@
 //   branch_create <name> <parent>[@<lsn>]   forks; metadata only
 //   timeline_describe <branch|timeline>     ancestry and end of WAL
 //   snapshot_list <branch|timeline>         visible snapshots, newest first
-//   basebackup <branch|timeline> [<lsn>]    CopyOut tar + manifest
-//   pagestream <branch|timeline>            CopyBoth GetPage@LSN
+//   branch_delete <name>                    removes a branch's name
+//   branch_info                             branches with sizes (`zenith branch -v`)
+//   basebackup <branch|timeline> [<lsn>] [pin]
+//                                           CopyOut tar + manifest; `pin`
+//                                           pins its snapshot for the session
+//   pagestream <branch|timeline> [exact]    CopyBoth GetPage@LSN; `exact`:
+//                                           only at an LSN a snapshot is valid at
 //   put_snapshot <branch|timeline>          CopyIn snapshot layer
 //   prepare_wal <branch|timeline> <lsn>     copy ancestor WAL a mount needs
 //   attach <timeline> <mountpoint> <pid>    take the read-write mount lease
+//   pin <branch|timeline> <lsn>             keep a mount's snapshot (session)
 //   mounts                                  the leases held
+//   compact [<window>]                      compact now
+//   gc [<window>]                           compact, then collect garbage
 //
 // Thread-safety: handlers run concurrently; all shared state is in the
-// Repository, which is thread-safe.
+// Repository and the History, which are thread-safe.
 #pragma once
 
 #include <chrono>
 
 #include "pageserver/command.h"
+#include "pageserver/history.h"
 #include "pageserver/repository.h"
 
 namespace zenith::pageserver {
@@ -28,9 +37,13 @@ namespace zenith::pageserver {
 struct PageServiceOptions {
   // How long a request for an LSN beyond the end of WAL waits for it.
   std::chrono::milliseconds wal_wait_timeout{std::chrono::seconds(5)};
+  // Compaction and GC (`compact`, `gc`, `branch_info`); null: those
+  // commands answer that this server does not tend history.
+  History* history = nullptr;
 };
 
-// REQUIRES: `repo` outlives the table and every connection using it.
+// REQUIRES: `repo` (and options.history) outlive the table and every
+// connection using it.
 CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions options = {});
 
 }  // namespace zenith::pageserver

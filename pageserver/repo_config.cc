@@ -2,14 +2,47 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/duration.h"
 #include "common/file_util.h"
 
 namespace zenith::pageserver {
 
+namespace {
+
+nlohmann::json HistoryToJson(const HistoryConfig& h) {
+  return {{"window", FormatDuration(h.window_seconds)},
+          {"window_wal_bytes", h.window_wal_bytes},
+          {"gc_period", FormatDuration(h.gc_period_seconds)},
+          {"compaction_period", FormatDuration(h.compaction_period_seconds)},
+          {"max_replay_wal_bytes", h.max_replay_wal_bytes}};
+}
+
+// REQUIRES: j is an object. Throws nlohmann's exceptions for wrong types.
+Result<HistoryConfig> HistoryFromJson(const nlohmann::json& j) {
+  HistoryConfig h;
+  for (auto [key, field] : {std::pair<const char*, int64_t*>{"window", &h.window_seconds},
+                            {"gc_period", &h.gc_period_seconds},
+                            {"compaction_period", &h.compaction_period_seconds}}) {
+    if (!j.contains(key)) continue;
+    auto seconds = ParseDuration(j.at(key).get<std::string>());
+    if (!seconds) {
+      return Corruption("history." + std::string(key) + " is not a duration such as \"7d\", \"12h\" or \"30m\"");
+    }
+    *field = *seconds;
+  }
+  h.window_wal_bytes = j.value("window_wal_bytes", h.window_wal_bytes);
+  h.max_replay_wal_bytes = j.value("max_replay_wal_bytes", h.max_replay_wal_bytes);
+  if (h.max_replay_wal_bytes == 0) return Corruption("history.max_replay_wal_bytes must be above 0");
+  return h;
+}
+
+}  // namespace
+
 std::string RepoConfig::ToJson() const {
   nlohmann::json j = {{"format", format},         {"system_id", std::to_string(system_id)},
                       {"pg_version", pg_version}, {"pg_bin_dir", pg_bin_dir},
-                      {"port", port},             {"tcp_port", tcp_port}};
+                      {"port", port},             {"tcp_port", tcp_port},
+                      {"history", HistoryToJson(history)}};
   return j.dump(2) + "\n";
 }
 
@@ -24,6 +57,12 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
     c.pg_bin_dir = j.at("pg_bin_dir").get<std::string>();
     c.port = j.at("port").get<int>();
     c.tcp_port = j.value("tcp_port", 0);
+    if (j.contains("history")) {
+      if (!j["history"].is_object()) return Corruption("repository config: history is not an object");
+      auto h = HistoryFromJson(j["history"]);
+      if (!h.ok()) return h.status().WithContext("repository config");
+      c.history = *h;
+    }
   } catch (const std::exception& e) {
     return Corruption(std::string("repository config is incomplete: ") + e.what());
   }

@@ -12,6 +12,19 @@ namespace zenith::pageserver {
 
 inline constexpr int kDefaultPageServerPort = 64000;
 
+// How much history the repository keeps and how the page server tends it
+// (history.h). In the config file as "history": {"window": "7d", ...}, with
+// durations as ParseDuration reads them; every field may be left out.
+struct HistoryConfig {
+  int64_t window_seconds = 7 * 24 * 3600;   // "window": the point-in-time window
+  uint64_t window_wal_bytes = 0;            // "window_wal_bytes": also keep this much WAL (0: off)
+  int64_t gc_period_seconds = 600;          // "gc_period": automatic GC (0: off)
+  int64_t compaction_period_seconds = 10;   // "compaction_period": background compaction (0: off)
+  uint64_t max_replay_wal_bytes = uint64_t{256} << 20;  // "max_replay_wal_bytes": snapshot spacing in the window
+
+  bool operator==(const HistoryConfig&) const = default;
+};
+
 struct RepoConfig {
   int format = 1;
   uint64_t system_id = 0;         // the one PostgreSQL system of this repository
@@ -19,6 +32,7 @@ struct RepoConfig {
   std::string pg_bin_dir = "/usr/lib/postgresql/15/bin";
   int port = kDefaultPageServerPort;  // names the Unix socket .s.PGSQL.<port>
   int tcp_port = 0;                   // also listen on 127.0.0.1:<tcp_port> when non-zero
+  HistoryConfig history;
 
   std::string ToJson() const;
   // Corruption with a clear message for unreadable or incomplete JSON.

@@ -2,8 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
+#include <unistd.h>
 
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "common/duration.h"
 #include "common/file_util.h"
 
 namespace zenith::pageserver {
@@ -124,10 +129,11 @@ Result<Repository::CreatedBranch> Repository::CreateBranch(const std::string& na
     if (!at) return InvalidArgument("'" + std::string(lsn_text) + "' is not an LSN; LSNs look like 0/16B3748");
   }
   ZENITH_ASSIGN_OR_RETURN(auto parent, FindTimeline(parent_name));
-  std::lock_guard lock(mu_);  // one branch creation at a time
+  auto points = LockPoints();  // one branch creation at a time, and no GC decision meanwhile
   if (PathExists(layout_.branch_ref(name))) return AlreadyExists("branch '" + name + "' already exists");
   Lsn x;
   if (at) {
+    ZENITH_RETURN_IF_ERROR(CheckPointAvailable(*parent, *at, std::string(parent_name)));
     ZENITH_ASSIGN_OR_RETURN(x, parent->RoundDownToRecordEnd(*at));
   } else {
     ZENITH_ASSIGN_OR_RETURN(x, parent->EndOfWal());
@@ -145,6 +151,78 @@ Result<Repository::CreatedBranch> Repository::CreateBranch(const std::string& na
   return CreatedBranch{name, id, x, !at.has_value()};
 }
 
+Result<Lsn> Repository::WindowStart(const Timeline& tl) {
+  PlanTimeline plan;
+  std::vector<std::shared_ptr<const LayerFile>> layers;
+  plan.layers = tl.PlanLayers(&layers);
+  plan.parent = tl.ancestor() ? 0 : -1;  // Horizon only asks whether there is one
+  plan.branch_lsn = tl.ancestor_lsn();
+  ZENITH_ASSIGN_OR_RETURN(plan.end_of_wal, const_cast<Timeline&>(tl).EndOfWal());
+  plan.gc_cutoff = tl.gc_cutoff();
+  const HistoryConfig& h = config_.history;
+  return Horizon(plan, {h.window_seconds, h.window_wal_bytes}, std::time(nullptr));
+}
+
+Status Repository::CheckPointAvailable(const Timeline& tl, Lsn x, const std::string& name) {
+  const Timeline* owner = &tl;  // whose history x is
+  while (owner->ancestor() && x < owner->ancestor_lsn()) owner = owner->ancestor().get();
+  ZENITH_ASSIGN_OR_RETURN(Lsn window, WindowStart(*owner));
+  const Lsn snapshot = owner->OldestSnapshot().value_or(Lsn());
+  const Lsn oldest = std::max(window, snapshot);
+  if (x >= oldest) return Status::Ok();
+  const std::string available = "; the oldest LSN still available is " + oldest.ToString();
+  if (oldest == snapshot) {
+    return InvalidArgument("LSN " + x.ToString() + " is before the oldest snapshot of branch '" + name + "'" + available);
+  }
+  std::string kept = FormatDuration(config_.history.window_seconds);
+  if (config_.history.window_wal_bytes > 0) kept += " or " + std::to_string(config_.history.window_wal_bytes) + " bytes of WAL";
+  return InvalidArgument("LSN " + x.ToString() + " is outside the history kept for branch '" + name + "' (the last " +
+                         kept + ", less what `zenith gc --window` removed)" + available);
+}
+
+Status Repository::CheckDeletable(const std::string& name, const TimelineId& id) {
+  ZENITH_ASSIGN_OR_RETURN(auto branches, ListBranches());
+  if (branches.size() == 1) {
+    return Busy("branch '" + name + "' is the only branch; a repository keeps at least one");
+  }
+  std::vector<std::string> descendants;
+  for (const auto& b : branches) {
+    if (b.timeline == id) continue;
+    ZENITH_ASSIGN_OR_RETURN(auto tl, GetTimeline(b.timeline));
+    for (auto a = tl->ancestor(); a; a = a->ancestor()) {
+      if (a->id() == id) {
+        descendants.push_back(b.name);
+        break;
+      }
+    }
+  }
+  if (!descendants.empty()) {
+    std::string list;
+    for (const auto& d : descendants) list += (list.empty() ? "" : ", ") + d;
+    return Busy("branch '" + name + "' has child branches (" + list + "); delete them first");
+  }
+  return Status::Ok();
+}
+
+Status Repository::DeleteBranch(const std::string& name) {
+  if (!ValidateBranchName(name).ok() || !PathExists(layout_.branch_ref(name))) {
+    return NotFound("branch '" + name + "' does not exist; `zenith branch` lists branches");
+  }
+  auto points = LockPoints();
+  ZENITH_ASSIGN_OR_RETURN(TimelineId id, ReadRef(name));
+  ZENITH_RETURN_IF_ERROR(CheckDeletable(name, id));
+  std::lock_guard mounts(mounts_mu_);  // no attach while the ref goes
+  if (auto it = mounts_.find(id); it != mounts_.end()) {
+    const MountInfo& m = it->second;
+    return Busy("branch '" + name + "' is mounted at " + m.mountpoint + " (zenith-fs pid " + std::to_string(m.pid) +
+                "); unmount it first with `zenith umount " + m.mountpoint + "`");
+  }
+  if (::unlink(layout_.branch_ref(name).c_str()) != 0) return ErrnoStatus("remove", layout_.branch_ref(name), errno);
+  ZENITH_RETURN_IF_ERROR(FsyncDirectory(layout_.branches_dir()));
+  spdlog::info("deleted branch {} (timeline {}); garbage collection removes its files", name, id.ToString());
+  return Status::Ok();
+}
+
 Status Repository::Attach(const MountInfo& mount) {
   std::lock_guard lock(mounts_mu_);
   if (auto it = mounts_.find(mount.timeline); it != mounts_.end()) {
@@ -152,6 +230,9 @@ Status Repository::Attach(const MountInfo& mount) {
     return Busy("branch '" + held.branch + "' is already mounted read-write at " + held.mountpoint +
                 " (zenith-fs pid " + std::to_string(held.pid) + "); unmount it first with `zenith umount " +
                 held.mountpoint + "`");
+  }
+  if (BranchOf(mount.timeline).empty()) {
+    return NotFound("no branch names timeline " + mount.timeline.ToString() + " (it was deleted)");
   }
   mounts_[mount.timeline] = mount;
   return Status::Ok();
@@ -168,6 +249,43 @@ std::vector<MountInfo> Repository::Mounts() const {
   std::vector<MountInfo> out;
   for (const auto& [id, m] : mounts_) out.push_back(m);
   return out;
+}
+
+Status Repository::Pin(uint64_t session, const Timeline& tl, Lsn lsn) {
+  auto points = LockPoints();
+  const LayerFile* newest = tl.ViewAt(lsn)->newest();
+  if (newest == nullptr || newest->lsns().valid != lsn) {
+    return NotFound("no snapshot of timeline " + tl.id().ToString() + " is valid at " + lsn.ToString() +
+                    " (compaction merged it, or there never was one); mount again");
+  }
+  pins_.push_back({tl.id(), lsn, session});
+  return Status::Ok();
+}
+
+void Repository::Unpin(uint64_t session) {
+  auto points = LockPoints();
+  std::erase_if(pins_, [&](const PinInfo& p) { return p.session == session; });
+}
+
+Result<Repository::Timelines> Repository::AllTimelines() {
+  ZENITH_ASSIGN_OR_RETURN(auto branches, ListBranches());
+  Timelines out;
+  std::set<TimelineId> seen;
+  for (const auto& b : branches) {
+    ZENITH_ASSIGN_OR_RETURN(auto tl, GetTimeline(b.timeline));
+    for (auto t = tl; t && seen.insert(t->id()).second; t = t->ancestor()) out.live.push_back(t);
+  }
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(layout_.timelines_dir()));
+  for (const auto& name : names) {
+    auto id = TimelineId::Parse(name);
+    if (id && !seen.count(*id)) out.orphans.push_back(*id);
+  }
+  return out;
+}
+
+void Repository::ForgetTimeline(const TimelineId& id) {
+  std::lock_guard lock(mu_);
+  timelines_.erase(id);
 }
 
 size_t Repository::loaded_timelines() const {

@@ -5,12 +5,18 @@
 // Creating a branch writes metadata only, in this order: the timeline's
 // directories and metadata (durable), then the ref, created exclusively
 // (durable). A crash in between leaves an unreferenced timeline directory,
-// never a ref to a missing timeline. One page server owns a repository (it
-// holds pageserver.lock), and within it mu_ serialises branch creation, so
-// concurrent `zenith branch` runs cannot corrupt it.
+// never a ref to a missing timeline. Deleting a branch removes its ref
+// (durably); garbage collection removes timelines no ref reaches. One page
+// server owns a repository (it holds pageserver.lock).
 //
-// Thread-safety: all methods are thread-safe. mu_ guards timelines_ and
-// branch creation; mounts_mu_ guards mounts_. Never both at once.
+// Points: a branch point, a mount's pin and the window are what history
+// must keep (history_plan.h). points_mu_ serialises every change to them
+// with the decisions of compaction and GC: branch creation and deletion,
+// pins, and the commit of a merged layer or a collection (LockPoints()).
+//
+// Thread-safety: all methods are thread-safe. Lock order: points_mu_, then
+// mounts_mu_ or mu_ (never both); mu_ guards timelines_, mounts_mu_ guards
+// mounts_, points_mu_ guards pins_ and branch refs.
 #pragma once
 
 #include <map>
@@ -30,6 +36,14 @@ namespace zenith::pageserver {
 struct BranchInfo {
   std::string name;
   TimelineId timeline;
+};
+
+// A live mount's starting snapshot, which history keeps exact until the
+// session that pinned it ends.
+struct PinInfo {
+  TimelineId timeline;
+  Lsn lsn;
+  uint64_t session = 0;
 };
 
 struct MountInfo {
@@ -65,14 +79,42 @@ class Repository {
     Lsn lsn;               // the branch point, a record end
     bool at_end_of_wal;    // no LSN was given
   };
-  // `parent_spec` is "parent" (fork at its end of WAL) or "parent@X".
+  // `parent_spec` is "parent" (fork at its end of WAL) or "parent@X". X
+  // must lie in the parent's history window (CheckPointAvailable).
   Result<CreatedBranch> CreateBranch(const std::string& name, std::string_view parent_spec);
+  // Removes the branch's name; its timeline goes at the next GC. Refused
+  // (kBusy) while it is mounted or has child branches, or is the last one.
+  Status DeleteBranch(const std::string& name);
+  // OK if history at x of `tl` is kept: x is not before its GC cutoff nor
+  // outside its window now. Otherwise InvalidArgument naming the oldest
+  // LSN still available. `name` is what to call the branch in messages.
+  Status CheckPointAvailable(const Timeline& tl, Lsn x, const std::string& name);
 
   // The read-write mount lease of a timeline (one at a time). Busy, naming
-  // the directory and pid of the holder, if the timeline is mounted.
+  // the directory and pid of the holder, if the timeline is mounted;
+  // NotFound once its branch was deleted.
   Status Attach(const MountInfo& mount);
   void Detach(const TimelineId& timeline, uint64_t session);
   std::vector<MountInfo> Mounts() const;
+
+  // Pins `lsn` of `tl` for `session`: NotFound unless a snapshot of the
+  // chain has exactly that valid (it was merged away, or never was).
+  Status Pin(uint64_t session, const Timeline& tl, Lsn lsn);
+  void Unpin(uint64_t session);
+  // REQUIRES: LockPoints() held.
+  const std::vector<PinInfo>& PinsLocked() const { return pins_; }
+  std::unique_lock<std::mutex> LockPoints() const { return std::unique_lock(points_mu_); }
+
+  // Every timeline a branch reaches (with their ancestors), loaded, and the
+  // ids of the timeline directories none reaches (deleted branches, or a
+  // branch whose creation a crash cut short).
+  struct Timelines {
+    std::vector<std::shared_ptr<Timeline>> live;
+    std::vector<TimelineId> orphans;
+  };
+  Result<Timelines> AllTimelines();
+  // Unloads a timeline no branch reaches any more (before its files go).
+  void ForgetTimeline(const TimelineId& id);
 
   size_t loaded_timelines() const;
 
@@ -82,9 +124,14 @@ class Repository {
   Result<std::shared_ptr<Timeline>> GetTimeline(const TimelineId& id);
   Result<TimelineId> ReadRef(const std::string& name) const;
   Status WriteNewTimeline(const TimelineMetadata& meta);
+  // Where tl's window starts now (history_plan.h's Horizon()).
+  Result<Lsn> WindowStart(const Timeline& tl);
+  Status CheckDeletable(const std::string& name, const TimelineId& id);
 
   const RepoLayout layout_;
   const RepoConfig config_;
+  mutable std::mutex points_mu_;
+  std::vector<PinInfo> pins_;  // guarded by points_mu_
   mutable std::mutex mu_;
   std::map<TimelineId, std::shared_ptr<Timeline>> timelines_;  // guarded by mu_
   mutable std::mutex mounts_mu_;

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/file_util.h"
 #include "common/wal_directory.h"
+#include "pageserver/layer_format.h"
 #include "pageserver/layer_writer.h"
 
 namespace zenith::pageserver {
@@ -51,14 +53,49 @@ Timeline::Timeline(const RepoLayout& layout, TimelineMetadata meta, std::shared_
       system_id_(system_id),
       wal_dir_(layout.wal_dir(meta_.id)),
       layers_dir_(layout.layers_dir(meta_.id)),
+      cutoff_path_(layout.timeline_dir(meta_.id) + "/gc_cutoff"),
       own_wal_(MakeWalDirectoryReader(wal_dir_, kPgTimeLineId)) {}
+
+namespace {
+
+// Whether `y` replaces `x` (see the file comment). Ranges of one timeline's
+// layers, past and present, nest or are disjoint: merges join consecutive
+// ranges, images repeat one. So a version-1 layer, whose start is not
+// recorded, is replaced by any newer-format layer whose range holds its
+// valid.
+bool Replaces(const LayerFile& y, const LayerFile& x) {
+  if (&x == &y || y.version() == layer_format::kVersion1) return false;
+  const Lsn xv = x.lsns().valid, yv = y.lsns().valid, ys = y.meta().start;
+  if (!(ys < xv && xv <= yv)) return false;
+  if (x.version() == layer_format::kVersion1) return true;
+  const Lsn xs = x.meta().start;
+  if (xs < ys) return false;
+  if (xs != ys || xv != yv) return true;
+  return y.meta().image && !x.meta().image;  // the same range: the image wins
+}
+
+}  // namespace
 
 Result<std::shared_ptr<Timeline>> Timeline::Load(const RepoLayout& layout, const TimelineMetadata& meta,
                                                  std::shared_ptr<Timeline> ancestor, uint64_t system_id) {
   std::shared_ptr<Timeline> tl(new Timeline(layout, meta, std::move(ancestor), system_id));
-  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(tl->layers_dir_));
+  ZENITH_RETURN_IF_ERROR(tl->LoadLayers());
+  auto cutoff = ReadFileToString(tl->cutoff_path_);
+  if (cutoff.ok()) {
+    auto lsn = Lsn::Parse(std::string_view(*cutoff).substr(0, cutoff->find('\n')));
+    if (!lsn) return Corruption("\"" + tl->cutoff_path_ + "\" does not hold an LSN");
+    tl->gc_cutoff_ = *lsn;
+  } else if (cutoff.status().code() != StatusCode::kNotFound) {
+    return cutoff.status();
+  }
+  return tl;
+}
+
+Status Timeline::LoadLayers() {
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(layers_dir_));
+  std::vector<std::shared_ptr<LayerFile>> found;
   for (const auto& name : names) {
-    std::string path = tl->layers_dir_ + "/" + name;
+    std::string path = layers_dir_ + "/" + name;
     if (name.starts_with(".layer.tmp.")) {
       spdlog::info("removing the unfinished layer {} a crash left", path);
       ::unlink(path.c_str());
@@ -66,12 +103,31 @@ Result<std::shared_ptr<Timeline>> Timeline::Load(const RepoLayout& layout, const
     }
     if (!IsLayerFileName(name)) continue;
     ZENITH_ASSIGN_OR_RETURN(auto layer, LayerFile::Open(path));
-    if (layer->timeline_id() != meta.id) return Corruption("layer \"" + path + "\" belongs to another timeline");
-    tl->layers_.push_back(std::move(layer));
+    if (layer->timeline_id() != id()) return Corruption("layer \"" + path + "\" belongs to another timeline");
+    found.push_back(std::move(layer));
   }
-  std::sort(tl->layers_.begin(), tl->layers_.end(),
-            [](const auto& a, const auto& b) { return a->lsns().valid < b->lsns().valid; });
-  return tl;
+  std::vector<std::shared_ptr<LayerFile>> kept, replaced;
+  for (const auto& x : found) {
+    bool gone = std::any_of(found.begin(), found.end(), [&](const auto& y) { return Replaces(*y, *x); });
+    (gone ? replaced : kept).push_back(x);
+  }
+  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a->lsns().valid < b->lsns().valid; });
+  Lsn below = meta_.ancestor ? meta_.ancestor_lsn : Lsn(0);
+  for (const auto& layer : kept) {
+    if (layer->version() == layer_format::kVersion1) layer->AssumeStart(below);
+    below = layer->lsns().valid;
+    layers_.push_back(layer);
+  }
+  if (!replaced.empty()) {
+    // What replaced them may have been renamed just before a crash: make
+    // that durable before the replaced files go.
+    ZENITH_RETURN_IF_ERROR(FsyncDirectory(layers_dir_));
+    for (const auto& layer : replaced) {
+      spdlog::info("removing {}: a merged layer or image that replaces it is in place", layer->path());
+      ::unlink(layer->path().c_str());
+    }
+  }
+  return Status::Ok();
 }
 
 std::vector<std::shared_ptr<const LayerFile>> Timeline::OwnLayers() const {
@@ -79,14 +135,16 @@ std::vector<std::shared_ptr<const LayerFile>> Timeline::OwnLayers() const {
   return layers_;
 }
 
-void Timeline::CollectVisible(Lsn lsn, std::vector<std::shared_ptr<const LayerFile>>* out) const {
+bool Timeline::CollectVisible(Lsn lsn, std::vector<std::shared_ptr<const LayerFile>>* out) const {
   {
     std::shared_lock lock(mu_);
     for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-      if ((*it)->lsns().valid <= lsn) out->push_back(*it);
+      if ((*it)->lsns().valid > lsn) continue;
+      out->push_back(*it);
+      if ((*it)->complete()) return true;
     }
   }
-  if (ancestor_) ancestor_->CollectVisible(std::min(lsn, meta_.ancestor_lsn), out);
+  return ancestor_ && ancestor_->CollectVisible(std::min(lsn, meta_.ancestor_lsn), out);
 }
 
 std::shared_ptr<const SnapshotView> Timeline::ViewAt(Lsn lsn) const {
@@ -143,9 +201,9 @@ Result<Lsn> Timeline::RoundDownToRecordEnd(Lsn x) {
   if (x > end) return InvalidArgument("LSN " + x.ToString() + " is beyond the end of WAL (" + end.ToString() + ")");
   auto view = ViewAt(x);
   if (view->newest() == nullptr) {
-    auto oldest = ViewAt(end)->layers();
-    std::string valid = oldest.empty() ? "none" : oldest.back()->lsns().valid.ToString();
-    return InvalidArgument("LSN " + x.ToString() + " is before the oldest snapshot (valid at " + valid + ")");
+    auto oldest = OldestSnapshot();
+    return InvalidArgument("LSN " + x.ToString() + " is before the oldest snapshot (valid at " +
+                           (oldest ? oldest->ToString() : "none") + ")");
   }
   Lsn last = view->newest()->lsns().checkpoint;
   WalReader reader(MakeWalReader(), system_id_, last);
@@ -155,6 +213,15 @@ Result<Lsn> Timeline::RoundDownToRecordEnd(Lsn x) {
     last = rec->end_lsn;
   }
   return last;
+}
+
+std::optional<Lsn> Timeline::OldestSnapshot() const {
+  std::optional<Lsn> oldest;
+  if (ancestor_) oldest = ancestor_->OldestSnapshot();
+  if (oldest && *oldest > meta_.ancestor_lsn) oldest.reset();
+  std::shared_lock lock(mu_);
+  if (!oldest && !layers_.empty()) oldest = layers_.front()->lsns().valid;
+  return oldest;
 }
 
 Result<std::string> Timeline::ReadAncestorSegment(uint64_t segno) const {
@@ -204,11 +271,64 @@ Result<std::shared_ptr<const LayerFile>> Timeline::CommitLayer(LayerWriter& writ
     return InvalidArgument("snapshot redo " + lsns.redo.ToString() + " is before the branch point " +
                            meta_.ancestor_lsn.ToString());
   }
-  ZENITH_ASSIGN_OR_RETURN(std::string path, writer.Finish(lsns));
-  ZENITH_ASSIGN_OR_RETURN(auto layer, LayerFile::Open(path));
+  Lsn start = meta_.ancestor ? meta_.ancestor_lsn : Lsn(0);
+  {
+    std::shared_lock lock(mu_);
+    if (!layers_.empty()) start = layers_.back()->lsns().valid;
+  }
+  ZENITH_ASSIGN_OR_RETURN(std::string path, writer.Finish(LayerMeta(lsns, start, false, std::time(nullptr))));
+  ZENITH_ASSIGN_OR_RETURN(std::shared_ptr<const LayerFile> layer, LayerFile::Open(path));
   std::unique_lock lock(mu_);
   layers_.push_back(layer);
   return layer;
+}
+
+Status Timeline::ReplaceLayers(const std::vector<std::shared_ptr<const LayerFile>>& run,
+                               std::shared_ptr<const LayerFile> replacement) {
+  std::unique_lock lock(mu_);
+  auto first = std::find(layers_.begin(), layers_.end(), run.empty() ? nullptr : run.front());
+  if (run.empty() || first == layers_.end() || static_cast<size_t>(layers_.end() - first) < run.size() ||
+      !std::equal(run.begin(), run.end(), first)) {
+    return Busy("the layers of timeline " + id().ToString() + " changed while they were being merged");
+  }
+  first = layers_.erase(first, first + static_cast<std::ptrdiff_t>(run.size()));
+  layers_.insert(first, std::move(replacement));
+  return Status::Ok();
+}
+
+void Timeline::ForgetLayers(const std::vector<std::shared_ptr<const LayerFile>>& victims) {
+  std::unique_lock lock(mu_);
+  std::erase_if(layers_, [&](const auto& l) {
+    return l != layers_.back() && std::find(victims.begin(), victims.end(), l) != victims.end();
+  });
+}
+
+std::vector<PlanLayer> Timeline::PlanLayers(std::vector<std::shared_ptr<const LayerFile>>* layers) const {
+  *layers = OwnLayers();
+  std::vector<PlanLayer> out;
+  for (const auto& l : *layers) {
+    const LayerMeta& m = l->meta();
+    out.push_back({m.start, m.lsns.redo, m.lsns.valid, l->complete(), m.created_at, l->file_size()});
+  }
+  return out;
+}
+
+Lsn Timeline::KnownEndOfWal() {
+  std::lock_guard lock(wal_mu_);
+  return wal_end_;
+}
+
+Lsn Timeline::gc_cutoff() const {
+  std::lock_guard lock(cutoff_mu_);
+  return gc_cutoff_;
+}
+
+Status Timeline::AdvanceGcCutoff(Lsn cutoff) {
+  std::lock_guard lock(cutoff_mu_);
+  if (cutoff <= gc_cutoff_) return Status::Ok();
+  ZENITH_RETURN_IF_ERROR(WriteFileDurably(cutoff_path_, cutoff.ToString() + "\n"));
+  gc_cutoff_ = cutoff;
+  return Status::Ok();
 }
 
 }  // namespace zenith::pageserver

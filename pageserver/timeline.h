@@ -4,12 +4,22 @@
 //
 // On disk: timelines/<id>/metadata (JSON, written once at creation),
 // wal/ (segments PostgreSQL appends; the truth), layers/ (immutable files
-// added atomically by LayerWriter). A temp layer left by a crash is removed
-// at load; nothing else is ever rewritten.
+// added atomically by LayerWriter), gc_cutoff (the oldest LSN garbage
+// collection still keeps history for; absent until the first collection).
+//
+// The layers of a timeline cover consecutive ranges (start, valid]: each
+// snapshot starts where the one below it ends. Compaction replaces a run of
+// them with one merged layer covering their union, or one of them with an
+// image of the same range (history.h); the replacement is durable before
+// the replaced files are removed. A crash in between leaves both: Load
+// keeps the layer whose range contains the other's (an image over a delta
+// of the same range) and removes the rest, after making sure the one kept
+// is durable. A temp layer left by a crash is removed at load too.
 //
 // Thread-safety: all methods are thread-safe. mu_ guards layers_;
-// wal_mu_ guards wal_end_. Lock order: a timeline's locks are never held
-// while calling into its ancestor, except for reads of immutable fields.
+// wal_mu_ guards wal_end_; cutoff_mu_ guards gc_cutoff_. Lock order: a
+// timeline's locks are never held while calling into its ancestor, except
+// for reads of immutable fields.
 #pragma once
 
 #include <chrono>
@@ -24,6 +34,7 @@
 #include "common/status.h"
 #include "common/wal_reader.h"
 #include "pageserver/layer_file.h"
+#include "pageserver/history_plan.h"
 #include "pageserver/layer_writer.h"
 #include "pageserver/repo_layout.h"
 #include "pageserver/snapshot_view.h"
@@ -47,7 +58,8 @@ struct TimelineMetadata {
 class Timeline {
  public:
   // Opens every layer in layers/ (validating each) and removes temp files
-  // a crash left there. `ancestor` must be loaded already (or null).
+  // and replaced layers a crash left there. `ancestor` must be loaded
+  // already (or null).
   static Result<std::shared_ptr<Timeline>> Load(const RepoLayout& layout, const TimelineMetadata& meta,
                                                 std::shared_ptr<Timeline> ancestor, uint64_t system_id);
 
@@ -59,7 +71,8 @@ class Timeline {
 
   // This timeline's own layers, oldest first.
   std::vector<std::shared_ptr<const LayerFile>> OwnLayers() const;
-  // The layers visible at lsn along the chain (see snapshot_view.h).
+  // The layers visible at lsn along the chain (see snapshot_view.h), down
+  // to the first complete one: nothing below it can change a read.
   std::shared_ptr<const SnapshotView> ViewAt(Lsn lsn) const;
 
   // End of WAL: the end of the last complete, valid record, reading this
@@ -75,6 +88,9 @@ class Timeline {
   // snapshot visible here.
   Result<Lsn> RoundDownToRecordEnd(Lsn x);
 
+  // The valid of the oldest snapshot visible along the chain, if any.
+  std::optional<Lsn> OldestSnapshot() const;
+
   // Makes wal/ hold every segment from `from` up to the branch point
   // (DESIGN.md section 4, Mount step 3): a missing segment is copied from
   // the ancestor chain, the branch point's segment zeroed after it.
@@ -87,18 +103,44 @@ class Timeline {
   // InvalidArgument unless redo <= checkpoint <= valid <= end of WAL and
   // valid is newer than every layer of this timeline. Commits of one
   // timeline are serialised.
+  // Its start is the valid of the newest layer (the branch point, or 0,
+  // for the first one), its time now.
   Result<std::shared_ptr<const LayerFile>> CommitLayer(LayerWriter& writer, const SnapshotLsns& lsns);
+
+  // Puts `replacement` in place of `run` (consecutive own layers, oldest
+  // first, whose union of ranges is the replacement's) in memory. kBusy if
+  // the layers changed meanwhile (nothing is changed then). REQUIRES: the
+  // replacement is durable. The caller removes the files of `run` after.
+  Status ReplaceLayers(const std::vector<std::shared_ptr<const LayerFile>>& run,
+                       std::shared_ptr<const LayerFile> replacement);
+  // Drops `victims` (own layers, never the newest) from memory; the caller
+  // removes their files. Readers holding a view keep what they map.
+  void ForgetLayers(const std::vector<std::shared_ptr<const LayerFile>>& victims);
+
+  // The planner's view of this timeline's own layers (history_plan.h),
+  // oldest first, with `layers` filled with the same layers in the same
+  // order (what a plan's indexes refer to).
+  std::vector<PlanLayer> PlanLayers(std::vector<std::shared_ptr<const LayerFile>>* layers) const;
+  // The end of WAL found by the last EndOfWal() (no I/O); Invalid before.
+  Lsn KnownEndOfWal();
+
+  // The oldest LSN history is kept for since the last garbage collection
+  // (Lsn(0) before any). AdvanceGcCutoff makes a later one durable first.
+  Lsn gc_cutoff() const;
+  Status AdvanceGcCutoff(Lsn cutoff);
 
  private:
   Timeline(const RepoLayout& layout, TimelineMetadata meta, std::shared_ptr<Timeline> ancestor, uint64_t system_id);
-  void CollectVisible(Lsn lsn, std::vector<std::shared_ptr<const LayerFile>>* out) const;
+  Status LoadLayers();
+  // Returns true once a complete layer was collected.
+  bool CollectVisible(Lsn lsn, std::vector<std::shared_ptr<const LayerFile>>* out) const;
   Lsn InitialWalBoundary() const;
   Result<std::string> ReadAncestorSegment(uint64_t segno) const;
 
   const TimelineMetadata meta_;
   const std::shared_ptr<Timeline> ancestor_;
   const uint64_t system_id_;
-  const std::string wal_dir_, layers_dir_;
+  const std::string wal_dir_, layers_dir_, cutoff_path_;
   const WalReadFn own_wal_;
 
   std::mutex commit_mu_;  // serialises CommitLayer; taken before mu_
@@ -107,6 +149,9 @@ class Timeline {
 
   std::mutex wal_mu_;
   Lsn wal_end_;  // guarded by wal_mu_; a record boundary
+
+  mutable std::mutex cutoff_mu_;
+  Lsn gc_cutoff_{0};  // guarded by cutoff_mu_
 };
 
 }  // namespace zenith::pageserver

@@ -182,9 +182,10 @@ Result<std::string> PageServerClient::ReceiveCopyData() {
   return ConnectionError("the connection to the page server broke");
 }
 
-Result<std::unique_ptr<PageStream>> PageStream::Open(const std::string& conninfo, const std::string& timeline) {
+Result<std::unique_ptr<PageStream>> PageStream::Open(const std::string& conninfo, const std::string& timeline,
+                                                     bool exact) {
   ZENITH_ASSIGN_OR_RETURN(auto client, PageServerClient::Connect(conninfo));
-  ZENITH_RETURN_IF_ERROR(client->BeginCopyBoth("pagestream " + timeline));
+  ZENITH_RETURN_IF_ERROR(client->BeginCopyBoth("pagestream " + timeline + (exact ? " exact" : "")));
   return std::unique_ptr<PageStream>(new PageStream(std::move(client)));
 }
 

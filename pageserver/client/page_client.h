@@ -70,7 +70,11 @@ class PageServerClient {
 // GetPage@LSN with many requests in flight on one connection.
 class PageStream {
  public:
-  static Result<std::unique_ptr<PageStream>> Open(const std::string& conninfo, const std::string& timeline);
+  // `exact`: the server answers only requests at an LSN some snapshot is
+  // valid at (a mount's), so a snapshot that went away is an error, never
+  // pages of another state.
+  static Result<std::unique_ptr<PageStream>> Open(const std::string& conninfo, const std::string& timeline,
+                                                  bool exact = false);
 
   // Sends one request per block, then reads the replies in order into
   // `out` (blocks.size() * kPageSize bytes). The first error reply fails

@@ -225,9 +225,15 @@ TEST_F(PageServerCliTest, BadBranchInputIsRefusedClearlyAndChangesNothing) {
       {{"branch", "new", "main@" + (*end + 8).ToString()},
        "zenith: LSN " + (*end + 8).ToString() + " is beyond the end of WAL (" + end->ToString() + ")\n"},
       {{"branch", "new", "main@FFFFFFFF/FFFFFFFF"}, "is beyond the end of WAL"},
-      {{"branch", "new", "main@0/1"}, "zenith: LSN 0/1 is before the oldest snapshot (valid at " + end->ToString() + ")\n"},
+      {{"branch", "new", "main@0/1"},
+       "zenith: LSN 0/1 is before the oldest snapshot of branch 'main'; the oldest LSN still available is " +
+           end->ToString() + "\n"},
       {{"branch", "new", "nosuch@0/1"}, "branch 'nosuch' does not exist"},
-      {{"branch", "onlyname"}, "zenith: usage: zenith branch NEW PARENT[@LSN]\n"},
+      {{"branch", "onlyname"}, "zenith: usage: zenith branch NEW PARENT[@LSN], or zenith branch delete NAME\n"},
+      {{"branch", "delete"}, "zenith: usage: zenith branch delete NAME\n"},
+      {{"branch", "delete", "nosuch"}, "zenith: branch 'nosuch' does not exist; `zenith branch` lists branches\n"},
+      {{"branch", "delete", "main"}, "zenith: branch 'main' has child branches (taken); delete them first\n"},
+      {{"gc", "--window", "soon"}, "zenith: 'soon' is not a duration; write it like 7d, 12h, 30m or 45s\n"},
   };
   for (const auto& c : cases) {
     RunResult r = env_.Zenith(c.args);

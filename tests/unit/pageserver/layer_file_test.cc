@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <random>
 
@@ -30,6 +31,7 @@ const RelTag kTableFsm{1663, 5, 16384, ForkNumber::kFsm};
 const RelTag kCatalog{1664, 0, 1262, ForkNumber::kMain};
 const RelTag kAbsent{1663, 5, 99999, ForkNumber::kMain};
 const SnapshotLsns kLsns{Lsn(0x1000028), Lsn(0x10000A0), Lsn(0x1000100)};
+const LayerMeta kMeta(kLsns, Lsn(0x800000), /*image=*/false, /*created_at=*/1764410000);
 
 // A page whose every byte says which (relation, block) it is.
 std::vector<uint8_t> PageFor(const RelTag& rel, uint32_t block) {
@@ -61,7 +63,7 @@ class LayerFileTest : public ::testing::Test {
     EXPECT_TRUE((*writer)->SetRelation(kTable, {8, 2}).ok());
     EXPECT_TRUE((*writer)->SetRelation(kCatalog, {1, 0}).ok());
     EXPECT_TRUE((*writer)->SetRelation(kTableFsm, {3, 3}).ok());
-    auto path = (*writer)->Finish(kLsns);
+    auto path = (*writer)->Finish(kMeta);
     EXPECT_TRUE(path.ok()) << path.status().ToString();
     return path.ok() ? *path : "";
   }
@@ -77,10 +79,15 @@ class LayerFileTest : public ::testing::Test {
 
 TEST_F(LayerFileTest, RoundTripKeepsPagesRelationsFilesAndLsns) {
   const std::string path = WriteLayer();
-  EXPECT_EQ(path, dir_.path() + "/" + LayerFileName(kLsns.valid));
+  EXPECT_EQ(path, dir_.path() + "/" + LayerFileName(kMeta));
   auto layer = LayerFile::Open(path);
   ASSERT_TRUE(layer.ok()) << layer.status().ToString();
   EXPECT_EQ((*layer)->lsns(), kLsns);
+  EXPECT_EQ((*layer)->version(), lf::kVersion);
+  EXPECT_EQ((*layer)->meta().start, kMeta.start);
+  EXPECT_EQ((*layer)->meta().created_at, kMeta.created_at);
+  EXPECT_FALSE((*layer)->meta().image);
+  EXPECT_FALSE((*layer)->complete()) << "relations with floors above 0 fall through";
   EXPECT_EQ((*layer)->timeline_id(), TestTimeline());
   EXPECT_EQ((*layer)->page_count(), pages_.size());
   EXPECT_EQ((*layer)->relation_count(), 3u);
@@ -102,7 +109,71 @@ TEST_F(LayerFileTest, RoundTripKeepsPagesRelationsFilesAndLsns) {
   (*layer)->ForEachRelation([&](const RelTag& rel, const RelationInfo&) { order.push_back(rel); });
   EXPECT_EQ(order, (std::vector<RelTag>{kTable, kTableFsm, kCatalog})) << "relations come sorted";
   EXPECT_EQ(AsStringView((*layer)->files_tar()), files_);
-  EXPECT_EQ(Names(), std::vector<std::string>{LayerFileName(kLsns.valid)}) << "no temp file is left";
+  EXPECT_EQ(Names(), std::vector<std::string>{LayerFileName(kMeta)}) << "no temp file is left";
+}
+
+TEST_F(LayerFileTest, PageRangesListEachRelationsPagesInBlockOrder) {
+  auto layer = LayerFile::Open(WriteLayer());
+  ASSERT_TRUE(layer.ok());
+  auto blocks_of = [&](const RelTag& rel) {
+    std::vector<uint32_t> out;
+    auto [first, last] = (*layer)->PageRange(rel);
+    for (uint64_t i = first; i < last; ++i) {
+      out.push_back((*layer)->BlockAt(i));
+      auto page = (*layer)->PageAt(i);
+      EXPECT_TRUE(page.ok() && std::ranges::equal(*page, PageFor(rel, out.back())));
+    }
+    return out;
+  };
+  EXPECT_EQ(blocks_of(kTable), (std::vector<uint32_t>{0, 3, 7}));
+  EXPECT_EQ(blocks_of(kTableFsm), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(blocks_of(kCatalog), (std::vector<uint32_t>{0}));
+  EXPECT_TRUE(blocks_of(kAbsent).empty());
+  EXPECT_TRUE(blocks_of({1663, 5, 16384, ForkNumber::kVisibilityMap}).empty());
+}
+
+TEST_F(LayerFileTest, AnImageIsCompleteAndMustHaveNoFloorAboveZero) {
+  for (bool floors_zero : {true, false}) {
+    TempDir dir("layer-image");
+    auto writer = LayerWriter::Create(dir.path(), TestTimeline());
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->AddPage(kTable, 0, PageFor(kTable, 0)).ok());
+    ASSERT_TRUE((*writer)->SetRelation(kTable, {3, floors_zero ? 0u : 1u}).ok());
+    auto path = (*writer)->Finish(LayerMeta(kLsns, Lsn(0), /*image=*/true, 5));
+    ASSERT_TRUE(path.ok());
+    EXPECT_TRUE(path->ends_with("-image.layer")) << *path;
+    auto layer = LayerFile::Open(*path);
+    if (floors_zero) {
+      ASSERT_TRUE(layer.ok()) << layer.status().ToString();
+      EXPECT_TRUE((*layer)->meta().image);
+      EXPECT_TRUE((*layer)->complete());
+    } else {
+      EXPECT_EQ(layer.status().code(), StatusCode::kCorruption) << "an image that falls through is no image";
+    }
+  }
+}
+
+// Repositories written before merged layers existed hold version-1 files:
+// the same layout without start, time and flags, the header CRC at 116.
+TEST_F(LayerFileTest, VersionOneLayersStillOpen) {
+  const std::string path = WriteLayer();
+  std::string bytes = ReadFileToString(path).value();
+  std::span<uint8_t> b(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size());
+  StoreAt<uint32_t>(b, lf::kOffVersion, lf::kVersion1);
+  std::memset(b.data() + lf::kOffHeaderCrcV1, 0, lf::kHeaderUsed - lf::kOffHeaderCrcV1);
+  StoreAt<uint32_t>(b, lf::kOffHeaderCrcV1, ComputeCrc32c(b.data(), lf::kOffHeaderCrcV1));
+  const std::string v1 = dir_.Sub("0000000001000100.layer");
+  ASSERT_TRUE(WriteFileDurably(v1, bytes).ok());
+  ASSERT_TRUE(IsLayerFileName("0000000001000100.layer"));
+  auto layer = LayerFile::Open(v1);
+  ASSERT_TRUE(layer.ok()) << layer.status().ToString();
+  EXPECT_EQ((*layer)->version(), lf::kVersion1);
+  EXPECT_EQ((*layer)->lsns(), kLsns);
+  EXPECT_FALSE((*layer)->meta().image);
+  EXPECT_GT((*layer)->meta().created_at, 0) << "the file's time stands in";
+  for (const auto& p : pages_) EXPECT_TRUE((*layer)->FindPage(p.rel, p.block).value().has_value());
+  (*layer)->AssumeStart(Lsn(0x900000));
+  EXPECT_EQ((*layer)->meta().start, Lsn(0x900000));
 }
 
 TEST_F(LayerFileTest, EmptyLayerRoundTrips) {
@@ -121,13 +192,24 @@ TEST_F(LayerFileTest, EmptyLayerRoundTrips) {
 }
 
 TEST_F(LayerFileTest, NamesSortInLsnOrderAndOnlyFinishedLayersHaveThem) {
-  EXPECT_EQ(LayerFileName(Lsn(0x16B3748)), "00000000016B3748.layer");
-  const std::vector<Lsn> lsns = {Lsn(0x9), Lsn(0xA), Lsn(0x16B3748), Lsn(0x100000000), Lsn(0xFFFFFFFFFFFFFFFF)};
-  for (size_t i = 0; i + 1 < lsns.size(); ++i) EXPECT_LT(LayerFileName(lsns[i]), LayerFileName(lsns[i + 1]));
-  for (Lsn lsn : lsns) EXPECT_TRUE(IsLayerFileName(LayerFileName(lsn)));
-  for (const char* name : {".layer.tmp.12.3456", "00000000016B3748.layer.tmp", "0000000016B3748.layer",
-                           "00000000016B374G.layer", "00000000016B3748.layr", "metadata", ""}) {
-    EXPECT_FALSE(IsLayerFileName(name)) << name;
+  auto name = [](uint64_t valid, uint64_t start = 0, bool image = false) {
+    return LayerFileName(LayerMeta({Lsn(valid), Lsn(valid), Lsn(valid)}, Lsn(start), image, 0));
+  };
+  EXPECT_EQ(name(0x16B3748, 0x1500000), "00000000016B3748-0000000001500000.layer");
+  EXPECT_EQ(name(0x16B3748, 0x1500000, true), "00000000016B3748-0000000001500000-image.layer");
+  EXPECT_NE(name(0x16B3748, 0x1500000), name(0x16B3748, 0x1400000)) << "a merged layer never takes an input's name";
+  const std::vector<uint64_t> lsns = {0x9, 0xA, 0x16B3748, 0x100000000, 0xFFFFFFFFFFFFFFFF};
+  for (size_t i = 0; i + 1 < lsns.size(); ++i) EXPECT_LT(name(lsns[i], lsns[i]), name(lsns[i + 1]));
+  for (uint64_t lsn : lsns) {
+    EXPECT_TRUE(IsLayerFileName(name(lsn, lsn / 2)));
+    EXPECT_TRUE(IsLayerFileName(name(lsn, 0, true)));
+  }
+  EXPECT_TRUE(IsLayerFileName("00000000016B3748.layer")) << "version 1";
+  for (const char* bad : {".layer.tmp.12.3456", "00000000016B3748.layer.tmp", "0000000016B3748.layer",
+                          "00000000016B374G.layer", "00000000016B3748.layr", "metadata", "",
+                          "00000000016B3748-000000000150000.layer", "00000000016B3748_0000000001500000.layer",
+                          "00000000016B3748-0000000001500000-imag.layer", "-image.layer"}) {
+    EXPECT_FALSE(IsLayerFileName(bad)) << bad;
   }
 }
 
@@ -150,11 +232,11 @@ TEST_F(LayerFileTest, FinishRefusesToReplaceAnExistingLayer) {
     auto writer = LayerWriter::Create(dir_.path(), TestTimeline());
     ASSERT_TRUE(writer.ok());
     ASSERT_TRUE((*writer)->AddPage(kTable, 0, PageFor(kAbsent, 0)).ok());
-    auto again = (*writer)->Finish(kLsns);
+    auto again = (*writer)->Finish(kMeta);
     EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists) << again.status().ToString();
   }
   EXPECT_EQ(ReadFileToString(path).value(), *before);
-  EXPECT_EQ(Names(), std::vector<std::string>{LayerFileName(kLsns.valid)});
+  EXPECT_EQ(Names(), std::vector<std::string>{LayerFileName(kMeta)});
 }
 
 TEST_F(LayerFileTest, DuplicatePagesOrRelationsAreRefusedAndLeaveNoLayer) {
@@ -204,7 +286,7 @@ void SetHeaderField(std::string& bytes, uint32_t offset, T value) {
   StoreAt<uint32_t>(b, lf::kOffHeaderCrc, ComputeCrc32c(b.data(), lf::kOffHeaderCrc));
 }
 
-void ExpectCorruption(const Result<std::shared_ptr<const LayerFile>>& layer, const std::string& path,
+void ExpectCorruption(const Result<std::shared_ptr<LayerFile>>& layer, const std::string& path,
                       const std::string& what) {
   ASSERT_FALSE(layer.ok()) << what;
   EXPECT_EQ(layer.status().code(), StatusCode::kCorruption) << what << ": " << layer.status().ToString();
@@ -236,7 +318,8 @@ TEST_F(LayerFileTest, EveryTruncationIsCorruption) {
   const std::string path = WriteLayer();
   auto whole = ReadFileToString(path);
   ASSERT_TRUE(whole.ok());
-  std::vector<size_t> lengths = {0, 1, 8, 119, 120, lf::kHeaderSize - 1, lf::kHeaderSize};
+  std::vector<size_t> lengths = {0, 1, 8, 119, 120, lf::kHeaderUsed - 1, lf::kHeaderUsed, lf::kHeaderSize - 1,
+                                 lf::kHeaderSize};
   for (size_t len = lf::kHeaderSize; len < whole->size(); len += 509) lengths.push_back(len);
   for (size_t back = 1; back <= 200; ++back) lengths.push_back(whole->size() - back);
   for (size_t len : lengths) {
@@ -285,7 +368,9 @@ TEST_F(LayerFileTest, HeadersThatLieWithAValidCrcAreCorruption) {
   };
   const std::vector<Lie> lies = {
       {"bad magic", [](std::string& b) { b[0] = 'X'; }},
-      {"version 2", [](std::string& b) { SetHeaderField<uint32_t>(b, lf::kOffVersion, 2); }},
+      {"version 3", [](std::string& b) { SetHeaderField<uint32_t>(b, lf::kOffVersion, 3); }},
+      {"unknown flags", [](std::string& b) { SetHeaderField<uint32_t>(b, lf::kOffFlags, 6); }},
+      {"start past valid", [](std::string& b) { SetHeaderField<uint64_t>(b, lf::kOffStart, 0x2000000); }},
       {"page count huge", [](std::string& b) { SetHeaderField<uint64_t>(b, lf::kOffPageCount, ~uint64_t{0} / 2); }},
       {"page count one more", [&](std::string& b) { SetHeaderField<uint64_t>(b, lf::kOffPageCount, pages_.size() + 1); }},
       {"page count one less", [&](std::string& b) { SetHeaderField<uint64_t>(b, lf::kOffPageCount, pages_.size() - 1); }},

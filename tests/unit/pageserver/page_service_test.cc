@@ -211,7 +211,8 @@ TEST_F(PageServiceTest, BadBranchCreateIsRefusedAndChangesNothing) {
       {"x", "main@1/2/3", StatusCode::kInvalidArgument, "is not an LSN"},
       {"x", "main@100000000/0", StatusCode::kInvalidArgument, "is not an LSN"},
       {"x", "main@" + beyond.ToString(), StatusCode::kInvalidArgument, "beyond the end of WAL"},
-      {"x", "main@0/1", StatusCode::kInvalidArgument, "before the oldest snapshot"},
+      {"x", "main@0/1", StatusCode::kInvalidArgument,
+       "before the oldest snapshot of branch 'main'; the oldest LSN still available is " + layer0_.valid.ToString()},
       {"x", "main@" + (layer0_.valid - 8).ToString(), StatusCode::kInvalidArgument, "before the oldest snapshot"},
   };
   for (const auto& c : cases) {

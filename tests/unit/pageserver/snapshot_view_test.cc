@@ -44,7 +44,7 @@ class SnapshotViewTest : public ::testing::Test {
     EXPECT_TRUE(writer.ok());
     for (const auto& p : pages) EXPECT_TRUE((*writer)->AddPage(p.rel, p.block, Filled(p.fill)).ok());
     for (const auto& r : relations) EXPECT_TRUE((*writer)->SetRelation(r.rel, r.info).ok());
-    auto path = (*writer)->Finish({Lsn(valid), Lsn(valid), Lsn(valid)});
+    auto path = (*writer)->Finish(SnapshotLsns{Lsn(valid), Lsn(valid), Lsn(valid)});
     EXPECT_TRUE(path.ok()) << path.status().ToString();
     auto layer = LayerFile::Open(*path);
     EXPECT_TRUE(layer.ok()) << layer.status().ToString();

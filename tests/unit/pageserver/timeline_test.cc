@@ -75,11 +75,13 @@ class TimelineTest : public ::testing::Test {
     return in.at(in.size() / 2);
   }
 
-  // A layer committed to `tl` with the given LSNs, holding block 0 of kRel filled with `fill`.
+  // A layer committed to `tl` with the given LSNs, holding block 0 of kRel
+  // filled with `fill` (with a floor of 1: reads of it fall through, so it
+  // is not complete, as a real snapshot's layer seldom is).
   Result<std::shared_ptr<const LayerFile>> Commit(Timeline& tl, SnapshotLsns lsns, char fill) {
     ZENITH_ASSIGN_OR_RETURN(auto writer, LayerWriter::Create(tl.layers_dir(), tl.id()));
     ZENITH_RETURN_IF_ERROR(writer->AddPage(kRel, 0, std::vector<uint8_t>(kPageSize, static_cast<uint8_t>(fill))));
-    ZENITH_RETURN_IF_ERROR(writer->SetRelation(kRel, {1, 0}));
+    ZENITH_RETURN_IF_ERROR(writer->SetRelation(kRel, {1, 1}));
     return tl.CommitLayer(*writer, lsns);
   }
   static std::string PageByte(const SnapshotView& view) {
@@ -352,7 +354,7 @@ TEST_F(TimelineTest, LoadRemovesUnfinishedLayersAndRefusesForeignOrDamagedOnes) 
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(LayerNames(**loaded), std::vector<std::string>{"README"}) << "the crash's temp layer is gone";
 
-  const std::string foreign = layers + "/" + LayerFileName(layer0_.valid);
+  const std::string foreign = layers + "/" + LayerFileName(main_->OwnLayers().at(0)->meta());
   RunResult cp = RunCommand({"cp", main_->OwnLayers().at(0)->path(), foreign});
   ASSERT_TRUE(cp.ok());
   Reopen();

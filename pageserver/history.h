@@ -1,0 +1,144 @@
+// History: compaction and garbage collection of a repository's layers and
+// WAL, in the background and on demand (`zenith gc`). history_plan.h
+// decides what to do; this carries it out.
+//
+// Crash safety. Nothing is rewritten in place. Compaction writes a merged
+// layer or an image (durable, by rename) before it puts it in place of its
+// inputs and removes their files; a crash in between leaves both, and
+// Timeline::Load keeps the replacement. GC makes each timeline's new
+// cutoff durable before it removes anything, and removes only files no
+// point needs: a crash in the middle leaves some of them, which the next
+// collection removes. A timeline no branch reaches is renamed out of the
+// way (timelines/.deleted-<id>) before its tree is removed.
+//
+// Liveness. The repository's points lock (repository.h) is held while a
+// plan is made, while a merged layer is swapped in and while a collection
+// is decided; never while a layer is written or files are removed. GetPage,
+// basebackup and snapshot uploads never wait for it. Runs (background or
+// on demand) are serialised by run_mu_.
+//
+// Mount pins live in the page server's memory: after a restart, a mount
+// takes its pin again within a second (its lease keepalive). Nothing runs
+// before the startup grace has passed.
+//
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "pageserver/history_plan.h"
+#include "pageserver/repository.h"
+
+namespace zenith::pageserver {
+
+struct HistoryOptions {
+  RetentionPolicy retention;
+  CompactionPolicy compaction;
+  std::chrono::seconds compaction_period{10};  // 0: no background compaction
+  std::chrono::seconds gc_period{600};         // 0: no background GC
+  std::chrono::seconds startup_grace{5};
+  // Tests only: sleep this long at each step of compaction and GC, so a
+  // test can kill the page server in the middle (ZENITH_TEST_HISTORY_PAUSE_MS).
+  std::chrono::milliseconds test_pause{0};
+};
+
+// The options a repository's config asks for (and the test pause from the
+// environment).
+HistoryOptions HistoryOptionsFor(const HistoryConfig& config);
+
+struct CompactionCounts {
+  uint64_t merges = 0, layers_merged = 0;  // merged layers written, and the layers they replaced
+  uint64_t images = 0;
+  uint64_t bytes_written = 0, bytes_removed = 0;
+  void Add(const CompactionCounts& o);
+};
+
+struct CompactionReport {
+  CompactionCounts total;
+  std::map<TimelineId, CompactionCounts> by_timeline;
+};
+
+struct TimelineGcReport {
+  TimelineId timeline;
+  std::string branch;  // "" for a timeline only others' branches reach
+  Lsn cutoff;          // history is kept from here
+  bool deleted = false;  // no branch reached it: removed whole
+  CompactionCounts compaction;
+  uint64_t layers_removed = 0, layer_bytes_removed = 0, wal_removed = 0, wal_bytes_removed = 0;
+  uint64_t layers_left = 0, layer_bytes_left = 0, wal_left = 0, wal_bytes_left = 0;
+};
+
+struct GcReport {
+  std::vector<TimelineGcReport> timelines;
+};
+
+// One line of `zenith branch -v`.
+struct BranchDescription {
+  std::string name;
+  TimelineId timeline;
+  std::string parent;  // the parent's branch name (or timeline id); "" for a root
+  Lsn branch_lsn, end_of_wal, oldest_lsn;
+  uint64_t logical_size = 0;     // relation bytes at its newest snapshot
+  uint64_t own_bytes = 0;        // its layers and WAL
+  uint64_t exclusive_bytes = 0;  // of those, what no other branch needs
+  size_t layers = 0;
+};
+
+class History {
+ public:
+  // REQUIRES: `repo` outlives the History.
+  History(Repository& repo, HistoryOptions options);
+  ~History();  // Stop()
+  History(const History&) = delete;
+  History& operator=(const History&) = delete;
+
+  // Starts the background thread; Stop() cancels what runs and joins it.
+  void Start();
+  void Stop();
+  // A new snapshot layer arrived: compaction may have work.
+  void NotifyNewLayer();
+
+  // Compacts until the plan has nothing left to do. `window_seconds`
+  // replaces the configured window for this run.
+  Result<CompactionReport> Compact(std::optional<int64_t> window_seconds = std::nullopt);
+  // Compacts, then collects: one `zenith gc`.
+  Result<GcReport> CollectGarbage(std::optional<int64_t> window_seconds = std::nullopt);
+  Result<std::vector<BranchDescription>> DescribeBranches();
+
+ private:
+  struct Snapshot;
+  Result<Snapshot> TakeSnapshot(const RetentionPolicy& retention);
+  RetentionPolicy RetentionFor(std::optional<int64_t> window_seconds) const;
+  Result<CompactionReport> CompactLocked(const RetentionPolicy& retention);
+  Status RunStep(const Snapshot& snap, const CompactionStep& step, CompactionReport* report);
+  Status CheckNoPointMoves(const Snapshot& snap, int t, const std::vector<std::shared_ptr<const LayerFile>>& run);
+  Result<GcReport> CollectLocked(const RetentionPolicy& retention);
+  void RemoveFile(const std::string& path, uint64_t* count, uint64_t* bytes);
+  void Pause(const char* where);
+  void Loop();
+  bool WaitUntil(std::chrono::steady_clock::time_point when);  // false when stopped
+
+  Repository& repo_;
+  const HistoryOptions options_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::atomic<bool> cancel_{false};
+
+  std::mutex run_mu_;  // one compaction or collection at a time
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;       // guarded by mu_
+  bool new_layer_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace zenith::pageserver
