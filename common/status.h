@@ -100,6 +100,8 @@ class [[nodiscard]] Result {
   const T& operator*() const& { return value(); }
   // The error; an OK status when ok().
   Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
+  // The value, or `fallback` when there is an error (dropping it).
+  T value_or(T fallback) const& { return ok() ? value() : std::move(fallback); }
 
  private:
   std::variant<T, Status> v_;

@@ -23,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 using LayerList = std::vector<std::shared_ptr<const LayerFile>>;
 
 constexpr auto kStartupGcDelay = std::chrono::seconds(10);
-constexpr auto kMinCompactionInterval = std::chrono::seconds(1);
+constexpr auto kMinCompactionInterval = std::chrono::milliseconds(100);
 
 uint64_t FileBytes(const std::string& path) {
   struct stat st;
@@ -319,6 +319,12 @@ Result<GcReport> History::CollectLocked(const RetentionPolicy& retention) {
     }
     for (const auto& id : snap->orphans) repo_.ForgetTimeline(id);
   }
+  for (size_t i = 0; i < snap->timelines.size(); ++i) {
+    const TimelinePlan& p = snap->plan.timelines[i];
+    spdlog::info("gc of timeline {}: history from {}, WAL from {}, {} of {} layers unneeded",
+                 snap->timelines[i]->id().ToString(), p.horizon.ToString(), p.wal_needed_from.ToString(),
+                 victims[i].size(), snap->layers[i].size());
+  }
   Pause("gc: decided");
   GcReport report;
   for (size_t i = 0; i < snap->timelines.size(); ++i) {
@@ -422,6 +428,8 @@ bool History::WaitUntil(Clock::time_point when) {
 
 void History::Loop() {
   if (!WaitUntil(started_ + options_.startup_grace)) return;
+  spdlog::info("history: compaction every {} s (and on new layers), garbage collection every {} s",
+               options_.compaction_period.count(), options_.gc_period.count());
   const bool compacting = options_.compaction_period.count() > 0, collecting = options_.gc_period.count() > 0;
   const auto far = std::chrono::hours(24);
   auto next_gc = Clock::now() + (collecting ? std::min<Clock::duration>(options_.gc_period, kStartupGcDelay) : far);

@@ -115,9 +115,9 @@ class Planner {
     return plan_.timelines[t].needed[i] && !tls_[t].layers[i].complete;
   }
 
-  // The newest layers of a tail run to merge: while an older layer is not
-  // much bigger than those above it (size-tiered, so a big merged layer is
-  // not rewritten for every few small ones).
+  // The newest layers of a run to merge: while an older layer is not much
+  // bigger than those above it (size-tiered, so a big layer is not
+  // rewritten for a few small ones: it stays, a snapshot point more).
   int TieredStart(int t, int first, int last) const {
     const auto& layers = tls_[t].layers;
     uint64_t acc = layers[last].bytes;
@@ -143,12 +143,10 @@ class Planner {
       int last = i - 1;
       if (i < n && Mergeable(t, i)) last = i++;  // the kept layer the run merges into
       if (last - first + 1 < 2) continue;
-      if (last == n - 1) {  // the tail: merge in batches
-        if (static_cast<size_t>(last - first + 1) < compaction_.max_unmerged_layers) continue;
-        first = TieredStart(t, first, last);
-        if (first == last) continue;
-      }
-      plan_.steps.push_back({CompactionStep::Kind::kMerge, t, first, last});
+      // The tail grows with every snapshot: merge it in batches.
+      if (last == n - 1 && static_cast<size_t>(last - first + 1) < compaction_.max_unmerged_layers) continue;
+      first = TieredStart(t, first, last);
+      if (first < last) plan_.steps.push_back({CompactionStep::Kind::kMerge, t, first, last});
     }
   }
 

@@ -69,7 +69,7 @@ ZenithEnv::~ZenithEnv() {
 RunResult ZenithEnv::Zenith(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {ZenithBin("zenith")};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, {.cwd = dir_, .env = {{"ZENITH_REPO", ""}}});
+  return RunCommand(argv, {.cwd = dir_, .env = env_});
 }
 
 RunResult ZenithEnv::MustZenith(const std::vector<std::string>& args) const {

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,13 @@ class ZenithEnv {
 
   const std::string& dir() const { return dir_; }
   std::string repo() const { return dir_ + "/.zenith"; }
+  // An environment variable for every later `zenith` (and so for the
+  // daemons it starts).
+  void SetEnv(const std::string& name, const std::string& value) { env_[name] = value; }
 
  private:
   std::string dir_;
+  std::map<std::string, std::string> env_ = {{"ZENITH_REPO", ""}};
 };
 
 // SIGKILLs a process and every descendant, and waits until all are gone.

@@ -11,33 +11,13 @@
 #include <thread>
 
 #include "common/file_util.h"
+#include "tests/harness/compute.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/test_env.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
 namespace {
-
-// A compute: stock PostgreSQL on a mounted data directory, listening only on
-// a Unix socket in the test's directory.
-class Compute {
- public:
-  Compute(const ZenithEnv& env, const std::string& name, int port)
-      : dir_(env.dir() + "/" + name), pg_(dir_, env.dir(), port, CurrentUserName()) {}
-  const std::string& dir() const { return dir_; }
-  PgCluster& pg() { return pg_; }
-  void Start() { ASSERT_TRUE(pg_.Start().ok()) << pg_.Log(); }
-  std::string Query(const std::string& sql) { return pg_.Query(sql); }
-  // kill -9 the postmaster and every backend.
-  void Crash() {
-    if (pid_t pm = PostmasterOf(dir_)) KillTree(pm);
-    pg_.Forget();
-  }
-
- private:
-  std::string dir_;
-  PgCluster pg_;
-};
 
 class MountWalkthrough : public ::testing::Test {
  protected:
@@ -164,16 +144,9 @@ TEST_F(MountWalkthrough, PgbenchCommitsSurviveKillNineAndAmcheckIsClean) {
   Mount("main", "main");
   Compute main(env_, "main", 5432);
   main.Start();
-  std::vector<std::string> conn = {"-h", dir_.path(), "-p", "5432", "-U", CurrentUserName()};
-  std::vector<std::string> init = {PgBin("pgbench"), "-i", "-s", "10", "-q"};
-  init.insert(init.end(), conn.begin(), conn.end());
-  init.push_back("postgres");
-  RunResult r = RunCommand(init);
+  RunResult r = Pgbench(main, {"-i", "-s", "10", "-q"});
   ASSERT_TRUE(r.ok()) << r.Describe();
-  std::vector<std::string> run = {PgBin("pgbench"), "-c", "4", "-t", "250", "-n"};
-  run.insert(run.end(), conn.begin(), conn.end());
-  run.push_back("postgres");
-  r = RunCommand(run);
+  r = Pgbench(main, {"-c", "4", "-t", "250", "-n"});
   ASSERT_TRUE(r.ok()) << r.Describe();
   ASSERT_NE(r.out.find("number of transactions actually processed: 1000/1000"), std::string::npos) << r.out;
 
@@ -189,9 +162,7 @@ TEST_F(MountWalkthrough, PgbenchCommitsSurviveKillNineAndAmcheckIsClean) {
   EXPECT_EQ(again.Query("select (select sum(abalance) from pgbench_accounts) = "
                         "(select sum(delta) from pgbench_history)"),
             "t");
-  std::vector<std::string> amcheck = {PgBin("pg_amcheck"), "--install-missing", "--heapallindexed", "-d", "postgres"};
-  amcheck.insert(amcheck.end(), conn.begin(), conn.end());
-  r = RunCommand(amcheck);
+  r = Amcheck(again);
   EXPECT_TRUE(r.ok()) << r.Describe();
   EXPECT_EQ(r.out, "") << r.Describe();
 }
@@ -252,13 +223,6 @@ TEST_F(MountWalkthrough, ZenithStartStopAndStatus) {
   env_.MustZenith({"stop", "main"});
   status = env_.MustZenith({"status"});
   EXPECT_EQ(status.out.find("main"), std::string::npos) << status.out;
-}
-
-// The page server's pid, from `zenith pageserver status` (0 if none runs).
-pid_t PageServerPid(const ZenithEnv& env) {
-  RunResult r = env.Zenith({"pageserver", "status"});
-  size_t at = r.out.find("(pid ");
-  return at == std::string::npos ? 0 : static_cast<pid_t>(std::atol(r.out.c_str() + at + 5));
 }
 
 TEST_F(MountWalkthrough, PageServerKilledUnderARunningComputeComesBack) {

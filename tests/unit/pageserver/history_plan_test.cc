@@ -145,7 +145,7 @@ TEST(HistoryPlanTest, RunsBetweenKeptSnapshotsMergeIntoTheOneAbove) {
   EXPECT_EQ(plan.steps[0].last, 2);
 }
 
-TEST(HistoryPlanTest, ABigMergedLayerIsNotRewrittenForEverySmallOne) {
+TEST(HistoryPlanTest, ABigLayerIsNotRewrittenForAFewSmallOnes) {
   std::vector<PlanTimeline> tls = {Timeline({Layer(10, 0, true), Layer(20, 0, false, 100000), Layer(30), Layer(40),
                                              Layer(50), Layer(60)})};
   CompactionPolicy policy;
@@ -153,6 +153,10 @@ TEST(HistoryPlanTest, ABigMergedLayerIsNotRewrittenForEverySmallOne) {
   auto plan = PlanHistory(tls, Window(99999), policy, kNow);
   ASSERT_EQ(plan.steps.size(), 1u);
   EXPECT_EQ(plan.steps[0], (CompactionStep{CompactionStep::Kind::kMerge, 0, 2, 5}));
+  // Nor into a small kept one above it: it stays a snapshot of its own.
+  tls[0].pins = {Mib(30)};
+  plan = PlanHistory(tls, Window(99999), policy, kNow);
+  EXPECT_TRUE(plan.steps.empty()) << "[20 (big), 30 (kept)] and a tail of three";
 }
 
 TEST(HistoryPlanTest, AnchorsBoundTheWalAPointInTheWindowReplays) {

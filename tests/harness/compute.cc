@@ -1,0 +1,79 @@
+#include "tests/harness/compute.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "tests/harness/test_env.h"
+
+namespace zenith::testing {
+
+Compute::Compute(const ZenithEnv& env, const std::string& name, int port)
+    : dir_(env.dir() + "/" + name), socket_dir_(env.dir()), pg_(dir_, env.dir(), port, CurrentUserName()) {}
+
+void Compute::Start() { ASSERT_TRUE(pg_.Start().ok()) << pg_.Log(); }
+
+void Compute::Crash() {
+  if (pid_t pm = PostmasterOf(dir_)) KillTree(pm);
+  pg_.Forget();
+}
+
+std::vector<std::string> Compute::ConnArgs() const {
+  return {"-h", socket_dir_, "-p", std::to_string(pg_.port()), "-U", CurrentUserName()};
+}
+
+RunResult Pgbench(const Compute& compute, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {PgBin("pgbench")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  for (const auto& a : compute.ConnArgs()) argv.push_back(a);
+  argv.push_back("postgres");
+  return RunCommand(argv, {.timeout = std::chrono::minutes(10)});
+}
+
+RunResult Amcheck(const Compute& compute, const std::string& db) {
+  std::vector<std::string> argv = {PgBin("pg_amcheck"), "--install-missing", "--heapallindexed", "-d", db};
+  for (const auto& a : compute.ConnArgs()) argv.push_back(a);
+  return RunCommand(argv);
+}
+
+Result<std::unique_ptr<PgConnection>> PgConnection::Open(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(conn);
+    PQfinish(conn);
+    return Unavailable("could not connect (" + conninfo + "): " + message);
+  }
+  return std::unique_ptr<PgConnection>(new PgConnection(conn));
+}
+
+PgConnection::~PgConnection() { PQfinish(conn_); }
+
+Result<PgConnection::Rows> PgConnection::Query(const std::string& sql) {
+  if (!PQsendQuery(conn_, sql.c_str())) return Unavailable(PQerrorMessage(conn_));
+  Rows rows;
+  Status error;
+  while (PGresult* res = PQgetResult(conn_)) {
+    const ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK) {
+      rows.clear();
+      for (int r = 0; r < PQntuples(res); ++r) {
+        std::vector<std::string> row;
+        for (int c = 0; c < PQnfields(res); ++c) row.emplace_back(PQgetvalue(res, r, c));
+        rows.push_back(std::move(row));
+      }
+    } else if (st != PGRES_COMMAND_OK && error.ok()) {
+      error = Internal(sql + ": " + PQresultErrorMessage(res));
+    }
+    PQclear(res);
+  }
+  if (!error.ok()) return error;
+  return rows;
+}
+
+pid_t PageServerPid(const ZenithEnv& env) {
+  RunResult r = env.Zenith({"pageserver", "status"});
+  size_t at = r.out.find("(pid ");
+  return at == std::string::npos ? 0 : static_cast<pid_t>(std::atol(r.out.c_str() + at + 5));
+}
+
+}  // namespace zenith::testing

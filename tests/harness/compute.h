@@ -1,0 +1,66 @@
+// A compute for integration tests: stock PostgreSQL on a zenith mount,
+// listening only on a Unix socket in the test's directory; and a libpq
+// connection for loops of statements (one psql per statement is too slow
+// for a thousand rounds).
+//
+// Thread-safety: one owner per object.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "tests/harness/pg_cluster.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::testing {
+
+class Compute {
+ public:
+  // The data directory is env.dir()/name (mount it there first).
+  Compute(const ZenithEnv& env, const std::string& name, int port);
+  const std::string& dir() const { return dir_; }
+  PgCluster& pg() { return pg_; }
+  // Starts PostgreSQL; a test failure (with its log) if it does not start.
+  void Start();
+  std::string Query(const std::string& sql) { return pg_.Query(sql); }
+  // kill -9 the postmaster and every backend.
+  void Crash();
+  // -h, -p, -U for pgbench, pg_amcheck and friends.
+  std::vector<std::string> ConnArgs() const;
+
+ private:
+  std::string dir_, socket_dir_;
+  PgCluster pg_;
+};
+
+// pgbench with `args` against the compute's database "postgres".
+RunResult Pgbench(const Compute& compute, const std::vector<std::string>& args);
+
+// `pg_amcheck --install-missing --heapallindexed` on the compute's
+// database: empty output and exit 0 when every table and index is sound.
+RunResult Amcheck(const Compute& compute, const std::string& db = "postgres");
+
+class PgConnection {
+ public:
+  using Rows = std::vector<std::vector<std::string>>;
+  // Unavailable with libpq's message.
+  static Result<std::unique_ptr<PgConnection>> Open(const std::string& conninfo);
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+  // Runs one or more statements (simple protocol); the last result's rows.
+  Result<Rows> Query(const std::string& sql);
+
+ private:
+  explicit PgConnection(PGconn* conn) : conn_(conn) {}
+  PGconn* conn_;
+};
+
+// The page server's pid, from `zenith pageserver status` (0 if none runs).
+pid_t PageServerPid(const ZenithEnv& env);
+
+}  // namespace zenith::testing
