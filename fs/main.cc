@@ -74,7 +74,9 @@ class Lease {
     ZENITH_ASSIGN_OR_RETURN(conn_, connect_());
     ZENITH_RETURN_IF_ERROR(conn_->Query("attach $1 $2 $3", {timeline_, mountpoint_, std::to_string(getpid())}).status());
     if (!pinned_.valid()) return Status::Ok();
-    Status pin = conn_->Query("pin $1 $2", {timeline_, pinned_.ToString()}).status();
+    wal_unpinned_ = wal_released_.load();
+    Status pin = wal_unpinned_ ? conn_->Query("pin $1 $2 pages", {timeline_, pinned_.ToString()}).status()
+                               : conn_->Query("pin $1 $2", {timeline_, pinned_.ToString()}).status();
     // Kept as it is: reads at a snapshot that is gone fail (the page stream
     // is exact), they never return another state.
     if (!pin.ok()) spdlog::error("could not pin this mount's snapshot again; unmount and mount again: {}", pin.message());
@@ -92,6 +94,10 @@ class Lease {
   }
   // The pinned snapshot, to pin again after a page server restart.
   void SetPinned(Lsn lsn) { pinned_ = lsn; }
+  // PostgreSQL has recovered (it checkpointed): the pin need not keep the
+  // WAL from the snapshot's redo any more. Any thread; the keepalive tells
+  // the page server.
+  void ReleaseWal() { wal_released_ = true; }
   void StartKeepAlive() {
     thread_ = std::thread([this] { KeepAlive(); });
   }
@@ -111,6 +117,9 @@ class Lease {
         std::unique_lock lock(mu_);
         if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) break;
       }
+      if (conn_ && wal_released_ && !wal_unpinned_ && pinned_.valid()) {
+        wal_unpinned_ = conn_->Query("pin $1 $2 pages", {timeline_, pinned_.ToString()}).ok();
+      }
       if (conn_ && conn_->Query("status").ok()) continue;
       conn_.reset();
       if (Status s = Acquire(); !s.ok()) spdlog::warn("could not renew the mount lease: {}", s.message());
@@ -120,6 +129,8 @@ class Lease {
   const Connector connect_;
   const std::string timeline_, mountpoint_;
   Lsn pinned_;
+  std::atomic<bool> wal_released_{false};
+  bool wal_unpinned_ = false;  // the page server knows; keepalive thread only
   std::unique_ptr<PageServerClient> conn_;
   std::mutex mu_;
   std::condition_variable wake_;
@@ -242,7 +253,8 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
                                [&uploader](std::string bytes) { uploader->OnControlWrite(std::move(bytes)); }});
   if (!fs.ok()) return fail(fs.status());
   uploader = std::make_unique<SnapshotUploader>(
-      SnapshotUploader::Options{conninfo, *timeline, scratch, wal_dir, prepared->manifest.system_id, *checkpoint},
+      SnapshotUploader::Options{conninfo, *timeline, scratch, wal_dir, prepared->manifest.system_id, *checkpoint,
+                                [&lease] { lease.ReleaseWal(); }},
       fs->get());
   uploader->Start();
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);

@@ -114,6 +114,7 @@ void SnapshotUploader::Loop() {
     }
     if (s.ok()) {
       superseded_in_a_row_ = 0;
+      if (options_.on_stored) options_.on_stored();
       // A newer checkpoint may have arrived meanwhile; keep that one.
       if (pending_ && *pending_ == control) pending_.reset();
       cv_.notify_all();

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,9 @@ class SnapshotUploader {
     std::string wal_dir;        // the timeline's wal/
     uint64_t system_id = 0;
     Lsn mounted_checkpoint;     // checkpoint (start) of the pg_control the mount began with
+    // Called on the upload thread after each snapshot the page server
+    // stored (PostgreSQL has checkpointed since the mount). May be empty.
+    std::function<void()> on_stored;
   };
 
   // REQUIRES: `fs` outlives the uploader.

@@ -162,7 +162,7 @@ Result<History::Snapshot> History::TakeSnapshot(const RetentionPolicy& retention
     s.input.push_back(std::move(p));
   }
   for (const PinInfo& pin : repo_.PinsLocked()) {
-    if (int i = s.IndexOf(pin.timeline); i >= 0) s.input[i].pins.push_back(pin.lsn);
+    if (int i = s.IndexOf(pin.timeline); i >= 0) (pin.wal ? s.input[i].pins : s.input[i].page_pins).push_back(pin.lsn);
   }
   s.plan = PlanHistory(s.input, retention, options_.compaction, std::time(nullptr));
   return s;

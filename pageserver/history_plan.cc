@@ -10,6 +10,9 @@ namespace {
 
 using Timelines = std::vector<PlanTimeline>;
 
+// The window is kept in this many steps of time (KeepAnchors).
+constexpr int64_t kWindowSteps = 2;
+
 const PlanLayer& At(const Timelines& tls, LayerRef r) { return tls[r.timeline].layers[r.index]; }
 
 // A point's starting snapshot, and the timeline the point belongs to (for a
@@ -60,12 +63,12 @@ class Planner {
     }
   }
 
-  void AddPoint(int t, Lsn x, int point_of, bool keep) {
+  void AddPoint(int t, Lsn x, int point_of, bool keep, bool wal = true) {
     auto s = NewestAt(tls_, t, x);
     if (!s) return;
     roots_.push_back({*s, point_of});
     if (keep) Keep(*s);
-    NeedWal(t, At(tls_, *s).redo, point_of, point_of == t ? Lsn(std::numeric_limits<uint64_t>::max()) : x);
+    if (wal) NeedWal(t, At(tls_, *s).redo, point_of, point_of == t ? Lsn(std::numeric_limits<uint64_t>::max()) : x);
   }
 
   void CollectPoints(int t) {
@@ -80,24 +83,36 @@ class Planner {
     if (!tl.layers.empty()) Keep({t, static_cast<int>(tl.layers.size()) - 1});
     KeepAnchors(t, h);
     for (Lsn pin : tl.pins) AddPoint(t, pin, t, /*keep=*/true);
+    for (Lsn pin : tl.page_pins) AddPoint(t, pin, t, /*keep=*/true, /*wal=*/false);
     for (int c : children_[t]) AddPoint(t, tls_[c].branch_lsn, c, /*keep=*/true);
   }
 
   // Window anchors: from the horizon's snapshot up, the furthest layer
-  // whose valid lies within max_replay_wal_bytes of the last anchor's redo.
+  // whose valid lies within max_replay_wal_bytes of the last anchor's redo
+  // and which was stored within a window step of it. The first bounds the
+  // WAL a point replays; the second lets the horizon move on smoothly (a
+  // merged layer is as young as its newest input: without anchors spread
+  // in time, no snapshot above the horizon would ever grow old enough to
+  // become the next one, and the WAL behind it would pile up).
   void KeepAnchors(int t, Lsn h) {
     const auto& layers = tls_[t].layers;
     auto s = NewestAt(tls_, t, h);
     if (!s) return;
     Lsn anchor_redo = At(tls_, *s).redo;
+    int64_t anchor_time = At(tls_, *s).created_at;
+    const int64_t step = std::max<int64_t>(1, retention_.window_seconds / kWindowSteps);
     int i = 0;
     while (i < static_cast<int>(layers.size()) && layers[i].valid <= h) ++i;
     const uint64_t bound = compaction_.max_replay_wal_bytes;
     while (i < static_cast<int>(layers.size())) {
       int j = i;
-      while (j + 1 < static_cast<int>(layers.size()) && layers[j + 1].valid - anchor_redo <= bound) ++j;
+      while (j + 1 < static_cast<int>(layers.size()) && layers[j + 1].valid - anchor_redo <= bound &&
+             layers[j + 1].created_at <= anchor_time + step) {
+        ++j;
+      }
       Keep({t, j});
       anchor_redo = layers[j].redo;
+      anchor_time = layers[j].created_at;
       i = j + 1;
     }
   }
@@ -130,6 +145,17 @@ class Planner {
     return s;
   }
 
+  // Whether layers [first, last] weigh image_gain_ratio of the complete
+  // layer their reads end at (merging them then saves about that much).
+  bool Heavy(int t, int first, int last) const {
+    const std::vector<LayerRef> chain = ChainOf(tls_, {t, last});
+    const PlanLayer& bottom = At(tls_, chain.back());
+    if (!bottom.complete) return false;
+    uint64_t bytes = 0;
+    for (int i = first; i <= last; ++i) bytes += tls_[t].layers[i].bytes;
+    return static_cast<double>(bytes) >= compaction_.image_gain_ratio * static_cast<double>(bottom.bytes);
+  }
+
   void PlanMerges(int t) {
     const int n = static_cast<int>(tls_[t].layers.size());
     const auto& kept = plan_.timelines[t].kept;
@@ -143,8 +169,12 @@ class Planner {
       int last = i - 1;
       if (i < n && Mergeable(t, i)) last = i++;  // the kept layer the run merges into
       if (last - first + 1 < 2) continue;
-      // The tail grows with every snapshot: merge it in batches.
-      if (last == n - 1 && static_cast<size_t>(last - first + 1) < compaction_.max_unmerged_layers) continue;
+      // The tail grows with every snapshot: merge it in batches, or once it
+      // weighs enough that overlapping pages would waste space.
+      if (last == n - 1 && static_cast<size_t>(last - first + 1) < compaction_.max_unmerged_layers &&
+          !Heavy(t, first, last)) {
+        continue;
+      }
       first = TieredStart(t, first, last);
       if (first < last) plan_.steps.push_back({CompactionStep::Kind::kMerge, t, first, last});
     }

@@ -6,7 +6,8 @@
 // or read may start from (docs/design.md, "History"):
 //   - every LSN in T's window [horizon, end of WAL] (see Horizon());
 //   - the branch point of each child of T;
-//   - the snapshot a live mount of T started from (its pin).
+//   - the snapshot a live mount of T started from (its pin), with the WAL
+//     from its redo until the mount's PostgreSQL has recovered.
 // A point X is served by its *starting snapshot* S = NewestAt(T, X), the
 // newest layer with valid <= X along T's chain, plus the WAL from S's redo
 // to X. A read at S's valid visits S's *chain*: S, then the layers below
@@ -19,10 +20,15 @@
 //   - Compaction keeps every *kept* layer an exact snapshot: the starting
 //     snapshots of pins, branch points and the window's horizon, window
 //     anchors (one at least every max_replay_wal_bytes of WAL, so a point
-//     in the window replays at most about that much), the newest layer and
+//     in the window replays at most about that much, and one every half
+//     window of time, so the horizon moves on), the newest layer and
 //     complete layers. It merges the layers between kept ones into the
 //     kept one above them, which reads the same (layer_merge.h); the
 //     points in between start from the kept layer below and replay more.
+//     The newest run is merged once it has max_unmerged_layers layers or
+//     weighs image_gain_ratio of the image below it. Merges are
+//     size-tiered: a layer much bigger than those above it is not
+//     rewritten for them.
 //   - The bound: once compaction has caught up, a read visits at most
 //     max_read_depth layers: a kept layer whose chain is longer gets an
 //     image. Between kept layers at most max_unmerged_layers layers wait to
@@ -52,7 +58,8 @@ struct CompactionPolicy {
   size_t max_unmerged_layers = 8;
   size_t max_read_depth = 12;
   // An image at the horizon is written once the layers it would let GC
-  // remove weigh this fraction of the image (its complete layer's size).
+  // remove weigh this fraction of the image (its complete layer's size);
+  // the newest layers are merged once they weigh as much.
   double image_gain_ratio = 0.5;
 };
 
@@ -72,6 +79,7 @@ struct PlanTimeline {
   Lsn gc_cutoff;   // history before it was collected already
   std::vector<PlanLayer> layers;  // oldest first; consecutive ranges
   std::vector<Lsn> pins;          // points live mounts started from
+  std::vector<Lsn> page_pins;     // the same, once they need no WAL
 };
 
 struct LayerRef {

@@ -187,10 +187,11 @@ class PageService {
   }
 
   Status Pin(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "pin <branch|timeline> <lsn>"));
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 3, "pin <branch|timeline> <lsn> [pages]"));
+    if (ctx.args().size() == 3 && ctx.args()[2] != "pages") return SyntaxError("usage: pin <branch|timeline> <lsn> [pages]");
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(ctx.args()[1]));
-    ZENITH_RETURN_IF_ERROR(PinFor(ctx, *tl, lsn));
+    ZENITH_RETURN_IF_ERROR(PinFor(ctx, *tl, lsn, /*wal=*/ctx.args().size() == 2));
     return ctx.SendOk("PIN");
   }
 
@@ -256,9 +257,9 @@ class PageService {
   }
 
   // Pins for the session; released when it ends.
-  Status PinFor(CommandContext& ctx, const Timeline& tl, Lsn lsn) {
+  Status PinFor(CommandContext& ctx, const Timeline& tl, Lsn lsn, bool wal = true) {
     const uint64_t session = ctx.session().id();
-    ZENITH_RETURN_IF_ERROR(repo_.Pin(session, tl, lsn));
+    ZENITH_RETURN_IF_ERROR(repo_.Pin(session, tl, lsn, wal));
     Repository* repo = &repo_;
     ctx.session().OnClose([repo, session] { repo->Unpin(session); });
     return Status::Ok();
@@ -336,7 +337,7 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
   add("prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
   add("attach", "attach <branch|timeline> <mountpoint> <pid>", {}, &PageService::Attach);
   add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid"}, &PageService::Mounts);
-  add("pin", "pin <branch|timeline> <lsn>", {}, &PageService::Pin);
+  add("pin", "pin <branch|timeline> <lsn> [pages]", {}, &PageService::Pin);
   add("branch_delete", "branch_delete <name>", {}, &PageService::BranchDelete);
   add("branch_info", "branch_info",
       {"name", "timeline_id", "parent", "branch_lsn", "end_of_wal", "oldest_lsn", "logical_size", "own_bytes",

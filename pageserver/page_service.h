@@ -17,7 +17,8 @@
 //   put_snapshot <branch|timeline>          CopyIn snapshot layer
 //   prepare_wal <branch|timeline> <lsn>     copy ancestor WAL a mount needs
 //   attach <timeline> <mountpoint> <pid>    take the read-write mount lease
-//   pin <branch|timeline> <lsn>             keep a mount's snapshot (session)
+//   pin <branch|timeline> <lsn> [pages]     keep a mount's snapshot (session);
+//                                           `pages`: no longer its WAL
 //   mounts                                  the leases held
 //   compact [<window>]                      compact now
 //   gc [<window>]                           compact, then collect garbage

@@ -251,14 +251,20 @@ std::vector<MountInfo> Repository::Mounts() const {
   return out;
 }
 
-Status Repository::Pin(uint64_t session, const Timeline& tl, Lsn lsn) {
+Status Repository::Pin(uint64_t session, const Timeline& tl, Lsn lsn, bool wal) {
   auto points = LockPoints();
   const LayerFile* newest = tl.ViewAt(lsn)->newest();
   if (newest == nullptr || newest->lsns().valid != lsn) {
     return NotFound("no snapshot of timeline " + tl.id().ToString() + " is valid at " + lsn.ToString() +
                     " (compaction merged it, or there never was one); mount again");
   }
-  pins_.push_back({tl.id(), lsn, session});
+  for (PinInfo& p : pins_) {
+    if (p.session == session && p.timeline == tl.id() && p.lsn == lsn) {
+      p.wal = wal;
+      return Status::Ok();
+    }
+  }
+  pins_.push_back({tl.id(), lsn, session, wal});
   return Status::Ok();
 }
 

@@ -39,11 +39,13 @@ struct BranchInfo {
 };
 
 // A live mount's starting snapshot, which history keeps exact until the
-// session that pinned it ends.
+// session that pinned it ends; with the WAL from its redo until the mount's
+// PostgreSQL has recovered (wal: its first checkpoint releases it).
 struct PinInfo {
   TimelineId timeline;
   Lsn lsn;
   uint64_t session = 0;
+  bool wal = true;
 };
 
 struct MountInfo {
@@ -97,9 +99,10 @@ class Repository {
   void Detach(const TimelineId& timeline, uint64_t session);
   std::vector<MountInfo> Mounts() const;
 
-  // Pins `lsn` of `tl` for `session`: NotFound unless a snapshot of the
-  // chain has exactly that valid (it was merged away, or never was).
-  Status Pin(uint64_t session, const Timeline& tl, Lsn lsn);
+  // Pins `lsn` of `tl` for `session` (again: updates `wal`): NotFound unless
+  // a snapshot of the chain has exactly that valid (it was merged away, or
+  // never was).
+  Status Pin(uint64_t session, const Timeline& tl, Lsn lsn, bool wal = true);
   void Unpin(uint64_t session);
   // REQUIRES: LockPoints() held.
   const std::vector<PinInfo>& PinsLocked() const { return pins_; }

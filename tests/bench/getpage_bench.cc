@@ -42,6 +42,7 @@
 #include "pageserver/client/page_protocol.h"
 #include "pageserver/import.h"
 #include "pageserver/repo_layout.h"
+#include "tests/bench/bench_support.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/test_env.h"
@@ -50,7 +51,6 @@ namespace zenith::bench {
 namespace {
 
 using pageserver::kPageSize;
-using Clock = std::chrono::steady_clock;
 using zenith::testing::PgBin;
 using zenith::testing::RunCommand;
 
@@ -177,17 +177,7 @@ class Server {
   zenith::testing::Child child_;
 };
 
-void Evict(const std::string& path) {
-  auto fd = OpenFile(path, O_RDONLY);
-  Check(fd.status(), "open " + path);
-  Check(FsyncFd(fd->get(), path), "fsync");  // only clean pages can be dropped
-  if (posix_fadvise(fd->get(), 0, 0, POSIX_FADV_DONTNEED) != 0) Die("posix_fadvise " + path);
-}
-
-void EvictDirectory(const std::string& dir) {
-  const auto names = ListDirectory(dir).value();
-  for (const auto& name : names) Evict(dir + "/" + name);
-}
+void EvictDirectory(const std::string& dir) { Check(EvictTree(dir), "evict " + dir); }
 
 // ---- Measuring ---------------------------------------------------------------
 
@@ -333,7 +323,7 @@ int Main(int argc, char** argv) {
       Print("zenith warm (in memory)", depth, f);
     }
   }
-  Evict(datafile);
+  Check(Evict(datafile), "evict " + datafile);
   Figures cold = RunPread(fd->get(), blocks);
   pread_cold_rate = static_cast<double>(blocks.size()) / cold.seconds;
   Print("pread cold (datadir)", 1, cold);

@@ -40,6 +40,7 @@
 
 #include "common/file_util.h"
 #include "common/status.h"
+#include "tests/bench/bench_support.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -53,7 +54,6 @@ using testing::PgBin;
 using testing::PgCluster;
 using testing::RunCommand;
 using testing::RunResult;
-using Clock = std::chrono::steady_clock;
 
 constexpr int kZenithPort = 5432;
 constexpr int kLocalPort = 5433;
@@ -71,47 +71,6 @@ struct Options {
   std::string checkpoint_timeout = "30s";
   bool keep = false;
 };
-
-double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-std::string LoadAverage() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-// Runs a command that must succeed.
-Result<RunResult> MustRun(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(600)) {
-  RunResult r = RunCommand(argv, {.timeout = timeout});
-  if (!r.ok()) return Internal(argv[0] + " failed: " + r.Describe() + "\n" + r.out);
-  return r;
-}
-
-// Writes back every dirty page of the machine (sync(1) needs no privilege).
-Status Sync() { return MustRun({"sync"}).status(); }
-
-Result<uint64_t> DiskUsage(const std::string& path) {
-  ZENITH_ASSIGN_OR_RETURN(RunResult r, MustRun({"du", "-s", "--block-size=1", path}));
-  return std::stoull(r.out);
-}
-
-std::string Megabytes(double bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, bytes >= 1e9 ? "%.2f GB" : "%.1f MB", bytes >= 1e9 ? bytes / 1e9 : bytes / 1e6);
-  return buf;
-}
-
-std::string Fixed(double v, const char* unit, int digits = 3) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.*f%s", digits, v, unit);
-  return buf;
-}
 
 // One PostgreSQL of the benchmark: a PgCluster with the benchmark's settings.
 class Server {
@@ -173,7 +132,6 @@ class MountBench {
   Result<std::string> TimelineOf(const std::string& branch) const;
   Status Zenith(const std::vector<std::string>& args) const;
   Status Build(int scale);
-  Status CopyOut(const std::string& mountpoint, const std::string& local) const;
   Status MeasureMount(SizeFigures* f);
   Status MeasureLocalStart(SizeFigures* f);
   Status MeasureBranch(SizeFigures* f);
@@ -202,31 +160,6 @@ Result<std::string> MountBench::TimelineOf(const std::string& branch) const {
   return id;
 }
 
-// A plain data directory with the files of a stopped mount: everything but
-// pg_wal, which gets the WAL from the last checkpoint's redo on (all a clean
-// start needs).
-Status MountBench::CopyOut(const std::string& mountpoint, const std::string& local) const {
-  ZENITH_RETURN_IF_ERROR(MustRun({"cp", "-a", mountpoint, local}).status());
-  const std::string wal = local + "/pg_wal";
-  ZENITH_ASSIGN_OR_RETURN(RunResult target, MustRun({"readlink", wal}));
-  std::string wal_src = target.out.substr(0, target.out.find('\n'));
-  if (::unlink(wal.c_str()) != 0) return ErrnoStatus("unlink", wal, errno);
-  ZENITH_RETURN_IF_ERROR(MakeDirectories(wal + "/archive_status", 0700));
-  ZENITH_ASSIGN_OR_RETURN(RunResult control, MustRun({PgBin("pg_controldata"), local}));
-  const std::string key = "Latest checkpoint's REDO WAL file:";
-  size_t at = control.out.find(key);
-  if (at == std::string::npos) return Internal("pg_controldata names no REDO WAL file");
-  std::istringstream rest(control.out.substr(at + key.size()));
-  std::string redo_file;
-  rest >> redo_file;
-  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(wal_src));
-  for (const auto& name : names) {
-    if (name.size() != 24 || name < redo_file) continue;
-    ZENITH_RETURN_IF_ERROR(MustRun({"cp", wal_src + "/" + name, wal + "/" + name}).status());
-  }
-  return Status::Ok();
-}
-
 // A branch of main holding a pgbench database of `scale`, and its local copy.
 Status MountBench::Build(int scale) {
   const auto t0 = Clock::now();
@@ -240,7 +173,7 @@ Status MountBench::Build(int scale) {
   db_bytes_[scale] = std::stod(size);
   ZENITH_RETURN_IF_ERROR(pg.Stop());
   const double init_s = Since(t0);
-  ZENITH_RETURN_IF_ERROR(CopyOut(mnt, Template(scale)));
+  ZENITH_RETURN_IF_ERROR(bench::CopyOut(mnt, Template(scale)));
   ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
   ZENITH_RETURN_IF_ERROR(RemoveTree(mnt));
   IgnoreError(RemoveTree(mnt + ".log"));
@@ -432,16 +365,6 @@ Status MountBench::Run() {
   ZENITH_RETURN_IF_ERROR(MeasureTps(&tps));
   Print(sizes, tps);
   return Status::Ok();
-}
-
-// The zenith programs next to this benchmark (build/bench -> build/bin).
-void DefaultBinDir() {
-  if (const char* v = std::getenv("ZENITH_BIN_DIR"); v && *v) return;
-  char exe[4096];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return;
-  std::string dir = DirName(std::string(exe, static_cast<size_t>(n)));
-  ::setenv("ZENITH_BIN_DIR", (DirName(dir) + "/bin").c_str(), 1);
 }
 
 }  // namespace

@@ -14,8 +14,10 @@ constexpr int64_t kNow = 1'800'000'000;
 constexpr uint64_t kMiB = 1 << 20;
 
 // A layer at `valid` (in MiB of WAL), starting where the previous one ended,
-// its redo 1 MiB before valid.
-PlanLayer Layer(uint64_t valid_mib, int64_t age_seconds = 0, bool complete = false, uint64_t bytes = 100) {
+// its redo 1 MiB before valid. Deltas weigh 100 bytes, images a million,
+// unless told otherwise.
+PlanLayer Layer(uint64_t valid_mib, int64_t age_seconds = 0, bool complete = false, uint64_t bytes = 0) {
+  if (bytes == 0) bytes = complete ? 1'000'000 : 100;
   PlanLayer l;
   l.valid = Lsn(valid_mib * kMiB);
   l.redo = Lsn(valid_mib * kMiB - kMiB / 2);
@@ -111,6 +113,15 @@ TEST(HistoryPlanTest, GcKeepsTheChainsOfTheWindowAndOfEveryBranchPointAndPin) {
   plan = PlanHistory(tls, Window(0), {}, kNow);
   EXPECT_EQ(Indexes(plan.timelines[0].needed), (std::vector<int>{0, 1, 2, 3, 4, 5})) << "a mount reads at 30";
   EXPECT_TRUE(plan.timelines[0].kept[2]);
+  EXPECT_EQ(plan.timelines[0].wal_needed_from, tls[0].layers[1].redo) << "the branch point's is older";
+  tls[1].pins = {Mib(20)};  // a mount of the child, recovering from its branch point's snapshot
+  plan = PlanHistory(tls, Window(0), {}, kNow);
+  EXPECT_EQ(plan.timelines[1].wal_needed_from, tls[0].layers[1].redo) << "its recovery replays from there";
+  tls[1].page_pins = tls[1].pins;  // it has recovered: pages only
+  tls[1].pins.clear();
+  plan = PlanHistory(tls, Window(0), {}, kNow);
+  EXPECT_EQ(plan.timelines[1].wal_needed_from, tls[1].layers[0].redo);
+  EXPECT_TRUE(plan.timelines[0].needed[1]);
 }
 
 TEST(HistoryPlanTest, OldLayersGoOnceANewerImageServesEveryPoint) {
@@ -145,6 +156,16 @@ TEST(HistoryPlanTest, RunsBetweenKeptSnapshotsMergeIntoTheOneAbove) {
   EXPECT_EQ(plan.steps[0].last, 2);
 }
 
+TEST(HistoryPlanTest, TheNewestLayersMergeOnceTheyWeighHalfAnImage) {
+  std::vector<PlanTimeline> tls = {Timeline({Layer(10, 0, true, 1000), Layer(20, 0, false, 300), Layer(30, 0, false, 300)})};
+  auto plan = PlanHistory(tls, Window(99999), {}, kNow);
+  ASSERT_EQ(plan.steps.size(), 1u) << "600 bytes over an image of 1000";
+  EXPECT_EQ(plan.steps[0], (CompactionStep{CompactionStep::Kind::kMerge, 0, 1, 2}));
+  tls[0].layers[2].bytes = 100;
+  plan = PlanHistory(tls, Window(99999), {}, kNow);
+  EXPECT_TRUE(plan.steps.empty()) << "two light layers wait for more";
+}
+
 TEST(HistoryPlanTest, ABigLayerIsNotRewrittenForAFewSmallOnes) {
   std::vector<PlanTimeline> tls = {Timeline({Layer(10, 0, true), Layer(20, 0, false, 100000), Layer(30), Layer(40),
                                              Layer(50), Layer(60)})};
@@ -174,6 +195,22 @@ TEST(HistoryPlanTest, AnchorsBoundTheWalAPointInTheWindowReplays) {
     const PlanLayer& from = tls[0].layers[NewestAt(tls, 0, kept[i - 1])->index];
     EXPECT_LE(kept[i] - from.redo, policy.max_replay_wal_bytes) << kept[i].ToString();
   }
+}
+
+TEST(HistoryPlanTest, AnchorsSpreadInTimeLetTheHorizonMoveOn) {
+  // A snapshot every 10 s for 100 s, little WAL; a window of 40 s keeps
+  // one at least every 20 s above the horizon.
+  std::vector<PlanLayer> layers = {Layer(1, 1000, true)};
+  for (int k = 0; k < 10; ++k) layers.push_back(Layer(2 + k, 100 - 10 * k));
+  std::vector<PlanTimeline> tls = {Timeline(layers)};
+  auto plan = PlanHistory(tls, Window(40), {}, kNow);
+  EXPECT_EQ(plan.timelines[0].horizon, Mib(8)) << "stored 40 s ago";
+  std::vector<int64_t> kept_times;
+  for (int i : Indexes(plan.timelines[0].kept)) {
+    if (tls[0].layers[i].valid >= plan.timelines[0].horizon) kept_times.push_back(tls[0].layers[i].created_at);
+  }
+  ASSERT_GE(kept_times.size(), 3u);
+  for (size_t i = 1; i < kept_times.size(); ++i) EXPECT_LE(kept_times[i] - kept_times[i - 1], 20) << i;
 }
 
 TEST(HistoryPlanTest, AKeptSnapshotWhoseReadsVisitTooManyLayersGetsAnImage) {

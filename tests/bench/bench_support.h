@@ -1,0 +1,132 @@
+// What the benchmarks share: running commands that must succeed, timing,
+// sizes, formatting, evicting files from the page cache, copying a mounted
+// data directory out into a plain one, and finding the zenith programs.
+//
+// Header-only (every file in tests/bench/ is its own program).
+// Thread-safety: reentrant functions.
+#pragma once
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/status.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/test_env.h"
+
+namespace zenith::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// The value at fraction p (0..1) of the sorted samples.
+inline double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+inline std::string LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// Runs a command that must succeed.
+inline Result<testing::RunResult> MustRun(const std::vector<std::string>& argv,
+                                          std::chrono::seconds timeout = std::chrono::seconds(600)) {
+  testing::RunResult r = testing::RunCommand(argv, {.timeout = timeout});
+  if (!r.ok()) return Internal(argv[0] + " failed: " + r.Describe() + "\n" + r.out);
+  return r;
+}
+
+// Writes back every dirty page of the machine (sync(1) needs no privilege).
+inline Status Sync() { return MustRun({"sync"}).status(); }
+
+inline Result<uint64_t> DiskUsage(const std::string& path) {
+  ZENITH_ASSIGN_OR_RETURN(testing::RunResult r, MustRun({"du", "-s", "--block-size=1", path}));
+  return std::stoull(r.out);
+}
+
+inline std::string Megabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, bytes >= 1e9 ? "%.2f GB" : "%.1f MB", bytes >= 1e9 ? bytes / 1e9 : bytes / 1e6);
+  return buf;
+}
+
+inline std::string Fixed(double v, const char* unit, int digits = 3) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f%s", digits, v, unit);
+  return buf;
+}
+
+// Drops a file's pages from the page cache (after writing back the dirty
+// ones, which cannot be dropped). Pages a live process maps stay.
+inline Status Evict(const std::string& path) {
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+  ZENITH_RETURN_IF_ERROR(FsyncFd(fd.get(), path));
+  if (posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED) != 0) return Internal("posix_fadvise " + path);
+  return Status::Ok();
+}
+
+// Evict() of every regular file below `dir`.
+inline Status EvictTree(const std::string& dir) {
+  ZENITH_ASSIGN_OR_RETURN(testing::RunResult r, MustRun({"find", dir, "-type", "f"}));
+  std::istringstream lines(r.out);
+  for (std::string path; std::getline(lines, path);) ZENITH_RETURN_IF_ERROR(Evict(path));
+  return Status::Ok();
+}
+
+// A plain data directory with the files of a stopped mount: everything but
+// pg_wal, which gets the WAL from the last checkpoint's redo on (all a clean
+// start needs).
+inline Status CopyOut(const std::string& mountpoint, const std::string& local) {
+  ZENITH_RETURN_IF_ERROR(MustRun({"cp", "-a", mountpoint, local}).status());
+  const std::string wal = local + "/pg_wal";
+  ZENITH_ASSIGN_OR_RETURN(testing::RunResult target, MustRun({"readlink", wal}));
+  std::string wal_src = target.out.substr(0, target.out.find('\n'));
+  if (::unlink(wal.c_str()) != 0) return ErrnoStatus("unlink", wal, errno);
+  ZENITH_RETURN_IF_ERROR(MakeDirectories(wal + "/archive_status", 0700));
+  ZENITH_ASSIGN_OR_RETURN(testing::RunResult control, MustRun({testing::PgBin("pg_controldata"), local}));
+  const std::string key = "Latest checkpoint's REDO WAL file:";
+  size_t at = control.out.find(key);
+  if (at == std::string::npos) return Internal("pg_controldata names no REDO WAL file");
+  std::istringstream rest(control.out.substr(at + key.size()));
+  std::string redo_file;
+  rest >> redo_file;
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(wal_src));
+  for (const auto& name : names) {
+    if (name.size() != 24 || name < redo_file) continue;
+    ZENITH_RETURN_IF_ERROR(MustRun({"cp", wal_src + "/" + name, wal + "/" + name}).status());
+  }
+  return Status::Ok();
+}
+
+// Points ZENITH_BIN_DIR at the zenith programs next to this benchmark
+// (build/bench -> build/bin) unless it is set.
+inline void DefaultBinDir() {
+  if (const char* v = std::getenv("ZENITH_BIN_DIR"); v && *v) return;
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  std::string dir = DirName(std::string(exe, static_cast<size_t>(n)));
+  ::setenv("ZENITH_BIN_DIR", (DirName(dir) + "/bin").c_str(), 1);
+}
+
+}  // namespace zenith::bench
