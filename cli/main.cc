@@ -1,4 +1,4 @@
-// zenith: the user's command (DESIGN.md section 1).
+// zenith: the user's command (docs/design.md §1).
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>

@@ -1,5 +1,5 @@
-// zenith-fs: the FUSE daemon of one mounted data directory (DESIGN.md
-// section 4, Mount). Started by `zenith mount`; runs until the directory is
+// zenith-fs: the FUSE daemon of one mounted data directory (docs/design.md
+// §8). Started by `zenith mount`; runs until the directory is
 // unmounted (`zenith umount`, fusermount3 -u) or it gets SIGTERM/SIGINT,
 // then uploads the snapshot it still owes (a clean shutdown's checkpoint)
 // and exits.
@@ -24,6 +24,7 @@
 #include "common/file_util.h"
 #include "common/pg_control.h"
 #include "fs/datadir_fs.h"
+#include "fs/mount_lease.h"
 #include "fs/remote_page_source.h"
 #include "fs/scratch_setup.h"
 #include "fs/snapshot_uploader.h"
@@ -55,87 +56,6 @@ class Readiness {
 
  private:
   UniqueFd fd_;
-};
-
-// Connects to the page server, starting one if nobody answers.
-using Connector = std::function<Result<std::unique_ptr<PageServerClient>>()>;
-
-// The mount lease: held by the connection that ran `attach`, which also
-// pins the snapshot the mount reads (so compaction keeps it exact); both
-// re-taken if the page server restarts (they live in its memory), and the
-// page server restarted if it died.
-class Lease {
- public:
-  Lease(Connector connect, std::string timeline, std::string mountpoint)
-      : connect_(std::move(connect)), timeline_(std::move(timeline)), mountpoint_(std::move(mountpoint)) {}
-  ~Lease() { Stop(); }
-
-  Status Acquire() {
-    ZENITH_ASSIGN_OR_RETURN(conn_, connect_());
-    ZENITH_RETURN_IF_ERROR(conn_->Query("attach $1 $2 $3", {timeline_, mountpoint_, std::to_string(getpid())}).status());
-    if (!pinned_.valid()) return Status::Ok();
-    wal_unpinned_ = wal_released_.load();
-    Status pin = wal_unpinned_ ? conn_->Query("pin $1 $2 pages", {timeline_, pinned_.ToString()}).status()
-                               : conn_->Query("pin $1 $2", {timeline_, pinned_.ToString()}).status();
-    // Kept as it is: reads at a snapshot that is gone fail (the page stream
-    // is exact), they never return another state.
-    if (!pin.ok()) spdlog::error("could not pin this mount's snapshot again; unmount and mount again: {}", pin.message());
-    return Status::Ok();
-  }
-  // The basebackup of the newest snapshot, pinned on the lease's session.
-  // REQUIRES: Acquire() succeeded, no keepalive yet.
-  Result<std::string> PinnedBasebackup() {
-    std::string tar;
-    ZENITH_RETURN_IF_ERROR(conn_->CopyOut("basebackup " + timeline_ + " pin", [&](std::span<const uint8_t> chunk) {
-      tar.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-      return Status::Ok();
-    }));
-    return tar;
-  }
-  // The pinned snapshot, to pin again after a page server restart.
-  void SetPinned(Lsn lsn) { pinned_ = lsn; }
-  // PostgreSQL has recovered (it checkpointed): the pin need not keep the
-  // WAL from the snapshot's redo any more. Any thread; the keepalive tells
-  // the page server.
-  void ReleaseWal() { wal_released_ = true; }
-  void StartKeepAlive() {
-    thread_ = std::thread([this] { KeepAlive(); });
-  }
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void KeepAlive() {
-    for (;;) {
-      {
-        std::unique_lock lock(mu_);
-        if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) break;
-      }
-      if (conn_ && wal_released_ && !wal_unpinned_ && pinned_.valid()) {
-        wal_unpinned_ = conn_->Query("pin $1 $2 pages", {timeline_, pinned_.ToString()}).ok();
-      }
-      if (conn_ && conn_->Query("status").ok()) continue;
-      conn_.reset();
-      if (Status s = Acquire(); !s.ok()) spdlog::warn("could not renew the mount lease: {}", s.message());
-      else spdlog::info("renewed the mount lease after losing the page server connection");
-    }
-  }
-  const Connector connect_;
-  const std::string timeline_, mountpoint_;
-  Lsn pinned_;
-  std::atomic<bool> wal_released_{false};
-  bool wal_unpinned_ = false;  // the page server knows; keepalive thread only
-  std::unique_ptr<PageServerClient> conn_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;  // guarded by mu_
-  std::thread thread_;
 };
 
 // FUSE needs its device (and, for a user, the setuid fusermount3 helper).
@@ -178,7 +98,7 @@ Result<std::string> TimelineOf(PageServerClient& client, const std::string& bran
 
 // The basebackup, pinned. Its snapshot is the newest; should a newer one
 // arrive and compaction merge it away before the pin, ask again.
-Result<std::string> FetchBasebackup(Lease& lease) {
+Result<std::string> FetchBasebackup(MountLease& lease) {
   Result<std::string> tar = lease.PinnedBasebackup();
   for (int attempt = 1; attempt < 5 && tar.status().code() == StatusCode::kNotFound; ++attempt) {
     tar = lease.PinnedBasebackup();
@@ -223,12 +143,14 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   auto config = pageserver::RepoConfig::Load(layout.config());
   if (!config.ok()) return fail(config.status());
   const std::string conninfo = pageserver::PageServerConnString(layout.socket_dir(), config->port);
-  const Connector connect = [&layout, &config] { return pageserver::ConnectOrStartPageServer(layout, *config); };
+  const MountLease::Connector connect = [&layout, &config] {
+    return pageserver::ConnectOrStartPageServer(layout, *config);
+  };
   auto client = connect();
   if (!client.ok()) return fail(client.status());
   auto timeline = TimelineOf(**client, args.branch);
   if (!timeline.ok()) return fail(timeline.status());
-  Lease lease(connect, *timeline, args.mountpoint);
+  MountLease lease(connect, *timeline, args.mountpoint);
   if (Status s = lease.Acquire(); !s.ok()) return fail(s);
   steps.Done("connect");
 
@@ -254,12 +176,12 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   if (!fs.ok()) return fail(fs.status());
   uploader = std::make_unique<SnapshotUploader>(
       SnapshotUploader::Options{conninfo, *timeline, scratch, wal_dir, prepared->manifest.system_id, *checkpoint,
-                                [&lease] { lease.ReleaseWal(); }},
+                                [&lease](Lsn valid) { lease.MoveTo(valid); }},
       fs->get());
   uploader->Start();
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
   steps.Done("fuse mount");
-  lease.StartKeepAlive();
+  lease.StartKeepAlive([&pages](Lsn lsn) { pages.MoveTo(lsn); });
   std::thread signal_thread = StartSignalThread(fs->get(), &pages, signals);
   spdlog::info("mounted branch {} (timeline {}) at {}, snapshot valid at {}", args.branch, *timeline, args.mountpoint,
                snapshot.valid.ToString());

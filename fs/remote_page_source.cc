@@ -61,7 +61,7 @@ Status RemotePageSource::GetPages(const RelTag& rel, std::span<const uint32_t> b
       }
       continue;
     }
-    last = (*stream)->GetPages(rel, blocks, lsn_, out);
+    last = (*stream)->GetPages(rel, blocks, Lsn(lsn_.load()), out);
     if (last.ok() || !IsConnectionFailure(last)) {
       Give(std::move(*stream));
       break;

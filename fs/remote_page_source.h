@@ -1,5 +1,6 @@
 // RemotePageSource: the PageSource of a real mount, reading pages from the
-// page server's GetPage@LSN at the mount's fixed LSN.
+// page server's GetPage@LSN at the mount's snapshot (the one it started
+// from, later the newest it uploaded: see mount_lease.h).
 //
 // It keeps a pool of pagestream connections: a FUSE worker takes one, sends
 // all the blocks of its read pipelined, and gives it back. When a
@@ -32,9 +33,12 @@ class RemotePageSource : public PageSource {
   using ServerStarter = std::function<Status()>;
 
   RemotePageSource(std::string conninfo, std::string timeline, Lsn lsn, ServerStarter start_server = {})
-      : conninfo_(std::move(conninfo)), timeline_(std::move(timeline)), lsn_(lsn), start_server_(std::move(start_server)) {}
+      : conninfo_(std::move(conninfo)), timeline_(std::move(timeline)), lsn_(lsn.value), start_server_(std::move(start_server)) {}
 
   Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) override;
+  // Reads go to a newer snapshot of the mount's own timeline from now on
+  // (see mount_lease.h for why its pages are the same). Any thread.
+  void MoveTo(Lsn lsn) { lsn_ = lsn.value; }
 
   // "N calls, M pages, avg T us per call, C connections", for logs.
   std::string Summary() const;
@@ -46,7 +50,7 @@ class RemotePageSource : public PageSource {
   Status StartServer();
 
   const std::string conninfo_, timeline_;
-  const Lsn lsn_;
+  std::atomic<uint64_t> lsn_;
   const ServerStarter start_server_;
   std::mutex start_mu_;
   std::mutex mu_;

@@ -1,5 +1,5 @@
-// Preparing a mount's scratch directory (DESIGN.md section 4, Mount steps
-// 2, 4 and 5): the basebackup's non-relation files extracted, every
+// Preparing a mount's scratch directory (docs/design.md §8, steps
+// 3, 4 and 5): the basebackup's non-relation files extracted, every
 // relation segment of the manifest a sparse file of its size (no data:
 // mounting copies no relation data), pg_wal a symlink to the timeline's
 // wal/, and postgresql.auto.conf set so PostgreSQL never removes or recycles

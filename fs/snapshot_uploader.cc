@@ -114,7 +114,7 @@ void SnapshotUploader::Loop() {
     }
     if (s.ok()) {
       superseded_in_a_row_ = 0;
-      if (options_.on_stored) options_.on_stored();
+      if (options_.on_stored) options_.on_stored(stored_valid_);
       // A newer checkpoint may have arrived meanwhile; keep that one.
       if (pending_ && *pending_ == control) pending_.reset();
       cv_.notify_all();
@@ -264,6 +264,7 @@ Result<bool> SnapshotUploader::Stream(const std::string& control_bytes, const Co
     return false;
   }
   end.lsns = {control.checkpoint_copy.redo, ckpt_end, valid};
+  stored_valid_ = valid;
   std::string msg;
   pageserver::AppendSnapshotEnd(&msg, end);
   ZENITH_RETURN_IF_ERROR(Send(&msg));

@@ -1,6 +1,6 @@
 // SnapshotUploader: sends a new snapshot layer to the page server each time
-// PostgreSQL writes a pg_control with a new checkpoint (DESIGN.md section 4,
-// Writes).
+// PostgreSQL writes a pg_control with a new checkpoint (docs/design.md §5,
+// §8).
 //
 // Why the snapshot is correct: PostgreSQL writes every buffer dirtied before
 // the checkpoint's redo point to this filesystem before it writes the new
@@ -54,9 +54,9 @@ class SnapshotUploader {
     std::string wal_dir;        // the timeline's wal/
     uint64_t system_id = 0;
     Lsn mounted_checkpoint;     // checkpoint (start) of the pg_control the mount began with
-    // Called on the upload thread after each snapshot the page server
-    // stored (PostgreSQL has checkpointed since the mount). May be empty.
-    std::function<void()> on_stored;
+    // Called on the upload thread with the valid of each snapshot the page
+    // server stored. May be empty.
+    std::function<void(Lsn)> on_stored;
   };
 
   // REQUIRES: `fs` outlives the uploader.
@@ -83,6 +83,7 @@ class SnapshotUploader {
   // checkpoint superseded it first (see Superseded()).
   Result<bool> Upload(const std::string& control_bytes);
   Result<bool> Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end);
+  Lsn stored_valid_;  // upload thread: the valid of the last snapshot stored
   Result<bool> Superseded(const std::string& control_bytes, Lsn ckpt_end, Lsn valid);
   // Sends the owed pages and every relation's size; fills `entries` with
   // the scratch's files. REQUIRES: `session` live (the snapshot lock held).

@@ -1,5 +1,5 @@
 // The basebackup of a timeline at an LSN: the tar a mount builds its data
-// directory from (DESIGN.md section 4, Mount step 2).
+// directory from (docs/design.md §6, §8).
 //
 // Layout: the member "zenith.manifest" (BasebackupManifest as JSON), then
 // the snapshot's non-relation files, then the end-of-archive marker.

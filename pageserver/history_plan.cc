@@ -192,7 +192,9 @@ class Planner {
   }
 
   // An image at the horizon's snapshot, when it would let GC remove enough:
-  // the layers below it that only chains through it need.
+  // the layers below it that only chains through it need, not counting the
+  // complete layer at the bottom (the new image takes its place: a
+  // replacement, not a gain).
   void PlanHorizonImage(int t) {
     auto s = NewestAt(tls_, t, plan_.timelines[t].horizon);
     if (!s || s->timeline != t || At(tls_, *s).complete) return;
@@ -208,7 +210,7 @@ class Planner {
       }
     }
     uint64_t gain = 0;
-    for (size_t k = 1; k < chain.size(); ++k) {
+    for (size_t k = 1; k + 1 < chain.size(); ++k) {
       if (!still[chain[k].timeline][chain[k].index]) gain += At(tls_, chain[k]).bytes;
     }
     if (static_cast<double>(gain) >= compaction_.image_gain_ratio * static_cast<double>(bottom.bytes)) {

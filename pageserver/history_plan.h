@@ -57,7 +57,7 @@ struct CompactionPolicy {
   uint64_t max_replay_wal_bytes = uint64_t{256} << 20;
   size_t max_unmerged_layers = 8;
   size_t max_read_depth = 12;
-  // An image at the horizon is written once the layers it would let GC
+  // An image at the horizon is written once the deltas it would let GC
   // remove weigh this fraction of the image (its complete layer's size);
   // the newest layers are merged once they weigh as much.
   double image_gain_ratio = 0.5;

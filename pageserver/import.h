@@ -1,5 +1,5 @@
 // Creating a repository from a freshly initdb'd data directory (`zenith
-// init`, DESIGN.md section 3): the cluster's relation pages and sizes, its
+// init`, docs/design.md §3): the cluster's relation pages and sizes, its
 // non-relation files and pg_control become snapshot layer 0 of the branch
 // "main"; its WAL segments become the timeline's wal/.
 //

@@ -1,4 +1,4 @@
-// The on-disk format of a snapshot layer (DESIGN.md section 4).
+// The on-disk format of a snapshot layer (docs/design.md §5).
 //
 // A layer is one immutable file, `timelines/<id>/layers/<name>` (names in
 // layer_writer.h):

@@ -1,5 +1,5 @@
 // zenith-pageserver: serves one repository and every timeline in it over
-// the PostgreSQL protocol (DESIGN.md section 2). Started by the `zenith`
+// the PostgreSQL protocol (docs/design.md §2). Started by the `zenith`
 // CLI when absent; stops on SIGTERM or SIGINT.
 //
 // One page server per repository: it holds an exclusive lock on

@@ -195,6 +195,14 @@ class PageService {
     return ctx.SendOk("PIN");
   }
 
+  Status Unpin(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "unpin <branch|timeline> <lsn>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(ctx.args()[1]));
+    repo_.Unpin(ctx.session().id(), tl->id(), lsn);
+    return ctx.SendOk("UNPIN");
+  }
+
   Status BranchDelete(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "branch_delete <name>"));
     ZENITH_RETURN_IF_ERROR(repo_.DeleteBranch(ctx.args()[0]));
@@ -245,7 +253,13 @@ class PageService {
   Status Mounts(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "mounts"));
     std::vector<Row> rows;
-    for (const auto& m : repo_.Mounts()) rows.push_back(Row{Hex(m.timeline), m.branch, m.mountpoint, std::to_string(m.pid)});
+    for (const auto& m : repo_.Mounts()) {
+      std::string pinned;
+      for (const PinInfo& p : repo_.Pins()) {
+        if (p.session == m.session) pinned += (pinned.empty() ? "" : " ") + p.lsn.ToString() + (p.wal ? "+wal" : "");
+      }
+      rows.push_back(Row{Hex(m.timeline), m.branch, m.mountpoint, std::to_string(m.pid), pinned});
+    }
     return ctx.SendRows(rows);
   }
 
@@ -336,8 +350,9 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
   add("put_snapshot", "put_snapshot <branch|timeline>", {}, &PageService::PutSnapshot);
   add("prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
   add("attach", "attach <branch|timeline> <mountpoint> <pid>", {}, &PageService::Attach);
-  add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid"}, &PageService::Mounts);
+  add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid", "pinned"}, &PageService::Mounts);
   add("pin", "pin <branch|timeline> <lsn> [pages]", {}, &PageService::Pin);
+  add("unpin", "unpin <branch|timeline> <lsn>", {}, &PageService::Unpin);
   add("branch_delete", "branch_delete <name>", {}, &PageService::BranchDelete);
   add("branch_info", "branch_info",
       {"name", "timeline_id", "parent", "branch_lsn", "end_of_wal", "oldest_lsn", "logical_size", "own_bytes",

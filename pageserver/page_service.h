@@ -19,7 +19,8 @@
 //   attach <timeline> <mountpoint> <pid>    take the read-write mount lease
 //   pin <branch|timeline> <lsn> [pages]     keep a mount's snapshot (session);
 //                                           `pages`: no longer its WAL
-//   mounts                                  the leases held
+//   unpin <branch|timeline> <lsn>           drop one of the session's pins
+//   mounts                                  the leases held, with their pins
 //   compact [<window>]                      compact now
 //   gc [<window>]                           compact, then collect garbage
 //

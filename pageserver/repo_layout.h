@@ -1,4 +1,4 @@
-// RepoLayout: where everything lives inside a repository (DESIGN.md section 3).
+// RepoLayout: where everything lives inside a repository (docs/design.md §3).
 //
 //   .zenith/
 //     config                        RepoConfig as JSON

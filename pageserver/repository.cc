@@ -268,9 +268,19 @@ Status Repository::Pin(uint64_t session, const Timeline& tl, Lsn lsn, bool wal) 
   return Status::Ok();
 }
 
+std::vector<PinInfo> Repository::Pins() const {
+  auto points = LockPoints();
+  return pins_;
+}
+
 void Repository::Unpin(uint64_t session) {
   auto points = LockPoints();
   std::erase_if(pins_, [&](const PinInfo& p) { return p.session == session; });
+}
+
+void Repository::Unpin(uint64_t session, const TimelineId& timeline, Lsn lsn) {
+  auto points = LockPoints();
+  std::erase_if(pins_, [&](const PinInfo& p) { return p.session == session && p.timeline == timeline && p.lsn == lsn; });
 }
 
 Result<Repository::Timelines> Repository::AllTimelines() {

@@ -1,6 +1,6 @@
 // Repository: one `.zenith` directory: its config, its branches (names of
 // timelines) and its timelines, loaded on the first request that names them
-// (DESIGN.md section 3).
+// (docs/design.md §3, §7).
 //
 // Creating a branch writes metadata only, in this order: the timeline's
 // directories and metadata (durable), then the ref, created exclusively
@@ -103,9 +103,11 @@ class Repository {
   // a snapshot of the chain has exactly that valid (it was merged away, or
   // never was).
   Status Pin(uint64_t session, const Timeline& tl, Lsn lsn, bool wal = true);
-  void Unpin(uint64_t session);
+  void Unpin(uint64_t session);  // every pin of the session
+  void Unpin(uint64_t session, const TimelineId& timeline, Lsn lsn);
   // REQUIRES: LockPoints() held.
   const std::vector<PinInfo>& PinsLocked() const { return pins_; }
+  std::vector<PinInfo> Pins() const;
   std::unique_lock<std::mutex> LockPoints() const { return std::unique_lock(points_mu_); }
 
   // Every timeline a branch reaches (with their ancestors), loaded, and the

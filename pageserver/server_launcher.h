@@ -1,6 +1,6 @@
 // Reaching a repository's page server, starting it when nobody answers:
 // every `zenith` command does this, and so does a mount whose page server
-// died (DESIGN.md section 4, crash model: any process may die at any
+// died (docs/design.md §10, crash model: any process may die at any
 // instant; the next one to need the page server brings it back).
 //
 // Starting is race-free: zenith-pageserver holds the repository's lock, so

@@ -1,5 +1,5 @@
 // SnapshotView: what GetPage@LSN sees at one LSN of one timeline: the layers
-// visible there (DESIGN.md section 4), newest first, along the ancestor
+// visible there (docs/design.md §6), newest first, along the ancestor
 // chain (own layers with valid <= lsn, then the ancestor's with
 // valid <= min(lsn, branch point), and so on).
 //

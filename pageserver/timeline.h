@@ -1,6 +1,6 @@
 // Timeline: one line of history in a repository: its WAL directory, its
 // snapshot layers, and (for a branch) its ancestor timeline and the LSN it
-// was forked at (DESIGN.md sections 3 and 4).
+// was forked at (docs/design.md §3, §5, §7).
 //
 // On disk: timelines/<id>/metadata (JSON, written once at creation),
 // wal/ (segments PostgreSQL appends; the truth), layers/ (immutable files
@@ -92,7 +92,7 @@ class Timeline {
   std::optional<Lsn> OldestSnapshot() const;
 
   // Makes wal/ hold every segment from `from` up to the branch point
-  // (DESIGN.md section 4, Mount step 3): a missing segment is copied from
+  // (docs/design.md §8, step 4): a missing segment is copied from
   // the ancestor chain, the branch point's segment zeroed after it.
   // Segments already present are left alone. The only copying a branch
   // ever causes; bounded by the WAL since the snapshot.

@@ -32,7 +32,7 @@
 
 namespace zenith::pageserver {
 
-// ---- Snapshot LSNs and relation sizes (DESIGN.md section 4) ----
+// ---- Snapshot LSNs and relation sizes (docs/design.md §5) ----
 
 struct SnapshotLsns {
   Lsn redo;        // redo point of the checkpoint that produced the snapshot

@@ -1,4 +1,4 @@
-// The seed walkthrough (seeds/000_be6140dc2096af2a.txt) as a user runs it:
+// The walkthrough a user starts with (docs/design.md §1), as a user runs it:
 // the real `zenith`, `zenith-pageserver` and `zenith-fs` processes, real FUSE
 // mounts, stock PostgreSQL 15 started with pg_ctl, and real SIGKILLs.
 #include <gtest/gtest.h>

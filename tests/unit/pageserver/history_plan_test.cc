@@ -234,8 +234,8 @@ TEST(HistoryPlanTest, AKeptSnapshotWhoseReadsVisitTooManyLayersGetsAnImage) {
 }
 
 TEST(HistoryPlanTest, AnImageAtTheHorizonWhenItFreesEnough) {
-  // Deltas of 60 below the horizon over an image of 100.
-  std::vector<PlanTimeline> tls = {Timeline({Layer(10, 900, true, 100), Layer(20, 800, false, 30),
+  // A delta of 60 between the horizon (30) and the image (100) below it.
+  std::vector<PlanTimeline> tls = {Timeline({Layer(10, 900, true, 100), Layer(20, 800, false, 60),
                                              Layer(30, 700, false, 30), Layer(40, 5, false, 1)})};
   auto plan = PlanHistory(tls, Window(600), {}, kNow);
   EXPECT_EQ(plan.timelines[0].horizon, Mib(30));
@@ -243,6 +243,12 @@ TEST(HistoryPlanTest, AnImageAtTheHorizonWhenItFreesEnough) {
     return std::count(plan.steps.begin(), plan.steps.end(), CompactionStep{CompactionStep::Kind::kImage, 0, i, i}) == 1;
   };
   EXPECT_TRUE(has_image_at(2));
+  // The old image goes too, but the new one replaces it: only the delta
+  // counts, and 40 is not half of 100.
+  tls[0].layers[1].bytes = 40;
+  plan = PlanHistory(tls, Window(600), {}, kNow);
+  EXPECT_FALSE(has_image_at(2));
+  tls[0].layers[1].bytes = 60;
   // A branch point at 22 still needs the image and 20's chain: the image
   // would free less.
   tls.push_back(Timeline({}, 0, 22));

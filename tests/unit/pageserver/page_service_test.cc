@@ -327,6 +327,20 @@ TEST_F(PageServiceTest, AttachLeaseIsExclusiveAndEndsWithItsConnection) {
   ASSERT_EQ(mounts->size(), 1u);
   EXPECT_EQ((*mounts)[0][1], "main");
   EXPECT_EQ((*mounts)[0][2], "/mnt/one");
+  EXPECT_EQ((*mounts)[0][4], "") << "nothing pinned yet";
+
+  // The lease's session pins the snapshot the mount reads at.
+  const std::string valid = layer0_.valid.ToString();
+  auto pinned = [&] { return other->Query("mounts").value().at(0).at(4); };
+  ASSERT_TRUE(holder->Query("pin main " + valid).ok());
+  EXPECT_EQ(pinned(), valid + "+wal");
+  ASSERT_TRUE(holder->Query("pin main " + valid + " pages").ok());
+  EXPECT_EQ(pinned(), valid) << "pinned again: the WAL goes free";
+  EXPECT_EQ(holder->Query("pin main " + (layer0_.valid + 8).ToString()).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(holder->Query("pin main " + valid + " everything").status().code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(holder->Query("unpin main " + valid).ok());
+  EXPECT_EQ(pinned(), "");
+  ASSERT_TRUE(holder->Query("pin main " + valid).ok());
 
   holder.reset();  // the connection ends: the lease goes with it
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

@@ -1,4 +1,4 @@
-// SnapshotView: which layer a page comes from (DESIGN.md section 4). The
+// SnapshotView: which layer a page comes from (docs/design.md §6). The
 // newest layer holding a page wins; a page a layer does not hold falls
 // through to older layers only below that layer's floor for the relation;
 // at or above the floor, or when the layer has no such relation, it reads

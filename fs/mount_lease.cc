@@ -1,0 +1,85 @@
+#include "fs/mount_lease.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+namespace zenith::fs {
+
+Status MountLease::Pin(Lsn lsn, bool with_wal) {
+  if (with_wal) return conn_->Query("pin $1 $2", {timeline_, lsn.ToString()}).status();
+  return conn_->Query("pin $1 $2 pages", {timeline_, lsn.ToString()}).status();
+}
+
+Status MountLease::Acquire() {
+  ZENITH_ASSIGN_OR_RETURN(conn_, connect_());
+  ZENITH_RETURN_IF_ERROR(conn_->Query("attach $1 $2 $3", {timeline_, mountpoint_, std::to_string(getpid())}).status());
+  releasing_ = Lsn();  // a new session holds no old pin
+  if (!pinned_.valid()) return Status::Ok();
+  // Kept as it is on failure: reads at a snapshot that is gone fail (the
+  // page stream is exact), they never return another state.
+  if (Status pin = Pin(pinned_, pinned_with_wal_); !pin.ok()) {
+    spdlog::error("could not pin this mount's snapshot again; unmount and mount again: {}", pin.message());
+  }
+  return Status::Ok();
+}
+
+Result<std::string> MountLease::PinnedBasebackup() {
+  std::string tar;
+  ZENITH_RETURN_IF_ERROR(conn_->CopyOut("basebackup " + timeline_ + " pin", [&](std::span<const uint8_t> chunk) {
+    tar.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+    return Status::Ok();
+  }));
+  return tar;
+}
+
+void MountLease::StartKeepAlive(OnMoved on_moved) {
+  on_moved_ = std::move(on_moved);
+  thread_ = std::thread([this] { KeepAlive(); });
+}
+
+void MountLease::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+// Releases the pin superseded a tick ago, then pins the newest snapshot
+// stored and moves the mount's reads to it. A snapshot merged away before
+// its pin is skipped: the next one comes with the next checkpoint.
+void MountLease::MovePin() {
+  if (releasing_.valid()) {
+    IgnoreError(conn_->Query("unpin $1 $2", {timeline_, releasing_.ToString()}).status());
+    releasing_ = Lsn();
+  }
+  const Lsn wanted(wanted_.load());
+  if (!wanted.valid() || wanted <= pinned_) return;
+  if (Status s = Pin(wanted, /*with_wal=*/false); !s.ok()) {
+    spdlog::info("did not move this mount's pin to {}: {}", wanted.ToString(), s.message());
+    return;
+  }
+  on_moved_(wanted);
+  releasing_ = pinned_;
+  pinned_ = wanted;
+  pinned_with_wal_ = false;
+}
+
+void MountLease::KeepAlive() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) break;
+    }
+    if (conn_ && conn_->Query("status").ok()) {
+      MovePin();
+      continue;
+    }
+    conn_.reset();
+    if (Status s = Acquire(); !s.ok()) spdlog::warn("could not renew the mount lease: {}", s.message());
+    else spdlog::info("renewed the mount lease after losing the page server connection");
+  }
+}
+
+}  // namespace zenith::fs
