@@ -139,8 +139,7 @@ Result<std::string> Mount(Session& s, const std::string& branch, const std::stri
   UniqueFd read_end(fds[0]), write_end(fds[1]);
   const std::string log = workdir + "/zenith-fs.log";
   ZENITH_ASSIGN_OR_RETURN(pid_t daemon, SpawnDaemon({ExecutableDir() + "/zenith-fs", "--repo", s.repo.layout.root,
-                                                     "--branch", branch, "--mountpoint", dir, "--ready-fd",
-                                                     std::to_string(write_end.get())},
+                                                     "--branch", branch, "--mountpoint", dir, "--ready-fd", "3"},
                                                     log, write_end.get()));
   write_end.reset();
   return AwaitReady(std::move(read_end), daemon, log);

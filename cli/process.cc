@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "common/spawn.h"
 #include "common/unique_fd.h"
 
 namespace zenith::cli {
@@ -26,18 +27,12 @@ Result<int> Wait(pid_t pid, const std::string& name) {
   return ExitCodeOf(status);
 }
 
-// Forks and execs argv; in the child, stdout becomes `stdout_fd` if valid.
+// Runs argv with the CLI's terminal; stdout becomes `stdout_fd` if valid.
 Result<pid_t> Spawn(const std::vector<std::string>& argv, int stdout_fd) {
-  auto args = ExecArgv(argv);
-  pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus("fork to run " + argv[0], errno);
-  if (pid == 0) {
-    if (stdout_fd >= 0) dup2(stdout_fd, 1);
-    execv(args[0], args.data());
-    dprintf(2, "zenith: could not run %s: %s\n", args[0], strerror(errno));
-    _exit(127);
-  }
-  return pid;
+  SpawnOptions options;
+  options.argv = argv;
+  options.stdout_fd = stdout_fd;
+  return zenith::Spawn(options);
 }
 
 }  // namespace
@@ -71,9 +66,5 @@ Result<int> RunForegroundFiltered(const std::vector<std::string>& argv,
   if (!pending.empty() && keep(pending)) std::fwrite(pending.data(), 1, pending.size(), stdout);
   return Wait(*pid, argv[0]);
 }
-
-
-
-
 
 }  // namespace zenith::cli

@@ -1,5 +1,7 @@
 #include "common/daemon_process.h"
 
+#include "common/spawn.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,42 +15,22 @@
 
 namespace zenith {
 
-std::vector<char*> ExecArgv(const std::vector<std::string>& argv) {
-  std::vector<char*> out;
-  for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
 int ExitCodeOf(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
   return -1;
 }
 
-Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::string& log_path, int keep_fd) {
-  auto args = ExecArgv(argv);
-  pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus("fork to run " + argv[0], errno);
-  if (pid == 0) {
-    setsid();
-    int devnull = open("/dev/null", O_RDONLY);
-    int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (devnull < 0 || log < 0) _exit(126);
-    dup2(devnull, 0);
-    dup2(log, 1);
-    dup2(log, 2);
-    // Close what we inherited, except the readiness pipe.
-    for (int fd = 3; fd < 1024; ++fd) {
-      if (fd != keep_fd) close(fd);
-    }
-    if (keep_fd >= 0) fcntl(keep_fd, F_SETFD, 0);
-    execv(args[0], args.data());
-    dprintf(2, "zenith: could not run %s: %s\n", args[0], strerror(errno));
-    _exit(127);
-  }
-  return pid;
+Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::string& log_path, int pass_fd) {
+  SpawnOptions options;
+  options.argv = argv;
+  options.stdin_null = true;
+  options.output_path = log_path;
+  if (pass_fd >= 0) options.pass_fds = {pass_fd};
+  options.new_session = true;
+  return Spawn(options);
 }
+
 std::optional<int> ReapIfExited(pid_t pid) {
   int status = 0;
   pid_t r = waitpid(pid, &status, WNOHANG);

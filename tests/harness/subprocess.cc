@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/spawn.h"
 #include "common/unique_fd.h"
 
 namespace zenith::testing {
@@ -17,16 +18,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-[[noreturn]] void ExecChild(const std::vector<std::string>& argv, const RunOptions& options) {
-  setpgid(0, 0);
-  if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) _exit(126);
-  for (const auto& [k, v] : options.env) setenv(k.c_str(), v.c_str(), 1);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  execvp(args[0], args.data());
-  dprintf(2, "exec %s: %s\n", args[0], strerror(errno));
-  _exit(127);
+// The child in its own process group (a timeout kills the group), argv[0]
+// searched in PATH.
+SpawnOptions ChildOptions(const std::vector<std::string>& argv, const RunOptions& options) {
+  SpawnOptions s;
+  s.argv = argv;
+  s.search_path = true;
+  s.cwd = options.cwd;
+  s.env = options.env;
+  s.new_process_group = true;
+  return s;
 }
 
 void DecodeWaitStatus(int status, RunResult* r) {
@@ -79,21 +80,21 @@ RunResult RunCommand(const std::vector<std::string>& argv, const RunOptions& opt
     return r;
   }
   signal(SIGPIPE, SIG_IGN);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    ExecChild(argv, options);
-  }
+  SpawnOptions spawn = ChildOptions(argv, options);
+  spawn.stdin_fd = in[0];
+  spawn.stdout_fd = out[1];
+  spawn.stderr_fd = err[1];
+  auto started = Spawn(spawn);
   close(in[0]);
   close(out[1]);
   close(err[1]);
-  if (pid < 0) {
+  if (!started.ok()) {
     close(in[1]); close(out[0]); close(err[0]);
-    r.err = "fork failed";
+    r.exit_code = 127;
+    r.err = started.status().message();
     return r;
   }
+  const pid_t pid = *started;
   Pump(in[1], out[0], err[0], options.input, Clock::now() + options.timeout, &r);
   if (r.timed_out) kill(-pid, SIGKILL);
   int status = 0;
@@ -110,18 +111,11 @@ RunResult RunShell(const std::string& script, const RunOptions& options) {
 
 Child Child::Start(const std::vector<std::string>& argv, const std::string& log_path, const RunOptions& options) {
   Child c;
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    if (devnull >= 0) dup2(devnull, 0);
-    ExecChild(argv, options);
-  }
-  c.pid_ = pid;
+  SpawnOptions spawn = ChildOptions(argv, options);
+  spawn.stdin_null = true;
+  spawn.output_path = log_path;
+  auto started = Spawn(spawn);
+  c.pid_ = started.ok() ? *started : -1;
   return c;
 }
 
