@@ -5,11 +5,13 @@
 // "ok <snapshot LSN>" or "error <message>", then closes it.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -99,10 +101,30 @@ Status PrepareMountpoint(const std::string& dir) {
   return Status::Ok();
 }
 
+// A daemon that did not become ready is stopped (SIGTERM, then SIGKILL after
+// `patience`), and its mount taken down if it got that far: nothing is left
+// behind holding the directory or the branch's lease.
+void StopUnready(pid_t daemon, const std::string& dir, std::chrono::seconds patience) {
+  if (ProcessAlive(daemon)) {
+    ::kill(daemon, SIGTERM);
+    const auto deadline = Clock::now() + patience;
+    while (ProcessAlive(daemon) && Clock::now() < deadline) {
+      ReapIfExited(daemon);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (ProcessAlive(daemon)) ::kill(daemon, SIGKILL);
+  }
+  ReapIfExited(daemon);
+  if (IsZenithMount(dir)) IgnoreError(RunForeground({"/usr/bin/fusermount3", "-u", "-z", dir}).status());
+}
+
 // Reads the daemon's readiness line; the LSN of its snapshot on success.
-Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& log) {
+// ZENITH_MOUNT_TIMEOUT_S shortens the wait (tests of a daemon that hangs).
+Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& log, const std::string& dir) {
   std::string line;
-  const auto deadline = Clock::now() + std::chrono::minutes(5);
+  const char* limit = std::getenv("ZENITH_MOUNT_TIMEOUT_S");
+  const auto deadline = Clock::now() + std::chrono::seconds(limit && *limit ? std::atoi(limit) : 300);
+  bool answered = false;
   while (Clock::now() < deadline) {
     pollfd p{pipe.get(), POLLIN, 0};
     if (poll(&p, 1, 200) > 0) {
@@ -112,13 +134,15 @@ Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& l
         line.append(buf, static_cast<size_t>(n));
         continue;
       }
-      break;  // EOF: the daemon said what it had to say, or died
+      answered = true;  // EOF: the daemon said what it had to say, or died
+      break;
     }
   }
   while (!line.empty() && line.back() == '\n') line.pop_back();
   if (line.rfind("ok ", 0) == 0) return line.substr(3);
+  StopUnready(daemon, dir, std::chrono::seconds(answered ? 30 : 5));
   if (line.rfind("error ", 0) == 0) return InvalidArgument(line.substr(6));
-  ReapIfExited(daemon);
+  if (!answered) return Timeout("zenith-fs did not become ready in time and was stopped; see " + log);
   return Internal("zenith-fs failed to mount; see " + log);
 }
 
@@ -142,7 +166,7 @@ Result<std::string> Mount(Session& s, const std::string& branch, const std::stri
                                                      "--branch", branch, "--mountpoint", dir, "--ready-fd", "3"},
                                                     log, write_end.get()));
   write_end.reset();
-  return AwaitReady(std::move(read_end), daemon, log);
+  return AwaitReady(std::move(read_end), daemon, log, dir);
 }
 
 Status WaitForExit(pid_t pid, std::chrono::seconds limit) {

@@ -24,6 +24,8 @@
 #define CTL(f) offsetof(ControlFileData, f)
 #define CKP(f) offsetof(CheckPoint, f)
 
+_Static_assert(BLCKSZ == ZENITH_BLCKSZ, "zenith's formats store 8 kB pages: build PostgreSQL with the default BLCKSZ");
+
 static const char* const kRmgrNames[] = {
 #define PG_RMGR(symname, name, redo, desc, identify, startup, cleanup, mask, decode) name,
 #include "access/rmgrlist.h"

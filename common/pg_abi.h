@@ -14,6 +14,11 @@
 
 #include <stdint.h>
 
+/* BLCKSZ as a compile-time constant, for zenith's own formats (layers, the
+ * GetPage protocol) that store pages of it; pg_abi.c checks it against the
+ * server's headers. */
+#define ZENITH_BLCKSZ 8192
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -140,6 +145,11 @@ extern const struct ZenithPgAbi kZenithPgAbi;
 
 #ifdef __cplusplus
 }
+
+namespace zenith {
+// A PostgreSQL page: BLCKSZ bytes.
+inline constexpr uint32_t kBlockSize = ZENITH_BLCKSZ;
+}  // namespace zenith
 #endif
 
 #endif /* ZENITH_COMMON_PG_ABI_H */

@@ -29,6 +29,9 @@
 
 namespace zenith {
 
+// Where pg_control lives in a data directory.
+inline constexpr std::string_view kPgControlPath = "global/pg_control";
+
 // PostgreSQL's DBState: what the server was doing when it last wrote
 // pg_control. Values are PostgreSQL's (pinned against its headers by a test).
 enum class DbState : uint32_t {

@@ -69,6 +69,24 @@ std::string RelTag::ToString() const {
   return s;
 }
 
+void AppendRelTag(ByteWriter& w, const RelTag& tag) {
+  w.U32(tag.spc);
+  w.U32(tag.db);
+  w.U32(tag.rel);
+  w.U8(static_cast<uint8_t>(tag.fork));
+}
+
+std::optional<RelTag> ReadRelTag(ByteReader& r) {
+  RelTag tag;
+  tag.spc = r.U32();
+  tag.db = r.U32();
+  tag.rel = r.U32();
+  const uint8_t fork = r.U8();
+  if (!r.ok() || fork > static_cast<uint8_t>(ForkNumber::kInit)) return std::nullopt;
+  tag.fork = static_cast<ForkNumber>(fork);
+  return tag;
+}
+
 std::ostream& operator<<(std::ostream& os, const RelTag& tag) { return os << tag.ToString(); }
 
 std::optional<RelSegment> ParseRelationPath(std::string_view path) {

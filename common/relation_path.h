@@ -22,6 +22,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/byte_io.h"
+
 namespace zenith {
 
 using Oid = uint32_t;
@@ -47,6 +49,13 @@ struct RelTag {
   std::string ToString() const;
 };
 std::ostream& operator<<(std::ostream& os, const RelTag& tag);
+
+// zenith's own encoding of a RelTag, in layers and page requests: spc, db
+// and rel as u32, then the fork as u8 (13 bytes, little-endian).
+inline constexpr size_t kRelTagSize = 13;
+void AppendRelTag(ByteWriter& w, const RelTag& tag);
+// nullopt when fewer bytes remain or the fork is not one PostgreSQL has.
+std::optional<RelTag> ReadRelTag(ByteReader& r);
 
 // One segment file of a relation fork.
 struct RelSegment {

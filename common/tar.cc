@@ -334,6 +334,21 @@ Status TarWriter::Finish() {
 
 // ---------------------------------------------------------------- TarReader
 
+Result<std::string> ReadTarEntryData(TarReader& reader, const TarEntry& entry, uint64_t max_size) {
+  if (entry.size > max_size) {
+    return InvalidArgument("tar entry " + Quote(entry.name) + " is " + std::to_string(entry.size) +
+                           " bytes, more than the " + std::to_string(max_size) + " it may have");
+  }
+  std::string data;
+  std::array<uint8_t, 65536> chunk;
+  while (data.size() < entry.size) {
+    ZENITH_ASSIGN_OR_RETURN(size_t n, reader.ReadData(chunk));
+    if (n == 0) return Corruption("tar entry " + Quote(entry.name) + " is truncated");
+    data.append(reinterpret_cast<const char*>(chunk.data()), n);
+  }
+  return data;
+}
+
 TarReader::TarReader(Source source) : source_(std::move(source)) {}
 
 Status TarReader::Fail(Status s) {

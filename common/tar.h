@@ -166,6 +166,13 @@ class TarReader {
   Status failed_;              // sticky error
 };
 
+// The whole contents of the reader's current entry, read in pieces as they
+// arrive: the buffer grows with what the input holds, never to a size its
+// header merely claims. InvalidArgument (naming the entry) when the entry
+// is larger than `max_size`, before anything is read; Corruption when the
+// input ends inside it.
+Result<std::string> ReadTarEntryData(TarReader& reader, const TarEntry& entry, uint64_t max_size);
+
 // A TarReader source over bytes in memory: `parts` in order (for example a
 // layer's stored tar body, then TarEndOfArchive()). The bytes must outlive
 // the source.

@@ -217,6 +217,25 @@ Result<Lsn> FindEndOfWal(const WalReadFn& read, Lsn start, uint64_t system_id) {
   }
 }
 
+Result<Lsn> CheckpointRecordEnd(const WalReadFn& read, uint64_t system_id, Lsn checkpoint) {
+  WalReader reader(read, system_id, checkpoint);
+  ZENITH_ASSIGN_OR_RETURN(const WalRecord* record, reader.ReadRecord());
+  if (record == nullptr) {
+    return NotFound("the checkpoint record at " + checkpoint.ToString() + " is not in the WAL: " + reader.end_reason());
+  }
+  if (!record->is_checkpoint()) return InvalidArgument("the record at " + checkpoint.ToString() + " is not a checkpoint");
+  return record->end_lsn;
+}
+
+Result<bool> CheckpointRecordBetween(const WalReadFn& read, uint64_t system_id, Lsn from, Lsn to) {
+  WalReader reader(read, system_id, from);
+  for (;;) {
+    ZENITH_ASSIGN_OR_RETURN(const WalRecord* record, reader.ReadRecord());
+    if (record == nullptr || record->end_lsn > to) return false;
+    if (record->is_checkpoint()) return true;
+  }
+}
+
 Result<std::optional<Lsn>> FindFirstRecordInSegment(const WalReadFn& read, uint64_t segno, uint64_t system_id,
                                                     std::string* why) {
   const auto& ph = Abi().page_header;

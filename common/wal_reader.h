@@ -94,6 +94,15 @@ class WalReader {
 // Errors only from the read function.
 Result<Lsn> FindEndOfWal(const WalReadFn& read, Lsn start, uint64_t system_id);
 
+// The end of the checkpoint record that starts at `checkpoint` (pg_control's
+// checkPoint). NotFound, with the reader's reason, when there is no valid
+// record there; InvalidArgument when the record there is not a checkpoint.
+Result<Lsn> CheckpointRecordEnd(const WalReadFn& read, uint64_t system_id, Lsn checkpoint);
+
+// Whether a checkpoint record ends in (from, to], reading from `from` (a
+// record boundary).
+Result<bool> CheckpointRecordBetween(const WalReadFn& read, uint64_t system_id, Lsn from, Lsn to);
+
 // The first record boundary in segment `segno`: past the continuation of a
 // record from the previous segment (per xlp_rem_len, across as many pages as
 // it covers, like XLogFindNextRecord). It need not hold a record yet (it may

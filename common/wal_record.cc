@@ -248,6 +248,11 @@ uint8_t WalRecord::rmgr_info() const { return info & Abi().xlr_rmgr_info_mask; }
 
 bool WalRecord::is_xlog_switch() const { return rmid == Abi().rm_xlog_id && rmgr_info() == Abi().xlog_switch; }
 
+bool WalRecord::is_checkpoint() const {
+  return rmid == Abi().rm_xlog_id &&
+         (rmgr_info() == Abi().xlog_checkpoint_shutdown || rmgr_info() == Abi().xlog_checkpoint_online);
+}
+
 uint32_t WalRecord::image_bytes() const {
   uint32_t n = 0;
   for (const auto& blk : blocks) {

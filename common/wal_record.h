@@ -66,6 +66,8 @@ struct WalRecord {
   // xl_info & XLR_RMGR_INFO_MASK: the record type within its rmgr.
   uint8_t rmgr_info() const;
   bool is_xlog_switch() const;
+  // An online or shutdown checkpoint record (its main data is a CheckPoint).
+  bool is_checkpoint() const;
   std::span<const uint8_t> main_data() const {
     return std::span<const uint8_t>(bytes).subspan(main_data_offset, main_data_length);
   }

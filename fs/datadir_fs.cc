@@ -17,13 +17,6 @@ SnapshotSession::SnapshotSession(internal::FsCore* core, SnapshotDelta delta)
 
 SnapshotSession::~SnapshotSession() { core_->EndSnapshot(); }
 
-Status SnapshotSession::ReadBlock(const RelSegment& seg, uint32_t block_in_segment, std::span<uint8_t> out) {
-  return core_->ReadBlocks(seg, std::span<const uint32_t>(&block_in_segment, 1), out);
-}
-
-Status SnapshotSession::ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out) {
-  return core_->ReadBlocks(seg, blocks, out);
-}
 
 DatadirFs::DatadirFs(std::unique_ptr<internal::FsCore> core) : core_(std::move(core)) {}
 
@@ -144,6 +137,10 @@ void DatadirFs::Stop() {
 Result<std::unique_ptr<SnapshotSession>> DatadirFs::BeginSnapshot() {
   SnapshotDelta delta = core_->BeginSnapshot();
   return std::unique_ptr<SnapshotSession>(new SnapshotSession(core_.get(), std::move(delta)));
+}
+
+Status DatadirFs::ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out) {
+  return core_->ReadBlocks(seg, blocks, out);
 }
 
 std::string DatadirFs::RequestSummary() const { return core_->stats().Summary(); }

@@ -26,8 +26,10 @@
 // Snapshots: the daemon uploads a layer when PostgreSQL writes a new
 // checkpoint into global/pg_control (on_control_write tells it). It calls
 // BeginSnapshot(), which atomically takes and resets the dirty sets and the
-// size floors, and holds a snapshot lock so that nothing shrinks or removes
-// relation data while it reads the dirty blocks back with ReadBlock().
+// size floors under a snapshot lock, holds it only while it lists the
+// relation sizes, and reads the dirty blocks back afterwards with
+// ReadBlocks(), while PostgreSQL goes on (snapshot_uploader.h says why that
+// is sound).
 //
 // Thread-safety: Create, Mount, Run and the destructor are called by the
 // owner; Stop() and BeginSnapshot() may be called from any thread while Run()
@@ -70,9 +72,10 @@ struct SnapshotDelta {
   std::map<RelTag, uint32_t> floors;
 };
 
-// A snapshot in progress (from DatadirFs::BeginSnapshot()). While it lives,
+// The start of a snapshot (from DatadirFs::BeginSnapshot()). While it lives,
 // truncation, unlink and creation of relation files wait; reads and writes
-// go on. Destruction releases the snapshot lock (from any thread).
+// go on. Keep it only to take the relation sizes along with delta().
+// Destruction releases the snapshot lock (from any thread).
 // REQUIRES: destroyed before the DatadirFs that made it.
 class SnapshotSession {
  public:
@@ -81,16 +84,6 @@ class SnapshotSession {
   SnapshotSession& operator=(const SnapshotSession&) = delete;
 
   const SnapshotDelta& delta() const { return delta_; }
-
-  // Reads block `block_in_segment` of `seg` as it is now into `out`
-  // (exactly BLCKSZ bytes) — meant for the blocks of delta(), which the mount
-  // holds locally. kNotFound when the segment no longer exists; bytes past
-  // the end of the file read as zeros.
-  Status ReadBlock(const RelSegment& seg, uint32_t block_in_segment, std::span<uint8_t> out);
-  // The same for several blocks of one segment (ascending), into `out`
-  // (BLCKSZ bytes per block): the file is opened once and each run of
-  // consecutive blocks is read at once.
-  Status ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out);
 
  private:
   friend class DatadirFs;
@@ -153,6 +146,13 @@ class DatadirFs {
   // in progress), then atomically takes and resets the dirty sets and
   // floors. The lock is held until the session is destroyed.
   Result<std::unique_ptr<SnapshotSession>> BeginSnapshot();
+
+  // Reads blocks of `seg` (numbers within the segment, ascending) as they
+  // are now into `out` (BLCKSZ bytes each), opening the file once and
+  // reading each run of consecutive blocks at once; meant for the blocks of
+  // a delta, which the mount holds locally. kNotFound when the segment no
+  // longer exists; bytes past the end of the file read as zeros.
+  Status ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out);
 
   // The requests served so far by kind, with their average time, for logs.
   std::string RequestSummary() const;

@@ -228,8 +228,8 @@ Status FsCore::ReadBlocks(const RelSegment& seg, std::span<const uint32_t> block
   std::string path = RelationSegmentPath(seg.tag, seg.segno);
   std::shared_ptr<Segment> state = relations_.Find(seg);
   if (state == nullptr) return NotFound("relation file \"" + path + "\" does not exist in the mount");
-  // Its name cannot change under us: unlink and create wait for the session.
   int fd = ::openat(inodes_.root().fd.get(), path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return NotFound("relation file \"" + path + "\" was removed");
   if (fd < 0) return ErrnoStatus("open", path, errno);
   UniqueFd file(fd);
   RelationFile relation(*state, fd, pages_, path);

@@ -31,9 +31,11 @@
 #include <string>
 #include <vector>
 
+#include "common/pg_control.h"
 #include "common/status.h"
 #include "fs/datadir_fs.h"
 #include "fs/fuse_api.h"
+#include "fs/handle_table.h"
 #include "fs/inode_table.h"
 #include "fs/op_stats.h"
 #include "fs/relation_table.h"
@@ -112,12 +114,8 @@ class FsCore {
     std::mutex mu;     // serialises readdir on this handle; guards `offset`
     off_t offset = 0;  // the stream's position, as a d_off
   };
-  static FileHandle& FileOf(fuse_file_info* fi) { return *reinterpret_cast<FileHandle*>(fi->fh); }
-  static DirHandle& DirOf(fuse_file_info* fi) { return *reinterpret_cast<DirHandle*>(fi->fh); }
-  // Handles are owned here, not by the kernel: a session that ends before
-  // the kernel's (asynchronous) releases arrive must not leak them.
-  uint64_t AdoptFile(std::unique_ptr<FileHandle> handle);
-  uint64_t AdoptDir(std::unique_ptr<DirHandle> handle);
+  FileHandle& FileOf(fuse_file_info* fi) const { return files_.Get(fi->fh); }
+  DirHandle& DirOf(fuse_file_info* fi) const { return dirs_.Get(fi->fh); }
 
   FsCore(UniqueFd root_fd, const struct stat& root_st, DatadirFs::Options options,
          const std::map<RelSegment, uint32_t>& remote_limits);
@@ -148,9 +146,8 @@ class FsCore {
   const std::function<void(std::string)> on_control_write_;
   SnapshotLock snapshot_lock_;
   std::mutex ns_mu_;  // see the lock order above; guards no field
-  std::mutex handles_mu_;  // a leaf; guards the two maps below
-  std::map<const FileHandle*, std::unique_ptr<FileHandle>> files_;
-  std::map<const DirHandle*, std::unique_ptr<DirHandle>> dirs_;
+  HandleTable<FileHandle> files_{"file"};
+  HandleTable<DirHandle> dirs_{"directory"};
   OpStats stats_;
 };
 
@@ -158,6 +155,6 @@ class FsCore {
 std::string ChildPath(const Inode& parent, std::string_view name);
 // Whether `path` is in base/, global/ or pg_tblspc/ (or is one of them).
 bool InRelationArea(std::string_view path);
-inline constexpr std::string_view kControlFilePath = "global/pg_control";
+inline constexpr std::string_view kControlFilePath = kPgControlPath;
 
 }  // namespace zenith::fs::internal

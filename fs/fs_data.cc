@@ -23,27 +23,14 @@ Status FsCore::Open(fuse_ino_t ino, fuse_file_info* fi) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, Reopen(inode, flags));
   auto handle = std::make_unique<FileHandle>(FileHandle{std::move(fd), &inode, inode.segment});
   if (fi->flags & O_TRUNC) ZENITH_RETURN_IF_ERROR(Resize(inode, handle.get(), 0));
-  fi->fh = AdoptFile(std::move(handle));
+  fi->fh = files_.Adopt(std::move(handle));
   fi->keep_cache = 1;  // see kCacheTimeout in fs_core.cc
   fi->noflush = 1;     // flush has nothing to do: writes are never buffered here
   fi->direct_io = (fi->flags & O_DIRECT) != 0;
   return Status::Ok();
 }
 
-uint64_t FsCore::AdoptFile(std::unique_ptr<FileHandle> handle) {
-  auto id = reinterpret_cast<uint64_t>(handle.get());
-  std::lock_guard lock(handles_mu_);
-  files_.emplace(handle.get(), std::move(handle));
-  return id;
-}
-
-void FsCore::Release(fuse_file_info* fi) {
-  std::unique_ptr<FileHandle> closed;  // closed after the lock is released
-  std::lock_guard lock(handles_mu_);
-  auto it = files_.find(&FileOf(fi));
-  closed = std::move(it->second);
-  files_.erase(it);
-}
+void FsCore::Release(fuse_file_info* fi) { files_.Release(fi->fh); }
 
 Result<ReadData> FsCore::Read(size_t size, off_t offset, fuse_file_info* fi) {
   FileHandle& handle = FileOf(fi);

@@ -148,7 +148,7 @@ Result<fuse_entry_param> FsCore::CreateNamed(Inode& parent, const char* name, mo
   if (created && ::fchmod(fd, mode & 07777) != 0) return ErrnoStatus("change the mode of", path, errno);
   ZENITH_ASSIGN_OR_RETURN(fuse_entry_param entry, AcquireChild(parent, name, path, created));
   Inode& inode = inodes_.Get(entry.ino);
-  fi->fh = AdoptFile(std::make_unique<FileHandle>(FileHandle{std::move(file), &inode, inode.segment}));
+  fi->fh = files_.Adopt(std::make_unique<FileHandle>(FileHandle{std::move(file), &inode, inode.segment}));
   fi->keep_cache = 1;
   fi->noflush = 1;
   fi->direct_io = (flags & O_DIRECT) != 0;
@@ -191,7 +191,7 @@ Status FsCore::OpenDir(fuse_ino_t ino, fuse_file_info* fi) {
   }
   auto handle = std::make_unique<DirHandle>();
   handle->dir.reset(dir);
-  fi->fh = AdoptDir(std::move(handle));
+  fi->fh = dirs_.Adopt(std::move(handle));
   fi->keep_cache = 1;  // see kCacheTimeout in fs_core.cc
   fi->cache_readdir = 1;
   return Status::Ok();
@@ -252,19 +252,6 @@ Result<std::vector<char>> FsCore::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t
   return buf;
 }
 
-uint64_t FsCore::AdoptDir(std::unique_ptr<DirHandle> handle) {
-  auto id = reinterpret_cast<uint64_t>(handle.get());
-  std::lock_guard lock(handles_mu_);
-  dirs_.emplace(handle.get(), std::move(handle));
-  return id;
-}
-
-void FsCore::ReleaseDir(fuse_file_info* fi) {
-  std::unique_ptr<DirHandle> closed;  // closed after the lock is released
-  std::lock_guard lock(handles_mu_);
-  auto it = dirs_.find(&DirOf(fi));
-  closed = std::move(it->second);
-  dirs_.erase(it);
-}
+void FsCore::ReleaseDir(fuse_file_info* fi) { dirs_.Release(fi->fh); }
 
 }  // namespace zenith::fs::internal

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "common/catch_all.h"
 #include "fs/fs_core.h"
 
 namespace zenith::fs::internal {
@@ -94,88 +95,137 @@ void ReplyBuffer(fuse_req_t req, const Result<std::vector<char>>& buf) {
   else ReplyError(req, buf.status());
 }
 
+// Runs one handler. An exception that escapes it is logged and answered with
+// EIO (forget wants no answer), instead of unwinding into libfuse: handlers
+// reply as their last step, so no reply was sent yet.
+template <typename Fn>
+void Guard(fuse_req_t req, const char* op, Fn&& fn, bool replies_none = false) noexcept {
+  Status s = CatchAll(op, std::forward<Fn>(fn));
+  if (s.ok()) return;
+  if (replies_none) fuse_reply_none(req);
+  else fuse_reply_err(req, EIO);
+}
+
 // The table: one entry per operation, each replying exactly once.
 fuse_lowlevel_ops MakeOperations() {
   fuse_lowlevel_ops ops{};
   ops.init = [](void* core, fuse_conn_info* conn) { static_cast<FsCore*>(core)->Init(conn); };
   ops.lookup = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    auto timer = Time(req, FuseOp::kLookup);
-    ReplyLookup(req, Core(req).Lookup(parent, name));
+    Guard(req, "lookup", [&] {
+      auto timer = Time(req, FuseOp::kLookup);
+      ReplyLookup(req, Core(req).Lookup(parent, name));
+    });
   };
   ops.forget = [](fuse_req_t req, fuse_ino_t ino, uint64_t n) {
-    Core(req).Forget(ino, n);
-    fuse_reply_none(req);
+    Guard(req, "forget", [&] {
+      Core(req).Forget(ino, n);
+      fuse_reply_none(req);
+    }, /*replies_none=*/true);
   };
   ops.forget_multi = [](fuse_req_t req, size_t count, fuse_forget_data* forgets) {
-    for (size_t i = 0; i < count; ++i) Core(req).Forget(forgets[i].ino, forgets[i].nlookup);
-    fuse_reply_none(req);
+    Guard(req, "forget_multi", [&] {
+      for (size_t i = 0; i < count; ++i) Core(req).Forget(forgets[i].ino, forgets[i].nlookup);
+      fuse_reply_none(req);
+    }, /*replies_none=*/true);
   };
   ops.getattr = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-    auto timer = Time(req, FuseOp::kGetAttr);
-    ReplyAttr(req, Core(req).GetAttr(ino));
+    Guard(req, "getattr", [&] {
+      auto timer = Time(req, FuseOp::kGetAttr);
+      ReplyAttr(req, Core(req).GetAttr(ino));
+    });
   };
   ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kSetAttr);
-    ReplyAttr(req, Core(req).SetAttr(ino, *attr, to_set, fi));
+    Guard(req, "setattr", [&] {
+      auto timer = Time(req, FuseOp::kSetAttr);
+      ReplyAttr(req, Core(req).SetAttr(ino, *attr, to_set, fi));
+    });
   };
   ops.readlink = [](fuse_req_t req, fuse_ino_t ino) {
-    auto timer = Time(req, FuseOp::kOther);
-    ReplyReadlink(req, Core(req).ReadLink(ino));
+    Guard(req, "readlink", [&] {
+      auto timer = Time(req, FuseOp::kOther);
+      ReplyReadlink(req, Core(req).ReadLink(ino));
+    });
   };
   ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-    auto timer = Time(req, FuseOp::kCreate);
-    ReplyEntry(req, Core(req).MakeNode(parent, name, mode, rdev));
+    Guard(req, "mknod", [&] {
+      auto timer = Time(req, FuseOp::kCreate);
+      ReplyEntry(req, Core(req).MakeNode(parent, name, mode, rdev));
+    });
   };
   ops.mkdir = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-    auto timer = Time(req, FuseOp::kCreate);
-    ReplyEntry(req, Core(req).MakeDir(parent, name, mode));
+    Guard(req, "mkdir", [&] {
+      auto timer = Time(req, FuseOp::kCreate);
+      ReplyEntry(req, Core(req).MakeDir(parent, name, mode));
+    });
   };
   ops.symlink = [](fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-    auto timer = Time(req, FuseOp::kCreate);
-    ReplyEntry(req, Core(req).MakeSymlink(target, parent, name));
+    Guard(req, "symlink", [&] {
+      auto timer = Time(req, FuseOp::kCreate);
+      ReplyEntry(req, Core(req).MakeSymlink(target, parent, name));
+    });
   };
   ops.link = [](fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char* name) {
-    auto timer = Time(req, FuseOp::kCreate);
-    ReplyEntry(req, Core(req).Link(ino, parent, name));
+    Guard(req, "link", [&] {
+      auto timer = Time(req, FuseOp::kCreate);
+      ReplyEntry(req, Core(req).Link(ino, parent, name));
+    });
   };
   ops.unlink = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    auto timer = Time(req, FuseOp::kUnlink);
-    ReplyStatus(req, Core(req).Unlink(parent, name));
+    Guard(req, "unlink", [&] {
+      auto timer = Time(req, FuseOp::kUnlink);
+      ReplyStatus(req, Core(req).Unlink(parent, name));
+    });
   };
   ops.rmdir = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    auto timer = Time(req, FuseOp::kUnlink);
-    ReplyStatus(req, Core(req).RemoveDir(parent, name));
+    Guard(req, "rmdir", [&] {
+      auto timer = Time(req, FuseOp::kUnlink);
+      ReplyStatus(req, Core(req).RemoveDir(parent, name));
+    });
   };
   ops.rename = [](fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent, const char* new_name,
                   unsigned int flags) {
-    auto timer = Time(req, FuseOp::kOther);
-    ReplyStatus(req, Core(req).Rename(parent, name, new_parent, new_name, flags));
+    Guard(req, "rename", [&] {
+      auto timer = Time(req, FuseOp::kOther);
+      ReplyStatus(req, Core(req).Rename(parent, name, new_parent, new_name, flags));
+    });
   };
   ops.create = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kCreate);
-    ReplyCreate(req, Core(req).CreateFile(parent, name, mode, fi), fi);
+    Guard(req, "create", [&] {
+      auto timer = Time(req, FuseOp::kCreate);
+      ReplyCreate(req, Core(req).CreateFile(parent, name, mode, fi), fi);
+    });
   };
   ops.open = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kOpen);
-    ReplyOpen(req, Core(req).Open(ino, fi), fi);
+    Guard(req, "open", [&] {
+      auto timer = Time(req, FuseOp::kOpen);
+      ReplyOpen(req, Core(req).Open(ino, fi), fi);
+    });
   };
   ops.read = [](fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kRead);
-    ReplyRead(req, Core(req).Read(size, off, fi));
+    Guard(req, "read", [&] {
+      auto timer = Time(req, FuseOp::kRead);
+      ReplyRead(req, Core(req).Read(size, off, fi));
+    });
   };
   ops.write = [](fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kWrite);
-    ReplyWrite(req, Core(req).Write({reinterpret_cast<const uint8_t*>(buf), size}, off, fi));
+    Guard(req, "write", [&] {
+      auto timer = Time(req, FuseOp::kWrite);
+      ReplyWrite(req, Core(req).Write({reinterpret_cast<const uint8_t*>(buf), size}, off, fi));
+    });
   };
   // Writes are never buffered here, so there is nothing to flush.
   ops.flush = [](fuse_req_t req, fuse_ino_t, fuse_file_info*) {
-    auto timer = Time(req, FuseOp::kOther);
-    fuse_reply_err(req, 0);
+    Guard(req, "flush", [&] {
+      auto timer = Time(req, FuseOp::kOther);
+      fuse_reply_err(req, 0);
+    });
   };
   ops.release = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kOther);
-    Core(req).Release(fi);
-    fuse_reply_err(req, 0);
+    Guard(req, "release", [&] {
+      auto timer = Time(req, FuseOp::kOther);
+      Core(req).Release(fi);
+      fuse_reply_err(req, 0);
+    });
   };
   // fsync and fsyncdir succeed without reaching the disk: the scratch is
   // disposable. After any crash the datadir is rebuilt from the repository;
@@ -184,37 +234,53 @@ fuse_lowlevel_ops MakeOperations() {
   // operation: with no writeback cache there are no dirty pages, so the
   // kernel answers 0, never an error that could PANIC a checkpoint.
   ops.fsync = [](fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
-    auto timer = Time(req, FuseOp::kFsync);
-    fuse_reply_err(req, 0);
+    Guard(req, "fsync", [&] {
+      auto timer = Time(req, FuseOp::kFsync);
+      fuse_reply_err(req, 0);
+    });
   };
   ops.fsyncdir = [](fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
-    auto timer = Time(req, FuseOp::kFsync);
-    fuse_reply_err(req, 0);
+    Guard(req, "fsyncdir", [&] {
+      auto timer = Time(req, FuseOp::kFsync);
+      fuse_reply_err(req, 0);
+    });
   };
   ops.opendir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kOpen);
-    ReplyOpen(req, Core(req).OpenDir(ino, fi), fi);
+    Guard(req, "opendir", [&] {
+      auto timer = Time(req, FuseOp::kOpen);
+      ReplyOpen(req, Core(req).OpenDir(ino, fi), fi);
+    });
   };
   ops.readdir = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kReadDir);
-    ReplyBuffer(req, Core(req).ReadDir(req, ino, size, off, fi, /*plus=*/false));
+    Guard(req, "readdir", [&] {
+      auto timer = Time(req, FuseOp::kReadDir);
+      ReplyBuffer(req, Core(req).ReadDir(req, ino, size, off, fi, /*plus=*/false));
+    });
   };
   ops.readdirplus = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kReadDir);
-    ReplyBuffer(req, Core(req).ReadDir(req, ino, size, off, fi, /*plus=*/true));
+    Guard(req, "readdirplus", [&] {
+      auto timer = Time(req, FuseOp::kReadDir);
+      ReplyBuffer(req, Core(req).ReadDir(req, ino, size, off, fi, /*plus=*/true));
+    });
   };
   ops.releasedir = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kOther);
-    Core(req).ReleaseDir(fi);
-    fuse_reply_err(req, 0);
+    Guard(req, "releasedir", [&] {
+      auto timer = Time(req, FuseOp::kOther);
+      Core(req).ReleaseDir(fi);
+      fuse_reply_err(req, 0);
+    });
   };
   ops.statfs = [](fuse_req_t req, fuse_ino_t) {
-    auto timer = Time(req, FuseOp::kOther);
-    ReplyStatfs(req, Core(req).StatFs());
+    Guard(req, "statfs", [&] {
+      auto timer = Time(req, FuseOp::kOther);
+      ReplyStatfs(req, Core(req).StatFs());
+    });
   };
   ops.fallocate = [](fuse_req_t req, fuse_ino_t, int mode, off_t off, off_t len, fuse_file_info* fi) {
-    auto timer = Time(req, FuseOp::kOther);
-    ReplyStatus(req, Core(req).Allocate(mode, off, len, fi));
+    Guard(req, "fallocate", [&] {
+      auto timer = Time(req, FuseOp::kOther);
+      ReplyStatus(req, Core(req).Allocate(mode, off, len, fi));
+    });
   };
   // Deliberately absent: lseek (without it the kernel treats a whole file as
   // data for SEEK_DATA/SEEK_HOLE, which is right for relation files, whose

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "common/byte_io.h"
+#include "common/catch_all.h"
 #include "common/file_util.h"
 #include "common/pg_control.h"
 #include "fs/datadir_fs.h"
@@ -107,7 +108,7 @@ Result<std::string> FetchBasebackup(MountLease& lease) {
 }
 
 Result<Lsn> CheckpointIn(const std::string& scratch) {
-  ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(scratch + "/global/pg_control"));
+  ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(scratch + "/" + std::string(kPgControlPath)));
   ZENITH_ASSIGN_OR_RETURN(ControlFile control, DecodeControlFile(AsBytes(bytes)));
   return control.checkpoint;
 }
@@ -181,6 +182,9 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   uploader->Start();
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
   steps.Done("fuse mount");
+  if (std::getenv("ZENITH_TEST_FS_HANG_BEFORE_READY") != nullptr) {  // tests of a daemon that never gets ready
+    for (;;) pause();
+  }
   lease.StartKeepAlive([&pages](Lsn lsn) { pages.MoveTo(lsn); });
   std::thread signal_thread = StartSignalThread(fs->get(), &pages, signals);
   spdlog::info("mounted branch {} (timeline {}) at {}, snapshot valid at {}", args.branch, *timeline, args.mountpoint,
@@ -190,7 +194,8 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   // What BuildScratch set aside goes in the background, not on the mount's path.
   std::atomic<bool> stop_removing{false};
   std::thread trash_remover([&scratch, &stop_removing] {
-    if (Status s = RemoveScratchTrash(scratch, stop_removing); !s.ok()) spdlog::warn("{}", s.message());
+    Status s = CatchAll("removing the old scratch", [&] { return RemoveScratchTrash(scratch, stop_removing); });
+    if (!s.ok()) spdlog::warn("{}", s.message());
   });
 
   Status run = (*fs)->Run();

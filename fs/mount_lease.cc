@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "common/catch_all.h"
+
 namespace zenith::fs {
 
 Status MountLease::Pin(Lsn lsn, bool with_wal) {
@@ -66,19 +68,23 @@ void MountLease::MovePin() {
   pinned_with_wal_ = false;
 }
 
+void MountLease::Tick() {
+  if (conn_ && conn_->Query("status").ok()) {
+    MovePin();
+    return;
+  }
+  conn_.reset();
+  if (Status s = Acquire(); !s.ok()) spdlog::warn("could not renew the mount lease: {}", s.message());
+  else spdlog::info("renewed the mount lease after losing the page server connection");
+}
+
 void MountLease::KeepAlive() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
       if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) break;
     }
-    if (conn_ && conn_->Query("status").ok()) {
-      MovePin();
-      continue;
-    }
-    conn_.reset();
-    if (Status s = Acquire(); !s.ok()) spdlog::warn("could not renew the mount lease: {}", s.message());
-    else spdlog::info("renewed the mount lease after losing the page server connection");
+    IgnoreError(CatchAll("mount lease keepalive", [&] { Tick(); }));
   }
 }
 

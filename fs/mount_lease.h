@@ -62,6 +62,7 @@ class MountLease {
 
  private:
   void KeepAlive();
+  void Tick();  // one keepalive round: check, move the pin, or take all again
   void MovePin();
   Status Pin(Lsn lsn, bool with_wal);
 

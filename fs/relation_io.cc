@@ -104,27 +104,33 @@ Status RelationFile::Write(uint64_t offset, std::span<const uint8_t> data) {
   if ((offset + data.size() - 1) / BlockSize() > UINT32_MAX) return ErrnoStatus("write", path_, EFBIG);
   // A block that needs no read-modify-write now never will (segment.h), so
   // the answer taken without the lock stays true under the shared lock.
-  if (PartialRemoteBlocks(offset, data.size()).empty()) {
+  const std::vector<uint32_t> partial = PartialRemoteBlocks(offset, data.size());
+  if (partial.empty()) {
     std::shared_lock lock(seg_.io_mutex());
-    return WriteLocked(offset, data, {});
+    return WriteLocked(offset, data, {}, {}, {});
   }
+  // Fetched before the lock; under it, a block may have become local (a
+  // concurrent write), never remote again: what is still remote is a subset.
+  std::vector<uint8_t> pages(partial.size() * BlockSize());
+  ZENITH_RETURN_IF_ERROR(Fetch(partial, pages));
   std::unique_lock lock(seg_.io_mutex());
-  return WriteLocked(offset, data, PartialRemoteBlocks(offset, data.size()));
+  return WriteLocked(offset, data, PartialRemoteBlocks(offset, data.size()), partial, pages);
 }
 
 // The data goes to the scratch first, then each read-modify-write block is
-// rewritten whole (page from the PageSource, patched with the data). Readers
-// wait on the exclusive lock, so nobody sees the block half done.
-Status RelationFile::WriteLocked(uint64_t offset, std::span<const uint8_t> data, const std::vector<uint32_t>& rmw) {
+// rewritten whole (its page fetched, patched with the data). Readers wait on
+// the exclusive lock, so nobody sees the block half done.
+Status RelationFile::WriteLocked(uint64_t offset, std::span<const uint8_t> data, const std::vector<uint32_t>& rmw,
+                                 const std::vector<uint32_t>& fetched_blocks, std::span<uint8_t> fetched) {
   const uint64_t bs = BlockSize();
   const uint64_t end = offset + data.size();
-  std::vector<uint8_t> pages(rmw.size() * bs);
-  if (!rmw.empty()) ZENITH_RETURN_IF_ERROR(Fetch(rmw, pages));
   ZENITH_RETURN_IF_ERROR(PwriteFull(fd_, data, offset, path_));
-  for (size_t i = 0; i < rmw.size(); ++i) {
-    uint64_t start = rmw[i] * bs;
+  for (uint32_t block : rmw) {
+    auto at = std::find(fetched_blocks.begin(), fetched_blocks.end(), block);
+    if (at == fetched_blocks.end()) return Internal("block " + std::to_string(block) + " became remote again");
+    uint64_t start = block * bs;
     uint64_t from = std::max(offset, start), to = std::min(end, start + bs);
-    std::span<uint8_t> page(pages.data() + i * bs, bs);
+    std::span<uint8_t> page = fetched.subspan(static_cast<size_t>(at - fetched_blocks.begin()) * bs, bs);
     std::memcpy(page.data() + (from - start), data.data() + (from - offset), to - from);
     ZENITH_RETURN_IF_ERROR(PwriteFull(fd_, page, start, path_));
   }
@@ -135,15 +141,19 @@ Status RelationFile::WriteLocked(uint64_t offset, std::span<const uint8_t> data,
 
 Result<bool> RelationFile::Truncate(uint64_t new_size) {
   const uint64_t bs = BlockSize();
+  const auto cut = static_cast<uint32_t>(new_size / bs);
+  std::vector<uint8_t> page;
+  if (new_size % bs != 0 && seg_.IsRemote(cut)) {  // fetched before the lock (see the header)
+    page.resize(bs);
+    ZENITH_RETURN_IF_ERROR(Fetch(std::span<const uint32_t>(&cut, 1), page));
+  }
   std::unique_lock lock(seg_.io_mutex());
   ZENITH_ASSIGN_OR_RETURN(uint64_t old_size, FileSize());
   if (new_size < old_size && new_size % bs != 0) {
     // The block cut in the middle keeps its head: make it local, whole, so
     // that it stays right even if the ftruncate below fails.
-    auto cut = static_cast<uint32_t>(new_size / bs);
     if (seg_.IsRemote(cut)) {
-      std::vector<uint8_t> page(bs);
-      ZENITH_RETURN_IF_ERROR(Fetch(std::span<const uint32_t>(&cut, 1), page));
+      if (page.empty()) return Internal("block " + std::to_string(cut) + " became remote again");
       ZENITH_RETURN_IF_ERROR(PwriteFull(fd_, page, cut * bs, path_));
     }
     seg_.MarkWritten(cut, 1);

@@ -9,7 +9,10 @@
 //
 // Thread-safety: a RelationFile is a short-lived view made per request; its
 // methods take the segment's io_mutex() themselves (see segment.h) and may
-// run concurrently with each other on the same segment.
+// run concurrently with each other on the same segment. No page server
+// round trip happens under io_mutex() held exclusively: pages a partial
+// write or a truncation needs are fetched first (a remote block's page is
+// fixed, so a copy fetched before the lock is still right under it).
 #pragma once
 
 #include <cstdint>
@@ -60,8 +63,11 @@ class RelationFile {
   Status ReadLocked(uint64_t offset, std::span<uint8_t> out);
   // The blocks partially covered by [offset, offset+length) that are remote.
   std::vector<uint32_t> PartialRemoteBlocks(uint64_t offset, uint64_t length) const;
+  // Writes `data`, then each block of `rmw` whole: `fetched` holds the
+  // pages of `fetched_blocks` (a superset of `rmw`), patched with the data.
   // REQUIRES: io_mutex() held, exclusively when `rmw` is not empty.
-  Status WriteLocked(uint64_t offset, std::span<const uint8_t> data, const std::vector<uint32_t>& rmw);
+  Status WriteLocked(uint64_t offset, std::span<const uint8_t> data, const std::vector<uint32_t>& rmw,
+                     const std::vector<uint32_t>& fetched_blocks, std::span<uint8_t> fetched);
 
   Segment& seg_;
   const int fd_;

@@ -22,27 +22,9 @@ namespace {
 // suffix, next to the scratch (a rename, so instant whatever their size).
 constexpr std::string_view kTrashPrefix = ".scratch-trash-";
 
-// Reads a tar held in memory.
-TarReader::Source MemorySource(const std::string& bytes, size_t* pos) {
-  return [&bytes, pos](std::span<uint8_t> buf) -> Result<size_t> {
-    size_t n = std::min(buf.size(), bytes.size() - *pos);
-    std::memcpy(buf.data(), bytes.data() + *pos, n);
-    *pos += n;
-    return n;
-  };
-}
-
-Result<std::string> ReadEntry(TarReader& reader, const TarEntry& entry) {
-  std::string data(entry.size, '\0');
-  size_t done = 0;
-  while (done < data.size()) {
-    ZENITH_ASSIGN_OR_RETURN(size_t n, reader.ReadData(std::span(reinterpret_cast<uint8_t*>(data.data()) + done,
-                                                                 data.size() - done)));
-    if (n == 0) return Corruption("basebackup entry \"" + entry.name + "\" is truncated");
-    done += n;
-  }
-  return data;
-}
+// A non-relation file of a basebackup is at most this big (pg_xact and
+// pg_multixact segments are 256 kB; configuration files are small).
+constexpr uint64_t kMaxBasebackupFile = uint64_t{1} << 30;
 
 // A basebackup read into memory (its files are the small non-relation ones).
 struct Basebackup {
@@ -51,11 +33,10 @@ struct Basebackup {
 };
 
 Result<Basebackup> ParseBasebackup(const std::string& tar) {
-  size_t pos = 0;
-  TarReader reader(MemorySource(tar, &pos));
+  TarReader reader(MemoryTarSource({AsBytes(tar)}));
   ZENITH_ASSIGN_OR_RETURN(auto first, reader.Next());
   if (!first || first->name != pageserver::kManifestName) return Corruption("the basebackup does not start with its manifest");
-  ZENITH_ASSIGN_OR_RETURN(std::string manifest_json, ReadEntry(reader, *first));
+  ZENITH_ASSIGN_OR_RETURN(std::string manifest_json, ReadTarEntryData(reader, *first, kMaxBasebackupFile));
   Basebackup out;
   ZENITH_ASSIGN_OR_RETURN(out.manifest, pageserver::BasebackupManifest::FromJson(manifest_json));
   for (;;) {
@@ -64,7 +45,7 @@ Result<Basebackup> ParseBasebackup(const std::string& tar) {
     if (entry->name == "pg_wal" || entry->name.rfind("pg_wal/", 0) == 0) continue;
     std::string data;
     if (entry->type == TarEntryType::kFile) {
-      ZENITH_ASSIGN_OR_RETURN(data, ReadEntry(reader, *entry));
+      ZENITH_ASSIGN_OR_RETURN(data, ReadTarEntryData(reader, *entry, kMaxBasebackupFile));
     }
     out.entries.emplace_back(std::move(*entry), std::move(data));
   }

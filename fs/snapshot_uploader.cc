@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "common/byte_io.h"
+#include "common/catch_all.h"
 #include "common/datadir_scan.h"
 #include "common/pg_abi.h"
 #include "common/tar.h"
@@ -28,27 +29,6 @@ constexpr int kMaxSupersededInARow = 3;
 bool IsTransient(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kProtocol ||
          s.code() == StatusCode::kIoError || s.code() == StatusCode::kTimeout;
-}
-
-Result<Lsn> CheckpointRecordEnd(const std::string& wal_dir, uint64_t system_id, Lsn checkpoint) {
-  WalReader reader(MakeWalDirectoryReader(wal_dir, 1), system_id, checkpoint);
-  ZENITH_ASSIGN_OR_RETURN(auto record, reader.Next());
-  if (!record) return NotFound("the checkpoint record at " + checkpoint.ToString() + " is not in the WAL: " + reader.end_reason());
-  return record->end_lsn;
-}
-
-// Whether a checkpoint record ends in (from, to].
-Result<bool> CheckpointRecordIn(const std::string& wal_dir, uint64_t system_id, Lsn from, Lsn to) {
-  WalReader reader(MakeWalDirectoryReader(wal_dir, 1), system_id, from);
-  for (;;) {
-    ZENITH_ASSIGN_OR_RETURN(const WalRecord* record, reader.ReadRecord());
-    if (record == nullptr || record->end_lsn > to) return false;
-    const uint8_t info = record->rmgr_info();
-    if (record->rmid == kZenithPgAbi.rm_xlog_id &&
-        (info == kZenithPgAbi.xlog_checkpoint_shutdown || info == kZenithPgAbi.xlog_checkpoint_online)) {
-      return true;
-    }
-  }
 }
 
 }  // namespace
@@ -100,7 +80,9 @@ void SnapshotUploader::Loop() {
     }
     std::string control = *pending_;
     lock.unlock();
-    Result<bool> stored = Upload(control);
+    Result<bool> stored = false;
+    Status caught = CatchAll("snapshot upload", [&] { stored = Upload(control); });
+    if (!caught.ok()) stored = caught;  // refused: the blocks stay owed to the next checkpoint's
     lock.lock();
     Status s = stored.status();
     last_status_ = s;
@@ -143,7 +125,8 @@ void SnapshotUploader::TakeDelta(const SnapshotDelta& delta) {
 
 Result<bool> SnapshotUploader::Upload(const std::string& control_bytes) {
   ZENITH_ASSIGN_OR_RETURN(ControlFile control, DecodeControlFile(AsBytes(control_bytes)));
-  ZENITH_ASSIGN_OR_RETURN(Lsn ckpt_end, CheckpointRecordEnd(options_.wal_dir, options_.system_id, control.checkpoint));
+  ZENITH_ASSIGN_OR_RETURN(Lsn ckpt_end,
+                          CheckpointRecordEnd(MakeWalDirectoryReader(options_.wal_dir, 1), options_.system_id, control.checkpoint));
   if (!client_) {
     ZENITH_ASSIGN_OR_RETURN(client_, pageserver::PageServerClient::Connect(options_.conninfo));
   }
@@ -171,7 +154,7 @@ Result<bool> SnapshotUploader::Superseded(const std::string& control_bytes, Lsn 
     if (superseded_in_a_row_ >= kMaxSupersededInARow) return false;
     if (pending_ && *pending_ != control_bytes) return true;
   }
-  return CheckpointRecordIn(options_.wal_dir, options_.system_id, ckpt_end, valid);
+  return CheckpointRecordBetween(MakeWalDirectoryReader(options_.wal_dir, 1), options_.system_id, ckpt_end, valid);
 }
 
 Status SnapshotUploader::Send(std::string* msg) {
@@ -180,14 +163,11 @@ Status SnapshotUploader::Send(std::string* msg) {
   return st;
 }
 
-// Under the snapshot lock: the dirty blocks as they are now, and the size
-// of every relation. Nothing can shrink or replace a relation file
-// meanwhile, so the blocks and sizes agree with the delta taken.
-Status SnapshotUploader::SendRelations(SnapshotSession& session, std::vector<DatadirEntry>* entries,
-                                       pageserver::SnapshotEnd* end) {
-  ZENITH_ASSIGN_OR_RETURN(*entries, ScanDatadir(options_.scratch_dir));
+// The owed blocks as they are now (see the header on why blocks may be newer
+// than redo, or gone), then the size of every relation as `entries` say.
+Status SnapshotUploader::SendRelations(const std::vector<DatadirEntry>& entries, pageserver::SnapshotEnd* end) {
   std::map<RelSegment, uint64_t> segment_bytes;
-  for (const auto& e : *entries) {
+  for (const auto& e : entries) {
     if (e.relation) segment_bytes[*e.relation] = e.size;
   }
   std::string msg;
@@ -203,7 +183,7 @@ Status SnapshotUploader::SendRelations(SnapshotSession& session, std::vector<Dat
     }
     for (size_t i = 0; i < blocks.size(); i += kBlocksPerRead) {
       std::span<const uint32_t> batch = std::span(blocks).subspan(i, std::min(kBlocksPerRead, blocks.size() - i));
-      Status read = session.ReadBlocks(seg, batch, std::span(pages).first(batch.size() * bs));
+      Status read = fs_->ReadBlocks(seg, batch, std::span(pages).first(batch.size() * bs));
       if (read.code() == StatusCode::kNotFound) break;
       ZENITH_RETURN_IF_ERROR(read);
       for (size_t j = 0; j < batch.size(); ++j) {
@@ -214,7 +194,7 @@ Status SnapshotUploader::SendRelations(SnapshotSession& session, std::vector<Dat
       }
     }
   }
-  for (const auto& [rel, nblocks] : RelationSizes(*entries)) {
+  for (const auto& [rel, nblocks] : RelationSizes(entries)) {
     auto floor = owed_.floors.find(rel);
     uint32_t f = floor == owed_.floors.end() ? nblocks : std::min(floor->second, nblocks);
     pageserver::AppendSnapshotRelation(&msg, rel, {nblocks, f});
@@ -233,7 +213,8 @@ Status SnapshotUploader::SendFiles(const std::vector<DatadirEntry>& entries, con
     files.clear();
     return Send(&msg);
   });
-  ZENITH_RETURN_IF_ERROR(WriteNonRelationFiles(options_.scratch_dir, entries, {{"global/pg_control", control_bytes}}, tar));
+  ZENITH_RETURN_IF_ERROR(
+      WriteNonRelationFiles(options_.scratch_dir, entries, {{std::string(kPgControlPath), control_bytes}}, tar));
   ZENITH_RETURN_IF_ERROR(tar.EndBody());
   if (files.empty()) return Status::Ok();
   pageserver::AppendSnapshotFiles(&msg, AsBytes(files));
@@ -250,9 +231,10 @@ Result<bool> SnapshotUploader::Stream(const std::string& control_bytes, const Co
     ZENITH_ASSIGN_OR_RETURN(auto session, fs_->BeginSnapshot());
     const auto lock_start = Clock::now();
     TakeDelta(session->delta());  // owed until the page server has it
-    ZENITH_RETURN_IF_ERROR(SendRelations(*session, &entries, &end));
+    ZENITH_ASSIGN_OR_RETURN(entries, ScanDatadir(options_.scratch_dir));
     locked = Clock::now() - lock_start;
   }  // The snapshot lock is released: PostgreSQL may create, cut and remove relation files again.
+  ZENITH_RETURN_IF_ERROR(SendRelations(entries, &end));
   ZENITH_RETURN_IF_ERROR(SendFiles(entries, control_bytes));
   // Everything is collected: only now is the end of WAL a valid bound.
   ZENITH_ASSIGN_OR_RETURN(Lsn valid, FindEndOfWal(MakeWalDirectoryReader(options_.wal_dir, 1), ckpt_end, options_.system_id));

@@ -6,10 +6,20 @@
 // the checkpoint's redo point to this filesystem before it writes the new
 // pg_control, so once that write is seen, the blocks written since the last
 // snapshot (the dirty sets) hold every change before redo. The uploader
-// collects them, the complete relation table and the non-relation files
-// (with the pg_control of that checkpoint), and only then reads the end of
-// WAL, which becomes `valid`: nothing collected can reflect WAL beyond it,
-// since PostgreSQL flushes WAL before the pages it covers.
+// takes the dirty sets and the relation sizes together, reads the blocks,
+// the non-relation files (with the pg_control of that checkpoint), and only
+// then reads the end of WAL, which becomes `valid`: nothing collected can
+// reflect WAL beyond it, since PostgreSQL flushes WAL before the pages it
+// covers.
+//
+// PostgreSQL goes on while the blocks are read, so a block may be newer
+// than redo, or gone (its file cut or removed: it is skipped, or reads as
+// zeros). That is an online backup, as pg_basebackup takes one: every
+// change after redo is in the WAL from redo on, the first change to each
+// page after redo with its full image (mounts pin full_page_writes on),
+// and every start from a snapshot replays that WAL up to at least `valid`.
+// A block skipped because its file was cut or removed after redo is cut or
+// removed again by that replay.
 //
 // Nothing is lost on failure: blocks and floors taken from the filesystem
 // for an upload that fails are carried into the next attempt, which is
@@ -18,8 +28,8 @@
 // dropped for that one (see Superseded() in the .cc).
 //
 // Cost to PostgreSQL: the snapshot lock (truncation, unlink and creation of
-// relation files wait) is held only while the dirty blocks are read back
-// and the relation sizes taken; each upload logs how long.
+// relation files wait) is held only while the dirty sets are taken and the
+// relation sizes listed (milliseconds); each upload logs how long.
 //
 // Thread-safety: OnControlWrite is called from FUSE worker threads; the
 // upload runs on the uploader's own thread. mu_ guards the fields marked.
@@ -85,9 +95,9 @@ class SnapshotUploader {
   Result<bool> Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end);
   Lsn stored_valid_;  // upload thread: the valid of the last snapshot stored
   Result<bool> Superseded(const std::string& control_bytes, Lsn ckpt_end, Lsn valid);
-  // Sends the owed pages and every relation's size; fills `entries` with
-  // the scratch's files. REQUIRES: `session` live (the snapshot lock held).
-  Status SendRelations(SnapshotSession& session, std::vector<DatadirEntry>* entries, pageserver::SnapshotEnd* end);
+  // Sends the owed pages (those still within their files as `entries` list
+  // them), then every relation's size.
+  Status SendRelations(const std::vector<DatadirEntry>& entries, pageserver::SnapshotEnd* end);
   Status SendFiles(const std::vector<DatadirEntry>& entries, const std::string& control_bytes);
   Status Send(std::string* msg);  // one CopyData; empties *msg
   void TakeDelta(const SnapshotDelta& delta);

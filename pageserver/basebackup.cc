@@ -1,10 +1,12 @@
 #include "pageserver/basebackup.h"
 
+#include <array>
 #include <cstring>
 #include <ctime>
 
 #include "common/byte_io.h"
 #include "common/datadir_scan.h"
+#include "common/pg_abi.h"
 #include "common/pg_control.h"
 #include "common/tar.h"
 
@@ -12,18 +14,17 @@ namespace zenith::pageserver {
 
 namespace {
 
-constexpr std::string_view kControlPath = "global/pg_control";
-
-Result<std::string> ReadAll(TarReader& reader, const TarEntry& entry) {
-  std::string data(entry.size, '\0');
-  size_t done = 0;
-  while (done < data.size()) {
-    auto buf = std::span(reinterpret_cast<uint8_t*>(data.data()) + done, data.size() - done);
-    ZENITH_ASSIGN_OR_RETURN(size_t n, reader.ReadData(buf));
+// Copies the reader's current file to the writer in pieces.
+Status CopyFile(TarReader& in, const TarEntry& entry, TarWriter& out) {
+  ZENITH_RETURN_IF_ERROR(out.BeginFile(entry.name, entry.mode, entry.mtime, entry.size));
+  std::array<uint8_t, 65536> chunk;
+  for (uint64_t left = entry.size; left > 0;) {
+    ZENITH_ASSIGN_OR_RETURN(size_t n, in.ReadData(chunk));
     if (n == 0) return Corruption("layer files entry \"" + entry.name + "\" is truncated");
-    done += n;
+    ZENITH_RETURN_IF_ERROR(out.WriteData(std::span(chunk).first(n)));
+    left -= n;
   }
-  return data;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -59,10 +60,12 @@ Status WriteBasebackup(const BasebackupManifest& manifest, const LayerFile& laye
         ZENITH_RETURN_IF_ERROR(out.AddSymlink(entry->name, entry->link_target, entry->mtime));
         break;
       case TarEntryType::kFile: {
-        ZENITH_ASSIGN_OR_RETURN(std::string data, ReadAll(in, *entry));
-        if (entry->name == kControlPath) {
-          ZENITH_ASSIGN_OR_RETURN(data, PgControlForRecovery(data, layer.lsns().checkpoint, lsn));
+        if (entry->name != kPgControlPath) {
+          ZENITH_RETURN_IF_ERROR(CopyFile(in, *entry, out));
+          break;
         }
+        ZENITH_ASSIGN_OR_RETURN(std::string data, ReadTarEntryData(in, *entry, kZenithPgAbi.control_file_size));
+        ZENITH_ASSIGN_OR_RETURN(data, PgControlForRecovery(data, layer.lsns().checkpoint, lsn));
         ZENITH_RETURN_IF_ERROR(out.AddFile(entry->name, entry->mode, entry->mtime, AsBytes(data)));
         break;
       }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <set>
 
+#include "common/catch_all.h"
 #include "common/file_util.h"
 #include "pageserver/layer_merge.h"
 
@@ -436,13 +437,13 @@ void History::Loop() {
   for (;;) {
     if (compacting) {
       std::lock_guard run(run_mu_);
-      auto done = CompactLocked(options_.retention);
-      if (!done.ok() && !cancel_) spdlog::warn("background compaction: {}", done.status().message());
+      Status done = CatchAll("background compaction", [&] { return CompactLocked(options_.retention).status(); });
+      if (!done.ok() && !cancel_) spdlog::warn("background compaction: {}", done.message());
     }
     if (collecting && Clock::now() >= next_gc) {
       std::lock_guard run(run_mu_);
-      auto done = CollectLocked(options_.retention);
-      if (!done.ok() && !cancel_) spdlog::warn("background garbage collection: {}", done.status().message());
+      Status done = CatchAll("background GC", [&] { return CollectLocked(options_.retention).status(); });
+      if (!done.ok() && !cancel_) spdlog::warn("background garbage collection: {}", done.message());
       next_gc = Clock::now() + options_.gc_period;
     }
     if (!WaitUntil(Clock::now() + kMinCompactionInterval)) return;

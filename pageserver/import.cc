@@ -38,15 +38,11 @@ Result<ControlFile> ReadControlFile(const std::string& datadir) {
 // The three LSNs of the imported snapshot: the shutdown checkpoint is the
 // last record, so redo, checkpoint end and valid describe one point.
 Result<SnapshotLsns> ImportLsns(const std::string& wal_dir, const ControlFile& control) {
-  WalReader reader(MakeWalDirectoryReader(wal_dir, kPgTimeLineId), control.system_identifier, control.checkpoint);
-  ZENITH_ASSIGN_OR_RETURN(auto checkpoint, reader.Next());
-  if (!checkpoint) {
-    return Corruption("the checkpoint record at " + control.checkpoint.ToString() + " cannot be read: " +
-                      reader.end_reason());
-  }
-  ZENITH_ASSIGN_OR_RETURN(Lsn end, FindEndOfWal(MakeWalDirectoryReader(wal_dir, kPgTimeLineId),
-                                                checkpoint->end_lsn, control.system_identifier));
-  return SnapshotLsns{control.checkpoint_copy.redo, checkpoint->end_lsn, end};
+  const WalReadFn wal = MakeWalDirectoryReader(wal_dir, kPgTimeLineId);
+  auto checkpoint_end = CheckpointRecordEnd(wal, control.system_identifier, control.checkpoint);
+  if (!checkpoint_end.ok()) return Corruption(checkpoint_end.status().message());
+  ZENITH_ASSIGN_OR_RETURN(Lsn end, FindEndOfWal(wal, *checkpoint_end, control.system_identifier));
+  return SnapshotLsns{control.checkpoint_copy.redo, *checkpoint_end, end};
 }
 
 // Adds every non-zero page of one relation segment file (zero pages are

@@ -110,8 +110,26 @@ Status LayerFile::Validate(int64_t mtime) {
   if (ComputeCrc32c(files_) != LoadU32(file, lf::kOffFilesCrc)) return corrupt("files section CRC mismatch");
   if (ComputeCrc32c(index_) != LoadU32(file, lf::kOffIndexCrc)) return corrupt("index CRC mismatch");
   if (ComputeCrc32c(rels_) != LoadU32(file, lf::kOffRelCrc)) return corrupt("relation table CRC mismatch");
+  // Lookups are binary searches: the tables must be sorted, without
+  // duplicates, and name only forks PostgreSQL has.
   for (uint64_t i = 0; i < page_count_; ++i) {
-    if (LoadU32(index_, i * lf::kIndexEntrySize + 20) >= page_count_) return corrupt("index points past the pages");
+    auto e = index_.subspan(i * lf::kIndexEntrySize, lf::kIndexEntrySize);
+    if (LoadU32(e, 20) >= page_count_) return corrupt("index points past the pages");
+    if (LoadU8(e, 12) > static_cast<uint8_t>(ForkNumber::kInit)) return corrupt("index names an unknown fork");
+    if (i > 0) {
+      auto prev = index_.subspan((i - 1) * lf::kIndexEntrySize, lf::kIndexEntrySize);
+      if (std::make_tuple(LoadRelKey(prev), LoadU32(prev, 16)) >= std::make_tuple(LoadRelKey(e), LoadU32(e, 16))) {
+        return corrupt("index is not sorted");
+      }
+    }
+  }
+  for (uint64_t i = 0; i < rel_count_; ++i) {
+    auto e = rels_.subspan(i * lf::kRelEntrySize, lf::kRelEntrySize);
+    if (LoadU8(e, 12) > static_cast<uint8_t>(ForkNumber::kInit)) return corrupt("relation table names an unknown fork");
+    if (i > 0 && LoadRelKey(rels_.subspan((i - 1) * lf::kRelEntrySize, lf::kRelEntrySize)) >= LoadRelKey(e)) {
+      return corrupt("relation table is not sorted");
+    }
+    if (LoadU32(e, 20) > LoadU32(e, 16)) return corrupt("a relation's floor is past its end");
   }
   complete_ = true;
   for (uint64_t i = 0; i < rel_count_ && complete_; ++i) complete_ = RelInfoAt(i).floor == 0;
@@ -180,8 +198,8 @@ std::optional<RelationInfo> LayerFile::FindRelation(const RelTag& rel) const {
 }
 
 RelTag LayerFile::RelAt(uint64_t i) const {
-  auto e = rels_.subspan(i * lf::kRelEntrySize, lf::kRelEntrySize);
-  return RelTag{LoadU32(e, 0), LoadU32(e, 4), LoadU32(e, 8), static_cast<ForkNumber>(LoadU8(e, 12))};
+  ByteReader r(rels_.subspan(i * lf::kRelEntrySize, lf::kRelEntrySize));
+  return ReadRelTag(r).value_or(RelTag{});  // forks were checked at Open
 }
 
 RelationInfo LayerFile::RelInfoAt(uint64_t i) const {

@@ -40,13 +40,15 @@
 
 #include <cstdint>
 
+#include "common/pg_abi.h"
+
 namespace zenith::pageserver::layer_format {
 
 inline constexpr char kMagic[8] = {'Z', 'N', 'L', 'A', 'Y', 'E', 'R', '1'};
 inline constexpr uint32_t kVersion1 = 1;
 inline constexpr uint32_t kVersion = 2;  // written by LayerWriter
 inline constexpr uint32_t kHeaderSize = 4096;
-inline constexpr uint32_t kPageSize = 8192;
+inline constexpr uint32_t kPageSize = kBlockSize;
 
 // Field offsets inside the header.
 enum HeaderOffset : uint32_t {

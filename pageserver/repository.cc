@@ -84,13 +84,15 @@ Result<std::shared_ptr<Timeline>> Repository::FindTimeline(std::string_view name
   return GetTimeline(id);
 }
 
-Result<std::shared_ptr<Timeline>> Repository::GetTimeline(const TimelineId& id) {
-  std::lock_guard lock(mu_);
-  return LoadTimelineLocked(id, 0);
-}
+Result<std::shared_ptr<Timeline>> Repository::GetTimeline(const TimelineId& id) { return LoadTimeline(id, 0); }
 
-Result<std::shared_ptr<Timeline>> Repository::LoadTimelineLocked(const TimelineId& id, int depth) {
-  if (auto it = timelines_.find(id); it != timelines_.end()) return it->second;
+// Loads without mu_ (opening a timeline's layers is I/O): two requests for a
+// timeline not loaded yet may both load it; the first to finish is kept.
+Result<std::shared_ptr<Timeline>> Repository::LoadTimeline(const TimelineId& id, int depth) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = timelines_.find(id); it != timelines_.end()) return it->second;
+  }
   if (depth > kMaxAncestorDepth) return Corruption("timeline ancestry is cyclic or too deep at " + id.ToString());
   auto text = ReadFileToString(layout_.metadata(id));
   if (!text.ok()) {
@@ -102,12 +104,13 @@ Result<std::shared_ptr<Timeline>> Repository::LoadTimelineLocked(const TimelineI
   if (meta->id != id) return Corruption("\"" + layout_.metadata(id) + "\" names another timeline");
   std::shared_ptr<Timeline> ancestor;
   if (meta->ancestor) {
-    ZENITH_ASSIGN_OR_RETURN(ancestor, LoadTimelineLocked(*meta->ancestor, depth + 1));
+    ZENITH_ASSIGN_OR_RETURN(ancestor, LoadTimeline(*meta->ancestor, depth + 1));
   }
   ZENITH_ASSIGN_OR_RETURN(auto tl, Timeline::Load(layout_, *meta, std::move(ancestor), config_.system_id));
-  spdlog::info("loaded timeline {} ({} layers)", id.ToString(), tl->OwnLayers().size());
-  timelines_[id] = tl;
-  return tl;
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = timelines_.emplace(id, tl);
+  if (inserted) spdlog::info("loaded timeline {} ({} layers)", id.ToString(), tl->OwnLayers().size());
+  return it->second;
 }
 
 Status Repository::WriteNewTimeline(const TimelineMetadata& meta) {

@@ -15,8 +15,9 @@
 // pins, and the commit of a merged layer or a collection (LockPoints()).
 //
 // Thread-safety: all methods are thread-safe. Lock order: points_mu_, then
-// mounts_mu_ or mu_ (never both); mu_ guards timelines_, mounts_mu_ guards
-// mounts_, points_mu_ guards pins_ and branch refs.
+// mounts_mu_ or mu_ (never both); mu_ guards timelines_ and is never held
+// across I/O, mounts_mu_ guards mounts_, points_mu_ guards pins_ and branch
+// refs.
 #pragma once
 
 #include <map>
@@ -125,7 +126,7 @@ class Repository {
 
  private:
   Repository(RepoLayout layout, RepoConfig config) : layout_(std::move(layout)), config_(std::move(config)) {}
-  Result<std::shared_ptr<Timeline>> LoadTimelineLocked(const TimelineId& id, int depth);
+  Result<std::shared_ptr<Timeline>> LoadTimeline(const TimelineId& id, int depth);
   Result<std::shared_ptr<Timeline>> GetTimeline(const TimelineId& id);
   Result<TimelineId> ReadRef(const std::string& name) const;
   Status WriteNewTimeline(const TimelineMetadata& meta);

@@ -15,11 +15,6 @@ namespace zenith::pageserver {
 
 namespace {
 
-bool IsCheckpointRecord(const WalRecord& record) {
-  return record.rmid == kZenithPgAbi.rm_xlog_id && (record.rmgr_info() == kZenithPgAbi.xlog_checkpoint_shutdown ||
-                                                    record.rmgr_info() == kZenithPgAbi.xlog_checkpoint_online);
-}
-
 // A snapshot's files are what a basebackup holds besides relation files:
 // a relation file would shadow the relation's pages in a mount, and an
 // excluded entry (pg_wal/..., postmaster.pid) has no place in one.
@@ -42,11 +37,8 @@ Result<std::string> ControlFileFromTar(const std::string& body) {
     ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());
     if (!entry) break;
     ZENITH_RETURN_IF_ERROR(CheckFileEntry(*entry));
-    if (entry->name != "global/pg_control") continue;
-    std::string data(entry->size, '\0');
-    ZENITH_ASSIGN_OR_RETURN(size_t got, reader.ReadData(std::span(reinterpret_cast<uint8_t*>(data.data()), data.size())));
-    data.resize(got);
-    control = std::move(data);
+    if (entry->name != kPgControlPath) continue;
+    ZENITH_ASSIGN_OR_RETURN(control, ReadTarEntryData(reader, *entry, kZenithPgAbi.control_file_size));
   }
   if (!control) return InvalidArgument("the snapshot holds no global/pg_control");
   return *control;
@@ -68,7 +60,7 @@ Status CheckControlFile(Timeline& timeline, uint64_t system_id, const std::strin
   }
   WalReader reader(timeline.MakeWalReader(), system_id, control->checkpoint);
   ZENITH_ASSIGN_OR_RETURN(auto record, reader.Next());
-  if (!record || !IsCheckpointRecord(*record) || record->end_lsn != lsns.checkpoint) {
+  if (!record || !record->is_checkpoint() || record->end_lsn != lsns.checkpoint) {
     return InvalidArgument("the checkpoint record of the snapshot's pg_control (" + control->checkpoint.ToString() +
                            ") does not end at " + lsns.checkpoint.ToString() + " in this timeline's WAL");
   }

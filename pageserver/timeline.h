@@ -79,7 +79,8 @@ class Timeline {
   // timeline's WAL (its ancestor's before the branch point). Incremental:
   // each call reads only what was appended since the last one.
   Result<Lsn> EndOfWal();
-  // Returns once EndOfWal() >= lsn; Timeout after `timeout`.
+  // Returns once EndOfWal() >= lsn; Timeout after `timeout`. Woken by
+  // writes to wal/ (inotify), not by polling.
   Status WaitForWal(Lsn lsn, std::chrono::milliseconds timeout);
   // A reader of this timeline's WAL as a compute on it sees it.
   WalReadFn MakeWalReader() const;

@@ -8,22 +8,12 @@ namespace zenith::pageserver {
 
 namespace {
 
-constexpr uint8_t kMaxFork = static_cast<uint8_t>(ForkNumber::kInit);
-
-void PutRel(ByteWriter& w, const RelTag& rel) {
-  w.U32(rel.spc);
-  w.U32(rel.db);
-  w.U32(rel.rel);
-  w.U8(static_cast<uint8_t>(rel.fork));
-}
+void PutRel(ByteWriter& w, const RelTag& rel) { AppendRelTag(w, rel); }
 
 bool GetRel(ByteReader& r, RelTag* rel) {
-  rel->spc = r.U32();
-  rel->db = r.U32();
-  rel->rel = r.U32();
-  uint8_t fork = r.U8();
-  rel->fork = static_cast<ForkNumber>(fork);
-  return r.ok() && fork <= kMaxFork;
+  auto tag = ReadRelTag(r);
+  if (tag) *rel = *tag;
+  return tag.has_value();
 }
 
 enum SnapshotTag : uint8_t { kTagPage = 'P', kTagRelation = 'R', kTagFiles = 'T', kTagEnd = 'E' };

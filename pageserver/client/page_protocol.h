@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/lsn.h"
+#include "common/pg_abi.h"
 #include "common/relation_path.h"
 #include "common/status.h"
 
@@ -50,7 +51,7 @@ struct RelationInfo {
   bool operator==(const RelationInfo&) const = default;
 };
 
-inline constexpr uint32_t kPageSize = 8192;
+inline constexpr uint32_t kPageSize = kBlockSize;
 
 // ---- pagestream ----
 

@@ -43,6 +43,9 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Open(const std::string& conn
     PQfinish(conn);
     return Unavailable("could not connect (" + conninfo + "): " + message);
   }
+  // Notices ("relation ... already exists, skipping") are not errors and
+  // would only fill the test's output.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(conn));
 }
 

@@ -88,6 +88,22 @@ std::vector<pid_t> ProcessesNamed(const std::string& name) {
   return out;
 }
 
+std::vector<pid_t> ProcessesWithArgument(const std::string& arg) {
+  std::vector<pid_t> out;
+  for (const auto& p : AllProcesses()) {
+    if (p.uid != getuid()) continue;
+    std::ifstream cmdline("/proc/" + std::to_string(p.pid) + "/cmdline");
+    std::string a;
+    while (std::getline(cmdline, a, '\0')) {
+      if (a == arg) {
+        out.push_back(p.pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 void WaitGone(const std::vector<pid_t>& pids) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (pid_t pid : pids) {

@@ -47,6 +47,9 @@ void KillTree(pid_t root);
 pid_t PostmasterOf(const std::string& datadir);
 // Every process of this user whose name (comm) is `name`.
 std::vector<pid_t> ProcessesNamed(const std::string& name);
+// Every process of this user with `arg` among its arguments (a test's own
+// mountpoint or repository tells its daemons from other tests').
+std::vector<pid_t> ProcessesWithArgument(const std::string& arg);
 // Waits until none of `pids` exists any more (they may be reaped late).
 void WaitGone(const std::vector<pid_t>& pids);
 

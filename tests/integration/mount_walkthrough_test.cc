@@ -257,6 +257,22 @@ TEST_F(MountWalkthrough, PageServerKilledUnderARunningComputeComesBack) {
   EXPECT_FALSE(newest.empty()) << "no snapshot arrived after the page server restarted";
 }
 
+// A zenith-fs that never reports ready is stopped, its half-made mount
+// taken down and its lease let go: nothing is orphaned, the next mount works.
+TEST_F(MountWalkthrough, ADaemonThatNeverGetsReadyIsStoppedNotOrphaned) {
+  RunResult r = RunCommand({ZenithBin("zenith"), "mount", "main", dir_.Sub("hung")},
+                           {.cwd = dir_.path(),
+                            .env = {{"ZENITH_REPO", ""}, {"ZENITH_MOUNT_TIMEOUT_S", "2"},
+                                    {"ZENITH_TEST_FS_HANG_BEFORE_READY", "1"}}});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("zenith-fs did not become ready in time and was stopped"), std::string::npos) << r.err;
+  WaitGone(ProcessesWithArgument(dir_.Sub("hung")));
+  EXPECT_TRUE(ProcessesWithArgument(dir_.Sub("hung")).empty()) << "no daemon is left behind";
+  RunResult mounts = RunCommand({"grep", "-c", dir_.Sub("hung"), "/proc/self/mounts"});
+  EXPECT_EQ(mounts.out, "0\n") << "no mount is left behind";
+  Mount("main", "hung");  // the lease went with the daemon's connection
+}
+
 TEST_F(MountWalkthrough, BadInputGetsClearErrorsAndChangesNothing) {
   RunResult r = env_.Zenith({"mount", "nope", dir_.Sub("x")});
   EXPECT_NE(r.exit_code, 0);

@@ -405,6 +405,18 @@ TEST_F(LayerFileTest, HeadersThatLieWithAValidCrcAreCorruption) {
          SetHeaderField<uint64_t>(b, lf::kOffIndexOffset, size + 101);
          SetHeaderField<uint64_t>(b, lf::kOffRelOffset, size + 101 + index_size);
        }},
+      {"index out of order", [&](std::string& b) {
+         std::string first = b.substr(index_off, lf::kIndexEntrySize);
+         b.replace(index_off, lf::kIndexEntrySize, b.substr(index_off + lf::kIndexEntrySize, lf::kIndexEntrySize));
+         b.replace(index_off + lf::kIndexEntrySize, lf::kIndexEntrySize, first);
+         auto index = AsBytes(b).subspan(index_off, pages_.size() * lf::kIndexEntrySize);
+         SetHeaderField<uint32_t>(b, lf::kOffIndexCrc, ComputeCrc32c(index));
+       }},
+      {"relation table naming fork 9", [&](std::string& b) {
+         b[rel_off + 12] = 9;
+         auto rels = AsBytes(b).subspan(rel_off, 3 * lf::kRelEntrySize);
+         SetHeaderField<uint32_t>(b, lf::kOffRelCrc, ComputeCrc32c(rels));
+       }},
       {"index entry pointing past the pages", [&](std::string& b) {
          std::span<uint8_t> bytes(reinterpret_cast<uint8_t*>(b.data()), b.size());
          StoreAt<uint32_t>(bytes, index_off + 20, 1000);

@@ -1,0 +1,136 @@
+// RelationFile (fs/relation_io.h) without FUSE: a read-modify-write or a
+// truncation waiting for the page server holds no lock that reads and
+// writes of the same segment wait on, and the result is right when the
+// block became local meanwhile.
+#include "fs/relation_io.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <string>
+
+#include "common/file_util.h"
+#include "tests/harness/temp_dir.h"
+
+namespace zenith::fs {
+namespace {
+
+using zenith::testing::TempDir;
+
+constexpr size_t kPage = 8192;
+const RelSegment kSeg{RelTag{1663, 5, 16384, ForkNumber::kMain}, 0};
+
+std::vector<uint8_t> Filled(char c, size_t n = kPage) { return std::vector<uint8_t>(n, static_cast<uint8_t>(c)); }
+
+// Every remote page reads 'R'; a call stops until Release() while held.
+class GatedPageSource : public PageSource {
+ public:
+  Status GetPages(const RelTag&, std::span<const uint32_t> blocks, std::span<uint8_t> out) override {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return !held_; });
+    --waiting_;
+    std::fill(out.begin(), out.end(), static_cast<uint8_t>('R'));
+    fetched_ += blocks.size();
+    return Status::Ok();
+  }
+  void Hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    held_ = false;
+    cv_.notify_all();
+  }
+  // Waits until a call is stopped at the gate.
+  bool AwaitWaiter() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return waiting_ > 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  int waiting_ = 0;
+  size_t fetched_ = 0;
+};
+
+class RelationIoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.Sub("16384");
+    fd_ = OpenFile(path_, O_RDWR | O_CREAT, 0600).value();
+    ASSERT_EQ(::ftruncate(fd_.get(), 8 * kPage), 0);  // 8 remote blocks, sparse
+  }
+  RelationFile File() { return RelationFile(segment_, fd_.get(), &pages_, "base/5/16384"); }
+  std::vector<uint8_t> ReadBlock(uint32_t block) {
+    std::vector<uint8_t> out(kPage);
+    auto n = File().Read(block * kPage, out);
+    EXPECT_TRUE(n.ok() && *n == kPage);
+    return out;
+  }
+
+  TempDir dir_{"relation-io"};
+  std::string path_;
+  UniqueFd fd_;
+  Segment segment_{kSeg, 8};
+  GatedPageSource pages_;
+};
+
+TEST_F(RelationIoTest, AReadModifyWriteWaitingForThePageServerHoldsNobodyBack) {
+  ASSERT_TRUE(File().Write(3 * kPage, Filled('L')).ok());  // block 3 is local
+  pages_.Hold();
+  auto partial = std::async(std::launch::async, [&] { return File().Write(kPage + 10, Filled('P', 100)); });
+  ASSERT_TRUE(pages_.AwaitWaiter());
+  // Meanwhile, on the same segment: a read of a local block and a whole-block write.
+  auto others = std::async(std::launch::async, [&] {
+    bool read_ok = ReadBlock(3) == Filled('L');
+    return read_ok && File().Write(5 * kPage, Filled('W')).ok();
+  });
+  EXPECT_EQ(others.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "a read or write waited for another's page server round trip";
+  pages_.Release();
+  ASSERT_TRUE(partial.get().ok());
+  EXPECT_TRUE(others.get());
+  std::vector<uint8_t> expect = Filled('R');
+  std::fill(expect.begin() + 10, expect.begin() + 110, static_cast<uint8_t>('P'));
+  EXPECT_EQ(ReadBlock(1), expect);
+}
+
+TEST_F(RelationIoTest, ABlockWrittenWhileItsPageWasFetchedKeepsThatWrite) {
+  pages_.Hold();
+  auto partial = std::async(std::launch::async, [&] { return File().Write(kPage + 10, Filled('P', 100)); });
+  ASSERT_TRUE(pages_.AwaitWaiter());
+  ASSERT_TRUE(File().Write(kPage, Filled('W')).ok());  // block 1 whole: now local
+  pages_.Release();
+  ASSERT_TRUE(partial.get().ok());
+  std::vector<uint8_t> expect = Filled('W');
+  std::fill(expect.begin() + 10, expect.begin() + 110, static_cast<uint8_t>('P'));
+  EXPECT_EQ(ReadBlock(1), expect) << "the fetched page must not overwrite the newer write";
+}
+
+TEST_F(RelationIoTest, ATruncationInsideARemoteBlockKeepsItsHead) {
+  pages_.Hold();
+  auto cut = std::async(std::launch::async, [&] { return File().Truncate(2 * kPage + 100); });
+  ASSERT_TRUE(pages_.AwaitWaiter());
+  auto read = std::async(std::launch::async, [&] { return ReadBlock(0) == Filled('R'); });
+  pages_.Release();  // the read of a remote block needs the gate open too
+  ASSERT_TRUE(cut.get().ok());
+  EXPECT_TRUE(read.get());
+  std::vector<uint8_t> tail(kPage);
+  auto n = File().Read(2 * kPage, tail);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 100u);
+  EXPECT_EQ(std::vector<uint8_t>(tail.begin(), tail.begin() + 100), Filled('R', 100)) << "the head of block 2";
+  EXPECT_FALSE(segment_.IsRemote(2));
+}
+
+}  // namespace
+}  // namespace zenith::fs
