@@ -80,7 +80,6 @@ class LayerWriter {
   std::string page_buf_;        // pages not written yet, in order
   uint64_t page_buf_offset_ = 0;  // where page_buf_ goes in the file
   uint64_t writeback_from_ = 0;   // writeback started up to here
-  uint64_t written_back_ = 0;     // and waited for up to here
   uint64_t files_offset_ = 0, files_size_ = 0;
   Crc32c files_crc_;
   std::vector<IndexEntry> index_;
