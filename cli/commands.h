@@ -9,6 +9,11 @@
 
 namespace zenith::cli {
 
+// Exit codes of `zenith`.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;      // printed as "zenith: <message>"
+inline constexpr int kExitNotRunning = 3;   // `zenith pageserver status`: none runs (as LSB's status)
+
 struct GlobalOptions {
   std::string repo;  // --repo (empty: $ZENITH_REPO or ./.zenith)
 };
@@ -26,7 +31,7 @@ int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vecto
 int CmdStop(const GlobalOptions& g, const std::string& branch);
 int CmdStatus(const GlobalOptions& g);
 
-// Prints "zenith: <message>" to stderr and returns 1.
+// Prints "zenith: <message>" to stderr and returns kExitFailure.
 int Fail(const std::string& message);
 
 }  // namespace zenith::cli

@@ -12,11 +12,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/mountpoint.h"
 #include "cli/process.h"
 #include "cli/repo_context.h"
 #include "common/file_util.h"
@@ -25,80 +24,25 @@ namespace zenith::cli {
 
 namespace {
 
-using pageserver::PageServerClient;
+using pageserver::MountEntry;
+using pageserver::RepoClient;
+using pageserver::TimelineId;
 using Clock = std::chrono::steady_clock;
 
 struct Session {
   RepoContext repo;
-  std::unique_ptr<PageServerClient> client;
+  RepoClient client;
 };
 
 Result<Session> Connect(const GlobalOptions& g) {
   ZENITH_ASSIGN_OR_RETURN(RepoContext repo, OpenRepo(ResolveRepoPath(g.repo)));
-  ZENITH_ASSIGN_OR_RETURN(auto client, ConnectPageServer(repo));
+  ZENITH_ASSIGN_OR_RETURN(RepoClient client, ConnectPageServer(repo));
   return Session{std::move(repo), std::move(client)};
 }
 
-std::string Absolute(const std::string& path) {
-  if (!path.empty() && path[0] == '/') return path;
-  char cwd[PATH_MAX];
-  return getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + path : path;
-}
-
-// The zenith mounts of this machine: mountpoint -> true (from /proc/mounts).
-bool IsZenithMount(const std::string& dir) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string line;
-  while (std::getline(mounts, line)) {
-    std::istringstream f(line);
-    std::string source, target, type;
-    f >> source >> target >> type;
-    if (target == dir && type == "fuse.zenith") return true;
-  }
-  return false;
-}
-
-struct MountRow {
-  std::string timeline, branch, mountpoint;
-  pid_t pid = 0;
-};
-
-Result<std::vector<MountRow>> ListMounts(PageServerClient& client) {
-  ZENITH_ASSIGN_OR_RETURN(auto rows, client.Query("mounts"));
-  std::vector<MountRow> out;
-  for (const auto& r : rows) out.push_back({r[0], r[1], r[2], static_cast<pid_t>(std::atol(r[3].c_str()))});
-  return out;
-}
-
-Result<std::string> TimelineOf(PageServerClient& client, const std::string& branch) {
-  ZENITH_ASSIGN_OR_RETURN(auto rows, client.Query("timeline_describe $1", {branch}));
-  if (rows.size() != 1) return Internal("unexpected reply to timeline_describe");
-  return rows[0][0];
-}
-
-// The postmaster running on a data directory, from its postmaster.pid.
-std::optional<pid_t> RunningPostmaster(const std::string& datadir) {
-  std::ifstream pidfile(datadir + "/postmaster.pid");
-  long pid = 0;
-  if (!(pidfile >> pid) || pid <= 0 || !ProcessAlive(static_cast<pid_t>(pid))) return std::nullopt;
-  return static_cast<pid_t>(pid);
-}
-
-// An empty directory to mount on, created when missing.
-Status PrepareMountpoint(const std::string& dir) {
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) {
-    if (errno == ENOTCONN) {
-      return InvalidArgument(dir + " is a zenith mount whose daemon died; run `zenith umount " + dir + "` first");
-    }
-    if (errno != ENOENT) return ErrnoStatus("stat", dir, errno);
-    return MakeDirectories(dir, 0700);
-  }
-  if (!S_ISDIR(st.st_mode)) return InvalidArgument(dir + " is not a directory");
-  if (IsZenithMount(dir)) return InvalidArgument(dir + " is already a zenith mount");
-  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(dir));
-  if (!names.empty()) return InvalidArgument(dir + " is not empty; a mount needs an empty directory");
-  return Status::Ok();
+Result<TimelineId> TimelineOf(RepoClient& client, const std::string& branch) {
+  ZENITH_ASSIGN_OR_RETURN(auto described, client.DescribeTimeline(branch));
+  return described.timeline;
 }
 
 // A daemon that did not become ready is stopped (SIGTERM, then SIGKILL after
@@ -147,8 +91,8 @@ Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& l
 }
 
 Result<std::string> Mount(Session& s, const std::string& branch, const std::string& dir) {
-  ZENITH_ASSIGN_OR_RETURN(std::string timeline, TimelineOf(*s.client, branch));
-  ZENITH_ASSIGN_OR_RETURN(auto mounts, ListMounts(*s.client));
+  ZENITH_ASSIGN_OR_RETURN(TimelineId timeline, TimelineOf(s.client, branch));
+  ZENITH_ASSIGN_OR_RETURN(auto mounts, s.client.Mounts());
   for (const auto& m : mounts) {
     if (m.timeline == timeline) {
       return Busy("branch '" + branch + "' is already mounted read-write at " + m.mountpoint + " (zenith-fs pid " +
@@ -156,12 +100,11 @@ Result<std::string> Mount(Session& s, const std::string& branch, const std::stri
     }
   }
   ZENITH_RETURN_IF_ERROR(PrepareMountpoint(dir));
-  const std::string workdir = s.repo.layout.datadirs_dir() + "/" + timeline;
-  ZENITH_RETURN_IF_ERROR(MakeDirectories(workdir, 0700));
+  ZENITH_RETURN_IF_ERROR(MakeDirectories(s.repo.layout.datadir(timeline), 0700));
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe", errno);
   UniqueFd read_end(fds[0]), write_end(fds[1]);
-  const std::string log = workdir + "/zenith-fs.log";
+  const std::string log = s.repo.layout.mount_log(timeline);
   ZENITH_ASSIGN_OR_RETURN(pid_t daemon, SpawnDaemon({ExecutableDir() + "/zenith-fs", "--repo", s.repo.layout.root,
                                                      "--branch", branch, "--mountpoint", dir, "--ready-fd", "3"},
                                                     log, write_end.get()));
@@ -201,8 +144,8 @@ Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
   return Status::Ok();
 }
 
-std::optional<pid_t> DaemonOf(PageServerClient& client, const std::string& dir) {
-  auto mounts = ListMounts(client);
+std::optional<pid_t> DaemonOf(RepoClient& client, const std::string& dir) {
+  auto mounts = client.Mounts();
   if (!mounts.ok()) return std::nullopt;
   for (const auto& m : *mounts) {
     if (m.mountpoint == dir) return m.pid;
@@ -215,36 +158,36 @@ std::optional<pid_t> DaemonOf(PageServerClient& client, const std::string& dir) 
 int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir) {
   auto s = Connect(g);
   if (!s.ok()) return Fail(s.status().message());
-  const std::string abs = Absolute(dir);
+  const std::string abs = AbsolutePath(dir);
   auto lsn = Mount(*s, branch, abs);
   if (!lsn.ok()) return Fail(lsn.status().message());
   std::printf("mounted branch %s at %s (snapshot at %s)\n", branch.c_str(), abs.c_str(), lsn->c_str());
-  return 0;
+  return kExitOk;
 }
 
 int CmdUmount(const GlobalOptions& g, const std::string& dir) {
-  const std::string abs = Absolute(dir);
+  const std::string abs = AbsolutePath(dir);
   std::optional<pid_t> daemon;
-  if (auto s = Connect(g); s.ok()) daemon = DaemonOf(*s->client, abs);
+  if (auto s = Connect(g); s.ok()) daemon = DaemonOf(s->client, abs);
   Status st = Unmount(abs, daemon);
   if (!st.ok()) return Fail(st.message());
   std::printf("unmounted %s\n", abs.c_str());
-  return 0;
+  return kExitOk;
 }
 
 int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vector<std::string>& pg_ctl_args) {
   auto s = Connect(g);
   if (!s.ok()) return Fail(s.status().message());
-  auto timeline = TimelineOf(*s->client, branch);
+  auto timeline = TimelineOf(s->client, branch);
   if (!timeline.ok()) return Fail(timeline.status().message());
   std::string dir;
-  auto mounts = ListMounts(*s->client);
+  auto mounts = s->client.Mounts();
   if (!mounts.ok()) return Fail(mounts.status().message());
   for (const auto& m : *mounts) {
     if (m.timeline == *timeline) dir = m.mountpoint;
   }
   if (dir.empty()) {
-    dir = s->repo.layout.datadirs_dir() + "/" + *timeline + "/pgdata";
+    dir = s->repo.layout.default_mountpoint(*timeline);
     if (IsZenithMount(dir)) IgnoreError(Unmount(dir, std::nullopt));  // a dead daemon's leftover
     auto lsn = Mount(*s, branch, dir);
     if (!lsn.ok()) return Fail(lsn.status().message());
@@ -261,9 +204,9 @@ int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vecto
 int CmdStop(const GlobalOptions& g, const std::string& branch) {
   auto s = Connect(g);
   if (!s.ok()) return Fail(s.status().message());
-  auto timeline = TimelineOf(*s->client, branch);
+  auto timeline = TimelineOf(s->client, branch);
   if (!timeline.ok()) return Fail(timeline.status().message());
-  auto mounts = ListMounts(*s->client);
+  auto mounts = s->client.Mounts();
   if (!mounts.ok()) return Fail(mounts.status().message());
   for (const auto& m : *mounts) {
     if (m.timeline != *timeline) continue;
@@ -274,7 +217,7 @@ int CmdStop(const GlobalOptions& g, const std::string& branch) {
     Status st = Unmount(m.mountpoint, m.pid);
     if (!st.ok()) return Fail(st.message());
     std::printf("stopped branch %s and unmounted %s\n", branch.c_str(), m.mountpoint.c_str());
-    return 0;
+    return kExitOk;
   }
   return Fail("branch '" + branch + "' is not mounted");
 }
@@ -282,7 +225,7 @@ int CmdStop(const GlobalOptions& g, const std::string& branch) {
 int CmdStatus(const GlobalOptions& g) {
   auto s = Connect(g);
   if (!s.ok()) return Fail(s.status().message());
-  auto mounts = ListMounts(*s->client);
+  auto mounts = s->client.Mounts();
   if (!mounts.ok()) return Fail(mounts.status().message());
   std::printf("%-20s %-8s %-18s %s\n", "BRANCH", "PID", "POSTGRES", "DIRECTORY");
   for (const auto& m : *mounts) {
@@ -290,7 +233,7 @@ int CmdStatus(const GlobalOptions& g) {
     std::string pg = pm ? "running (pid " + std::to_string(*pm) + ")" : "stopped";
     std::printf("%-20s %-8d %-18s %s\n", m.branch.c_str(), m.pid, pg.c_str(), m.mountpoint.c_str());
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace zenith::cli

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -27,12 +28,35 @@ Result<int> Wait(pid_t pid, const std::string& name) {
   return ExitCodeOf(status);
 }
 
-// Runs argv with the CLI's terminal; stdout becomes `stdout_fd` if valid.
-Result<pid_t> Spawn(const std::vector<std::string>& argv, int stdout_fd) {
+// Runs argv with the CLI's terminal; stdout and stderr become `stdout_fd`
+// and `stderr_fd` where valid.
+Result<pid_t> Spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd = -1) {
   SpawnOptions options;
   options.argv = argv;
   options.stdout_fd = stdout_fd;
+  options.stderr_fd = stderr_fd;
   return zenith::Spawn(options);
+}
+
+// Reads `fd` to EOF, handing each chunk to `chunk`.
+void ReadToEnd(int fd, const std::function<void(std::string_view)>& chunk) {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    chunk(std::string_view(buf, static_cast<size_t>(n)));
+  }
+}
+
+struct Pipe {
+  UniqueFd read_end, write_end;
+};
+
+Result<Pipe> MakePipe(const std::string& for_program) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe for " + for_program, errno);
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 }  // namespace
@@ -44,27 +68,34 @@ Result<int> RunForeground(const std::vector<std::string>& argv) {
 
 Result<int> RunForegroundFiltered(const std::vector<std::string>& argv,
                                   const std::function<bool(std::string_view line)>& keep) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe for " + argv[0], errno);
-  UniqueFd read_end(fds[0]), write_end(fds[1]);
-  auto pid = Spawn(argv, write_end.get());
-  write_end.reset();  // the child holds the only writer: EOF when it exits
+  ZENITH_ASSIGN_OR_RETURN(Pipe pipe, MakePipe(argv[0]));
+  auto pid = Spawn(argv, pipe.write_end.get());
+  pipe.write_end.reset();  // the child holds the only writer: EOF when it exits
   if (!pid.ok()) return pid.status();
   std::string pending;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(read_end.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.append(buf, static_cast<size_t>(n));
+  ReadToEnd(pipe.read_end.get(), [&](std::string_view chunk) {
+    pending.append(chunk);
     for (size_t eol; (eol = pending.find('\n')) != std::string::npos; pending.erase(0, eol + 1)) {
       std::string_view line(pending.data(), eol);
       if (keep(line)) std::fwrite(pending.data(), 1, eol + 1, stdout);
     }
     std::fflush(stdout);
-  }
+  });
   if (!pending.empty() && keep(pending)) std::fwrite(pending.data(), 1, pending.size(), stdout);
   return Wait(*pid, argv[0]);
+}
+
+Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv) {
+  ZENITH_ASSIGN_OR_RETURN(Pipe pipe, MakePipe(argv[0]));
+  auto pid = Spawn(argv, -1, pipe.write_end.get());
+  pipe.write_end.reset();
+  if (!pid.ok()) return pid.status();
+  Outcome out;
+  ReadToEnd(pipe.read_end.get(), [&](std::string_view chunk) {
+    out.errors.append(chunk.substr(0, kMaxCollectedErrors - std::min(out.errors.size(), kMaxCollectedErrors)));
+  });
+  ZENITH_ASSIGN_OR_RETURN(out.exit_code, Wait(*pid, argv[0]));
+  return out;
 }
 
 }  // namespace zenith::cli

@@ -27,4 +27,15 @@ Result<int> RunForeground(const std::vector<std::string>& argv);
 Result<int> RunForegroundFiltered(const std::vector<std::string>& argv,
                                   const std::function<bool(std::string_view line)>& keep);
 
+// How a program collected with RunCollectingErrors ended.
+struct Outcome {
+  int exit_code = 0;
+  std::string errors;  // its stderr, at most kMaxCollectedErrors bytes
+};
+inline constexpr size_t kMaxCollectedErrors = 64 * 1024;
+
+// Runs argv with the CLI's stdout; its stderr is collected, not shown, so
+// the CLI can say what went wrong in its own words.
+Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv);
+
 }  // namespace zenith::cli

@@ -8,7 +8,7 @@
 #include "cli/process.h"
 #include "cli/repo_context.h"
 #include "common/file_util.h"
-#include "pageserver/import.h"
+#include "pageserver/client/server_launcher.h"
 
 namespace zenith::cli {
 
@@ -26,11 +26,25 @@ std::string Display(const GlobalOptions& g, const std::string& path) {
   return g.repo.empty() && !(env && *env) ? ".zenith" : path;  // as ResolveRepoPath decides
 }
 
+// The page server's program makes the repository (the CLI does not link
+// the server); its one-line error comes back as the Status message.
+Status ImportDataDirectory(const std::string& repo, const std::string& datadir) {
+  const std::string program = ExecutableDir() + "/zenith-pageserver";
+  ZENITH_ASSIGN_OR_RETURN(Outcome out, RunCollectingErrors({program, "--repo", repo, "--create-from", datadir,
+                                                             "--pg-bin-dir", PgBinDir()}));
+  if (out.exit_code == 0) return Status::Ok();
+  std::string message = out.errors;
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  if (const std::string prefix = "zenith-pageserver: "; message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+  if (message.empty()) message = program + " exited with code " + std::to_string(out.exit_code);
+  return IoError(message);
+}
+
 }  // namespace
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "zenith: %s\n", message.c_str());
-  return 1;
+  return kExitFailure;
 }
 
 int CmdInit(const GlobalOptions& g) {
@@ -60,13 +74,11 @@ int CmdInit(const GlobalOptions& g) {
     IgnoreError(RemoveTree(temp));
     return Fail("initdb failed" + (code.ok() ? " with exit code " + std::to_string(*code) : ": " + code.status().message()));
   }
-  pageserver::RepoConfig config;
-  config.pg_bin_dir = PgBinDir();
-  Status s = pageserver::CreateRepository(repo, temp, config);
+  Status s = ImportDataDirectory(repo, temp);
   IgnoreError(RemoveTree(temp));
   if (!s.ok()) return Fail("could not create the repository: " + s.message());
   std::printf("new zenith repository was created in %s\n", Display(g, repo).c_str());
-  return 0;
+  return kExitOk;
 }
 
 int CmdBranchList(const GlobalOptions& g) {
@@ -74,10 +86,10 @@ int CmdBranchList(const GlobalOptions& g) {
   if (!repo.ok()) return Fail(repo.status().message());
   auto client = ConnectPageServer(*repo);
   if (!client.ok()) return Fail(client.status().message());
-  auto rows = (*client)->Query("branch_list");
-  if (!rows.ok()) return Fail(rows.status().message());
-  for (const auto& row : *rows) std::printf("%s\n", row[0].c_str());
-  return 0;
+  auto branches = client->ListBranches();
+  if (!branches.ok()) return Fail(branches.status().message());
+  for (const auto& b : *branches) std::printf("%s\n", b.name.c_str());
+  return kExitOk;
 }
 
 int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::string& parent) {
@@ -85,13 +97,11 @@ int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::
   if (!repo.ok()) return Fail(repo.status().message());
   auto client = ConnectPageServer(*repo);
   if (!client.ok()) return Fail(client.status().message());
-  auto rows = (*client)->Query("branch_create $1 $2", {name, parent});
-  if (!rows.ok()) return Fail(rows.status().message());
-  if (rows->size() != 1 || (*rows)[0].size() != 4) return Fail("unexpected reply from the page server");
-  const auto& row = (*rows)[0];
-  if (row[3] == "t") std::printf("branching at end of WAL: %s\n", row[2].c_str());
-  else std::printf("branching at %s\n", row[2].c_str());
-  return 0;
+  auto created = client->CreateBranch(name, parent);
+  if (!created.ok()) return Fail(created.status().message());
+  if (created->at_end_of_wal) std::printf("branching at end of WAL: %s\n", created->lsn.ToString().c_str());
+  else std::printf("branching at %s\n", created->lsn.ToString().c_str());
+  return kExitOk;
 }
 
 int CmdPageServer(const GlobalOptions& g, const std::string& action) {
@@ -101,21 +111,21 @@ int CmdPageServer(const GlobalOptions& g, const std::string& action) {
     auto pid = StartPageServer(*repo);
     if (!pid.ok()) return Fail(pid.status().message());
     std::printf("page server running (pid %d), socket %s\n", *pid, repo->layout.socket_path(repo->config.port).c_str());
-    return 0;
+    return kExitOk;
   }
   if (action == "stop") {
     Status s = StopPageServer(*repo);
     if (!s.ok()) return Fail(s.message());
     std::printf("page server stopped\n");
-    return 0;
+    return kExitOk;
   }
   auto pid = RunningPageServer(*repo);
   if (!pid) {
     std::printf("page server is not running\n");
-    return 3;
+    return kExitNotRunning;
   }
   std::printf("page server running (pid %d), socket %s\n", *pid, repo->layout.socket_path(repo->config.port).c_str());
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace zenith::cli

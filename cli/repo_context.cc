@@ -8,14 +8,14 @@
 #include <thread>
 
 #include "cli/process.h"
-#include "pageserver/server_launcher.h"
 #include "common/file_util.h"
+#include "pageserver/client/server_launcher.h"
 
 namespace zenith::cli {
 
 namespace {
 
-using pageserver::PageServerClient;
+using pageserver::RepoClient;
 using Clock = std::chrono::steady_clock;
 
 std::string ConnString(const RepoContext& repo) {
@@ -53,19 +53,16 @@ Result<pid_t> StartPageServer(const RepoContext& repo) {
   return *pid;
 }
 
-Result<std::unique_ptr<PageServerClient>> ConnectPageServer(const RepoContext& repo) {
-  return pageserver::ConnectOrStartPageServer(repo.layout, repo.config);
+Result<RepoClient> ConnectPageServer(const RepoContext& repo) {
+  return pageserver::ConnectOrStartRepo(repo.layout, repo.config);
 }
 
 std::optional<pid_t> RunningPageServer(const RepoContext& repo) {
-  auto client = PageServerClient::Connect(ConnString(repo));
+  auto client = RepoClient::Connect(ConnString(repo));
   if (!client.ok()) return std::nullopt;
-  auto rows = (*client)->Query("status");
-  if (!rows.ok()) return std::nullopt;
-  for (const auto& row : *rows) {
-    if (row.size() == 2 && row[0] == "pid") return static_cast<pid_t>(std::atol(row[1].c_str()));
-  }
-  return std::nullopt;
+  auto status = client->DescribeServer();
+  if (!status.ok()) return std::nullopt;
+  return status->pid;
 }
 
 Status StopPageServer(const RepoContext& repo) {

@@ -4,14 +4,13 @@
 // Thread-safety: one thread.
 #pragma once
 
-#include <memory>
 #include <optional>
 #include <string>
 
 #include "common/status.h"
-#include "pageserver/client/page_client.h"
-#include "pageserver/repo_config.h"
-#include "pageserver/repo_layout.h"
+#include "pageserver/client/repo_client.h"
+#include "pageserver/client/repo_config.h"
+#include "pageserver/client/repo_layout.h"
 
 namespace zenith::cli {
 
@@ -29,7 +28,7 @@ Result<RepoContext> OpenRepo(const std::string& repo_path);
 
 // A connection to the repository's page server, starting the server first
 // if nobody answers on its socket.
-Result<std::unique_ptr<pageserver::PageServerClient>> ConnectPageServer(const RepoContext& repo);
+Result<pageserver::RepoClient> ConnectPageServer(const RepoContext& repo);
 
 // Starts the page server unless one runs; returns its pid.
 Result<pid_t> StartPageServer(const RepoContext& repo);

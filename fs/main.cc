@@ -29,15 +29,16 @@
 #include "fs/remote_page_source.h"
 #include "fs/scratch_setup.h"
 #include "fs/snapshot_uploader.h"
-#include "pageserver/client/page_client.h"
-#include "pageserver/repo_config.h"
-#include "pageserver/repo_layout.h"
-#include "pageserver/server_launcher.h"
+#include "pageserver/client/repo_client.h"
+#include "pageserver/client/repo_config.h"
+#include "pageserver/client/repo_layout.h"
+#include "pageserver/client/server_launcher.h"
 
 namespace zenith::fs {
 namespace {
 
-using pageserver::PageServerClient;
+using pageserver::RepoClient;
+using pageserver::TimelineId;
 
 struct Args {
   std::string repo, branch, mountpoint;
@@ -91,12 +92,6 @@ class MountSteps {
   std::string summary_;
 };
 
-Result<std::string> TimelineOf(PageServerClient& client, const std::string& branch) {
-  ZENITH_ASSIGN_OR_RETURN(auto rows, client.Query("timeline_describe $1", {branch}));
-  if (rows.size() != 1) return Internal("unexpected reply to timeline_describe");
-  return rows[0][0];
-}
-
 // The basebackup, pinned. Its snapshot is the newest; should a newer one
 // arrive and compaction merge it away before the pin, ask again.
 Result<std::string> FetchBasebackup(MountLease& lease) {
@@ -144,19 +139,19 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   auto config = pageserver::RepoConfig::Load(layout.config());
   if (!config.ok()) return fail(config.status());
   const std::string conninfo = pageserver::PageServerConnString(layout.socket_dir(), config->port);
-  const MountLease::Connector connect = [&layout, &config] {
-    return pageserver::ConnectOrStartPageServer(layout, *config);
-  };
+  const MountLease::Connector connect = [&layout, &config] { return pageserver::ConnectOrStartRepo(layout, *config); };
   auto client = connect();
   if (!client.ok()) return fail(client.status());
-  auto timeline = TimelineOf(**client, args.branch);
-  if (!timeline.ok()) return fail(timeline.status());
-  MountLease lease(connect, *timeline, args.mountpoint);
+  auto described = client->DescribeTimeline(args.branch);
+  if (!described.ok()) return fail(described.status());
+  const TimelineId id = described->timeline;
+  const std::string timeline = id.ToString();
+  MountLease lease(connect, timeline, args.mountpoint);
   if (Status s = lease.Acquire(); !s.ok()) return fail(s);
   steps.Done("connect");
 
-  const std::string scratch = layout.datadirs_dir() + "/" + *timeline + "/scratch";
-  const std::string wal_dir = layout.timelines_dir() + "/" + *timeline + "/wal";
+  const std::string scratch = layout.scratch_dir(id);
+  const std::string wal_dir = layout.wal_dir(id);
   auto tar = FetchBasebackup(lease);
   if (!tar.ok()) return fail(tar.status());
   steps.Done("basebackup");
@@ -165,18 +160,18 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   steps.Done("scratch");
   const auto& snapshot = prepared->manifest.snapshot;
   lease.SetPinned(snapshot.valid);
-  if (auto s = (*client)->Query("prepare_wal $1 $2", {*timeline, snapshot.redo.ToString()}); !s.ok()) return fail(s.status());
+  if (Status s = client->PrepareWal(timeline, snapshot.redo); !s.ok()) return fail(s);
   steps.Done("prepare_wal");
   auto checkpoint = CheckpointIn(scratch);
   if (!checkpoint.ok()) return fail(checkpoint.status());
 
-  RemotePageSource pages(conninfo, *timeline, snapshot.valid, [&connect] { return connect().status(); });
+  RemotePageSource pages(conninfo, timeline, snapshot.valid, [&connect] { return connect().status(); });
   std::unique_ptr<SnapshotUploader> uploader;
   auto fs = DatadirFs::Create({scratch, prepared->remote_files, &pages,
                                [&uploader](std::string bytes) { uploader->OnControlWrite(std::move(bytes)); }});
   if (!fs.ok()) return fail(fs.status());
   uploader = std::make_unique<SnapshotUploader>(
-      SnapshotUploader::Options{conninfo, *timeline, scratch, wal_dir, prepared->manifest.system_id, *checkpoint,
+      SnapshotUploader::Options{conninfo, timeline, scratch, wal_dir, prepared->manifest.system_id, *checkpoint,
                                 [&lease](Lsn valid) { lease.MoveTo(valid); }},
       fs->get());
   uploader->Start();
@@ -187,7 +182,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   }
   lease.StartKeepAlive([&pages](Lsn lsn) { pages.MoveTo(lsn); });
   std::thread signal_thread = StartSignalThread(fs->get(), &pages, signals);
-  spdlog::info("mounted branch {} (timeline {}) at {}, snapshot valid at {}", args.branch, *timeline, args.mountpoint,
+  spdlog::info("mounted branch {} (timeline {}) at {}, snapshot valid at {}", args.branch, timeline, args.mountpoint,
                snapshot.valid.ToString());
   spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());

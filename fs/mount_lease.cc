@@ -7,14 +7,12 @@
 
 namespace zenith::fs {
 
-Status MountLease::Pin(Lsn lsn, bool with_wal) {
-  if (with_wal) return conn_->Query("pin $1 $2", {timeline_, lsn.ToString()}).status();
-  return conn_->Query("pin $1 $2 pages", {timeline_, lsn.ToString()}).status();
-}
+Status MountLease::Pin(Lsn lsn, bool with_wal) { return conn_->Pin(timeline_, lsn, with_wal); }
 
 Status MountLease::Acquire() {
-  ZENITH_ASSIGN_OR_RETURN(conn_, connect_());
-  ZENITH_RETURN_IF_ERROR(conn_->Query("attach $1 $2 $3", {timeline_, mountpoint_, std::to_string(getpid())}).status());
+  ZENITH_ASSIGN_OR_RETURN(auto conn, connect_());
+  conn_.emplace(std::move(conn));
+  ZENITH_RETURN_IF_ERROR(conn_->Attach(timeline_, mountpoint_, getpid()));
   releasing_ = Lsn();  // a new session holds no old pin
   if (!pinned_.valid()) return Status::Ok();
   // Kept as it is on failure: reads at a snapshot that is gone fail (the
@@ -25,14 +23,7 @@ Status MountLease::Acquire() {
   return Status::Ok();
 }
 
-Result<std::string> MountLease::PinnedBasebackup() {
-  std::string tar;
-  ZENITH_RETURN_IF_ERROR(conn_->CopyOut("basebackup " + timeline_ + " pin", [&](std::span<const uint8_t> chunk) {
-    tar.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-    return Status::Ok();
-  }));
-  return tar;
-}
+Result<std::string> MountLease::PinnedBasebackup() { return conn_->Basebackup(timeline_, /*pin=*/true); }
 
 void MountLease::StartKeepAlive(OnMoved on_moved) {
   on_moved_ = std::move(on_moved);
@@ -53,7 +44,7 @@ void MountLease::Stop() {
 // its pin is skipped: the next one comes with the next checkpoint.
 void MountLease::MovePin() {
   if (releasing_.valid()) {
-    IgnoreError(conn_->Query("unpin $1 $2", {timeline_, releasing_.ToString()}).status());
+    IgnoreError(conn_->Unpin(timeline_, releasing_));
     releasing_ = Lsn();
   }
   const Lsn wanted(wanted_.load());
@@ -69,7 +60,7 @@ void MountLease::MovePin() {
 }
 
 void MountLease::Tick() {
-  if (conn_ && conn_->Query("status").ok()) {
+  if (conn_ && conn_->DescribeServer().ok()) {
     MovePin();
     return;
   }

@@ -23,21 +23,21 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
-#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "common/lsn.h"
 #include "common/status.h"
-#include "pageserver/client/page_client.h"
+#include "pageserver/client/repo_client.h"
 
 namespace zenith::fs {
 
 class MountLease {
  public:
   // Connects to the page server, starting one if nobody answers.
-  using Connector = std::function<Result<std::unique_ptr<pageserver::PageServerClient>>()>;
+  using Connector = std::function<Result<pageserver::RepoClient>()>;
   // The mount reads at this snapshot from now on.
   using OnMoved = std::function<void(Lsn)>;
 
@@ -71,7 +71,7 @@ class MountLease {
   OnMoved on_moved_;
   std::atomic<uint64_t> wanted_{0};
   // Keepalive thread only, once it runs:
-  std::unique_ptr<pageserver::PageServerClient> conn_;
+  std::optional<pageserver::RepoClient> conn_;
   Lsn pinned_;
   bool pinned_with_wal_ = true;
   Lsn releasing_;  // the previous pin, released at the next tick

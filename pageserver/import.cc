@@ -14,7 +14,7 @@
 #include "common/wal_directory.h"
 #include "common/wal_reader.h"
 #include "pageserver/layer_writer.h"
-#include "pageserver/repo_layout.h"
+#include "pageserver/client/repo_layout.h"
 #include "pageserver/timeline.h"
 
 namespace zenith::pageserver {

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "pageserver/repo_config.h"
+#include "pageserver/client/repo_config.h"
 
 namespace zenith::pageserver {
 

@@ -18,7 +18,7 @@
 #include "common/relation_path.h"
 #include "common/status.h"
 #include "pageserver/client/page_protocol.h"
-#include "pageserver/timeline_id.h"
+#include "pageserver/client/timeline_id.h"
 
 namespace zenith::pageserver {
 

@@ -27,7 +27,7 @@
 
 #include "common/status.h"
 #include "pageserver/layer_file.h"
-#include "pageserver/timeline_id.h"
+#include "pageserver/client/timeline_id.h"
 
 namespace zenith::pageserver {
 

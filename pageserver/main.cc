@@ -2,6 +2,11 @@
 // the PostgreSQL protocol (docs/design.md §2). Started by the `zenith`
 // CLI when absent; stops on SIGTERM or SIGINT.
 //
+// With --create-from it instead creates the repository from an initdb'd
+// data directory and exits (`zenith init`): the CLI stays a client and
+// never links the server's code. Errors go to stderr as one line,
+// "zenith-pageserver: <message>"; the exit code is 0 on success.
+//
 // One page server per repository: it holds an exclusive lock on
 // .zenith/pageserver.lock for its lifetime (released by the kernel however
 // it dies), so two can never serve, or write, one repository.
@@ -16,15 +21,15 @@
 #include <spdlog/spdlog.h>
 
 #include "common/file_util.h"
+#include "pageserver/client/server_launcher.h"
 #include "pageserver/history.h"
+#include "pageserver/import.h"
 #include "pageserver/page_service.h"
 #include "pageserver/pq_server.h"
 #include "pageserver/repository.h"
 
 namespace zenith::pageserver {
 namespace {
-
-constexpr int kExitAlreadyRunning = 3;
 
 // Holds the repository's page server lock; kBusy if another process has it.
 Result<UniqueFd> LockRepository(const RepoLayout& layout) {
@@ -95,11 +100,30 @@ int Serve(const std::string& root) {
 }  // namespace
 }  // namespace zenith::pageserver
 
+namespace {
+
+int Create(const std::string& root, const std::string& datadir, const std::string& pg_bin_dir) {
+  // The user sees initdb's output and the CLI's one line; the import's
+  // progress log would interleave with them. Failures come back as a Status.
+  spdlog::set_level(spdlog::level::off);
+  zenith::pageserver::RepoConfig config;
+  if (!pg_bin_dir.empty()) config.pg_bin_dir = pg_bin_dir;
+  zenith::Status s = zenith::pageserver::CreateRepository(root, datadir, config);
+  if (s.ok()) return 0;
+  std::fprintf(stderr, "zenith-pageserver: %s\n", s.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"zenith page server: serves a zenith repository over the PostgreSQL protocol"};
-  std::string repo;
+  std::string repo, create_from, pg_bin_dir;
   app.add_option("--repo", repo, "the repository's .zenith directory")->required();
+  app.add_option("--create-from", create_from, "create the repository from this initdb'd data directory, then exit");
+  app.add_option("--pg-bin-dir", pg_bin_dir, "with --create-from: PostgreSQL's programs, for the new config");
   CLI11_PARSE(app, argc, argv);
+  if (!create_from.empty()) return Create(repo, create_from, pg_bin_dir);
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%P] %l: %v");
   char resolved[PATH_MAX];
   if (realpath(repo.c_str(), resolved) == nullptr) {

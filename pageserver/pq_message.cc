@@ -5,6 +5,7 @@
 
 #include "common/byte_io.h"
 #include "pageserver/command.h"
+#include "pageserver/client/sql_state.h"
 
 namespace zenith::pageserver::pq {
 namespace {
@@ -386,20 +387,7 @@ void AppendCopyData(std::string* out, std::span<const uint8_t> data) {
 void AppendCopyDone(std::string* out) { MessageBuilder m(out, 'c'); }
 
 std::string_view SqlStateFor(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kOk: return "00000";
-    case StatusCode::kInvalidArgument: return IsSyntaxError(status) ? "42601" : "22023";
-    case StatusCode::kNotFound: return "42704";
-    case StatusCode::kAlreadyExists: return "42710";
-    case StatusCode::kCorruption: return "XX001";
-    case StatusCode::kIoError: return "58030";
-    case StatusCode::kTimeout: return "57014";
-    case StatusCode::kBusy: return "55006";
-    case StatusCode::kProtocol: return "08P01";
-    case StatusCode::kUnavailable: return "08006";
-    case StatusCode::kInternal: return "XX000";
-  }
-  return "XX000";
+  return SqlStateForCode(status.code(), IsSyntaxError(status));
 }
 
 // ---- Query text --------------------------------------------------------------

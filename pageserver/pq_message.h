@@ -125,7 +125,7 @@ inline constexpr size_t kMaxBackendCopyData = (1u << 30) - 5;
 void AppendCopyData(std::string* out, std::span<const uint8_t> data);
 void AppendCopyDone(std::string* out);
 
-// The SQLSTATE for an error Status; the one place StatusCode meets SQLSTATE.
+// The SQLSTATE for an error Status (the table: pageserver/client/sql_state.h).
 std::string_view SqlStateFor(const Status& status);
 
 // ---- Query text --------------------------------------------------------------

@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "pageserver/repo_config.h"
-#include "pageserver/repo_layout.h"
+#include "pageserver/client/repo_config.h"
+#include "pageserver/client/repo_layout.h"
 #include "pageserver/timeline.h"
 
 namespace zenith::pageserver {

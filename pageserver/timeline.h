@@ -36,9 +36,9 @@
 #include "pageserver/layer_file.h"
 #include "pageserver/history_plan.h"
 #include "pageserver/layer_writer.h"
-#include "pageserver/repo_layout.h"
+#include "pageserver/client/repo_layout.h"
 #include "pageserver/snapshot_view.h"
-#include "pageserver/timeline_id.h"
+#include "pageserver/client/timeline_id.h"
 
 namespace zenith::pageserver {
 

@@ -3,24 +3,11 @@
 #include <cstring>
 
 #include "common/byte_io.h"
+#include "pageserver/client/sql_state.h"
 
 namespace zenith::pageserver {
 
 namespace {
-
-StatusCode CodeForSqlState(const char* sqlstate) {
-  std::string_view s = sqlstate ? sqlstate : "";
-  if (s == "42704") return StatusCode::kNotFound;
-  if (s == "42710") return StatusCode::kAlreadyExists;
-  if (s == "55006") return StatusCode::kBusy;
-  if (s == "22023" || s == "42601") return StatusCode::kInvalidArgument;
-  if (s == "57014") return StatusCode::kTimeout;
-  if (s == "XX001") return StatusCode::kCorruption;
-  if (s == "58030") return StatusCode::kIoError;
-  if (s == "08P01") return StatusCode::kProtocol;
-  if (s == "08006" || s == "53300") return StatusCode::kUnavailable;
-  return StatusCode::kInternal;
-}
 
 std::string TrimMessage(const char* msg) {
   std::string s = msg ? msg : "";

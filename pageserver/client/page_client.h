@@ -37,8 +37,7 @@ class PageServerClient {
 
   // Runs a command and returns its rows (none for commands without rows).
   // The server's error message becomes the Status message; its SQLSTATE
-  // picks the code (42704 kNotFound, 42710 kAlreadyExists, 55006 kBusy,
-  // 22023/42601 kInvalidArgument, 57014 kTimeout, XX001 kCorruption...).
+  // picks the code (CodeForSqlState, pageserver/client/sql_state.h).
   // Parameters are sent with PQexecParams as $1..$n when given.
   Result<Rows> Query(const std::string& command, const std::vector<std::string>& params = {});
 

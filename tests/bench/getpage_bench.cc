@@ -41,7 +41,7 @@
 #include "pageserver/client/page_client.h"
 #include "pageserver/client/page_protocol.h"
 #include "pageserver/import.h"
-#include "pageserver/repo_layout.h"
+#include "pageserver/client/repo_layout.h"
 #include "tests/bench/bench_support.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/subprocess.h"

@@ -13,15 +13,22 @@
 
 #include "common/status.h"
 #include "pageserver/client/page_client.h"
-#include "pageserver/repo_config.h"
-#include "pageserver/repo_layout.h"
+#include "pageserver/client/repo_client.h"
+#include "pageserver/client/repo_config.h"
+#include "pageserver/client/repo_layout.h"
 
 namespace zenith::pageserver {
+
+// zenith-pageserver's exit code when another one already serves the
+// repository (it holds the repository's lock): not a failure to start.
+inline constexpr int kExitAlreadyRunning = 3;
 
 // A connection to the page server of the repository at `layout`, starting
 // zenith-pageserver (from the directory of the running program) first if
 // nobody answers on the socket. Unavailable, naming the log file, if it
 // does not come up within 30 s.
 Result<std::unique_ptr<PageServerClient>> ConnectOrStartPageServer(const RepoLayout& layout, const RepoConfig& config);
+// The same, as typed calls.
+Result<RepoClient> ConnectOrStartRepo(const RepoLayout& layout, const RepoConfig& config);
 
 }  // namespace zenith::pageserver

@@ -6,7 +6,10 @@
 //     timelines/<id>/metadata       TimelineMetadata as JSON
 //     timelines/<id>/wal/           the timeline's WAL segments (a compute's pg_wal)
 //     timelines/<id>/layers/        immutable snapshot layers
-//     datadirs/<id>/                scratch of a mount; safe to delete
+//     datadirs/<id>/                a mount's working files; safe to delete:
+//       scratch/                    its local files (pg_control, pg_xact...)
+//       zenith-fs.log               its daemon's log
+//       pgdata/                     the mountpoint `zenith start` uses
 //     .s.PGSQL.<port>               the page server's Unix socket
 //     pageserver.pid, pageserver.log, pageserver.lock
 //
@@ -15,7 +18,7 @@
 
 #include <string>
 
-#include "pageserver/timeline_id.h"
+#include "pageserver/client/timeline_id.h"
 
 namespace zenith::pageserver {
 
@@ -32,6 +35,9 @@ struct RepoLayout {
   std::string layers_dir(const TimelineId& id) const { return timeline_dir(id) + "/layers"; }
   std::string datadirs_dir() const { return root + "/datadirs"; }
   std::string datadir(const TimelineId& id) const { return datadirs_dir() + "/" + id.ToString(); }
+  std::string scratch_dir(const TimelineId& id) const { return datadir(id) + "/scratch"; }
+  std::string mount_log(const TimelineId& id) const { return datadir(id) + "/zenith-fs.log"; }
+  std::string default_mountpoint(const TimelineId& id) const { return datadir(id) + "/pgdata"; }
   std::string pid_file() const { return root + "/pageserver.pid"; }
   std::string log_file() const { return root + "/pageserver.log"; }
   std::string lock_file() const { return root + "/pageserver.lock"; }

@@ -1,4 +1,4 @@
-#include "pageserver/timeline_id.h"
+#include "pageserver/client/timeline_id.h"
 
 #include <sys/random.h>
 

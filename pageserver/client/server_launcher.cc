@@ -1,4 +1,4 @@
-#include "pageserver/server_launcher.h"
+#include "pageserver/client/server_launcher.h"
 
 #include <chrono>
 #include <thread>
@@ -10,7 +10,6 @@ namespace zenith::pageserver {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kExitAlreadyRunning = 3;  // zenith-pageserver: another one serves this repository
 
 Result<std::unique_ptr<PageServerClient>> WaitForServer(const RepoLayout& layout, const std::string& conninfo,
                                                         pid_t child) {
@@ -37,6 +36,11 @@ Result<std::unique_ptr<PageServerClient>> ConnectOrStartPageServer(const RepoLay
   ZENITH_ASSIGN_OR_RETURN(pid_t child, SpawnDaemon({ExecutableDir() + "/zenith-pageserver", "--repo", layout.root},
                                                    layout.log_file()));
   return WaitForServer(layout, conninfo, child);
+}
+
+Result<RepoClient> ConnectOrStartRepo(const RepoLayout& layout, const RepoConfig& config) {
+  ZENITH_ASSIGN_OR_RETURN(auto conn, ConnectOrStartPageServer(layout, config));
+  return RepoClient(std::move(conn));
 }
 
 }  // namespace zenith::pageserver

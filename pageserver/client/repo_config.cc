@@ -1,4 +1,4 @@
-#include "pageserver/repo_config.h"
+#include "pageserver/client/repo_config.h"
 
 #include <nlohmann/json.hpp>
 

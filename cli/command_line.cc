@@ -1,0 +1,119 @@
+#include "cli/command_line.h"
+
+#include <CLI/CLI.hpp>
+
+#include "common/status.h"
+
+namespace zenith::cli {
+
+namespace {
+
+// Every value the subcommands fill in; turned into one Command after parsing.
+struct Values {
+  std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, start_branch, stop_branch,
+      ps_action;
+  bool branch_verbose = false;
+  std::vector<std::string> pg_ctl_args;
+};
+
+struct Subcommands {
+  CLI::App *init, *branch, *gc, *mount, *umount, *start, *stop, *status, *ps;
+};
+
+Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
+  app.require_subcommand(1);
+  app.add_option("--repo", g.repo, "the repository directory (default: $ZENITH_REPO, else ./.zenith)");
+  Subcommands s{};
+  s.init = app.add_subcommand("init", "create a repository: initdb, imported as branch \"main\"");
+  s.branch = app.add_subcommand(
+      "branch", "list branches (-v: with sizes), create NEW from PARENT[@LSN], or `delete` NAME");
+  s.branch->add_option("name", v.branch_name, "the new branch (or `delete`)");
+  s.branch->add_option("parent", v.branch_parent, "the branch to fork, optionally @LSN (default: its end of WAL)");
+  s.branch->add_flag("-v,--verbose", v.branch_verbose, "with parent, branch LSN, end of WAL and sizes");
+  s.gc = app.add_subcommand("gc", "compact and remove history outside the window now, printing what was freed");
+  s.gc->add_option("--window", v.gc_window, "keep this much history instead of the configured window (e.g. 7d, 12h, 30m)");
+  s.mount = app.add_subcommand("mount", "mount a data directory for BRANCH at DIR");
+  s.mount->add_option("branch", v.mount_branch)->required();
+  s.mount->add_option("dir", v.mount_dir)->required();
+  s.umount = app.add_subcommand("umount", "unmount DIR and stop its daemon");
+  s.umount->add_option("dir", v.umount_dir)->required();
+  s.start = app.add_subcommand("start", "mount BRANCH in .zenith/datadirs and start PostgreSQL on it");
+  s.start->add_option("branch", v.start_branch)->required();
+  s.start->add_option("pg_ctl_args", v.pg_ctl_args, "arguments for pg_ctl, after --");
+  s.start->allow_extras(false);
+  s.stop = app.add_subcommand("stop", "stop PostgreSQL on BRANCH and unmount it");
+  s.stop->add_option("branch", v.stop_branch)->required();
+  s.status = app.add_subcommand("status", "list mounts");
+  s.ps = app.add_subcommand("pageserver", "manage the page server");
+  s.ps->add_option("action", v.ps_action)->required()->check(CLI::IsMember({"start", "stop", "status"}));
+  return s;
+}
+
+// The branch subcommand's forms: list, NEW PARENT, delete NAME.
+Result<Command> BranchCommand(const Values& v) {
+  if (v.branch_name.empty()) return Command{BranchListCmd{v.branch_verbose}};
+  if (v.branch_name == "delete") {
+    if (v.branch_parent.empty()) return InvalidArgument("usage: zenith branch delete NAME");
+    return Command{BranchDeleteCmd{v.branch_parent}};
+  }
+  if (v.branch_parent.empty()) return InvalidArgument("usage: zenith branch NEW PARENT[@LSN], or zenith branch delete NAME");
+  return Command{BranchCreateCmd{v.branch_name, v.branch_parent}};
+}
+
+Result<Command> Chosen(const Subcommands& s, const Values& v) {
+  if (s.init->parsed()) return Command{InitCmd{}};
+  if (s.branch->parsed()) return BranchCommand(v);
+  if (s.gc->parsed()) return Command{GcCmd{v.gc_window}};
+  if (s.mount->parsed()) return Command{MountCmd{v.mount_branch, v.mount_dir}};
+  if (s.umount->parsed()) return Command{UmountCmd{v.umount_dir}};
+  if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args}};
+  if (s.stop->parsed()) return Command{StopCmd{v.stop_branch}};
+  if (s.status->parsed()) return Command{StatusCmd{}};
+  if (s.ps->parsed()) return Command{PageServerCmd{v.ps_action}};
+  return InvalidArgument("no command given; see zenith --help");
+}
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+}  // namespace
+
+Parsed ParseCommandLine(int argc, const char* const* argv) {
+  CLI::App app{"zenith: branchable storage for PostgreSQL 15"};
+  GlobalOptions g;
+  Values v;
+  Subcommands s = Define(app, g, v);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return Parsed{std::nullopt, app.exit(e)};
+  }
+  auto command = Chosen(s, v);
+  if (!command.ok()) return Parsed{std::nullopt, Fail(command.status().message())};
+  return Parsed{Invocation{g, std::move(*command)}, kExitOk};
+}
+
+int Run(const Invocation& inv) {
+  const GlobalOptions& g = inv.global;
+  return std::visit(
+      Overloaded{
+          [&](const InitCmd&) { return CmdInit(g); },
+          [&](const BranchListCmd& c) { return c.verbose ? CmdBranchVerbose(g) : CmdBranchList(g); },
+          [&](const BranchCreateCmd& c) { return CmdBranchCreate(g, c.name, c.parent); },
+          [&](const BranchDeleteCmd& c) { return CmdBranchDelete(g, c.name); },
+          [&](const GcCmd& c) { return CmdGc(g, c.window); },
+          [&](const MountCmd& c) { return CmdMount(g, c.branch, c.dir); },
+          [&](const UmountCmd& c) { return CmdUmount(g, c.dir); },
+          [&](const StartCmd& c) { return CmdStart(g, c.branch, c.pg_ctl_args); },
+          [&](const StopCmd& c) { return CmdStop(g, c.branch); },
+          [&](const StatusCmd&) { return CmdStatus(g); },
+          [&](const PageServerCmd& c) { return CmdPageServer(g, c.action); },
+      },
+      inv.command);
+}
+
+}  // namespace zenith::cli

@@ -1,0 +1,67 @@
+// The `zenith` command line: what the user asked for, parsed and checked
+// before anything runs.
+//
+// Thread-safety: one thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace zenith::cli {
+
+struct InitCmd {};
+struct BranchListCmd {
+  bool verbose = false;
+};
+struct BranchCreateCmd {
+  std::string name, parent;  // parent: PARENT or PARENT@LSN
+};
+struct BranchDeleteCmd {
+  std::string name;
+};
+struct GcCmd {
+  std::string window;  // "" = the configured one
+};
+struct MountCmd {
+  std::string branch, dir;
+};
+struct UmountCmd {
+  std::string dir;
+};
+struct StartCmd {
+  std::string branch;
+  std::vector<std::string> pg_ctl_args;
+};
+struct StopCmd {
+  std::string branch;
+};
+struct StatusCmd {};
+struct PageServerCmd {
+  std::string action;  // start | stop | status
+};
+
+using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, GcCmd, MountCmd, UmountCmd,
+                             StartCmd, StopCmd, StatusCmd, PageServerCmd>;
+
+struct Invocation {
+  GlobalOptions global;
+  Command command;
+};
+
+// What parsing came to: an invocation to run, or an exit code (after
+// --help, or a usage error, both printed by the parser: help to stdout,
+// errors to stderr).
+struct Parsed {
+  std::optional<Invocation> invocation;
+  int exit_code = kExitOk;
+};
+Parsed ParseCommandLine(int argc, const char* const* argv);
+
+// Runs a parsed invocation; the process exit code.
+int Run(const Invocation& invocation);
+
+}  // namespace zenith::cli

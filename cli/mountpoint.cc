@@ -1,0 +1,82 @@
+#include "cli/mountpoint.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <fstream>
+#include <sstream>
+
+#include "common/daemon_process.h"
+#include "common/file_util.h"
+
+namespace zenith::cli {
+
+namespace {
+
+// getmntent's escapes: \040 space, \011 tab, \012 newline, \134 backslash.
+std::string Unescape(const std::string& field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      const std::string digits = field.substr(i + 1, 3);
+      if (digits.find_first_not_of("01234567") == std::string::npos) {
+        out += static_cast<char>(std::stoi(digits, nullptr, 8));
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+bool ListsZenithMount(std::string_view mount_table, const std::string& dir) {
+  std::istringstream lines{std::string(mount_table)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    std::string source, target, type;
+    f >> source >> target >> type;
+    if (type == "fuse.zenith" && Unescape(target) == dir) return true;
+  }
+  return false;
+}
+
+bool IsZenithMount(const std::string& dir) {
+  auto table = ReadFileToString("/proc/self/mounts");
+  return table.ok() && ListsZenithMount(*table, dir);
+}
+
+Status PrepareMountpoint(const std::string& dir) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOTCONN) {
+      return InvalidArgument(dir + " is a zenith mount whose daemon died; run `zenith umount " + dir + "` first");
+    }
+    if (errno != ENOENT) return ErrnoStatus("stat", dir, errno);
+    return MakeDirectories(dir, 0700);
+  }
+  if (!S_ISDIR(st.st_mode)) return InvalidArgument(dir + " is not a directory");
+  if (IsZenithMount(dir)) return InvalidArgument(dir + " is already a zenith mount");
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(dir));
+  if (!names.empty()) return InvalidArgument(dir + " is not empty; a mount needs an empty directory");
+  return Status::Ok();
+}
+
+std::optional<pid_t> RunningPostmaster(const std::string& datadir) {
+  std::ifstream pidfile(datadir + "/postmaster.pid");
+  long pid = 0;
+  if (!(pidfile >> pid) || pid <= 0 || !ProcessAlive(static_cast<pid_t>(pid))) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  return getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + path : path;
+}
+
+}  // namespace zenith::cli

@@ -1,0 +1,36 @@
+// What the CLI checks about a directory before and after mounting on it:
+// whether it is a zenith mount, whether it is fit to mount on, and whether
+// PostgreSQL runs on it.
+//
+// Thread-safety: reentrant.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace zenith::cli {
+
+// Whether `mount_table` (the text of /proc/self/mounts) lists a zenith
+// FUSE mount (type fuse.zenith) at `dir`. Octal escapes (\040 for a
+// space) in the table are decoded.
+bool ListsZenithMount(std::string_view mount_table, const std::string& dir);
+// The same, for this machine now.
+bool IsZenithMount(const std::string& dir);
+
+// An empty directory to mount on, created (0700) when missing.
+// InvalidArgument, saying why and what to do, for a file, a non-empty
+// directory, a live zenith mount or one whose daemon died.
+Status PrepareMountpoint(const std::string& dir);
+
+// The postmaster running on a data directory, from its postmaster.pid.
+std::optional<pid_t> RunningPostmaster(const std::string& datadir);
+
+// `path` made absolute against the working directory.
+std::string AbsolutePath(const std::string& path);
+
+}  // namespace zenith::cli

@@ -1,0 +1,271 @@
+#include "pageserver/client/repo_client.h"
+
+#include <charconv>
+
+namespace zenith::pageserver {
+
+namespace {
+
+using Row = std::vector<std::string>;
+
+// Reads one reply row column by column; the first column that does not
+// parse fails the row with a kProtocol error naming the command.
+class RowReader {
+ public:
+  RowReader(const std::string& command, const Row& row) : command_(command), row_(row) {}
+
+  std::string Text() { return Next(); }
+  uint64_t Number() {
+    const std::string s = Next();
+    uint64_t v = 0;
+    auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (err != std::errc() || end != s.data() + s.size()) Bad("a number", s);
+    return v;
+  }
+  bool Flag() {
+    const std::string s = Next();
+    if (s != "t" && s != "f") Bad("t or f", s);
+    return s == "t";
+  }
+  Lsn LsnOrInvalid() {  // NULL (read as "") is an invalid LSN
+    const std::string s = Next();
+    if (s.empty()) return Lsn();
+    auto lsn = Lsn::Parse(s);
+    if (!lsn) Bad("an LSN", s);
+    return lsn.value_or(Lsn());
+  }
+  TimelineId Id() {
+    const std::string s = Next();
+    auto id = TimelineId::Parse(s);
+    if (!id) Bad("a timeline id", s);
+    return id.value_or(TimelineId{});
+  }
+  std::optional<TimelineId> OptionalId() {
+    if (index_ < row_.size() && row_[index_].empty()) {
+      ++index_;
+      return std::nullopt;
+    }
+    return Id();
+  }
+
+  template <typename T>
+  Result<T> Finish(T value) {
+    if (!error_.ok()) return error_;
+    return value;
+  }
+
+ private:
+  std::string Next() { return index_ < row_.size() ? row_[index_++] : std::string(); }
+  void Bad(const char* what, const std::string& got) {
+    if (error_.ok()) {
+      error_ = ProtocolError("unexpected reply to " + command_ + ": column " + std::to_string(index_) + " is not " +
+                             what + ": '" + got + "'");
+    }
+  }
+
+  const std::string& command_;
+  const Row& row_;
+  size_t index_ = 0;
+  Status error_;
+};
+
+// The rows of `command`, each with exactly `columns` columns.
+Result<std::vector<Row>> QueryRows(PageServerClient& conn, const std::string& command, const std::vector<std::string>& params,
+                              size_t columns) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, conn.Query(command, params));
+  for (const auto& row : rows) {
+    if (row.size() != columns) {
+      return ProtocolError("unexpected reply to " + command + ": " + std::to_string(row.size()) + " columns, not " +
+                           std::to_string(columns));
+    }
+  }
+  return rows;
+}
+
+// Rows parsed one by one with `parse`.
+template <typename T, typename Parse>
+Result<std::vector<T>> ParseRows(const std::string& name, const std::vector<Row>& rows, Parse parse) {
+  std::vector<T> out;
+  for (const auto& row : rows) {
+    RowReader r(name, row);
+    ZENITH_ASSIGN_OR_RETURN(T value, r.Finish(parse(r)));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+template <typename T>
+Result<T> OnlyRow(const std::string& name, Result<std::vector<T>> rows) {
+  ZENITH_RETURN_IF_ERROR(rows.status());
+  if (rows->size() != 1) return ProtocolError("unexpected reply to " + name + ": " + std::to_string(rows->size()) + " rows");
+  return std::move(rows->front());
+}
+
+}  // namespace
+
+Result<RepoClient> RepoClient::Connect(const std::string& conninfo) {
+  ZENITH_ASSIGN_OR_RETURN(auto conn, PageServerClient::Connect(conninfo));
+  return RepoClient(std::move(conn));
+}
+
+Result<ServerStatus> RepoClient::DescribeServer() {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "status", {}, 2));
+  ServerStatus s;
+  uint64_t pid = 0;
+  for (const auto& row : rows) {
+    RowReader r("status", row);
+    const std::string name = r.Text();
+    if (name == "version") s.version = r.Text();
+    else if (name == "repository") s.repository = r.Text();
+    else if (name == "system_id") s.system_id = r.Number();
+    else if (name == "pid") pid = r.Number();
+    else if (name == "timelines_loaded") s.timelines_loaded = r.Number();
+    else if (name == "mounts") s.mounts = r.Number();
+    ZENITH_RETURN_IF_ERROR(r.Finish(0).status());
+  }
+  if (pid == 0) return ProtocolError("unexpected reply to status: no pid");
+  s.pid = static_cast<pid_t>(pid);
+  return s;
+}
+
+Result<std::vector<BranchEntry>> RepoClient::ListBranches() {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "branch_list", {}, 4));
+  return ParseRows<BranchEntry>("branch_list", rows, [](RowReader& r) {
+    BranchEntry b;
+    b.name = r.Text();
+    b.timeline = r.Id();
+    b.ancestor = r.OptionalId();
+    b.ancestor_lsn = r.LsnOrInvalid();
+    return b;
+  });
+}
+
+Result<CreatedBranch> RepoClient::CreateBranch(const std::string& name, const std::string& parent) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "branch_create $1 $2", {name, parent}, 4));
+  return OnlyRow("branch_create", ParseRows<CreatedBranch>("branch_create", rows, [](RowReader& r) {
+                   CreatedBranch c;
+                   c.name = r.Text();
+                   c.timeline = r.Id();
+                   c.lsn = r.LsnOrInvalid();
+                   c.at_end_of_wal = r.Flag();
+                   return c;
+                 }));
+}
+
+Status RepoClient::DeleteBranch(const std::string& name) { return conn_->Query("branch_delete $1", {name}).status(); }
+
+Result<std::vector<BranchSizes>> RepoClient::DescribeBranches() {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "branch_info", {}, 10));
+  return ParseRows<BranchSizes>("branch_info", rows, [](RowReader& r) {
+    BranchSizes b;
+    b.name = r.Text();
+    b.timeline = r.Id();
+    b.parent = r.Text();
+    b.branch_lsn = r.LsnOrInvalid();
+    b.end_of_wal = r.LsnOrInvalid();
+    b.oldest_lsn = r.LsnOrInvalid();
+    b.logical_size = r.Number();
+    b.own_bytes = r.Number();
+    b.exclusive_bytes = r.Number();
+    b.layers = r.Number();
+    return b;
+  });
+}
+
+Result<TimelineDescription> RepoClient::DescribeTimeline(const std::string& target) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "timeline_describe $1", {target}, 6));
+  return OnlyRow("timeline_describe", ParseRows<TimelineDescription>("timeline_describe", rows, [](RowReader& r) {
+                   TimelineDescription t;
+                   t.timeline = r.Id();
+                   t.branch = r.Text();
+                   t.ancestor = r.OptionalId();
+                   t.ancestor_lsn = r.LsnOrInvalid();
+                   t.end_of_wal = r.LsnOrInvalid();
+                   t.latest_snapshot = r.LsnOrInvalid();
+                   return t;
+                 }));
+}
+
+Result<std::vector<SnapshotEntry>> RepoClient::ListSnapshots(const std::string& target) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "snapshot_list $1", {target}, 5));
+  return ParseRows<SnapshotEntry>("snapshot_list", rows, [](RowReader& r) {
+    SnapshotEntry s;
+    s.timeline = r.Id();
+    s.redo = r.LsnOrInvalid();
+    s.checkpoint = r.LsnOrInvalid();
+    s.valid = r.LsnOrInvalid();
+    s.pages = r.Number();
+    return s;
+  });
+}
+
+Result<std::vector<MountEntry>> RepoClient::Mounts() {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "mounts", {}, 5));
+  return ParseRows<MountEntry>("mounts", rows, [](RowReader& r) {
+    MountEntry m;
+    m.timeline = r.Id();
+    m.branch = r.Text();
+    m.mountpoint = r.Text();
+    m.pid = static_cast<pid_t>(r.Number());
+    m.pinned = r.Text();
+    return m;
+  });
+}
+
+Status RepoClient::Attach(const std::string& target, const std::string& mountpoint, pid_t pid) {
+  return conn_->Query("attach $1 $2 $3", {target, mountpoint, std::to_string(pid)}).status();
+}
+
+Status RepoClient::Pin(const std::string& target, Lsn lsn, bool with_wal) {
+  return conn_->Query(with_wal ? "pin $1 $2" : "pin $1 $2 pages", {target, lsn.ToString()}).status();
+}
+
+Status RepoClient::Unpin(const std::string& target, Lsn lsn) {
+  return conn_->Query("unpin $1 $2", {target, lsn.ToString()}).status();
+}
+
+Status RepoClient::PrepareWal(const std::string& target, Lsn redo) {
+  return conn_->Query("prepare_wal $1 $2", {target, redo.ToString()}).status();
+}
+
+Result<std::string> RepoClient::Basebackup(const std::string& target, bool pin) {
+  std::string tar;
+  // CopyOut takes no parameters: the target goes in the command text, so
+  // it must be one token.
+  if (target.empty() || target.find_first_of(" \t\n;$") != std::string::npos) {
+    return InvalidArgument("'" + target + "' is not a branch name or timeline id");
+  }
+  ZENITH_RETURN_IF_ERROR(conn_->CopyOut("basebackup " + target + (pin ? " pin" : ""), [&](std::span<const uint8_t> chunk) {
+    tar.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+    return Status::Ok();
+  }));
+  return tar;
+}
+
+Result<std::vector<TimelineGc>> RepoClient::CollectGarbage(const std::string& window) {
+  std::vector<std::string> params;
+  if (!window.empty()) params.push_back(window);
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, window.empty() ? "gc" : "gc $1", params, 16));
+  return ParseRows<TimelineGc>("gc", rows, [](RowReader& r) {
+    TimelineGc t;
+    t.branch = r.Text();
+    t.timeline = r.Id();
+    t.cutoff = r.LsnOrInvalid();
+    t.deleted = r.Flag();
+    t.layers_merged = r.Number();
+    t.merges = r.Number();
+    t.images = r.Number();
+    t.compacted_bytes_removed = r.Number();
+    t.layers_removed = r.Number();
+    t.layer_bytes_removed = r.Number();
+    t.wal_removed = r.Number();
+    t.wal_bytes_removed = r.Number();
+    t.layers_left = r.Number();
+    t.layer_bytes_left = r.Number();
+    t.wal_left = r.Number();
+    t.wal_bytes_left = r.Number();
+    return t;
+  });
+}
+
+}  // namespace zenith::pageserver

@@ -1,0 +1,124 @@
+// RepoClient: the page server's commands (page_service.cc) as typed calls,
+// for the CLI, zenith-fs and the tests. Each call sends one command and
+// checks the reply's shape: a reply with the wrong number of columns or an
+// unparsable LSN, id or number is a kProtocol error naming the command,
+// never a crash or a silently wrong value.
+//
+// Arguments named `target` take a branch name or a timeline id, as the
+// commands do.
+//
+// Ownership: owns one connection (PageServerClient).
+// Thread-safety: one thread at a time, as PageServerClient.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/lsn.h"
+#include "common/status.h"
+#include "pageserver/client/page_client.h"
+#include "pageserver/client/timeline_id.h"
+
+namespace zenith::pageserver {
+
+struct ServerStatus {
+  pid_t pid = 0;
+  std::string version, repository;
+  uint64_t system_id = 0, timelines_loaded = 0, mounts = 0;
+};
+
+struct BranchEntry {  // branch_list
+  std::string name;
+  TimelineId timeline;
+  std::optional<TimelineId> ancestor;
+  Lsn ancestor_lsn;  // invalid without an ancestor
+};
+
+struct CreatedBranch {  // branch_create
+  std::string name;
+  TimelineId timeline;
+  Lsn lsn;
+  bool at_end_of_wal = false;
+};
+
+struct TimelineDescription {  // timeline_describe
+  TimelineId timeline;
+  std::string branch;  // empty for a timeline no branch names
+  std::optional<TimelineId> ancestor;
+  Lsn ancestor_lsn, end_of_wal;
+  Lsn latest_snapshot;  // valid LSN of the newest snapshot; invalid if none
+};
+
+struct SnapshotEntry {  // snapshot_list, oldest first
+  TimelineId timeline;
+  Lsn redo, checkpoint, valid;
+  uint64_t pages = 0;
+};
+
+struct MountEntry {  // mounts
+  TimelineId timeline;
+  std::string branch, mountpoint;
+  pid_t pid = 0;
+  std::string pinned;  // "LSN[+wal] ...": what the mount holds
+};
+
+struct BranchSizes {  // branch_info
+  std::string name;
+  TimelineId timeline;
+  std::string parent;  // empty for the root branch
+  Lsn branch_lsn, end_of_wal, oldest_lsn;
+  uint64_t logical_size = 0, own_bytes = 0, exclusive_bytes = 0, layers = 0;
+};
+
+struct TimelineGc {  // one row of gc
+  std::string branch;  // empty for a deleted branch's timeline
+  TimelineId timeline;
+  Lsn cutoff;
+  bool deleted = false;
+  uint64_t layers_merged = 0, merges = 0, images = 0, compacted_bytes_removed = 0;
+  uint64_t layers_removed = 0, layer_bytes_removed = 0, wal_removed = 0, wal_bytes_removed = 0;
+  uint64_t layers_left = 0, layer_bytes_left = 0, wal_left = 0, wal_bytes_left = 0;
+};
+
+class RepoClient {
+ public:
+  explicit RepoClient(std::unique_ptr<PageServerClient> conn) : conn_(std::move(conn)) {}
+  static Result<RepoClient> Connect(const std::string& conninfo);
+
+  Result<ServerStatus> DescribeServer();
+  Result<std::vector<BranchEntry>> ListBranches();
+  // `parent` is PARENT or PARENT@LSN.
+  Result<CreatedBranch> CreateBranch(const std::string& name, const std::string& parent);
+  Status DeleteBranch(const std::string& name);
+  Result<std::vector<BranchSizes>> DescribeBranches();
+  Result<TimelineDescription> DescribeTimeline(const std::string& target);
+  Result<std::vector<SnapshotEntry>> ListSnapshots(const std::string& target);
+  Result<std::vector<MountEntry>> Mounts();
+
+  // Registers this connection as the mount of `target` at `mountpoint`.
+  Status Attach(const std::string& target, const std::string& mountpoint, pid_t pid);
+  // Pins the snapshot valid at `lsn` for this connection's session; with
+  // its WAL from the snapshot's redo when `with_wal`.
+  Status Pin(const std::string& target, Lsn lsn, bool with_wal);
+  Status Unpin(const std::string& target, Lsn lsn);
+  Status PrepareWal(const std::string& target, Lsn redo);
+  // The newest snapshot's basebackup tar, pinned for this session when `pin`.
+  Result<std::string> Basebackup(const std::string& target, bool pin);
+
+  // window "" = the configured one.
+  Result<std::vector<TimelineGc>> CollectGarbage(const std::string& window);
+
+  // For the streams (put_snapshot, pagestream) that have no typed call.
+  PageServerClient& connection() { return *conn_; }
+
+ private:
+  std::unique_ptr<PageServerClient> conn_;
+};
+
+}  // namespace zenith::pageserver
