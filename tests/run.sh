@@ -42,7 +42,7 @@ if [ -z "${ZENITH_SKIP_SANITIZE:-}" ]; then
   cmake -S . -B build-sanitize -DZENITH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
   # Only what the unit tests need: the programs and integration tests are
   # built (and tested) once, in the normal pass below.
-  cmake --build build-sanitize -j"$JOBS" --target common_unit_tests pageserver_unit_tests fs_unit_tests
+  cmake --build build-sanitize -j"$JOBS" --target common_unit_tests pageserver_unit_tests fs_unit_tests cli_unit_tests
   ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-sanitize -L unit --output-on-failure -j"$JOBS" ${CTEST_ARGS:-}
 fi
 

@@ -1,0 +1,79 @@
+// cli/command_line.h: every form of the command line parses to the command
+// it names, and usage errors are exit codes, never a run.
+#include "cli/command_line.h"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+
+namespace zenith::cli {
+namespace {
+
+Parsed Parse(std::initializer_list<const char*> args) {
+  std::vector<const char*> argv{"zenith"};
+  argv.insert(argv.end(), args);
+  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+}
+
+template <typename T>
+const T& CommandOf(const Parsed& p) {
+  EXPECT_TRUE(p.invocation.has_value());
+  static const T kNone{};
+  if (!p.invocation) return kNone;
+  const T* c = std::get_if<T>(&p.invocation->command);
+  EXPECT_NE(c, nullptr) << "parsed as another command (index " << p.invocation->command.index() << ")";
+  return c ? *c : kNone;
+}
+
+TEST(CommandLine, BranchFormsListCreateDeleteAndVerbose) {
+  EXPECT_FALSE(CommandOf<BranchListCmd>(Parse({"branch"})).verbose);
+  EXPECT_TRUE(CommandOf<BranchListCmd>(Parse({"branch", "-v"})).verbose);
+  const auto& create = CommandOf<BranchCreateCmd>(Parse({"branch", "exp", "main@0/16B3A28"}));
+  EXPECT_EQ(create.name, "exp");
+  EXPECT_EQ(create.parent, "main@0/16B3A28");
+  EXPECT_EQ(CommandOf<BranchDeleteCmd>(Parse({"branch", "delete", "exp"})).name, "exp");
+}
+
+TEST(CommandLine, IncompleteBranchFormsAreUsageErrors) {
+  for (auto p : {Parse({"branch", "exp"}), Parse({"branch", "delete"})}) {
+    EXPECT_FALSE(p.invocation.has_value());
+    EXPECT_EQ(p.exit_code, kExitFailure);
+  }
+}
+
+TEST(CommandLine, MountStartStopAndTheRestCarryTheirArguments) {
+  const auto& mount = CommandOf<MountCmd>(Parse({"mount", "main", "/tmp/d"}));
+  EXPECT_EQ(mount.branch, "main");
+  EXPECT_EQ(mount.dir, "/tmp/d");
+  EXPECT_EQ(CommandOf<UmountCmd>(Parse({"umount", "/tmp/d"})).dir, "/tmp/d");
+  const auto& start = CommandOf<StartCmd>(Parse({"start", "main", "--", "-o", "-p 5444"}));
+  EXPECT_EQ(start.branch, "main");
+  EXPECT_EQ(start.pg_ctl_args, (std::vector<std::string>{"-o", "-p 5444"}));
+  EXPECT_EQ(CommandOf<StopCmd>(Parse({"stop", "main"})).branch, "main");
+  EXPECT_EQ(CommandOf<GcCmd>(Parse({"gc"})).window, "");
+  EXPECT_EQ(CommandOf<GcCmd>(Parse({"gc", "--window", "2h"})).window, "2h");
+  EXPECT_EQ(CommandOf<PageServerCmd>(Parse({"pageserver", "status"})).action, "status");
+  CommandOf<InitCmd>(Parse({"init"}));
+  CommandOf<StatusCmd>(Parse({"status"}));
+}
+
+TEST(CommandLine, TheRepositoryOptionGoesBeforeTheCommand) {
+  auto p = Parse({"--repo", "/srv/repo/.zenith", "status"});
+  ASSERT_TRUE(p.invocation.has_value());
+  EXPECT_EQ(p.invocation->global.repo, "/srv/repo/.zenith");
+  EXPECT_EQ(Parse({"status"}).invocation->global.repo, "") << "empty: $ZENITH_REPO or ./.zenith";
+}
+
+TEST(CommandLine, BadCommandLinesAreExitCodesNotRuns) {
+  for (auto p : {Parse({}), Parse({"frobnicate"}), Parse({"mount", "main"}), Parse({"pageserver", "restart"}),
+                 Parse({"status", "extra"}), Parse({"gc", "--window"}), Parse({"init", "status"})}) {
+    EXPECT_FALSE(p.invocation.has_value());
+    EXPECT_NE(p.exit_code, kExitOk);
+  }
+  auto help = Parse({"--help"});
+  EXPECT_FALSE(help.invocation.has_value());
+  EXPECT_EQ(help.exit_code, kExitOk) << "--help is not an error";
+}
+
+}  // namespace
+}  // namespace zenith::cli
