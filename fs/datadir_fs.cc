@@ -17,6 +17,7 @@ SnapshotSession::SnapshotSession(internal::FsCore* core, SnapshotDelta delta)
 
 SnapshotSession::~SnapshotSession() { core_->EndSnapshot(); }
 
+int SnapshotSession::waiting() const { return core_->SnapshotWaiters(); }
 
 DatadirFs::DatadirFs(std::unique_ptr<internal::FsCore> core) : core_(std::move(core)) {}
 

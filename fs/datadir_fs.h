@@ -84,6 +84,9 @@ class SnapshotSession {
   SnapshotSession& operator=(const SnapshotSession&) = delete;
 
   const SnapshotDelta& delta() const { return delta_; }
+  // The truncations, unlinks and creations of relation files waiting for
+  // this snapshot to end, right now.
+  int waiting() const;
 
  private:
   friend class DatadirFs;

@@ -93,6 +93,7 @@ class FsCore {
   // Snapshots (see SnapshotSession).
   SnapshotDelta BeginSnapshot();
   void EndSnapshot();
+  int SnapshotWaiters() const { return snapshot_lock_.waiting(); }
   Status ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out);
 
   // Request counts and times, recorded by fuse_bridge.cc.

@@ -22,8 +22,15 @@ void SnapshotLock::unlock() {
 
 void SnapshotLock::lock_shared() {
   std::unique_lock lock(mu_);
+  ++shared_waiters_;
   cv_.wait(lock, [this] { return !exclusive_ && exclusive_waiters_ == 0; });
+  --shared_waiters_;
   ++shared_holders_;
+}
+
+int SnapshotLock::waiting() const {
+  std::lock_guard lock(mu_);
+  return shared_waiters_ + exclusive_waiters_;
 }
 
 void SnapshotLock::unlock_shared() {

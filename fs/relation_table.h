@@ -37,10 +37,14 @@ class SnapshotLock {
   void lock_shared();
   void unlock_shared();
 
+  // Threads blocked in lock() or lock_shared() right now.
+  int waiting() const;
+
  private:
-  std::mutex mu_;  // guards the fields below
+  mutable std::mutex mu_;  // guards the fields below
   std::condition_variable cv_;
   int shared_holders_ = 0;
+  int shared_waiters_ = 0;
   int exclusive_waiters_ = 0;
   bool exclusive_ = false;
 };

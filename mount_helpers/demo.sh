@@ -94,11 +94,19 @@ run zenith status
 EXP_DIR=$(zenith status | awk '$1 == "experimental" {print $NF}')
 run ls -l "$EXP_DIR"
 say "Data directories are disposable: kill -9 every PostgreSQL and every mount daemon, delete them all"
+KILLED=""
 for d in .zenith/datadirs/*/pgdata; do
-  run kill -9 "$(head -1 "$d/postmaster.pid")"
+  pid=$(head -1 "$d/postmaster.pid")
+  run kill -9 "$pid"
+  KILLED="$KILLED $pid"
 done
-for pid in $(zenith status | awk 'NR > 1 {print $2}'); do run kill -9 "$pid"; done
-sleep 2   # let the killed processes go
+for pid in $(zenith status | awk 'NR > 1 {print $2}'); do
+  run kill -9 "$pid"
+  KILLED="$KILLED $pid"
+done
+for pid in $KILLED; do  # until each is gone
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+done
 for d in .zenith/datadirs/*/pgdata; do run zenith umount "$d"; done
 run rm -rf .zenith/datadirs/*
 say "Start 'experimental' again: PostgreSQL's own crash recovery brings back every commit"

@@ -62,6 +62,9 @@ int Serve(const std::string& root) {
     spdlog::error("{}", lock.status().message());
     return lock.status().code() == StatusCode::kBusy ? kExitAlreadyRunning : 1;
   }
+  // Before the socket accepts anyone: a client that got in (the CLI's
+  // sign that the server is up) finds the pid file in place.
+  IgnoreError(WriteFileDurably(layout.pid_file(), std::to_string(getpid())));
   // Signals are taken synchronously by sigwait below; block them before any
   // thread starts so every thread inherits the mask.
   sigset_t signals;
@@ -83,10 +86,10 @@ int Serve(const std::string& root) {
   PqServer server(options, MakePageServiceCommands(**repo, service));
   if (Status s = server.Start(); !s.ok()) {
     spdlog::error("could not start the page server: {}", s.message());
+    ::unlink(layout.pid_file().c_str());
     return 1;
   }
   history.Start();
-  IgnoreError(WriteFileDurably(layout.pid_file(), std::to_string(getpid())));
   spdlog::info("page server {} serving {} on {}", getpid(), root, options.unix_socket_path);
   int sig = 0;
   sigwait(&signals, &sig);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "tests/harness/test_env.h"
+#include "tests/harness/wait.h"
 
 namespace zenith::testing {
 
@@ -105,12 +107,8 @@ std::vector<pid_t> ProcessesWithArgument(const std::string& arg) {
 }
 
 void WaitGone(const std::vector<pid_t>& pids) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  for (pid_t pid : pids) {
-    while (kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  WaitUntil([&] { return std::none_of(pids.begin(), pids.end(), [](pid_t pid) { return kill(pid, 0) == 0; }); },
+            std::chrono::seconds(30));
 }
 
 void KillTree(pid_t root) {

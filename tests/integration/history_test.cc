@@ -13,6 +13,7 @@
 #include "common/lsn.h"
 #include "tests/harness/compute.h"
 #include "tests/harness/test_env.h"
+#include "tests/harness/wait.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
@@ -60,14 +61,16 @@ class HistoryIntegration : public ::testing::Test {
   // Waits until the page server stores the snapshot of the checkpoint whose
   // redo is `redo` (the mount uploads it after the checkpoint).
   void WaitForSnapshot(PgConnection& pageserver, const std::string& redo) {
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < deadline) {
-      auto rows = pageserver.Query("snapshot_list main");
-      ASSERT_TRUE(rows.ok()) << rows.status().ToString();
-      if (!rows->empty() && (*rows)[0][1] == redo) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    FAIL() << "the snapshot of the checkpoint at redo " << redo << " never arrived";
+    Status error;
+    const bool arrived = WaitUntil(
+        [&] {
+          auto rows = pageserver.Query("snapshot_list main");
+          if (!rows.ok()) error = rows.status();
+          return !rows.ok() || (!rows->empty() && (*rows)[0][1] == redo);
+        },
+        std::chrono::seconds(60));
+    ASSERT_TRUE(error.ok()) << error.ToString();
+    ASSERT_TRUE(arrived) << "the snapshot of the checkpoint at redo " << redo << " never arrived";
   }
   std::unique_ptr<PgConnection> ConnectPageServer() {
     auto conn = PgConnection::Open("host=" + env_.repo() + " port=64000 user=zenith dbname=zenith");
@@ -159,9 +162,8 @@ TEST_F(HistoryIntegration, AThousandCheckpointsCompactAndGcKeepsTheWindow) {
   EXPECT_EQ(mid.Query("select count(*) from pgbench_accounts where abalance = 1"), "500");
   StopAndUnmount(mid);
 
-  // A short window: history before it goes, the branch point stays.
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  r = env_.MustZenith({"gc", "--window", "1s"});
+  // No window: history before now goes, the branch point stays.
+  r = env_.MustZenith({"gc", "--window", "0s"});
   EXPECT_NE(r.out.find("WAL segments"), std::string::npos) << r.out;
   const auto wal = Files("main", "wal");
   EXPECT_LT(wal.size(), wal_before_gc - 4) << r.out;
@@ -261,11 +263,8 @@ TEST_F(HistoryIntegration, AMountsPinFollowsItsOwnSnapshots) {
   const std::string start_lsn = start.substr(0, start.find('+'));
   EXPECT_EQ(c.Query("select count(*) from early"), "20000");
   c.Query("insert into early values (0, 'after the mount'); checkpoint");
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
   // The new pin comes first; the old one goes a tick later.
-  while (pins().find(start_lsn) != std::string::npos && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  WaitUntil([&] { return pins().find(start_lsn) == std::string::npos; }, std::chrono::seconds(30));
   const std::string moved = pins();
   EXPECT_EQ(moved.find(start_lsn), std::string::npos) << moved;
   EXPECT_FALSE(moved.empty());
@@ -333,6 +332,8 @@ TEST_F(HistoryIntegration, KillNineDuringCompactionAndGcLosesNothing) {
     if (round % 2 == 1) gc.insert(gc.end(), {"--window", "0s"});
     Child running = Child::Start(gc, dir_.Sub("gc.log"),
                                  {.cwd = dir_.path(), .env = {{"ZENITH_REPO", ""}, {"ZENITH_TEST_HISTORY_PAUSE_MS", "20"}}});
+    // Not a wait for anything: the kill below lands at a random moment of
+    // the compaction or collection.
     std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 300));
     if (pid_t ps = PageServerPid(env_); ps > 0) {
       KillTree(ps);

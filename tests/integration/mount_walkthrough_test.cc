@@ -14,6 +14,7 @@
 #include "tests/harness/compute.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/test_env.h"
+#include "tests/harness/wait.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
@@ -244,17 +245,16 @@ TEST_F(MountWalkthrough, PageServerKilledUnderARunningComputeComesBack) {
   main.Query("insert into big values (0, 'after the restart'); checkpoint");
   RunResult status = env_.MustZenith({"status"});
   EXPECT_NE(status.out.find(dir_.Sub("main")), std::string::npos) << status.out;
-  std::string newest;
-  for (int i = 0; i < 100 && newest.empty(); ++i) {
-    RunResult snaps = RunCommand({PgBin("psql"), "-X", "-A", "-t", "-h", env_.repo(), "-p", "64000", "-d", "zenith",
-                                  "-c", "snapshot_list main"});
-    if (snaps.out.find("\n") != std::string::npos && std::count(snaps.out.begin(), snaps.out.end(), '\n') >= 3) {
-      newest = snaps.out;  // import, clean stop, and the checkpoint after the restart
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  EXPECT_FALSE(newest.empty()) << "no snapshot arrived after the page server restarted";
+  // Three snapshots: the import, the clean stop, and the checkpoint after
+  // the restart.
+  const bool arrived = WaitUntil(
+      [&] {
+        RunResult snaps = RunCommand({PgBin("psql"), "-X", "-A", "-t", "-h", env_.repo(), "-p", "64000", "-d",
+                                      "zenith", "-c", "snapshot_list main"});
+        return std::count(snaps.out.begin(), snaps.out.end(), '\n') >= 3;
+      },
+      std::chrono::seconds(10));
+  EXPECT_TRUE(arrived) << "no snapshot arrived after the page server restarted";
 }
 
 // A zenith-fs that never reports ready is stopped, its half-made mount

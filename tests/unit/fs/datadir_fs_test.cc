@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "tests/harness/wait.h"
 #include "tests/unit/fs/mounted_datadir.h"
 
 namespace zenith::fs::testing {
@@ -409,7 +410,9 @@ TEST_F(DatadirFsTest, TruncateUnlinkAndCreateWaitForTheSnapshotButReadsAndWrites
     ::close(fd);
     ++done;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // All three reach the snapshot lock and wait there.
+  ASSERT_TRUE(WaitUntil([&] { return (*session)->waiting() == 3; }, std::chrono::seconds(30)))
+      << (*session)->waiting() << " waiting, " << done.load() << " done";
   EXPECT_EQ(done.load(), 0) << "a truncate, unlink or create went on while a snapshot was held";
   std::string page = Bytes(kPage, 'W');
   EXPECT_EQ(::pwrite(other, page.data(), kPage, 0), static_cast<ssize_t>(kPage));

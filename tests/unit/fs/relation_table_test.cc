@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/relation_path.h"
+#include "tests/harness/wait.h"
 
 namespace zenith::fs {
 namespace {
@@ -61,8 +62,8 @@ TEST(FsSnapshotLock, ExclusiveHolderBlocksSharedUntilReleasedFromAnotherThread) 
     entered = true;
     lock.unlock_shared();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_FALSE(entered);
+  ASSERT_TRUE(zenith::testing::WaitUntil([&] { return lock.waiting() == 1; }, std::chrono::seconds(10)));
+  EXPECT_FALSE(entered) << "the reader waits while the exclusive lock is held";
   std::thread([&] { lock.unlock(); }).join();
   reader.join();
   EXPECT_TRUE(entered);
@@ -77,7 +78,7 @@ TEST(FsSnapshotLock, WaitingExclusiveLockerIsNotStarvedBySharedHolders) {
     exclusive = true;
     lock.unlock();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(zenith::testing::WaitUntil([&] { return lock.waiting() == 1; }, std::chrono::seconds(10)));
   std::atomic<bool> second_reader{false};
   std::thread reader([&] {
     lock.lock_shared();  // must queue behind the waiting writer
@@ -85,8 +86,9 @@ TEST(FsSnapshotLock, WaitingExclusiveLockerIsNotStarvedBySharedHolders) {
     EXPECT_TRUE(exclusive);
     lock.unlock_shared();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_FALSE(second_reader);
+  ASSERT_TRUE(zenith::testing::WaitUntil([&] { return lock.waiting() == 2; }, std::chrono::seconds(10)));
+  EXPECT_FALSE(second_reader) << "a new reader queues behind the waiting writer";
+  EXPECT_FALSE(exclusive);
   lock.unlock_shared();
   writer.join();
   reader.join();

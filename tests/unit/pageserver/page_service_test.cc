@@ -343,10 +343,7 @@ TEST_F(PageServiceTest, AttachLeaseIsExclusiveAndEndsWithItsConnection) {
   ASSERT_TRUE(holder->Query("pin main " + valid).ok());
 
   holder.reset();  // the connection ends: the lease goes with it
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!server_->repo().Mounts().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitUntil([&] { return server_->repo().Mounts().empty(); }, std::chrono::seconds(5));
   EXPECT_TRUE(other->Query("attach main /mnt/two 77").ok());
 }
 
@@ -578,10 +575,7 @@ TEST_F(PageServiceFuzzTest, SeededHostileClientsNeverDisturbAGoodOne) {
   EXPECT_GT(replies, 100);
   EXPECT_GT(errors, 10);
   EXPECT_GT(closed, 10);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (server_->server().active_connections() != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitUntil([&] { return server_->server().active_connections() == 0; }, std::chrono::seconds(10));
   EXPECT_EQ(server_->server().active_connections(), 0) << "every hostile connection ended";
   EXPECT_TRUE(Query("status").ok());
 }

@@ -419,8 +419,7 @@ TEST(PqServerLifecycle, RefusesConnectionsBeyondTheLimit) {
   EXPECT_TRUE(raw.closed());
   EXPECT_TRUE(EchoWorks(a.get()));
   a.reset();
-  auto deadline = Clock::now() + 5s;
-  while (server.server().active_connections() > 1 && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  zenith::testing::WaitUntil([&] { return server.server().active_connections() <= 1; }, 5s);
   EXPECT_TRUE(FreshConnectionWorks(server.ConnInfo()));
 }
 

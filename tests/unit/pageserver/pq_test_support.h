@@ -28,6 +28,7 @@
 #include "pageserver/command.h"
 #include "pageserver/pq_server.h"
 #include "tests/harness/temp_dir.h"
+#include "tests/harness/wait.h"
 
 namespace zenith::pageserver::testing {
 
@@ -184,12 +185,7 @@ class TestServer {
   }
   // Waits until no connection is being served.
   bool WaitIdle(std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    while (server_->active_connections() != 0) {
-      if (Clock::now() > deadline) return false;
-      std::this_thread::sleep_for(10ms);
-    }
-    return true;
+    return zenith::testing::WaitUntil([&] { return server_->active_connections() == 0; }, timeout);
   }
 
  private:

@@ -43,6 +43,7 @@
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/test_env.h"
+#include "tests/harness/wait.h"
 
 namespace zenith::pageserver::testing {
 

@@ -379,16 +379,10 @@ TEST_F(BadSnapshotTest, AStreamCutOffMidwayLeavesNothingBehind) {
     ASSERT_TRUE((*client)->SendCopyData(AsBytes(stream_.messages[i])).ok());
   }
   ASSERT_TRUE((*client)->Flush().ok());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (LayerNames() == layers_before_ && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  WaitUntil([&] { return LayerNames() != layers_before_; }, std::chrono::seconds(5));
   EXPECT_EQ(LayerNames().size(), layers_before_.size() + 1) << "the temp file of the layer being received";
   client->reset();  // the compute dies: the connection drops mid-stream
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (LayerNames() != layers_before_ && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitUntil([&] { return LayerNames() == layers_before_; }, std::chrono::seconds(5));
   EXPECT_EQ(LayerNames(), layers_before_);
   auto snaps = ListSnapshots(conninfo(), "b");
   ASSERT_TRUE(snaps.ok());

@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
+#include "tests/harness/wait.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 
 namespace zenith::pageserver::testing {
@@ -388,16 +390,20 @@ TEST_F(TimelineTest, WaitForWalReturnsWhenTheWalArrivesAndTimesOutOtherwise) {
             std::string::npos)
       << timeout.message();
 
-  std::thread compute([&] {  // the rest of the WAL arrives, written in place as PostgreSQL does
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    auto fd = OpenFile(seg, O_WRONLY);
-    if (fd.ok()) IgnoreError(PwriteFull(fd->get(), AsBytes(*full), 0, seg));
+  // A waiter, then the rest of the WAL, written in place as PostgreSQL
+  // does: the waiter returns once the WAL it waits for is there.
+  std::atomic<bool> waiting{false};
+  auto waiter = std::async(std::launch::async, [&] {
+    waiting = true;
+    return main_->WaitForWal(end_, std::chrono::seconds(60));
   });
-  auto start = std::chrono::steady_clock::now();
-  Status s = main_->WaitForWal(end_, std::chrono::seconds(10));
-  compute.join();
+  ASSERT_TRUE(WaitUntil([&] { return waiting.load(); }, std::chrono::seconds(10)));
+  auto fd = OpenFile(seg, O_WRONLY);
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  ASSERT_TRUE(PwriteFull(fd->get(), AsBytes(*full), 0, seg).ok());
+  ASSERT_EQ(waiter.wait_for(std::chrono::seconds(30)), std::future_status::ready) << "the waiter was never woken";
+  Status s = waiter.get();
   EXPECT_TRUE(s.ok()) << s.ToString();
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
   EXPECT_EQ(main_->EndOfWal().value(), end_);
 }
 
