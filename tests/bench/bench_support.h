@@ -129,4 +129,25 @@ inline void DefaultBinDir() {
   ::setenv("ZENITH_BIN_DIR", (DirName(dir) + "/bin").c_str(), 1);
 }
 
+// What a benchmark's main() does once its options are parsed: refuses root
+// (PostgreSQL would), makes its directories under `base_dir` (kept with
+// `keep`), finds the programs, runs `run` and turns its Status into the
+// exit code, printing an error as "<name>: <message>".
+template <typename Run>
+int RunBenchmark(const char* name, const std::string& base_dir, bool keep, Run run) {
+  if (testing::RunningAsRoot()) {
+    std::fprintf(stderr, "PostgreSQL refuses to run as root: run this as an unprivileged user\n");
+    return 2;
+  }
+  ::setenv("TMPDIR", base_dir.c_str(), 1);
+  if (keep) ::setenv("ZENITH_KEEP_TEST_DIRS", "1", 1);
+  DefaultBinDir();
+  Status s = run();
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name, s.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace zenith::bench

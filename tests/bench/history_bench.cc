@@ -394,17 +394,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "need 1 <= --small < --large and a --window like 1m\n");
     return 2;
   }
-  if (zenith::testing::RunningAsRoot()) {
-    std::fprintf(stderr, "PostgreSQL refuses to run as root: run this as an unprivileged user\n");
-    return 2;
-  }
-  ::setenv("TMPDIR", opt.base_dir.c_str(), 1);
-  if (opt.keep) ::setenv("ZENITH_KEEP_TEST_DIRS", "1", 1);
-  DefaultBinDir();
-  zenith::Status s = HistoryBench(opt).Run();
-  if (!s.ok()) {
-    std::fprintf(stderr, "history_bench: %s\n", s.message().c_str());
-    return 1;
-  }
-  return 0;
+  return RunBenchmark("history_bench", opt.base_dir, opt.keep, [&] { return HistoryBench(opt).Run(); });
 }

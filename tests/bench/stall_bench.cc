@@ -207,17 +207,5 @@ int main(int argc, char** argv) {
   app.add_option("--pages", opt.pages, "pages of the table the checkpoint writes");
   app.add_flag("--keep", opt.keep, "keep the run's directory");
   CLI11_PARSE(app, argc, argv);
-  if (zenith::testing::RunningAsRoot()) {
-    std::fprintf(stderr, "PostgreSQL refuses to run as root: run this as an unprivileged user\n");
-    return 2;
-  }
-  ::setenv("TMPDIR", opt.base_dir.c_str(), 1);
-  if (opt.keep) ::setenv("ZENITH_KEEP_TEST_DIRS", "1", 1);
-  DefaultBinDir();
-  zenith::Status s = StallBench(opt).Run();
-  if (!s.ok()) {
-    std::fprintf(stderr, "stall_bench: %s\n", s.message().c_str());
-    return 1;
-  }
-  return 0;
+  return RunBenchmark("stall_bench", opt.base_dir, opt.keep, [&] { return StallBench(opt).Run(); });
 }
