@@ -8,6 +8,7 @@
 
 #include "access/heaptoast.h"
 #include "access/rmgr.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "access/xlogrecord.h"
@@ -16,6 +17,7 @@
 #include "catalog/pg_tablespace_d.h"
 #include "common/relpath.h"
 #include "storage/bufpage.h"
+#include "datatype/timestamp.h"
 #include "utils/memutils.h"
 #include "storage/large_object.h"
 
@@ -114,6 +116,13 @@ const struct ZenithPgAbi kZenithPgAbi = {
     .rm_max_custom_id = RM_MAX_CUSTOM_ID,
     .xlog_overwrite_contrecord = XLOG_OVERWRITE_CONTRECORD,
     .max_alloc_size = MaxAllocSize,
+    .rm_xact_id = RM_XACT_ID,
+    .xlog_xact_opmask = XLOG_XACT_OPMASK,
+    .xlog_xact_commit = XLOG_XACT_COMMIT,
+    .xlog_xact_commit_prepared = XLOG_XACT_COMMIT_PREPARED,
+    .xact_commit_time = offsetof(xl_xact_commit, xact_time),
+    .xact_commit_min_size = MinSizeOfXactCommit,
+    .unix_epoch_in_pg_usecs = (int64_t)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC,
 
     .page = {offsetof(PageHeaderData, pd_lsn), offsetof(PageHeaderData, pd_checksum),
              offsetof(PageHeaderData, pd_flags), offsetof(PageHeaderData, pd_lower),

@@ -117,6 +117,12 @@ struct ZenithPgAbi {
   uint8_t rm_min_custom_id, rm_max_custom_id; /* RM_MIN_CUSTOM_ID, RM_MAX_CUSTOM_ID */
   uint8_t xlog_overwrite_contrecord;          /* XLOG_OVERWRITE_CONTRECORD */
   uint32_t max_alloc_size;                    /* MaxAllocSize: bounds xlogreader's record buffer */
+  /* Commit records (access/xact.h): rmgr, info bits, where xact_time is. */
+  uint8_t rm_xact_id;                         /* RM_XACT_ID */
+  uint8_t xlog_xact_opmask, xlog_xact_commit, xlog_xact_commit_prepared;
+  uint32_t xact_commit_time;                  /* offsetof(xl_xact_commit, xact_time) */
+  uint32_t xact_commit_min_size;              /* MinSizeOfXactCommit */
+  int64_t unix_epoch_in_pg_usecs;             /* (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) days, in microseconds */
 
   /* data pages */
   struct ZenithPageHeaderOffsets page;

@@ -1,6 +1,7 @@
 #include "common/wal_record.h"
 
 #include <cinttypes>
+#include <cstring>
 
 #include "common/byte_io.h"
 #include "common/pg_abi.h"
@@ -251,6 +252,17 @@ bool WalRecord::is_xlog_switch() const { return rmid == Abi().rm_xlog_id && rmgr
 bool WalRecord::is_checkpoint() const {
   return rmid == Abi().rm_xlog_id &&
          (rmgr_info() == Abi().xlog_checkpoint_shutdown || rmgr_info() == Abi().xlog_checkpoint_online);
+}
+
+std::optional<int64_t> WalRecord::commit_time() const {
+  if (rmid != Abi().rm_xact_id) return std::nullopt;
+  const uint8_t op = rmgr_info() & Abi().xlog_xact_opmask;
+  if (op != Abi().xlog_xact_commit && op != Abi().xlog_xact_commit_prepared) return std::nullopt;
+  const auto data = main_data();
+  if (data.size() < Abi().xact_commit_min_size) return std::nullopt;
+  int64_t t = 0;
+  std::memcpy(&t, data.data() + Abi().xact_commit_time, sizeof t);
+  return t;
 }
 
 uint32_t WalRecord::image_bytes() const {

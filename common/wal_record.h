@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -68,6 +69,10 @@ struct WalRecord {
   bool is_xlog_switch() const;
   // An online or shutdown checkpoint record (its main data is a CheckPoint).
   bool is_checkpoint() const;
+  // A transaction's commit (or COMMIT PREPARED) record: its xact_time, in
+  // PostgreSQL's TimestampTz (microseconds since 2000-01-01 00:00 UTC).
+  // nullopt for any other record, or one too short to hold it.
+  std::optional<int64_t> commit_time() const;
   std::span<const uint8_t> main_data() const {
     return std::span<const uint8_t>(bytes).subspan(main_data_offset, main_data_length);
   }

@@ -6,6 +6,7 @@
 
 #include "common/byte_io.h"
 #include "common/pg_abi.h"
+#include "common/pg_time.h"
 #include "common/wal_directory.h"
 #include "tests/unit/common/wal_test_util.h"
 
@@ -150,6 +151,26 @@ TEST(WalReader, FirstRecordOfEverySegmentIsWherePgWaldumpStarts) {
     skipped_a_continuation |= (**ours).segment_offset() > kWalPageSize;
   }
   EXPECT_TRUE(skipped_a_continuation) << "a record spanning pages should begin some segment";
+}
+
+TEST(WalReader, CommitTimesAreThoseThatPgWaldumpPrints) {
+  const RealWal& w = Wal();
+  WalDump dump = RunPgWaldump(w.wal_dir, w.segments.front(), w.segments.back());
+  ReadAll ours = ReadAllRecords(MakeWalDirectoryReader(w.wal_dir, 1), FirstRecord(w), w.control.system_id);
+  ASSERT_EQ(ours.records.size(), dump.records.size()) << dump.stderr_text;
+  size_t commits = 0;
+  for (size_t i = 0; i < ours.records.size(); ++i) {
+    const std::string& desc = dump.records[i].desc;
+    const bool commit = desc.rfind("COMMIT ", 0) == 0;
+    const auto time = ours.records[i].commit_time();
+    ASSERT_EQ(time.has_value(), commit) << "record at " << dump.records[i].lsn.ToString() << ": " << desc;
+    if (!commit) continue;
+    ++commits;
+    // "COMMIT 2026-11-29 14:30:25.693271 UTC; ...": pg_waldump prints in UTC here.
+    std::string printed = desc.substr(7, desc.find(" UTC") - 7) + "+00";
+    ASSERT_EQ(ParsePgTimestamp(printed), *time) << desc << " vs " << FormatPgTimestamp(*time);
+  }
+  EXPECT_GT(commits, 10u);
 }
 
 TEST(WalReader, ShutdownCheckpointPayloadDecodesFromMainData) {

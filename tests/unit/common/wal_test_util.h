@@ -47,6 +47,7 @@ struct DumpedRecord {
   std::string rmgr;
   uint32_t rec_len = 0, tot_len = 0, xid = 0;
   Lsn lsn, prev;
+  std::string desc;  // after "desc: "
   std::vector<DumpedBlock> blocks;
 };
 
@@ -83,6 +84,7 @@ inline DumpedRecord ParseDumpedRecord(const std::string& line) {
     return r;
   }
   r.rmgr = rmgr;
+  if (size_t d = line.find("desc: "); d != std::string::npos) r.desc = line.substr(d + 6);
   r.lsn = Lsn((uint64_t{lsn_hi} << 32) | lsn_lo);
   r.prev = Lsn((uint64_t{prev_hi} << 32) | prev_lo);
   return r;
