@@ -12,7 +12,7 @@ namespace {
 struct Values {
   std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, start_branch, stop_branch,
       ps_action;
-  bool branch_verbose = false;
+  bool branch_verbose = false, mount_read_only = false;
   std::vector<std::string> pg_ctl_args;
 };
 
@@ -32,8 +32,11 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.branch->add_flag("-v,--verbose", v.branch_verbose, "with parent, branch LSN, end of WAL and sizes");
   s.gc = app.add_subcommand("gc", "compact and remove history outside the window now, printing what was freed");
   s.gc->add_option("--window", v.gc_window, "keep this much history instead of the configured window (e.g. 7d, 12h, 30m)");
-  s.mount = app.add_subcommand("mount", "mount a data directory for BRANCH at DIR");
+  s.mount = app.add_subcommand(
+      "mount", "mount a data directory for BRANCH at DIR; --read-only: BRANCH, BRANCH@LSN or 'BRANCH@TIME' as it was");
   s.mount->add_option("branch", v.mount_branch)->required();
+  s.mount->add_flag("--read-only", v.mount_read_only,
+                    "a hot standby's data directory at that point (default: the end of WAL); no lease, nothing stored");
   s.mount->add_option("dir", v.mount_dir)->required();
   s.umount = app.add_subcommand("umount", "unmount DIR and stop its daemon");
   s.umount->add_option("dir", v.umount_dir)->required();
@@ -64,7 +67,7 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
   if (s.init->parsed()) return Command{InitCmd{}};
   if (s.branch->parsed()) return BranchCommand(v);
   if (s.gc->parsed()) return Command{GcCmd{v.gc_window}};
-  if (s.mount->parsed()) return Command{MountCmd{v.mount_branch, v.mount_dir}};
+  if (s.mount->parsed()) return Command{MountCmd{v.mount_branch, v.mount_dir, v.mount_read_only}};
   if (s.umount->parsed()) return Command{UmountCmd{v.umount_dir}};
   if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args}};
   if (s.stop->parsed()) return Command{StopCmd{v.stop_branch}};
@@ -106,7 +109,7 @@ int Run(const Invocation& inv) {
           [&](const BranchCreateCmd& c) { return CmdBranchCreate(g, c.name, c.parent); },
           [&](const BranchDeleteCmd& c) { return CmdBranchDelete(g, c.name); },
           [&](const GcCmd& c) { return CmdGc(g, c.window); },
-          [&](const MountCmd& c) { return CmdMount(g, c.branch, c.dir); },
+          [&](const MountCmd& c) { return c.read_only ? CmdMountReadOnly(g, c.branch, c.dir) : CmdMount(g, c.branch, c.dir); },
           [&](const UmountCmd& c) { return CmdUmount(g, c.dir); },
           [&](const StartCmd& c) { return CmdStart(g, c.branch, c.pg_ctl_args); },
           [&](const StopCmd& c) { return CmdStop(g, c.branch); },

@@ -27,7 +27,8 @@ struct GcCmd {
   std::string window;  // "" = the configured one
 };
 struct MountCmd {
-  std::string branch, dir;
+  std::string branch, dir;  // branch: BRANCH, or BRANCH@LSN / BRANCH@TIME with read_only
+  bool read_only = false;
 };
 struct UmountCmd {
   std::string dir;

@@ -26,6 +26,8 @@ int CmdBranchVerbose(const GlobalOptions& g);  // zenith branch -v
 int CmdGc(const GlobalOptions& g, const std::string& window);  // window "" = the configured one
 int CmdPageServer(const GlobalOptions& g, const std::string& action);  // start | stop | status
 int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir);
+// `target`: BRANCH (its end of WAL), BRANCH@LSN or BRANCH@TIME.
+int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const std::string& dir);
 int CmdUmount(const GlobalOptions& g, const std::string& dir);
 int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vector<std::string>& pg_ctl_args);
 int CmdStop(const GlobalOptions& g, const std::string& branch);

@@ -90,26 +90,48 @@ Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& l
   return Internal("zenith-fs failed to mount; see " + log);
 }
 
+// Starts zenith-fs with `args` (after --repo) and waits until it is ready.
+Result<std::string> StartDaemon(Session& s, std::vector<std::string> args, const std::string& log,
+                                const std::string& dir) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe", errno);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  std::vector<std::string> argv = {ExecutableDir() + "/zenith-fs", "--repo", s.repo.layout.root};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--mountpoint", dir, "--ready-fd", "3"});
+  ZENITH_ASSIGN_OR_RETURN(pid_t daemon, SpawnDaemon(argv, log, write_end.get()));
+  write_end.reset();
+  return AwaitReady(std::move(read_end), daemon, log, dir);
+}
+
 Result<std::string> Mount(Session& s, const std::string& branch, const std::string& dir) {
+  if (branch.find('@') != std::string::npos) {
+    return InvalidArgument("a read-write mount is of a branch's end of WAL; mount '" + branch +
+                           "' with --read-only, or make a branch there with `zenith branch NEW " + branch + "`");
+  }
   ZENITH_ASSIGN_OR_RETURN(TimelineId timeline, TimelineOf(s.client, branch));
   ZENITH_ASSIGN_OR_RETURN(auto mounts, s.client.Mounts());
   for (const auto& m : mounts) {
-    if (m.timeline == timeline) {
+    if (m.timeline == timeline && !m.read_only) {
       return Busy("branch '" + branch + "' is already mounted read-write at " + m.mountpoint + " (zenith-fs pid " +
                   std::to_string(m.pid) + "); unmount it first with `zenith umount " + m.mountpoint + "`");
     }
   }
   ZENITH_RETURN_IF_ERROR(PrepareMountpoint(dir));
   ZENITH_RETURN_IF_ERROR(MakeDirectories(s.repo.layout.datadir(timeline), 0700));
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe", errno);
-  UniqueFd read_end(fds[0]), write_end(fds[1]);
-  const std::string log = s.repo.layout.mount_log(timeline);
-  ZENITH_ASSIGN_OR_RETURN(pid_t daemon, SpawnDaemon({ExecutableDir() + "/zenith-fs", "--repo", s.repo.layout.root,
-                                                     "--branch", branch, "--mountpoint", dir, "--ready-fd", "3"},
-                                                    log, write_end.get()));
-  write_end.reset();
-  return AwaitReady(std::move(read_end), daemon, log, dir);
+  return StartDaemon(s, {"--branch", branch}, s.repo.layout.mount_log(timeline), dir);
+}
+
+// A read-only mount of `branch` at `spec` ("" = its end of WAL); the point.
+Result<pageserver::ReadPoint> MountReadOnly(Session& s, const std::string& branch, const std::string& spec,
+                                            const std::string& dir) {
+  ZENITH_ASSIGN_OR_RETURN(auto point, s.client.ResolvePoint(branch, spec));
+  ZENITH_RETURN_IF_ERROR(PrepareMountpoint(dir));
+  ZENITH_RETURN_IF_ERROR(MakeDirectories(s.repo.layout.datadir(point.timeline), 0700));
+  ZENITH_RETURN_IF_ERROR(StartDaemon(s, {"--branch", branch, "--read-only-at", point.lsn.ToString()},
+                                     s.repo.layout.readonly_log(point.timeline), dir)
+                             .status());
+  return point;
 }
 
 Status WaitForExit(pid_t pid, std::chrono::seconds limit) {
@@ -165,6 +187,20 @@ int CmdMount(const GlobalOptions& g, const std::string& branch, const std::strin
   return kExitOk;
 }
 
+int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const std::string& dir) {
+  const size_t at = target.find('@');
+  const std::string branch = target.substr(0, at);
+  const std::string spec = at == std::string::npos ? "" : target.substr(at + 1);
+  if (at != std::string::npos && spec.empty()) return Fail("'" + target + "': give an LSN or a time after the @");
+  auto s = Connect(g);
+  if (!s.ok()) return Fail(s.status().message());
+  const std::string abs = AbsolutePath(dir);
+  auto point = MountReadOnly(*s, branch, spec, abs);
+  if (!point.ok()) return Fail(point.status().message());
+  std::printf("mounted branch %s read-only at %s, at %s\n", branch.c_str(), point->lsn.ToString().c_str(), abs.c_str());
+  return kExitOk;
+}
+
 int CmdUmount(const GlobalOptions& g, const std::string& dir) {
   const std::string abs = AbsolutePath(dir);
   std::optional<pid_t> daemon;
@@ -184,7 +220,7 @@ int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vecto
   auto mounts = s->client.Mounts();
   if (!mounts.ok()) return Fail(mounts.status().message());
   for (const auto& m : *mounts) {
-    if (m.timeline == *timeline) dir = m.mountpoint;
+    if (m.timeline == *timeline && !m.read_only) dir = m.mountpoint;
   }
   if (dir.empty()) {
     dir = s->repo.layout.default_mountpoint(*timeline);
@@ -209,7 +245,7 @@ int CmdStop(const GlobalOptions& g, const std::string& branch) {
   auto mounts = s->client.Mounts();
   if (!mounts.ok()) return Fail(mounts.status().message());
   for (const auto& m : *mounts) {
-    if (m.timeline != *timeline) continue;
+    if (m.timeline != *timeline || m.read_only) continue;
     if (RunningPostmaster(m.mountpoint)) {
       auto code = RunForeground({s->repo.config.pg_bin_dir + "/pg_ctl", "-D", m.mountpoint, "-m", "fast", "-w", "stop"});
       if (!code.ok() || *code != 0) return Fail("pg_ctl stop failed on " + m.mountpoint);
@@ -227,11 +263,12 @@ int CmdStatus(const GlobalOptions& g) {
   if (!s.ok()) return Fail(s.status().message());
   auto mounts = s->client.Mounts();
   if (!mounts.ok()) return Fail(mounts.status().message());
-  std::printf("%-20s %-8s %-18s %s\n", "BRANCH", "PID", "POSTGRES", "DIRECTORY");
+  std::printf("%-20s %-8s %-20s %-22s %s\n", "BRANCH", "PID", "POSTGRES", "MODE", "DIRECTORY");
   for (const auto& m : *mounts) {
     auto pm = RunningPostmaster(m.mountpoint);
     std::string pg = pm ? "running (pid " + std::to_string(*pm) + ")" : "stopped";
-    std::printf("%-20s %-8d %-18s %s\n", m.branch.c_str(), m.pid, pg.c_str(), m.mountpoint.c_str());
+    std::string mode = m.read_only ? "read-only at " + m.point.ToString() : "read-write";
+    std::printf("%-20s %-8d %-20s %-22s %s\n", m.branch.c_str(), m.pid, pg.c_str(), mode.c_str(), m.mountpoint.c_str());
   }
   return kExitOk;
 }

@@ -16,6 +16,9 @@
 namespace zenith {
 
 using TimeLineId = uint32_t;  // PostgreSQL's TimeLineID (always 1 in zenith)
+// PostgreSQL's timeline id inside the WAL: zenith never switches timelines
+// in PostgreSQL (branches are zenith timelines, each with its own wal/).
+inline constexpr TimeLineId kPgTimeLineId = 1;
 
 inline constexpr uint32_t kWalSegmentSize = 16 * 1024 * 1024;
 inline constexpr uint32_t kWalPageSize = 8192;  // XLOG_BLCKSZ

@@ -4,6 +4,10 @@
 // then uploads the snapshot it still owes (a clean shutdown's checkpoint)
 // and exits.
 //
+// With --read-only-at LSN it mounts that point of the branch's history
+// read-only instead (fs/readonly_mount.h): no lease, no uploads, a scratch
+// of its own that goes when it exits.
+//
 // It reports to the CLI on --ready-fd: one line, "ok <snapshot LSN>" once
 // the mount is ready, or "error <message>".
 #include <signal.h>
@@ -26,6 +30,7 @@
 #include "common/pg_control.h"
 #include "fs/datadir_fs.h"
 #include "fs/mount_lease.h"
+#include "fs/readonly_mount.h"
 #include "fs/remote_page_source.h"
 #include "fs/scratch_setup.h"
 #include "fs/snapshot_uploader.h"
@@ -42,6 +47,7 @@ using pageserver::TimelineId;
 
 struct Args {
   std::string repo, branch, mountpoint;
+  std::string read_only_at;  // an LSN, for a read-only mount
   int ready_fd = -1;
 };
 
@@ -127,12 +133,36 @@ std::thread StartSignalThread(DatadirFs* fs, const RemotePageSource* pages, sigs
   });
 }
 
+// Logs why the mount failed, tells the CLI, and gives the exit code.
+int Failed(Readiness& ready, const Status& s) {
+  spdlog::error("{}", s.message());
+  ready.Report("error " + s.message());
+  return 1;
+}
+
+// Serves the mounted filesystem until it is unmounted or signalled;
+// RemoveScratchTrash runs meanwhile. OK if it stopped cleanly.
+Status RunMounted(DatadirFs& fs, const RemotePageSource& pages, const std::string& scratch, sigset_t signals) {
+  std::thread signal_thread = StartSignalThread(&fs, &pages, signals);
+  // What BuildScratch set aside goes in the background, not on the mount's path.
+  std::atomic<bool> stop_removing{false};
+  std::thread trash_remover([&scratch, &stop_removing] {
+    Status s = CatchAll("removing the old scratch", [&] { return RemoveScratchTrash(scratch, stop_removing); });
+    if (!s.ok()) spdlog::warn("{}", s.message());
+  });
+  Status run = fs.Run();
+  pthread_kill(signal_thread.native_handle(), SIGUSR2);
+  signal_thread.join();
+  stop_removing = true;  // the rest waits for the next mount
+  trash_remover.join();
+  if (!run.ok()) spdlog::error("the filesystem stopped: {}", run.message());
+  spdlog::info("served FUSE requests: {}", fs.RequestSummary());
+  spdlog::info("GetPage: {}", pages.Summary());
+  return run;
+}
+
 int Serve(const Args& args, Readiness& ready, sigset_t signals) {
-  auto fail = [&](const Status& s) {
-    spdlog::error("{}", s.message());
-    ready.Report("error " + s.message());
-    return 1;
-  };
+  auto fail = [&ready](const Status& s) { return Failed(ready, s); };
   MountSteps steps;
   if (Status s = CheckFuseAvailable(); !s.ok()) return fail(s);
   const pageserver::RepoLayout layout{args.repo};
@@ -181,32 +211,62 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
     for (;;) pause();
   }
   lease.StartKeepAlive([&pages](Lsn lsn) { pages.MoveTo(lsn); });
-  std::thread signal_thread = StartSignalThread(fs->get(), &pages, signals);
   spdlog::info("mounted branch {} (timeline {}) at {}, snapshot valid at {}", args.branch, timeline, args.mountpoint,
                snapshot.valid.ToString());
   spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());
-  // What BuildScratch set aside goes in the background, not on the mount's path.
-  std::atomic<bool> stop_removing{false};
-  std::thread trash_remover([&scratch, &stop_removing] {
-    Status s = CatchAll("removing the old scratch", [&] { return RemoveScratchTrash(scratch, stop_removing); });
-    if (!s.ok()) spdlog::warn("{}", s.message());
-  });
-
-  Status run = (*fs)->Run();
-  pthread_kill(signal_thread.native_handle(), SIGUSR2);
-  signal_thread.join();
-  if (!run.ok()) spdlog::error("the filesystem stopped: {}", run.message());
-  spdlog::info("served FUSE requests: {}", (*fs)->RequestSummary());
-  spdlog::info("GetPage: {}", pages.Summary());
+  Status run = RunMounted(**fs, pages, scratch, signals);
   Status drained = uploader->Drain(std::chrono::seconds(60));
   if (!drained.ok()) spdlog::error("{}", drained.message());
   uploader.reset();
   lease.Stop();
-  stop_removing = true;  // the rest waits for the next mount
-  trash_remover.join();
   spdlog::info("unmounted {}", args.mountpoint);
   return run.ok() && drained.ok() ? 0 : 1;
+}
+
+// A read-only mount of args.branch at args.read_only_at.
+int ServeReadOnly(const Args& args, Readiness& ready, sigset_t signals) {
+  auto fail = [&ready](const Status& s) { return Failed(ready, s); };
+  const auto point_lsn = Lsn::Parse(args.read_only_at);
+  if (!point_lsn) return fail(InvalidArgument("'" + args.read_only_at + "' is not an LSN"));
+  if (Status s = CheckFuseAvailable(); !s.ok()) return fail(s);
+  const pageserver::RepoLayout layout{args.repo};
+  auto config = pageserver::RepoConfig::Load(layout.config());
+  if (!config.ok()) return fail(config.status());
+  const std::string conninfo = pageserver::PageServerConnString(layout.socket_dir(), config->port);
+  // This connection lives as long as the mount: it holds the registration
+  // and the pin of the snapshot.
+  auto client = pageserver::ConnectOrStartRepo(layout, *config);
+  if (!client.ok()) return fail(client.status());
+  auto point = client->ResolvePoint(args.branch, point_lsn->ToString());
+  if (!point.ok()) return fail(point.status());
+  const std::string timeline = point->timeline.ToString();
+  if (Status s = client->AttachReadOnly(args.branch, point->lsn, args.mountpoint, getpid()); !s.ok()) return fail(s);
+  auto tar = client->BasebackupAt(timeline, point->lsn);
+  if (!tar.ok()) return fail(tar.status());
+  RemoveStaleReadOnlyDirs(layout, point->timeline);
+  const std::string dir = layout.readonly_dir(point->timeline, getpid());
+  const std::string scratch = dir + "/scratch";
+  auto prepared = BuildScratch(scratch, *tar, /*wal_dir=*/"");
+  if (!prepared.ok()) return fail(prepared.status());
+  const auto& snapshot = prepared->manifest.snapshot;
+  Status wal = FillWal(*client, timeline, snapshot.redo, point->lsn, scratch + "/pg_wal");
+  if (wal.ok()) wal = WriteStandbySettings(scratch);
+  if (!wal.ok()) return fail(wal);
+
+  RemotePageSource pages(conninfo, timeline, snapshot.valid,
+                         [&layout, &config] { return pageserver::ConnectOrStartRepo(layout, *config).status(); });
+  auto fs = DatadirFs::Create({scratch, prepared->remote_files, &pages, {}});
+  if (!fs.ok()) return fail(fs.status());
+  if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
+  spdlog::info("mounted branch {} read-only at {} (timeline {}, snapshot valid at {}) at {}", args.branch,
+               point->lsn.ToString(), timeline, snapshot.valid.ToString(), args.mountpoint);
+  ready.Report("ok " + snapshot.valid.ToString());
+  Status run = RunMounted(**fs, pages, scratch, signals);
+  fs->reset();
+  IgnoreError(RemoveTree(dir));  // nothing in it is anyone's
+  spdlog::info("unmounted {}", args.mountpoint);
+  return run.ok() ? 0 : 1;
 }
 
 }  // namespace
@@ -220,6 +280,7 @@ int main(int argc, char** argv) {
   app.add_option("--branch", args.branch, "the branch (or timeline id) to mount")->required();
   app.add_option("--mountpoint", args.mountpoint, "an empty directory")->required();
   app.add_option("--ready-fd", args.ready_fd, "a pipe to report readiness on");
+  app.add_option("--read-only-at", args.read_only_at, "mount this LSN of the branch's history read-only");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%P] %l: %v");
 
@@ -234,5 +295,5 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   Readiness ready(args.ready_fd);
-  return Serve(args, ready, signals);
+  return args.read_only_at.empty() ? Serve(args, ready, signals) : ServeReadOnly(args, ready, signals);
 }

@@ -58,7 +58,7 @@ Result<Basebackup> ParseBasebackup(const std::string& tar) {
 enum class Want { kDirectory, kFile, kRelation, kSymlink };
 
 // Every path the new scratch holds, with its kind. Parents are directories.
-std::map<std::string, Want> WantedPaths(const Basebackup& backup) {
+std::map<std::string, Want> WantedPaths(const Basebackup& backup, bool wal_symlink) {
   std::map<std::string, Want> wanted;
   auto add = [&](const std::string& path, Want kind) {
     for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
@@ -72,7 +72,7 @@ std::map<std::string, Want> WantedPaths(const Basebackup& backup) {
                                                            : Want::kFile);
   }
   for (const auto& file : backup.manifest.relations) add(file.path, Want::kRelation);
-  add("pg_wal", Want::kSymlink);
+  add("pg_wal", wal_symlink ? Want::kSymlink : Want::kDirectory);
   return wanted;
 }
 
@@ -238,7 +238,7 @@ Status RemoveScratchTrash(const std::string& scratch_dir, const std::atomic<bool
 Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::string& basebackup_tar,
                                      const std::string& wal_dir) {
   ZENITH_ASSIGN_OR_RETURN(Basebackup backup, ParseBasebackup(basebackup_tar));
-  ZENITH_RETURN_IF_ERROR(PrepareDirectory(scratch_dir, WantedPaths(backup)));
+  ZENITH_RETURN_IF_ERROR(PrepareDirectory(scratch_dir, WantedPaths(backup, !wal_dir.empty())));
   for (const auto& [entry, data] : backup.entries) ZENITH_RETURN_IF_ERROR(Extract(scratch_dir, entry, data));
   PreparedScratch out;
   std::set<std::string> made_dirs;
@@ -246,7 +246,9 @@ Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::
     ZENITH_RETURN_IF_ERROR(ResetSparseFile(scratch_dir + "/" + file.path, file.size, &made_dirs));
     out.remote_files[file.path] = file.size;
   }
-  if (::symlink(wal_dir.c_str(), (scratch_dir + "/pg_wal").c_str()) != 0) {
+  if (wal_dir.empty()) {
+    ZENITH_RETURN_IF_ERROR(MakeDirectories(scratch_dir + "/pg_wal/archive_status", 0700));
+  } else if (::symlink(wal_dir.c_str(), (scratch_dir + "/pg_wal").c_str()) != 0) {
     return ErrnoStatus("create symlink", scratch_dir + "/pg_wal", errno);
   }
   ZENITH_RETURN_IF_ERROR(ApplyMountSettings(scratch_dir));

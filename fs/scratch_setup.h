@@ -37,7 +37,8 @@ struct PreparedScratch {
 };
 
 // Rebuilds `scratch_dir` from a basebackup tar (the bytes of a whole
-// archive as the page server sends it) and points pg_wal at `wal_dir`, over
+// archive as the page server sends it) and points pg_wal at `wal_dir` (or,
+// with `wal_dir` empty, makes it an empty directory of its own), over
 // what an earlier mount left there (see above; RemoveScratchTrash deletes
 // what was set aside). Afterwards the directory holds exactly the archive's
 // entries, the manifest's relation files (sparse, of their sizes), pg_wal

@@ -30,6 +30,18 @@ Result<Lsn> ParseLsnArg(const std::string& text) {
 
 std::string Hex(const TimelineId& id) { return id.ToString(); }
 
+Result<int64_t> ParsePidArg(const std::string& text) {
+  int64_t pid = 0;
+  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), pid);
+  if (err != std::errc() || end != text.data() + text.size() || pid <= 0) {
+    return InvalidArgument("'" + text + "' is not a process id");
+  }
+  return pid;
+}
+
+// WAL sent by `wal` at most per CopyData message.
+constexpr size_t kWalChunkBytes = 1 << 20;
+
 Result<std::optional<int64_t>> ParseWindowArg(const CommandContext& ctx) {
   if (ctx.args().empty()) return std::optional<int64_t>();
   auto seconds = ParseDuration(ctx.args()[0]);
@@ -172,18 +184,65 @@ class PageService {
   Status Attach(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 3, 3, "attach <branch|timeline> <mountpoint> <pid>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
-    const std::string& pid_text = ctx.args()[2];
-    int64_t pid = 0;
-    auto [end, err] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
-    if (err != std::errc() || end != pid_text.data() + pid_text.size() || pid <= 0) {
-      return InvalidArgument("'" + pid_text + "' is not a process id");
-    }
+    ZENITH_ASSIGN_OR_RETURN(int64_t pid, ParsePidArg(ctx.args()[2]));
     const uint64_t session = ctx.session().id();
     ZENITH_RETURN_IF_ERROR(repo_.Attach(MountInfo{tl->id(), repo_.BranchOf(tl->id()), ctx.args()[1], pid, session}));
     Repository* repo = &repo_;
     TimelineId id = tl->id();
     ctx.session().OnClose([repo, id, session] { repo->Detach(id, session); });
     return ctx.SendOk("ATTACH");
+  }
+
+  // point <branch|timeline> [<lsn>|<time>]: where a read of that point
+  // goes (Repository::ResolvePoint).
+  Status Point(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 2, "point <branch|timeline> [<lsn>|<time>]"));
+    ZENITH_ASSIGN_OR_RETURN(auto point, repo_.ResolvePoint(ctx.args()[0], ctx.args().size() == 2 ? ctx.args()[1] : ""));
+    return ctx.SendRows({Row{Hex(point.timeline->id()), point.lsn.ToString()}});
+  }
+
+  // attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>: registers
+  // a read-only mount of that point for this connection's life.
+  Status AttachReadOnly(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 4, 4, "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>"));
+    const auto& args = ctx.args();
+    ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(args[1]));
+    ZENITH_ASSIGN_OR_RETURN(int64_t pid, ParsePidArg(args[3]));
+    ZENITH_ASSIGN_OR_RETURN(auto point, repo_.ResolvePoint(args[0], lsn.ToString()));
+    if (point.lsn != lsn) return InvalidArgument("LSN " + lsn.ToString() + " is not a record end; `point` gives one");
+    std::string branch = repo_.BranchOf(point.timeline->id());
+    if (auto named = repo_.FindTimeline(args[0]); named.ok() && !repo_.BranchOf((*named)->id()).empty()) {
+      branch = repo_.BranchOf((*named)->id());
+    }
+    const uint64_t session = ctx.session().id();
+    ZENITH_RETURN_IF_ERROR(repo_.AttachReadOnly(MountInfo{point.timeline->id(), branch, args[2], pid, session, true, lsn}));
+    Repository* repo = &repo_;
+    ctx.session().OnClose([repo, session] { repo->DetachReadOnly(session); });
+    return ctx.SendOk("ATTACH_READONLY");
+  }
+
+  // wal <branch|timeline> <from> <upto>: the timeline's WAL bytes in
+  // [from, upto), as a compute on it reads them (its ancestor's before the
+  // branch point), for a mount that keeps its own copy.
+  Status Wal(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 3, 3, "wal <branch|timeline> <from> <upto>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_ASSIGN_OR_RETURN(Lsn from, ParseLsnArg(ctx.args()[1]));
+    ZENITH_ASSIGN_OR_RETURN(Lsn upto, ParseLsnArg(ctx.args()[2]));
+    if (upto < from) return InvalidArgument("wal: " + upto.ToString() + " is before " + from.ToString());
+    ZENITH_ASSIGN_OR_RETURN(Lsn end, tl->EndOfWal());
+    if (upto > end) return InvalidArgument("LSN " + upto.ToString() + " is beyond the end of WAL " + end.ToString());
+    const WalReadFn read = tl->MakeWalReader();
+    std::vector<uint8_t> buf(kWalChunkBytes);
+    ZENITH_RETURN_IF_ERROR(ctx.StartCopyOut());
+    for (Lsn pos = from; pos < upto;) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), upto - pos));
+      ZENITH_ASSIGN_OR_RETURN(size_t got, read(pos, std::span(buf).first(want)));
+      if (got == 0) return NotFound("WAL at " + pos.ToString() + " of timeline " + Hex(tl->id()) + " is gone");
+      ZENITH_RETURN_IF_ERROR(ctx.CopyData(std::span<const uint8_t>(buf).first(got)));
+      pos = pos + got;
+    }
+    return Status::Ok();
   }
 
   Status Pin(CommandContext& ctx) {
@@ -258,7 +317,8 @@ class PageService {
       for (const PinInfo& p : repo_.Pins()) {
         if (p.session == m.session) pinned += (pinned.empty() ? "" : " ") + p.lsn.ToString() + (p.wal ? "+wal" : "");
       }
-      rows.push_back(Row{Hex(m.timeline), m.branch, m.mountpoint, std::to_string(m.pid), pinned});
+      rows.push_back(Row{Hex(m.timeline), m.branch, m.mountpoint, std::to_string(m.pid), pinned,
+                         m.read_only ? "read-only" : "read-write", m.read_only ? m.point.ToString() : std::string()});
     }
     return ctx.SendRows(rows);
   }
@@ -350,7 +410,12 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
   add("put_snapshot", "put_snapshot <branch|timeline>", {}, &PageService::PutSnapshot);
   add("prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
   add("attach", "attach <branch|timeline> <mountpoint> <pid>", {}, &PageService::Attach);
-  add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid", "pinned"}, &PageService::Mounts);
+  add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid", "pinned", "mode", "point"},
+      &PageService::Mounts);
+  add("point", "point <branch|timeline> [<lsn>|<time>]", {"timeline_id", "lsn"}, &PageService::Point);
+  add("attach_readonly", "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>", {},
+      &PageService::AttachReadOnly);
+  add("wal", "wal <branch|timeline> <from> <upto>", {}, &PageService::Wal);
   add("pin", "pin <branch|timeline> <lsn> [pages]", {}, &PageService::Pin);
   add("unpin", "unpin <branch|timeline> <lsn>", {}, &PageService::Unpin);
   add("branch_delete", "branch_delete <name>", {}, &PageService::BranchDelete);

@@ -10,6 +10,7 @@
 
 #include "common/duration.h"
 #include "common/file_util.h"
+#include "common/pg_time.h"
 
 namespace zenith::pageserver {
 
@@ -183,6 +184,33 @@ Status Repository::CheckPointAvailable(const Timeline& tl, Lsn x, const std::str
                          kept + ", less what `zenith gc --window` removed)" + available);
 }
 
+Result<Repository::ReadPoint> Repository::ResolvePoint(const std::string& target, const std::string& spec) {
+  ZENITH_ASSIGN_OR_RETURN(auto tl, FindTimeline(target));
+  if (spec.empty()) {
+    ZENITH_ASSIGN_OR_RETURN(Lsn end, tl->EndOfWal());
+    return ReadPoint{tl, end};
+  }
+  Lsn x;
+  if (auto lsn = Lsn::Parse(spec)) {
+    x = *lsn;
+  } else if (auto time = ParsePgTimestamp(spec)) {
+    auto found = tl->LastCommitAtOrBefore(*time);
+    if (!found.ok()) {
+      return Status(found.status().code(), "no commit at or before " + spec + " on branch '" + target + "': " +
+                                               found.status().message());
+    }
+    x = *found;
+  } else {
+    return InvalidArgument("'" + spec + "' is neither an LSN (like 0/16B3748) nor a time (like '2026-11-29 10:00:00+00')");
+  }
+  auto points = LockPoints();  // no GC decision while the point is checked
+  ZENITH_RETURN_IF_ERROR(CheckPointAvailable(*tl, x, target));
+  std::shared_ptr<Timeline> owner = tl;
+  while (owner->ancestor() && x < owner->ancestor_lsn()) owner = owner->ancestor();
+  ZENITH_ASSIGN_OR_RETURN(Lsn lsn, owner->RoundDownToRecordEnd(x));
+  return ReadPoint{owner, lsn};
+}
+
 Status Repository::CheckDeletable(const std::string& name, const TimelineId& id) {
   ZENITH_ASSIGN_OR_RETURN(auto branches, ListBranches());
   if (branches.size() == 1) {
@@ -215,10 +243,15 @@ Status Repository::DeleteBranch(const std::string& name) {
   ZENITH_ASSIGN_OR_RETURN(TimelineId id, ReadRef(name));
   ZENITH_RETURN_IF_ERROR(CheckDeletable(name, id));
   std::lock_guard mounts(mounts_mu_);  // no attach while the ref goes
-  if (auto it = mounts_.find(id); it != mounts_.end()) {
-    const MountInfo& m = it->second;
-    return Busy("branch '" + name + "' is mounted at " + m.mountpoint + " (zenith-fs pid " + std::to_string(m.pid) +
-                "); unmount it first with `zenith umount " + m.mountpoint + "`");
+  const MountInfo* mounted = nullptr;
+  if (auto it = mounts_.find(id); it != mounts_.end()) mounted = &it->second;
+  for (const auto& [session, m] : readonly_mounts_) {
+    if (!mounted && m.timeline == id) mounted = &m;
+  }
+  if (mounted) {
+    return Busy("branch '" + name + "' is mounted" + (mounted->read_only ? " read-only" : "") + " at " +
+                mounted->mountpoint + " (zenith-fs pid " + std::to_string(mounted->pid) +
+                "); unmount it first with `zenith umount " + mounted->mountpoint + "`");
   }
   if (::unlink(layout_.branch_ref(name).c_str()) != 0) return ErrnoStatus("remove", layout_.branch_ref(name), errno);
   ZENITH_RETURN_IF_ERROR(FsyncDirectory(layout_.branches_dir()));
@@ -247,10 +280,27 @@ void Repository::Detach(const TimelineId& timeline, uint64_t session) {
   if (it != mounts_.end() && it->second.session == session) mounts_.erase(it);
 }
 
+Status Repository::AttachReadOnly(const MountInfo& mount) {
+  std::lock_guard lock(mounts_mu_);
+  if (BranchOf(mount.timeline).empty()) {
+    return NotFound("no branch names timeline " + mount.timeline.ToString() + " (it was deleted)");
+  }
+  if (!readonly_mounts_.emplace(mount.session, mount).second) {
+    return Busy("this connection already registered a read-only mount");
+  }
+  return Status::Ok();
+}
+
+void Repository::DetachReadOnly(uint64_t session) {
+  std::lock_guard lock(mounts_mu_);
+  readonly_mounts_.erase(session);
+}
+
 std::vector<MountInfo> Repository::Mounts() const {
   std::lock_guard lock(mounts_mu_);
   std::vector<MountInfo> out;
   for (const auto& [id, m] : mounts_) out.push_back(m);
+  for (const auto& [session, m] : readonly_mounts_) out.push_back(m);
   return out;
 }
 

@@ -54,7 +54,11 @@ struct MountInfo {
   std::string branch;
   std::string mountpoint;
   int64_t pid = 0;
-  uint64_t session = 0;  // the connection holding the lease
+  uint64_t session = 0;  // the connection holding the lease (or registration)
+  // A read-only mount (AttachReadOnly) shows the timeline at `point` and
+  // writes nothing to the repository; a read-write one holds the lease.
+  bool read_only = false;
+  Lsn point;
 };
 
 // "[A-Za-z0-9._-]+", not "." or "..", not starting with "." (reserved for
@@ -93,11 +97,30 @@ class Repository {
   // LSN still available. `name` is what to call the branch in messages.
   Status CheckPointAvailable(const Timeline& tl, Lsn x, const std::string& name);
 
+  // A point of a branch's history to read: the timeline whose history it
+  // is (an ancestor's, before a branch point) and a record end.
+  struct ReadPoint {
+    std::shared_ptr<Timeline> timeline;
+    Lsn lsn;
+  };
+  // `spec` is "" (the end of WAL), an LSN (rounded down to a record end) or
+  // a time (pg_time.h: the end of the last commit at or before it, as
+  // recovery_target_time stops). InvalidArgument for a point outside the
+  // history kept (naming the oldest LSN available), beyond the end of WAL,
+  // or a spec that is neither; NotFound for a time before every commit.
+  Result<ReadPoint> ResolvePoint(const std::string& target, const std::string& spec);
+
   // The read-write mount lease of a timeline (one at a time). Busy, naming
   // the directory and pid of the holder, if the timeline is mounted;
   // NotFound once its branch was deleted.
   Status Attach(const MountInfo& mount);
   void Detach(const TimelineId& timeline, uint64_t session);
+  // Registers a read-only mount (mount.read_only, mount.point set): no
+  // lease, any number per timeline, alongside the read-write one; it only
+  // keeps the branch from being deleted under it. One per session.
+  Status AttachReadOnly(const MountInfo& mount);
+  void DetachReadOnly(uint64_t session);
+  // Read-write mounts, then read-only ones.
   std::vector<MountInfo> Mounts() const;
 
   // Pins `lsn` of `tl` for `session` (again: updates `wal`): NotFound unless
@@ -142,6 +165,7 @@ class Repository {
   std::map<TimelineId, std::shared_ptr<Timeline>> timelines_;  // guarded by mu_
   mutable std::mutex mounts_mu_;
   std::map<TimelineId, MountInfo> mounts_;  // guarded by mounts_mu_
+  std::map<uint64_t, MountInfo> readonly_mounts_;  // by session; guarded by mounts_mu_
 };
 
 }  // namespace zenith::pageserver

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/file_util.h"
+#include "common/pg_time.h"
 #include "common/wal_directory.h"
 #include "pageserver/layer_format.h"
 #include "pageserver/layer_writer.h"
@@ -249,6 +250,28 @@ Result<Lsn> Timeline::RoundDownToRecordEnd(Lsn x) {
     last = rec->end_lsn;
   }
   return last;
+}
+
+Result<Lsn> Timeline::LastCommitAtOrBefore(int64_t time) {
+  const std::optional<Lsn> oldest = OldestSnapshot();
+  auto view = oldest ? ViewAt(*oldest) : nullptr;
+  if (!view || view->newest() == nullptr) return NotFound("timeline " + id().ToString() + " has no snapshot");
+  ZENITH_ASSIGN_OR_RETURN(Lsn end, EndOfWal());
+  WalReader reader(MakeWalReader(), system_id_, view->newest()->lsns().checkpoint);
+  std::optional<Lsn> last;
+  std::optional<int64_t> first_time;
+  for (;;) {
+    ZENITH_ASSIGN_OR_RETURN(const WalRecord* rec, reader.ReadRecord());
+    if (rec == nullptr || rec->end_lsn > end) break;
+    const std::optional<int64_t> t = rec->commit_time();
+    if (!t) continue;
+    if (!first_time) first_time = *t;
+    if (*t > time) break;
+    last = rec->end_lsn;
+  }
+  if (last) return *last;
+  if (!first_time) return NotFound("no transaction has committed in the history kept");
+  return NotFound("the oldest commit in the history kept was at " + FormatPgTimestamp(*first_time));
 }
 
 std::optional<Lsn> Timeline::OldestSnapshot() const {

@@ -42,10 +42,6 @@
 
 namespace zenith::pageserver {
 
-// PostgreSQL's timeline id inside the WAL: zenith never switches timelines
-// in PostgreSQL (branches are zenith timelines, each with its own wal/).
-inline constexpr TimeLineId kPgTimeLineId = 1;
-
 struct TimelineMetadata {
   TimelineId id;
   std::optional<TimelineId> ancestor;
@@ -91,6 +87,14 @@ class Timeline {
 
   // The valid of the oldest snapshot visible along the chain, if any.
   std::optional<Lsn> OldestSnapshot() const;
+
+  // Where a recovery to `time` (PostgreSQL's TimestampTz) stops, as
+  // recovery_target_time does: the end of the last commit record before the
+  // first commit later than `time`, reading the WAL from the oldest
+  // snapshot visible here. NotFound, naming the first commit's time, if no
+  // commit that old is left. Reads WAL: its cost grows with the history
+  // kept.
+  Result<Lsn> LastCommitAtOrBefore(int64_t time);
 
   // Makes wal/ hold every segment from `from` up to the branch point
   // (docs/design.md §8, step 4): a missing segment is copied from

@@ -103,6 +103,24 @@ Result<T> OnlyRow(const std::string& name, Result<std::vector<T>> rows) {
 
 }  // namespace
 
+Status RepoClient::CheckToken(const std::string& target) {
+  // CopyOut takes no parameters: the target goes in the command text, so
+  // it must be one token.
+  if (target.empty() || target.find_first_of(" \t\n;$") != std::string::npos) {
+    return InvalidArgument("'" + target + "' is not a branch name or timeline id");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> RepoClient::CopyOutAll(const std::string& command) {
+  std::string out;
+  ZENITH_RETURN_IF_ERROR(conn_->CopyOut(command, [&](std::span<const uint8_t> chunk) {
+    out.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+    return Status::Ok();
+  }));
+  return out;
+}
+
 Result<RepoClient> RepoClient::Connect(const std::string& conninfo) {
   ZENITH_ASSIGN_OR_RETURN(auto conn, PageServerClient::Connect(conninfo));
   return RepoClient(std::move(conn));
@@ -200,7 +218,7 @@ Result<std::vector<SnapshotEntry>> RepoClient::ListSnapshots(const std::string& 
 }
 
 Result<std::vector<MountEntry>> RepoClient::Mounts() {
-  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "mounts", {}, 5));
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "mounts", {}, 7));
   return ParseRows<MountEntry>("mounts", rows, [](RowReader& r) {
     MountEntry m;
     m.timeline = r.Id();
@@ -208,6 +226,9 @@ Result<std::vector<MountEntry>> RepoClient::Mounts() {
     m.mountpoint = r.Text();
     m.pid = static_cast<pid_t>(r.Number());
     m.pinned = r.Text();
+    const std::string mode = r.Text();
+    m.read_only = mode == "read-only";
+    m.point = r.LsnOrInvalid();
     return m;
   });
 }
@@ -229,17 +250,45 @@ Status RepoClient::PrepareWal(const std::string& target, Lsn redo) {
 }
 
 Result<std::string> RepoClient::Basebackup(const std::string& target, bool pin) {
-  std::string tar;
-  // CopyOut takes no parameters: the target goes in the command text, so
-  // it must be one token.
-  if (target.empty() || target.find_first_of(" \t\n;$") != std::string::npos) {
-    return InvalidArgument("'" + target + "' is not a branch name or timeline id");
+  ZENITH_RETURN_IF_ERROR(CheckToken(target));
+  return CopyOutAll("basebackup " + target + (pin ? " pin" : ""));
+}
+
+Result<std::string> RepoClient::BasebackupAt(const std::string& target, Lsn lsn) {
+  ZENITH_RETURN_IF_ERROR(CheckToken(target));
+  return CopyOutAll("basebackup " + target + " " + lsn.ToString() + " pin");
+}
+
+Result<ReadPoint> RepoClient::ResolvePoint(const std::string& target, const std::string& spec) {
+  std::vector<std::string> params = {target};
+  if (!spec.empty()) params.push_back(spec);
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, spec.empty() ? "point $1" : "point $1 $2", params, 2));
+  return OnlyRow("point", ParseRows<ReadPoint>("point", rows, [](RowReader& r) {
+                   ReadPoint p;
+                   p.timeline = r.Id();
+                   p.lsn = r.LsnOrInvalid();
+                   return p;
+                 }));
+}
+
+Status RepoClient::AttachReadOnly(const std::string& target, Lsn lsn, const std::string& mountpoint, pid_t pid) {
+  return conn_->Query("attach_readonly $1 $2 $3 $4", {target, lsn.ToString(), mountpoint, std::to_string(pid)}).status();
+}
+
+Status RepoClient::FetchWal(const std::string& target, Lsn from, Lsn upto,
+                            const std::function<Status(std::span<const uint8_t>)>& sink) {
+  ZENITH_RETURN_IF_ERROR(CheckToken(target));
+  uint64_t received = 0;
+  ZENITH_RETURN_IF_ERROR(conn_->CopyOut("wal " + target + " " + from.ToString() + " " + upto.ToString(),
+                                        [&](std::span<const uint8_t> chunk) {
+                                          received += chunk.size();
+                                          if (received > upto - from) return ProtocolError("wal: more bytes than asked for");
+                                          return sink(chunk);
+                                        }));
+  if (received != upto - from) {
+    return ProtocolError("wal: " + std::to_string(received) + " bytes, not " + std::to_string(upto - from));
   }
-  ZENITH_RETURN_IF_ERROR(conn_->CopyOut("basebackup " + target + (pin ? " pin" : ""), [&](std::span<const uint8_t> chunk) {
-    tar.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-    return Status::Ok();
-  }));
-  return tar;
+  return Status::Ok();
 }
 
 Result<std::vector<TimelineGc>> RepoClient::CollectGarbage(const std::string& window) {

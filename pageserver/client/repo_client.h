@@ -66,6 +66,13 @@ struct MountEntry {  // mounts
   std::string branch, mountpoint;
   pid_t pid = 0;
   std::string pinned;  // "LSN[+wal] ...": what the mount holds
+  bool read_only = false;
+  Lsn point;  // a read-only mount's point; invalid for a read-write one
+};
+
+struct ReadPoint {  // point
+  TimelineId timeline;  // whose history the point is (an ancestor's, before a branch point)
+  Lsn lsn;              // a record end
 };
 
 struct BranchSizes {  // branch_info
@@ -110,6 +117,18 @@ class RepoClient {
   Status PrepareWal(const std::string& target, Lsn redo);
   // The newest snapshot's basebackup tar, pinned for this session when `pin`.
   Result<std::string> Basebackup(const std::string& target, bool pin);
+  // The basebackup of the newest snapshot at or before `lsn`, pinned.
+  Result<std::string> BasebackupAt(const std::string& target, Lsn lsn);
+
+  // Where reading `target` at `spec` ("" = the end of WAL, an LSN or a
+  // time) goes.
+  Result<ReadPoint> ResolvePoint(const std::string& target, const std::string& spec);
+  // Registers this connection as a read-only mount of `target` at `lsn`.
+  Status AttachReadOnly(const std::string& target, Lsn lsn, const std::string& mountpoint, pid_t pid);
+  // The WAL of `target` in [from, upto), handed to `sink` in pieces, in
+  // order. kProtocol if the server sent other than upto - from bytes.
+  Status FetchWal(const std::string& target, Lsn from, Lsn upto,
+                  const std::function<Status(std::span<const uint8_t>)>& sink);
 
   // window "" = the configured one.
   Result<std::vector<TimelineGc>> CollectGarbage(const std::string& window);
@@ -118,6 +137,11 @@ class RepoClient {
   PageServerClient& connection() { return *conn_; }
 
  private:
+  // A CopyOut command's target must be one token (it takes no parameters).
+  static Status CheckToken(const std::string& target);
+  // Everything a CopyOut command sends.
+  Result<std::string> CopyOutAll(const std::string& command);
+
   std::unique_ptr<PageServerClient> conn_;
 };
 

@@ -10,6 +10,8 @@
 //       scratch/                    its local files (pg_control, pg_xact...)
 //       zenith-fs.log               its daemon's log
 //       pgdata/                     the mountpoint `zenith start` uses
+//       readonly-<pid>/scratch/     a read-only mount's local files (zenith-fs pid)
+//       readonly.log                the read-only mounts' daemons' log
 //     .s.PGSQL.<port>               the page server's Unix socket
 //     pageserver.pid, pageserver.log, pageserver.lock
 //
@@ -38,6 +40,11 @@ struct RepoLayout {
   std::string scratch_dir(const TimelineId& id) const { return datadir(id) + "/scratch"; }
   std::string mount_log(const TimelineId& id) const { return datadir(id) + "/zenith-fs.log"; }
   std::string default_mountpoint(const TimelineId& id) const { return datadir(id) + "/pgdata"; }
+  static constexpr const char* kReadOnlyPrefix = "readonly-";
+  std::string readonly_dir(const TimelineId& id, long pid) const {
+    return datadir(id) + "/" + kReadOnlyPrefix + std::to_string(pid);
+  }
+  std::string readonly_log(const TimelineId& id) const { return datadir(id) + "/readonly.log"; }
   std::string pid_file() const { return root + "/pageserver.pid"; }
   std::string log_file() const { return root + "/pageserver.log"; }
   std::string lock_file() const { return root + "/pageserver.lock"; }

@@ -15,20 +15,20 @@ Parsed Parse(std::initializer_list<const char*> args) {
   return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
 }
 
+// A copy: the Parsed it comes from is a temporary.
 template <typename T>
-const T& CommandOf(const Parsed& p) {
+T CommandOf(const Parsed& p) {
   EXPECT_TRUE(p.invocation.has_value());
-  static const T kNone{};
-  if (!p.invocation) return kNone;
+  if (!p.invocation) return T{};
   const T* c = std::get_if<T>(&p.invocation->command);
   EXPECT_NE(c, nullptr) << "parsed as another command (index " << p.invocation->command.index() << ")";
-  return c ? *c : kNone;
+  return c ? *c : T{};
 }
 
 TEST(CommandLine, BranchFormsListCreateDeleteAndVerbose) {
   EXPECT_FALSE(CommandOf<BranchListCmd>(Parse({"branch"})).verbose);
   EXPECT_TRUE(CommandOf<BranchListCmd>(Parse({"branch", "-v"})).verbose);
-  const auto& create = CommandOf<BranchCreateCmd>(Parse({"branch", "exp", "main@0/16B3A28"}));
+  const auto create = CommandOf<BranchCreateCmd>(Parse({"branch", "exp", "main@0/16B3A28"}));
   EXPECT_EQ(create.name, "exp");
   EXPECT_EQ(create.parent, "main@0/16B3A28");
   EXPECT_EQ(CommandOf<BranchDeleteCmd>(Parse({"branch", "delete", "exp"})).name, "exp");
@@ -42,11 +42,16 @@ TEST(CommandLine, IncompleteBranchFormsAreUsageErrors) {
 }
 
 TEST(CommandLine, MountStartStopAndTheRestCarryTheirArguments) {
-  const auto& mount = CommandOf<MountCmd>(Parse({"mount", "main", "/tmp/d"}));
+  const auto mount = CommandOf<MountCmd>(Parse({"mount", "main", "/tmp/d"}));
   EXPECT_EQ(mount.branch, "main");
   EXPECT_EQ(mount.dir, "/tmp/d");
+  EXPECT_FALSE(mount.read_only);
+  const auto past = CommandOf<MountCmd>(Parse({"mount", "--read-only", "main@2026-11-29 10:00:00+00", "/tmp/p"}));
+  EXPECT_TRUE(past.read_only);
+  EXPECT_EQ(past.branch, "main@2026-11-29 10:00:00+00");
+  EXPECT_EQ(past.dir, "/tmp/p");
   EXPECT_EQ(CommandOf<UmountCmd>(Parse({"umount", "/tmp/d"})).dir, "/tmp/d");
-  const auto& start = CommandOf<StartCmd>(Parse({"start", "main", "--", "-o", "-p 5444"}));
+  const auto start = CommandOf<StartCmd>(Parse({"start", "main", "--", "-o", "-p 5444"}));
   EXPECT_EQ(start.branch, "main");
   EXPECT_EQ(start.pg_ctl_args, (std::vector<std::string>{"-o", "-p 5444"}));
   EXPECT_EQ(CommandOf<StopCmd>(Parse({"stop", "main"})).branch, "main");

@@ -99,6 +99,40 @@ TEST_F(RepoClientTest, MountsAndPinsAreSeenAsTheyAreTaken) {
   EXPECT_EQ((*mounts)[0].mountpoint, "/mnt/somewhere");
   EXPECT_EQ((*mounts)[0].pid, 4242);
   EXPECT_NE((*mounts)[0].pinned.find((*snapshots)[0].valid.ToString()), std::string::npos) << (*mounts)[0].pinned;
+  EXPECT_FALSE((*mounts)[0].read_only);
+
+  // A read-only mount on another connection: no lease, listed with its point.
+  auto point = client_->ResolvePoint("main", "");
+  ASSERT_TRUE(point.ok()) << point.status().ToString();
+  auto reader = RepoClient::Connect(server_->conninfo());
+  ASSERT_TRUE(reader.ok());
+  Status attached = reader->AttachReadOnly("main", point->lsn, "/mnt/past", 4343);
+  ASSERT_TRUE(attached.ok()) << attached.ToString();
+  mounts = client_->Mounts();
+  ASSERT_TRUE(mounts.ok() && mounts->size() == 2) << mounts.status().ToString();
+  EXPECT_TRUE((*mounts)[1].read_only);
+  EXPECT_EQ((*mounts)[1].point, point->lsn);
+  EXPECT_EQ((*mounts)[1].mountpoint, "/mnt/past");
+  EXPECT_EQ(client_->DeleteBranch("main").code(), StatusCode::kBusy) << "mounted, if read-only";
+}
+
+TEST_F(RepoClientTest, WalIsFetchedExactlyAsAsked) {
+  auto end = client_->ResolvePoint("main", "");
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  const Lsn from = end->lsn.segment_start();
+  std::string wal;
+  Status s = client_->FetchWal("main", from, end->lsn, [&](std::span<const uint8_t> chunk) {
+    wal.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto segment = ReadFileToString(repo_.layout().wal_dir(end->timeline) + "/" +
+                                  WalSegmentFileName(kPgTimeLineId, from.segment_number()));
+  ASSERT_TRUE(segment.ok());
+  EXPECT_EQ(wal, segment->substr(0, end->lsn - from));
+  EXPECT_EQ(client_->FetchWal("main", from, end->lsn + 8192, [](auto) { return Status::Ok(); }).code(),
+            StatusCode::kInvalidArgument)
+      << "beyond the end of WAL";
 }
 
 // ---- replies of the wrong shape ----------------------------------------------
@@ -167,7 +201,7 @@ TEST(RepoClientReplies, ValuesThatDoNotParseAreProtocolErrorsNamingTheColumn) {
     ExpectProtocolError(branches.status(), "branch_list");
     EXPECT_NE(branches.status().message().find("column"), std::string::npos) << c.why;
   }
-  StandInServer mounts(5, {{id, "main", "/mnt", "-1", ""}});
+  StandInServer mounts(7, {{id, "main", "/mnt", "-1", "", "read-write", ""}});
   auto client = mounts.Client();
   ASSERT_TRUE(client.ok());
   ExpectProtocolError(client->Mounts().status(), "mounts");  // a pid is a number
