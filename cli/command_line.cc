@@ -10,14 +10,14 @@ namespace {
 
 // Every value the subcommands fill in; turned into one Command after parsing.
 struct Values {
-  std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, start_branch, stop_branch,
-      ps_action;
+  std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
+      start_branch, stop_branch, ps_action;
   bool branch_verbose = false, mount_read_only = false;
   std::vector<std::string> pg_ctl_args;
 };
 
 struct Subcommands {
-  CLI::App *init, *branch, *gc, *mount, *umount, *start, *stop, *status, *ps;
+  CLI::App *init, *branch, *gc, *mount, *umount, *exp, *start, *stop, *status, *ps;
 };
 
 Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
@@ -40,6 +40,9 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.mount->add_option("dir", v.mount_dir)->required();
   s.umount = app.add_subcommand("umount", "unmount DIR and stop its daemon");
   s.umount->add_option("dir", v.umount_dir)->required();
+  s.exp = app.add_subcommand("export", "write a standalone data directory of BRANCH, BRANCH@LSN or 'BRANCH@TIME' to DIR");
+  s.exp->add_option("target", v.export_target)->required();
+  s.exp->add_option("dir", v.export_dir, "a new or empty directory")->required();
   s.start = app.add_subcommand("start", "mount BRANCH in .zenith/datadirs and start PostgreSQL on it");
   s.start->add_option("branch", v.start_branch)->required();
   s.start->add_option("pg_ctl_args", v.pg_ctl_args, "arguments for pg_ctl, after --");
@@ -69,6 +72,7 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
   if (s.gc->parsed()) return Command{GcCmd{v.gc_window}};
   if (s.mount->parsed()) return Command{MountCmd{v.mount_branch, v.mount_dir, v.mount_read_only}};
   if (s.umount->parsed()) return Command{UmountCmd{v.umount_dir}};
+  if (s.exp->parsed()) return Command{ExportCmd{v.export_target, v.export_dir}};
   if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args}};
   if (s.stop->parsed()) return Command{StopCmd{v.stop_branch}};
   if (s.status->parsed()) return Command{StatusCmd{}};
@@ -111,6 +115,7 @@ int Run(const Invocation& inv) {
           [&](const GcCmd& c) { return CmdGc(g, c.window); },
           [&](const MountCmd& c) { return c.read_only ? CmdMountReadOnly(g, c.branch, c.dir) : CmdMount(g, c.branch, c.dir); },
           [&](const UmountCmd& c) { return CmdUmount(g, c.dir); },
+          [&](const ExportCmd& c) { return CmdExport(g, c.target, c.dir); },
           [&](const StartCmd& c) { return CmdStart(g, c.branch, c.pg_ctl_args); },
           [&](const StopCmd& c) { return CmdStop(g, c.branch); },
           [&](const StatusCmd&) { return CmdStatus(g); },

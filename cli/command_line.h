@@ -33,6 +33,9 @@ struct MountCmd {
 struct UmountCmd {
   std::string dir;
 };
+struct ExportCmd {
+  std::string target, dir;  // target: BRANCH, BRANCH@LSN or BRANCH@TIME
+};
 struct StartCmd {
   std::string branch;
   std::vector<std::string> pg_ctl_args;
@@ -46,7 +49,7 @@ struct PageServerCmd {
 };
 
 using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, GcCmd, MountCmd, UmountCmd,
-                             StartCmd, StopCmd, StatusCmd, PageServerCmd>;
+                             ExportCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd>;
 
 struct Invocation {
   GlobalOptions global;

@@ -29,6 +29,8 @@ int CmdMount(const GlobalOptions& g, const std::string& branch, const std::strin
 // `target`: BRANCH (its end of WAL), BRANCH@LSN or BRANCH@TIME.
 int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const std::string& dir);
 int CmdUmount(const GlobalOptions& g, const std::string& dir);
+// `target` as for CmdMountReadOnly; DIR new or empty.
+int CmdExport(const GlobalOptions& g, const std::string& target, const std::string& dir);
 int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vector<std::string>& pg_ctl_args);
 int CmdStop(const GlobalOptions& g, const std::string& branch);
 int CmdStatus(const GlobalOptions& g);

@@ -5,7 +5,10 @@
 // they do reaches the repository.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <map>
+#include <sstream>
 
 #include "common/file_util.h"
 #include "tests/harness/compute.h"
@@ -105,6 +108,72 @@ TEST_F(ReadOnlyMount, EachPointSeesExactlyWhatWasCommittedThere) {
   auto datadirs = ListDirectory(env_.repo() + "/datadirs/" + MainTimeline());
   ASSERT_TRUE(datadirs.ok());
   for (const auto& name : *datadirs) EXPECT_FALSE(name.starts_with("readonly-")) << name << " was left behind";
+}
+
+// pg_dump of the compute's database "postgres", without the random key of
+// its \restrict lines (new in each dump).
+std::string Dump(const Compute& c) {
+  std::vector<std::string> argv = {PgBin("pg_dump"), "-d", "postgres"};
+  for (const auto& a : c.ConnArgs()) argv.push_back(a);
+  RunResult r = RunCommand(argv);
+  EXPECT_TRUE(r.ok()) << r.Describe();
+  std::istringstream lines(r.out);
+  std::string out, line;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with("\\restrict ") && !line.starts_with("\\unrestrict ")) out += line + "\n";
+  }
+  return out;
+}
+
+TEST_F(ReadOnlyMount, AnExportOfAPastPointStartsOnItsOwnAndMatchesAReadOnlyMount) {
+  ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
+  Compute main(env_, "main", 5432);
+  main.Start();
+  main.Query("create table t (i int); insert into t select generate_series(1, 1000); checkpoint");
+  main.Query("create index on t (i); insert into t select generate_series(1001, 1500)");
+  const std::string lsn = main.Query("select pg_current_wal_insert_lsn()");
+  main.Query("insert into t select generate_series(1501, 2000); drop index t_i_idx");
+  RunResult exported = env_.MustZenith({"export", "main@" + lsn, dir_.Sub("export")});
+  EXPECT_NE(exported.out.find("exported branch main at "), std::string::npos) << exported.out;
+  // Nothing of zenith is left in it.
+  EXPECT_FALSE(PathExists(dir_.Sub("export/standby.signal")));
+  auto conf = ReadFileToString(dir_.Sub("export/postgresql.auto.conf"));
+  ASSERT_TRUE(conf.ok());
+  EXPECT_EQ(conf->find("zenith"), std::string::npos) << *conf;
+  struct stat st;
+  ASSERT_EQ(::lstat(dir_.Sub("export/pg_wal").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode)) << "pg_wal is a directory of its own";
+
+  MountReadOnly("main@" + lsn, "then");
+  Compute then(env_, "then", 5433);
+  then.Start();
+  // The export, under a plain pg_ctl start, with every zenith process of
+  // the read-write mount stopped.
+  ASSERT_TRUE(main.pg().Stop("fast").ok());
+  env_.MustZenith({"umount", dir_.Sub("main")});
+  Compute plain(env_, "export", 5434);
+  plain.Start();
+  EXPECT_EQ(Count(plain), "1500|1125750");
+  EXPECT_EQ(plain.Query("select pg_is_in_recovery()"), "f") << "a primary of its own";
+  EXPECT_TRUE(Dump(plain) == Dump(then)) << "the export and the read-only mount at its point dump differently";
+  RunResult amcheck = Amcheck(plain);
+  EXPECT_TRUE(amcheck.ok() && amcheck.out.empty()) << amcheck.Describe() << amcheck.out;
+  plain.Query("insert into t values (0)");  // it takes writes, and they are its own
+  EXPECT_EQ(Count(then), "1500|1125750");
+}
+
+TEST_F(ReadOnlyMount, AnExportRefusesANonEmptyDirectoryAndBadPointsAndLeavesThemAlone) {
+  ASSERT_TRUE(MakeDirectories(dir_.Sub("full"), 0700).ok());
+  ASSERT_TRUE(WriteFileDurably(dir_.Sub("full/keep"), "mine").ok());
+  RunResult r = env_.Zenith({"export", "main", dir_.Sub("full")});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("is not empty"), std::string::npos) << r.err;
+  EXPECT_EQ(ListDirectory(dir_.Sub("full")).value(), std::vector<std::string>{"keep"});
+  for (const std::string bad : {"nosuch", "main@2000-01-01 00:00:00+00", "main@FF/0"}) {
+    r = env_.Zenith({"export", bad, dir_.Sub("new")});
+    EXPECT_EQ(r.exit_code, 1) << bad << ": " << r.Describe();
+    EXPECT_FALSE(PathExists(dir_.Sub("new"))) << bad;
+  }
 }
 
 TEST_F(ReadOnlyMount, BadPointsAreRefusedClearlyAndMountNothing) {

@@ -51,6 +51,9 @@ TEST(CommandLine, MountStartStopAndTheRestCarryTheirArguments) {
   EXPECT_EQ(past.branch, "main@2026-11-29 10:00:00+00");
   EXPECT_EQ(past.dir, "/tmp/p");
   EXPECT_EQ(CommandOf<UmountCmd>(Parse({"umount", "/tmp/d"})).dir, "/tmp/d");
+  const auto exported = CommandOf<ExportCmd>(Parse({"export", "main@0/16B3A28", "/tmp/e"}));
+  EXPECT_EQ(exported.target, "main@0/16B3A28");
+  EXPECT_EQ(exported.dir, "/tmp/e");
   const auto start = CommandOf<StartCmd>(Parse({"start", "main", "--", "-o", "-p 5444"}));
   EXPECT_EQ(start.branch, "main");
   EXPECT_EQ(start.pg_ctl_args, (std::vector<std::string>{"-o", "-p 5444"}));

@@ -1,0 +1,169 @@
+#include "cli/mounting.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "cli/mountpoint.h"
+#include "cli/process.h"
+#include "common/file_util.h"
+
+namespace zenith::cli {
+
+using pageserver::MountEntry;
+using pageserver::RepoClient;
+using pageserver::TimelineId;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// A daemon that did not become ready is stopped (SIGTERM, then SIGKILL after
+// `patience`), and its mount taken down if it got that far: nothing is left
+// behind holding the directory or the branch's lease.
+void StopUnready(pid_t daemon, const std::string& dir, std::chrono::seconds patience) {
+  if (ProcessAlive(daemon)) {
+    ::kill(daemon, SIGTERM);
+    const auto deadline = Clock::now() + patience;
+    while (ProcessAlive(daemon) && Clock::now() < deadline) {
+      ReapIfExited(daemon);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (ProcessAlive(daemon)) ::kill(daemon, SIGKILL);
+  }
+  ReapIfExited(daemon);
+  if (IsZenithMount(dir)) IgnoreError(RunForeground({"/usr/bin/fusermount3", "-u", "-z", dir}).status());
+}
+
+// Reads the daemon's readiness line; the LSN of its snapshot on success.
+// ZENITH_MOUNT_TIMEOUT_S shortens the wait (tests of a daemon that hangs).
+Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& log, const std::string& dir) {
+  std::string line;
+  const char* limit = std::getenv("ZENITH_MOUNT_TIMEOUT_S");
+  const auto deadline = Clock::now() + std::chrono::seconds(limit && *limit ? std::atoi(limit) : 300);
+  bool answered = false;
+  while (Clock::now() < deadline) {
+    pollfd p{pipe.get(), POLLIN, 0};
+    if (poll(&p, 1, 200) > 0) {
+      char buf[4096];
+      ssize_t n = read(pipe.get(), buf, sizeof buf);
+      if (n > 0) {
+        line.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      answered = true;  // EOF: the daemon said what it had to say, or died
+      break;
+    }
+  }
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  if (line.rfind("ok ", 0) == 0) return line.substr(3);
+  StopUnready(daemon, dir, std::chrono::seconds(answered ? 30 : 5));
+  if (line.rfind("error ", 0) == 0) return InvalidArgument(line.substr(6));
+  if (!answered) return Timeout("zenith-fs did not become ready in time and was stopped; see " + log);
+  return Internal("zenith-fs failed to mount; see " + log);
+}
+
+// Starts zenith-fs with `args` (after --repo) and waits until it is ready.
+Result<std::string> StartDaemon(Session& s, std::vector<std::string> args, const std::string& log,
+                                const std::string& dir) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe", errno);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  std::vector<std::string> argv = {ExecutableDir() + "/zenith-fs", "--repo", s.repo.layout.root};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--mountpoint", dir, "--ready-fd", "3"});
+  ZENITH_ASSIGN_OR_RETURN(pid_t daemon, SpawnDaemon(argv, log, write_end.get()));
+  write_end.reset();
+  return AwaitReady(std::move(read_end), daemon, log, dir);
+}
+
+Status WaitForExit(pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = Clock::now() + limit;
+  while (ProcessAlive(pid)) {
+    ReapIfExited(pid);
+    if (Clock::now() > deadline) return Timeout("zenith-fs (pid " + std::to_string(pid) + ") did not exit");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Session> Connect(const GlobalOptions& g) {
+  ZENITH_ASSIGN_OR_RETURN(RepoContext repo, OpenRepo(ResolveRepoPath(g.repo)));
+  ZENITH_ASSIGN_OR_RETURN(RepoClient client, ConnectPageServer(repo));
+  return Session{std::move(repo), std::move(client)};
+}
+
+Result<TimelineId> TimelineOf(RepoClient& client, const std::string& branch) {
+  ZENITH_ASSIGN_OR_RETURN(auto described, client.DescribeTimeline(branch));
+  return described.timeline;
+}
+
+Result<std::string> Mount(Session& s, const std::string& branch, const std::string& dir) {
+  if (branch.find('@') != std::string::npos) {
+    return InvalidArgument("a read-write mount is of a branch's end of WAL; mount '" + branch +
+                           "' with --read-only, or make a branch there with `zenith branch NEW " + branch + "`");
+  }
+  ZENITH_ASSIGN_OR_RETURN(TimelineId timeline, TimelineOf(s.client, branch));
+  ZENITH_ASSIGN_OR_RETURN(auto mounts, s.client.Mounts());
+  for (const auto& m : mounts) {
+    if (m.timeline == timeline && !m.read_only) {
+      return Busy("branch '" + branch + "' is already mounted read-write at " + m.mountpoint + " (zenith-fs pid " +
+                  std::to_string(m.pid) + "); unmount it first with `zenith umount " + m.mountpoint + "`");
+    }
+  }
+  ZENITH_RETURN_IF_ERROR(PrepareMountpoint(dir));
+  ZENITH_RETURN_IF_ERROR(MakeDirectories(s.repo.layout.datadir(timeline), 0700));
+  return StartDaemon(s, {"--branch", branch}, s.repo.layout.mount_log(timeline), dir);
+}
+
+// A read-only mount of `branch` at `spec` ("" = its end of WAL); the point.
+Result<pageserver::ReadPoint> MountReadOnly(Session& s, const std::string& branch, const std::string& spec,
+                                            const std::string& dir) {
+  ZENITH_ASSIGN_OR_RETURN(auto point, s.client.ResolvePoint(branch, spec));
+  ZENITH_RETURN_IF_ERROR(PrepareMountpoint(dir));
+  ZENITH_RETURN_IF_ERROR(MakeDirectories(s.repo.layout.datadir(point.timeline), 0700));
+  ZENITH_RETURN_IF_ERROR(StartDaemon(s, {"--branch", branch, "--read-only-at", point.lsn.ToString()},
+                                     s.repo.layout.readonly_log(point.timeline), dir)
+                             .status());
+  return point;
+}
+
+Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
+  struct stat st;
+  bool dead = stat(dir.c_str(), &st) != 0 && errno == ENOTCONN;
+  if (!IsZenithMount(dir)) return InvalidArgument(dir + " is not a zenith mount");
+  if (!dead) {
+    if (auto pm = RunningPostmaster(dir)) {
+      return Busy("PostgreSQL (pid " + std::to_string(*pm) + ") is running on " + dir + "; stop it first with `pg_ctl -D " +
+                  dir + " stop` (or `zenith stop <branch>`)");
+    }
+  }
+  std::vector<std::string> argv = {"/usr/bin/fusermount3", "-u"};
+  if (dead) argv.push_back("-z");
+  argv.push_back(dir);
+  auto code = RunForeground(argv);
+  if (!code.ok() || *code != 0) {
+    return Busy("could not unmount " + dir + " (is a process using it?)");
+  }
+  // The daemon uploads what it still owes the page server, then exits.
+  if (daemon) return WaitForExit(*daemon, std::chrono::seconds(120));
+  return Status::Ok();
+}
+
+std::optional<pid_t> DaemonOf(RepoClient& client, const std::string& dir) {
+  auto mounts = client.Mounts();
+  if (!mounts.ok()) return std::nullopt;
+  for (const auto& m : *mounts) {
+    if (m.mountpoint == dir) return m.pid;
+  }
+  return std::nullopt;
+}
+
+}  // namespace zenith::cli

@@ -1,0 +1,47 @@
+// Mounting and unmounting for the CLI's commands (mount, start, stop,
+// export): zenith-fs is started as a daemon and the call returns once it
+// reports on its readiness pipe ("--ready-fd"): one line, "ok <snapshot
+// LSN>" or "error <message>". A daemon that never gets ready is stopped,
+// and its half-made mount taken down.
+//
+// Thread-safety: one thread (spawns and waits for processes).
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/repo_context.h"
+#include "common/status.h"
+#include "pageserver/client/repo_client.h"
+
+namespace zenith::cli {
+
+// The repository and a connection to its page server (started if needed).
+struct Session {
+  RepoContext repo;
+  pageserver::RepoClient client;
+};
+Result<Session> Connect(const GlobalOptions& g);
+
+Result<pageserver::TimelineId> TimelineOf(pageserver::RepoClient& client, const std::string& branch);
+
+// Mounts `branch` read-write at `dir` (an absolute path; made if missing,
+// else it must be empty). The LSN of the snapshot it starts from.
+Result<std::string> Mount(Session& s, const std::string& branch, const std::string& dir);
+
+// Mounts `branch` read-only at `spec` ("" = its end of WAL, an LSN or a
+// time) at `dir`. The point.
+Result<pageserver::ReadPoint> MountReadOnly(Session& s, const std::string& branch, const std::string& spec,
+                                            const std::string& dir);
+
+// Unmounts `dir` (refused while PostgreSQL runs on it) and waits for its
+// daemon, if known, to finish and exit.
+Status Unmount(const std::string& dir, std::optional<pid_t> daemon);
+
+// The zenith-fs serving `dir`, from the page server's list of mounts.
+std::optional<pid_t> DaemonOf(pageserver::RepoClient& client, const std::string& dir);
+
+}  // namespace zenith::cli
