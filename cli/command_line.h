@@ -13,7 +13,9 @@
 
 namespace zenith::cli {
 
-struct InitCmd {};
+struct InitCmd {
+  std::string from_datadir;  // "" = a fresh initdb
+};
 struct BranchListCmd {
   bool verbose = false;
 };

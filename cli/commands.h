@@ -18,7 +18,9 @@ struct GlobalOptions {
   std::string repo;  // --repo (empty: $ZENITH_REPO or ./.zenith)
 };
 
-int CmdInit(const GlobalOptions& g);
+// `from_datadir`: a stopped PostgreSQL 15 data directory to import ("" =
+// a fresh initdb).
+int CmdInit(const GlobalOptions& g, const std::string& from_datadir);
 int CmdBranchList(const GlobalOptions& g);
 int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::string& parent);
 int CmdBranchDelete(const GlobalOptions& g, const std::string& name);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "cli/mountpoint.h"
 #include "cli/process.h"
 #include "cli/repo_context.h"
 #include "common/file_util.h"
@@ -47,12 +48,18 @@ int Fail(const std::string& message) {
   return kExitFailure;
 }
 
-int CmdInit(const GlobalOptions& g) {
+int CmdInit(const GlobalOptions& g, const std::string& from_datadir) {
   if (geteuid() == 0) {
     return Fail("cannot run as root: PostgreSQL refuses to run as root; run zenith as an unprivileged user");
   }
   const std::string repo = ResolveRepoPath(g.repo);
   if (PathExists(repo)) return Fail("a zenith repository already exists in " + Display(g, repo));
+  if (!from_datadir.empty()) {
+    const std::string source = AbsolutePath(from_datadir);
+    if (Status s = ImportDataDirectory(repo, source); !s.ok()) return Fail("could not import " + source + ": " + s.message());
+    std::printf("new zenith repository was created in %s from %s\n", Display(g, repo).c_str(), source.c_str());
+    return kExitOk;
+  }
   const std::string initdb = PgBinDir() + "/initdb";
   if (access(initdb.c_str(), X_OK) != 0) {
     return Fail("PostgreSQL 15's initdb is not at " + initdb + "; install postgresql-15 or set ZENITH_PG_BIN");

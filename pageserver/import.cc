@@ -1,12 +1,16 @@
 #include "pageserver/import.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdlib>
 #include <ctime>
 
 #include <spdlog/spdlog.h>
 
 #include "common/byte_io.h"
+#include "common/daemon_process.h"
 #include "common/datadir_scan.h"
 #include "common/file_util.h"
 #include "common/page_header.h"
@@ -21,13 +25,39 @@ namespace zenith::pageserver {
 
 namespace {
 
+// A stopped PostgreSQL 15 cluster, or a clear error saying what it is.
+Status CheckSourceCluster(const std::string& datadir) {
+  struct stat st;
+  if (::stat(datadir.c_str(), &st) != 0) return ErrnoStatus("read", datadir, errno);
+  if (!S_ISDIR(st.st_mode)) return InvalidArgument("\"" + datadir + "\" is not a directory");
+  auto version = ReadFileToString(datadir + "/PG_VERSION");
+  if (!version.ok()) {
+    return InvalidArgument("\"" + datadir + "\" is not a PostgreSQL data directory (it has no readable PG_VERSION)");
+  }
+  std::string major = *version;
+  while (!major.empty() && (major.back() == '\n' || major.back() == ' ')) major.pop_back();
+  if (major != "15") {
+    return InvalidArgument("\"" + datadir + "\" is a PostgreSQL " + major + " data directory; zenith needs PostgreSQL 15");
+  }
+  if (auto pidfile = ReadFileToString(datadir + "/postmaster.pid"); pidfile.ok()) {
+    const long pid = std::strtol(pidfile->c_str(), nullptr, 10);
+    if (pid > 0 && ProcessAlive(static_cast<pid_t>(pid))) {
+      return Busy("PostgreSQL (pid " + std::to_string(pid) + ") is running on \"" + datadir +
+                  "\"; stop it first with `pg_ctl -D " + datadir + " stop`");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<ControlFile> ReadControlFile(const std::string& datadir) {
+  ZENITH_RETURN_IF_ERROR(CheckSourceCluster(datadir));
   ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(datadir + "/global/pg_control"));
   auto control = DecodeControlFile(AsBytes(bytes));
   if (!control.ok()) return control.status().WithContext(datadir + "/global/pg_control");
   if (control->state != DbState::kShutdowned) {
     return InvalidArgument("the cluster in \"" + datadir + "\" was not shut down cleanly (state: " +
-                           std::string(DbStateName(control->state)) + ")");
+                           std::string(DbStateName(control->state)) +
+                           "); start it with pg_ctl and stop it with `pg_ctl stop -m fast`, then import it");
   }
   if (control->xlog_seg_size != kWalSegmentSize || control->checkpoint_copy.this_timeline_id != kPgTimeLineId) {
     return InvalidArgument("the cluster in \"" + datadir + "\" must use 16 MB WAL segments on timeline 1");

@@ -61,7 +61,8 @@ TEST(CommandLine, MountStartStopAndTheRestCarryTheirArguments) {
   EXPECT_EQ(CommandOf<GcCmd>(Parse({"gc"})).window, "");
   EXPECT_EQ(CommandOf<GcCmd>(Parse({"gc", "--window", "2h"})).window, "2h");
   EXPECT_EQ(CommandOf<PageServerCmd>(Parse({"pageserver", "status"})).action, "status");
-  CommandOf<InitCmd>(Parse({"init"}));
+  EXPECT_EQ(CommandOf<InitCmd>(Parse({"init"})).from_datadir, "");
+  EXPECT_EQ(CommandOf<InitCmd>(Parse({"init", "--from-datadir", "/srv/pg"})).from_datadir, "/srv/pg");
   CommandOf<StatusCmd>(Parse({"status"}));
 }
 
