@@ -12,7 +12,7 @@ namespace {
 struct Values {
   std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
       start_branch, stop_branch, ps_action;
-  std::string init_from_datadir;
+  std::string init_from_datadir, init_from_server;
   bool branch_verbose = false, mount_read_only = false;
   std::vector<std::string> pg_ctl_args;
 };
@@ -26,8 +26,11 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   app.add_option("--repo", g.repo, "the repository directory (default: $ZENITH_REPO, else ./.zenith)");
   Subcommands s{};
   s.init = app.add_subcommand("init", "create a repository: initdb (or an existing cluster), imported as branch \"main\"");
-  s.init->add_option("--from-datadir", v.init_from_datadir,
-                     "import this stopped PostgreSQL 15 data directory instead (it is only read)");
+  auto* from_datadir = s.init->add_option("--from-datadir", v.init_from_datadir,
+                                          "import this stopped PostgreSQL 15 data directory instead (it is only read)");
+  s.init->add_option("--from", v.init_from_server,
+                     "import a base backup of this running PostgreSQL 15 server instead (a libpq connection string)")
+      ->excludes(from_datadir);
   s.branch = app.add_subcommand(
       "branch", "list branches (-v: with sizes), create NEW from PARENT[@LSN], or `delete` NAME");
   s.branch->add_option("name", v.branch_name, "the new branch (or `delete`)");
@@ -70,7 +73,7 @@ Result<Command> BranchCommand(const Values& v) {
 }
 
 Result<Command> Chosen(const Subcommands& s, const Values& v) {
-  if (s.init->parsed()) return Command{InitCmd{v.init_from_datadir}};
+  if (s.init->parsed()) return Command{InitCmd{v.init_from_datadir, v.init_from_server}};
   if (s.branch->parsed()) return BranchCommand(v);
   if (s.gc->parsed()) return Command{GcCmd{v.gc_window}};
   if (s.mount->parsed()) return Command{MountCmd{v.mount_branch, v.mount_dir, v.mount_read_only}};
@@ -111,7 +114,7 @@ int Run(const Invocation& inv) {
   const GlobalOptions& g = inv.global;
   return std::visit(
       Overloaded{
-          [&](const InitCmd& c) { return CmdInit(g, c.from_datadir); },
+          [&](const InitCmd& c) { return CmdInit(g, c); },
           [&](const BranchListCmd& c) { return c.verbose ? CmdBranchVerbose(g) : CmdBranchList(g); },
           [&](const BranchCreateCmd& c) { return CmdBranchCreate(g, c.name, c.parent); },
           [&](const BranchDeleteCmd& c) { return CmdBranchDelete(g, c.name); },

@@ -15,6 +15,7 @@ namespace zenith::cli {
 
 struct InitCmd {
   std::string from_datadir;  // "" = a fresh initdb
+  std::string from_server;   // a running server's connection string, or ""
 };
 struct BranchListCmd {
   bool verbose = false;

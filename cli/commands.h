@@ -18,9 +18,10 @@ struct GlobalOptions {
   std::string repo;  // --repo (empty: $ZENITH_REPO or ./.zenith)
 };
 
-// `from_datadir`: a stopped PostgreSQL 15 data directory to import ("" =
-// a fresh initdb).
-int CmdInit(const GlobalOptions& g, const std::string& from_datadir);
+struct InitCmd;
+// A fresh initdb, or the import of a stopped data directory or of a running
+// server (cli/command_line.h).
+int CmdInit(const GlobalOptions& g, const InitCmd& how);
 int CmdBranchList(const GlobalOptions& g);
 int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::string& parent);
 int CmdBranchDelete(const GlobalOptions& g, const std::string& name);

@@ -4,10 +4,12 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
 #include "cli/repo_context.h"
+#include "cli/server_copy.h"
 #include "common/file_util.h"
 #include "pageserver/client/server_launcher.h"
 
@@ -48,16 +50,25 @@ int Fail(const std::string& message) {
   return kExitFailure;
 }
 
-int CmdInit(const GlobalOptions& g, const std::string& from_datadir) {
+int CmdInit(const GlobalOptions& g, const InitCmd& how) {
   if (geteuid() == 0) {
     return Fail("cannot run as root: PostgreSQL refuses to run as root; run zenith as an unprivileged user");
   }
   const std::string repo = ResolveRepoPath(g.repo);
   if (PathExists(repo)) return Fail("a zenith repository already exists in " + Display(g, repo));
-  if (!from_datadir.empty()) {
-    const std::string source = AbsolutePath(from_datadir);
+  if (!how.from_datadir.empty()) {
+    const std::string source = AbsolutePath(how.from_datadir);
     if (Status s = ImportDataDirectory(repo, source); !s.ok()) return Fail("could not import " + source + ": " + s.message());
     std::printf("new zenith repository was created in %s from %s\n", Display(g, repo).c_str(), source.c_str());
+    return kExitOk;
+  }
+  if (!how.from_server.empty()) {
+    const std::string copy = repo + ".basebackup-" + std::to_string(getpid());
+    Status s = CopyRunningServer(how.from_server, PgBinDir(), copy);
+    if (s.ok()) s = ImportDataDirectory(repo, copy);
+    IgnoreError(RemoveTree(copy));
+    if (!s.ok()) return Fail("could not import the server: " + s.message());
+    std::printf("new zenith repository was created in %s from the server\n", Display(g, repo).c_str());
     return kExitOk;
   }
   const std::string initdb = PgBinDir() + "/initdb";

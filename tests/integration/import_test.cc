@@ -1,5 +1,6 @@
-// `zenith init --from-datadir DIR`: an existing, stopped PostgreSQL 15
-// cluster becomes branch main, with its data and its system identifier;
+// `zenith init --from-datadir DIR` and `--from CONNSTR`: an existing,
+// stopped PostgreSQL 15 cluster, or a base backup of a running one, becomes
+// branch main, with its data and its system identifier;
 // a running cluster, another major version or something that is no data
 // directory is refused, and no repository is left behind.
 #include <gtest/gtest.h>
@@ -77,6 +78,38 @@ TEST_F(InitFromDatadir, AStoppedClusterBecomesMainWithItsDataAndSystemIdentifier
     env_.MustZenith({"umount", mount});
   }
   EXPECT_TRUE(PathExists(dir_.Sub("source/PG_VERSION"))) << "the source is only read";
+}
+
+TEST_F(InitFromDatadir, ARunningServerIsImportedThroughABaseBackup) {
+  PgCluster source(dir_.Sub("source"), dir_.path(), 5443);
+  ASSERT_TRUE(source.Initdb().ok());
+  ASSERT_TRUE(source.Start().ok());
+  RunResult bench = RunCommand({PgBin("pgbench"), "-i", "-s", "2", "-q", "-h", dir_.path(), "-p", "5443", "-U",
+                                "postgres", "postgres"});
+  ASSERT_TRUE(bench.ok()) << bench.Describe();
+  const std::string before = Dump(source);
+  const std::string conninfo = "host=" + dir_.path() + " port=5443 user=postgres dbname=postgres";
+  RunResult init = env_.MustZenith({"init", "--from", conninfo});
+  EXPECT_NE(init.out.find("new zenith repository was created in .zenith from the server"), std::string::npos)
+      << init.out;
+  source.Query("insert into pgbench_history (tid, bid, aid, delta) values (1, 1, 1, 1)");  // after: not imported
+  ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
+  EXPECT_EQ(SystemId(dir_.Sub("main")), SystemId(dir_.Sub("source")));
+  PgCluster on_mount(dir_.Sub("main"), dir_.path(), 5444);
+  ASSERT_TRUE(on_mount.Start().ok());
+  EXPECT_TRUE(Dump(on_mount) == before) << "the import does not dump like the server did";
+  EXPECT_EQ(on_mount.Query("select count(*) from pgbench_history"), "0");
+  ASSERT_TRUE(on_mount.Stop("fast").ok());
+  auto left = ListDirectory(dir_.path());
+  ASSERT_TRUE(left.ok());
+  for (const auto& name : *left) EXPECT_FALSE(name.starts_with(".zenith.basebackup")) << name << " was left behind";
+}
+
+TEST_F(InitFromDatadir, AServerThatCannotBeReachedIsAClearErrorAndNoRepository) {
+  RunResult r = env_.Zenith({"init", "--from", "host=" + dir_.path() + " port=5449 user=postgres dbname=postgres"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("cannot connect to"), std::string::npos) << r.err;
+  EXPECT_FALSE(PathExists(env_.repo()));
 }
 
 TEST_F(InitFromDatadir, WhatIsNotAStoppedPostgres15ClusterIsRefused) {

@@ -63,6 +63,9 @@ TEST(CommandLine, MountStartStopAndTheRestCarryTheirArguments) {
   EXPECT_EQ(CommandOf<PageServerCmd>(Parse({"pageserver", "status"})).action, "status");
   EXPECT_EQ(CommandOf<InitCmd>(Parse({"init"})).from_datadir, "");
   EXPECT_EQ(CommandOf<InitCmd>(Parse({"init", "--from-datadir", "/srv/pg"})).from_datadir, "/srv/pg");
+  EXPECT_EQ(CommandOf<InitCmd>(Parse({"init", "--from", "host=db1"})).from_server, "host=db1");
+  EXPECT_FALSE(Parse({"init", "--from", "host=db1", "--from-datadir", "/srv/pg"}).invocation.has_value())
+      << "one source at a time";
   CommandOf<StatusCmd>(Parse({"status"}));
 }
 
