@@ -21,6 +21,7 @@
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
 #include "common/file_util.h"
+#include "common/progress.h"
 #include "common/str_format.h"
 #include "common/unique_fd.h"
 
@@ -28,7 +29,6 @@ namespace zenith::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr size_t kChunk = 1 << 20;
 constexpr int kCopyThreads = 4;
 
@@ -40,33 +40,6 @@ std::string WithoutZenithSettings(const std::string& conf) {
   const size_t ours = conf.find("# zenith:");
   return ours == std::string::npos ? conf : conf.substr(0, ours);
 }
-
-// "exported 1.2 GB of 3.4 GB, 120 MB/s, about 18 s left", rewritten in
-// place on a terminal; nothing otherwise. Thread-safe.
-class Progress {
- public:
-  explicit Progress(uint64_t total) : total_(total), shown_(isatty(STDERR_FILENO) == 1) {}
-  void Add(uint64_t bytes) {
-    std::lock_guard lock(mu_);
-    done_ += bytes;
-    if (!shown_ || Clock::now() - last_ < std::chrono::milliseconds(250)) return;
-    last_ = Clock::now();
-    const double secs = std::chrono::duration<double>(last_ - start_).count();
-    const double rate = secs > 0 ? done_ / secs : 0;
-    const double left = rate > 0 ? (total_ - std::min(done_, total_)) / rate : 0;
-    std::fprintf(stderr, "\rexported %s of %s, %s/s, about %.0f s left   ", FormatBytes(done_).c_str(),
-                 FormatBytes(total_).c_str(), FormatBytes(static_cast<uint64_t>(rate)).c_str(), left);
-  }
-  void End() {
-    if (shown_) std::fprintf(stderr, "\r%60s\r", "");
-  }
-
- private:
-  std::mutex mu_;
-  uint64_t total_, done_ = 0;  // guarded by mu_
-  bool shown_;
-  Clock::time_point start_ = Clock::now(), last_;
-};
 
 struct Entry {
   std::string rel;  // relative path
@@ -97,7 +70,7 @@ bool AllZero(std::span<const uint8_t> bytes) {
 }
 
 // Copies one regular file; zero chunks become holes.
-Status CopyFile(const std::string& from, const std::string& to, const struct stat& st, Progress& progress) {
+Status CopyFile(const std::string& from, const std::string& to, const struct stat& st, ProgressLine& progress) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd in, OpenFile(from, O_RDONLY));
   ZENITH_ASSIGN_OR_RETURN(UniqueFd out, OpenFile(to, O_WRONLY | O_CREAT | O_EXCL, st.st_mode & 07777));
   std::vector<uint8_t> buf(kChunk);
@@ -114,7 +87,7 @@ Status CopyFile(const std::string& from, const std::string& to, const struct sta
   return Status::Ok();
 }
 
-Status CopyEntry(const std::string& from_root, const std::string& to_root, const Entry& e, Progress& progress) {
+Status CopyEntry(const std::string& from_root, const std::string& to_root, const Entry& e, ProgressLine& progress) {
   const std::string from = from_root + "/" + e.rel, to = to_root + "/" + e.rel;
   if (S_ISDIR(e.st.st_mode)) {
     if (::mkdir(to.c_str(), e.st.st_mode & 07777) != 0) return ErrnoStatus("create directory", to, errno);
@@ -146,7 +119,7 @@ Status CopyOut(const std::string& mount, const std::string& dir) {
   for (const auto& e : entries) {
     if (S_ISREG(e.st.st_mode)) total += static_cast<uint64_t>(e.st.st_size);
   }
-  Progress progress(total);
+  ProgressLine progress("exported", total, stderr);
   // Directories and links first, in order (parents before children); then
   // the files, several at a time: each read of a relation file waits on
   // GetPage round trips, which overlap across files.

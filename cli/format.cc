@@ -2,20 +2,8 @@
 
 #include <algorithm>
 
-#include "common/str_format.h"
 
 namespace zenith::cli {
-
-std::string FormatBytes(uint64_t bytes) {
-  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = static_cast<double>(bytes);
-  int unit = 0;
-  while (v >= 1024 && unit < 4) {
-    v /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? std::to_string(bytes) + " B" : StringPrintf(v < 10 ? "%.1f %s" : "%.0f %s", v, kUnits[unit]);
-}
 
 std::string Plural(uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);

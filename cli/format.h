@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "common/progress.h"
+
 namespace zenith::cli {
 
-// "0 B", "812 kB", "1.5 MB", "23 GB": as du -h says it, in 1024s; one
-// decimal below 10.
-std::string FormatBytes(uint64_t bytes);
+using zenith::FormatBytes;  // common/progress.h
 
 // "1 layer", "3 layers".
 std::string Plural(uint64_t n, const char* one, const char* many);

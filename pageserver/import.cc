@@ -15,6 +15,7 @@
 #include "common/file_util.h"
 #include "common/page_header.h"
 #include "common/pg_control.h"
+#include "common/progress.h"
 #include "common/wal_directory.h"
 #include "common/wal_reader.h"
 #include "pageserver/layer_writer.h"
@@ -77,13 +78,15 @@ Result<SnapshotLsns> ImportLsns(const std::string& wal_dir, const ControlFile& c
 
 // Adds every non-zero page of one relation segment file (zero pages are
 // implied: layer 0's floors are 0).
-Status AddRelationPages(const std::string& path, const RelSegment& seg, uint64_t size, LayerWriter& writer) {
+Status AddRelationPages(const std::string& path, const RelSegment& seg, uint64_t size, LayerWriter& writer,
+                        ProgressLine* progress) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
   std::vector<uint8_t> page(kPageSize);
   const uint32_t first_block = seg.segno * BlocksPerSegment();
   for (uint64_t off = 0; off + kPageSize <= size; off += kPageSize) {
     ZENITH_ASSIGN_OR_RETURN(size_t got, PreadFull(fd.get(), page, off, path));
     if (got != kPageSize) return IoError("\"" + path + "\" shrank while it was imported");
+    if (progress) progress->Add(kPageSize);
     if (IsAllZeroPage(page)) continue;
     ZENITH_RETURN_IF_ERROR(writer.AddPage(seg.tag, first_block + static_cast<uint32_t>(off / kPageSize), page));
   }
@@ -91,11 +94,11 @@ Status AddRelationPages(const std::string& path, const RelSegment& seg, uint64_t
 }
 
 Status WriteLayerZero(const std::string& datadir, const RepoLayout& layout, const TimelineId& id,
-                      const SnapshotLsns& lsns) {
+                      const SnapshotLsns& lsns, ProgressLine* progress) {
   ZENITH_ASSIGN_OR_RETURN(auto entries, ScanDatadir(datadir));
   ZENITH_ASSIGN_OR_RETURN(auto writer, LayerWriter::Create(layout.layers_dir(id), id));
   for (const auto& e : entries) {
-    if (e.relation) ZENITH_RETURN_IF_ERROR(AddRelationPages(datadir + "/" + e.path, *e.relation, e.size, *writer));
+    if (e.relation) ZENITH_RETURN_IF_ERROR(AddRelationPages(datadir + "/" + e.path, *e.relation, e.size, *writer, progress));
   }
   for (const auto& [rel, nblocks] : RelationSizes(entries)) {
     ZENITH_RETURN_IF_ERROR(writer->SetRelation(rel, RelationInfo{nblocks, 0}));
@@ -107,17 +110,19 @@ Status WriteLayerZero(const std::string& datadir, const RepoLayout& layout, cons
   return writer->Finish(LayerMeta(lsns, Lsn(0), /*image=*/true, std::time(nullptr))).status();
 }
 
-Status CopyWalSegments(const std::string& from, const std::string& to) {
+Status CopyWalSegments(const std::string& from, const std::string& to, ProgressLine* progress) {
   ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(from));
   for (const auto& name : names) {
     if (!ParseWalSegmentFileName(name)) continue;
     ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(from + "/" + name));
     ZENITH_RETURN_IF_ERROR(WriteFileDurably(to + "/" + name, bytes, 0600));
+    if (progress) progress->Add(bytes.size());
   }
   return Status::Ok();
 }
 
-Status BuildRepository(const RepoLayout& layout, const std::string& datadir, RepoConfig config) {
+Status BuildRepository(const RepoLayout& layout, const std::string& datadir, RepoConfig config,
+                       ProgressLine* progress) {
   ZENITH_ASSIGN_OR_RETURN(ControlFile control, ReadControlFile(datadir));
   ZENITH_ASSIGN_OR_RETURN(SnapshotLsns lsns, ImportLsns(datadir + "/pg_wal", control));
   ZENITH_ASSIGN_OR_RETURN(TimelineId main_id, TimelineId::Generate());
@@ -127,8 +132,8 @@ Status BuildRepository(const RepoLayout& layout, const std::string& datadir, Rep
                                  layout.layers_dir(main_id)}) {
     ZENITH_RETURN_IF_ERROR(MakeDirectoryDurably(dir, 0700));
   }
-  ZENITH_RETURN_IF_ERROR(CopyWalSegments(datadir + "/pg_wal", layout.wal_dir(main_id)));
-  ZENITH_RETURN_IF_ERROR(WriteLayerZero(datadir, layout, main_id, lsns));
+  ZENITH_RETURN_IF_ERROR(CopyWalSegments(datadir + "/pg_wal", layout.wal_dir(main_id), progress));
+  ZENITH_RETURN_IF_ERROR(WriteLayerZero(datadir, layout, main_id, lsns, progress));
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.metadata(main_id), TimelineMetadata{main_id, {}, {}}.ToJson()));
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.branch_ref("main"), main_id.ToString() + "\n", 0644));
   ZENITH_RETURN_IF_ERROR(config.Save(layout.config()));
@@ -138,11 +143,12 @@ Status BuildRepository(const RepoLayout& layout, const std::string& datadir, Rep
 
 }  // namespace
 
-Status CreateRepository(const std::string& root, const std::string& datadir, RepoConfig config) {
+Status CreateRepository(const std::string& root, const std::string& datadir, RepoConfig config,
+                        ProgressLine* progress) {
   if (PathExists(root)) return AlreadyExists("a zenith repository already exists in \"" + root + "\"");
   const std::string temp_root = root + ".tmp-" + std::to_string(getpid());
   IgnoreError(RemoveTree(temp_root));
-  Status s = BuildRepository(RepoLayout{temp_root}, datadir, std::move(config));
+  Status s = BuildRepository(RepoLayout{temp_root}, datadir, std::move(config), progress);
   if (s.ok() && ::rename(temp_root.c_str(), root.c_str()) != 0) s = ErrnoStatus("rename to", root, errno);
   if (s.ok()) s = FsyncDirectory(DirName(root));
   if (!s.ok()) IgnoreError(RemoveTree(temp_root));

@@ -15,11 +15,17 @@
 #include "common/status.h"
 #include "pageserver/client/repo_config.h"
 
+namespace zenith {
+class ProgressLine;
+}
+
 namespace zenith::pageserver {
 
 // REQUIRES: `datadir` holds a cluster that was shut down cleanly (as initdb
 // leaves it). `config.system_id` is filled in from its pg_control.
 // AlreadyExists if `root` exists.
-Status CreateRepository(const std::string& root, const std::string& datadir, RepoConfig config);
+// `progress`, if given, counts the bytes read (relation files and WAL).
+Status CreateRepository(const std::string& root, const std::string& datadir, RepoConfig config,
+                        ProgressLine* progress = nullptr);
 
 }  // namespace zenith::pageserver

@@ -20,7 +20,9 @@
 #include <cstdio>
 #include <spdlog/spdlog.h>
 
+#include "common/datadir_scan.h"
 #include "common/file_util.h"
+#include "common/progress.h"
 #include "pageserver/client/server_launcher.h"
 #include "pageserver/history.h"
 #include "pageserver/import.h"
@@ -105,13 +107,32 @@ int Serve(const std::string& root) {
 
 namespace {
 
+// The bytes an import reads: relation files and WAL segments.
+uint64_t ImportBytes(const std::string& datadir) {
+  uint64_t total = 0;
+  if (auto entries = zenith::ScanDatadir(datadir); entries.ok()) {
+    for (const auto& e : *entries) {
+      if (e.relation) total += e.size;
+    }
+  }
+  if (auto names = zenith::ListDirectory(datadir + "/pg_wal"); names.ok()) {
+    for (const auto& name : *names) {
+      if (zenith::ParseWalSegmentFileName(name)) total += zenith::kWalSegmentSize;
+    }
+  }
+  return total;
+}
+
 int Create(const std::string& root, const std::string& datadir, const std::string& pg_bin_dir) {
   // The user sees initdb's output and the CLI's one line; the import's
-  // progress log would interleave with them. Failures come back as a Status.
+  // log would interleave with them. Failures come back as a Status. On a
+  // terminal, a progress line (stdout is the CLI's; its stderr is not).
   spdlog::set_level(spdlog::level::off);
   zenith::pageserver::RepoConfig config;
   if (!pg_bin_dir.empty()) config.pg_bin_dir = pg_bin_dir;
-  zenith::Status s = zenith::pageserver::CreateRepository(root, datadir, config);
+  zenith::ProgressLine progress("imported", ImportBytes(datadir), stdout);
+  zenith::Status s = zenith::pageserver::CreateRepository(root, datadir, config, &progress);
+  progress.End();
   if (s.ok()) return 0;
   std::fprintf(stderr, "zenith-pageserver: %s\n", s.message().c_str());
   return 1;
