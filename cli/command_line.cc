@@ -11,7 +11,7 @@ namespace {
 // Every value the subcommands fill in; turned into one Command after parsing.
 struct Values {
   std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
-      start_branch, stop_branch, ps_action;
+      start_branch, stop_branch, ps_action, ps_listen;
   std::string init_from_datadir, init_from_server;
   bool branch_verbose = false, mount_read_only = false;
   std::vector<std::string> pg_ctl_args;
@@ -58,6 +58,9 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.status = app.add_subcommand("status", "list mounts");
   s.ps = app.add_subcommand("pageserver", "manage the page server");
   s.ps->add_option("action", v.ps_action)->required()->check(CLI::IsMember({"start", "stop", "status"}));
+  s.ps->add_option("--listen", v.ps_listen,
+                   "with start: also listen on HOST:PORT (TCP, SCRAM-SHA-256 as user zenith, the password in "
+                   ".zenith/password); kept for later starts");
   return s;
 }
 
@@ -82,7 +85,10 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
   if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args}};
   if (s.stop->parsed()) return Command{StopCmd{v.stop_branch}};
   if (s.status->parsed()) return Command{StatusCmd{}};
-  if (s.ps->parsed()) return Command{PageServerCmd{v.ps_action}};
+  if (s.ps->parsed()) {
+    if (!v.ps_listen.empty() && v.ps_action != "start") return InvalidArgument("--listen goes with `zenith pageserver start`");
+    return Command{PageServerCmd{v.ps_action, v.ps_listen}};
+  }
   return InvalidArgument("no command given; see zenith --help");
 }
 
@@ -125,7 +131,7 @@ int Run(const Invocation& inv) {
           [&](const StartCmd& c) { return CmdStart(g, c.branch, c.pg_ctl_args); },
           [&](const StopCmd& c) { return CmdStop(g, c.branch); },
           [&](const StatusCmd&) { return CmdStatus(g); },
-          [&](const PageServerCmd& c) { return CmdPageServer(g, c.action); },
+          [&](const PageServerCmd& c) { return CmdPageServer(g, c.action, c.listen); },
       },
       inv.command);
 }

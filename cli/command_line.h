@@ -49,6 +49,7 @@ struct StopCmd {
 struct StatusCmd {};
 struct PageServerCmd {
   std::string action;  // start | stop | status
+  std::string listen;  // with start: HOST:PORT to listen on (kept in the config)
 };
 
 using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, GcCmd, MountCmd, UmountCmd,

@@ -27,7 +27,8 @@ int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::
 int CmdBranchDelete(const GlobalOptions& g, const std::string& name);
 int CmdBranchVerbose(const GlobalOptions& g);  // zenith branch -v
 int CmdGc(const GlobalOptions& g, const std::string& window);  // window "" = the configured one
-int CmdPageServer(const GlobalOptions& g, const std::string& action);  // start | stop | status
+// start | stop | status; `listen` (start only): HOST:PORT, kept in the config.
+int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::string& listen);
 int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir);
 // `target`: BRANCH (its end of WAL), BRANCH@LSN or BRANCH@TIME.
 int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const std::string& dir);

@@ -122,13 +122,25 @@ int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::
   return kExitOk;
 }
 
-int CmdPageServer(const GlobalOptions& g, const std::string& action) {
+int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::string& listen) {
   auto repo = OpenRepo(ResolveRepoPath(g.repo));
   if (!repo.ok()) return Fail(repo.status().message());
   if (action == "start") {
+    if (!listen.empty() && listen != repo->config.listen) {
+      if (auto address = pageserver::ParseListenAddress(listen); !address.ok()) return Fail(address.status().message());
+      repo->config.listen = listen;
+      if (Status s = repo->config.Save(repo->layout.config()); !s.ok()) return Fail(s.message());
+      if (RunningPageServer(*repo)) {  // it listens where it was told when it started
+        if (Status s = StopPageServer(*repo); !s.ok()) return Fail(s.message());
+      }
+    }
     auto pid = StartPageServer(*repo);
     if (!pid.ok()) return Fail(pid.status().message());
     std::printf("page server running (pid %d), socket %s\n", *pid, repo->layout.socket_path(repo->config.port).c_str());
+    if (!repo->config.listen.empty()) {
+      std::printf("listening on %s: user zenith, password in %s\n", repo->config.listen.c_str(),
+                  repo->layout.password_file().c_str());
+    }
     return kExitOk;
   }
   if (action == "stop") {

@@ -16,6 +16,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kBusy: return "busy";
     case StatusCode::kProtocol: return "protocol error";
     case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kPermissionDenied: return "permission denied";
     case StatusCode::kInternal: return "internal error";
   }
   return "unknown";

@@ -28,6 +28,7 @@ enum class StatusCode {
   kBusy,              // held by someone else (a lock, a mount)
   kProtocol,          // a peer broke the wire protocol
   kUnavailable,       // a service cannot be reached
+  kPermissionDenied,  // the caller is not allowed: a wrong password, another user
   kInternal,          // a bug: an invariant did not hold
 };
 

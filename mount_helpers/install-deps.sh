@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libfuse3-dev fuse3                    # the FUSE daemon (libfuse3 low-level API)
   libpq-dev                             # client library of zenith and zenith-fs
+  libssl-dev                            # SCRAM-SHA-256 of the page server's TCP endpoint
   libboost-filesystem-dev
   libspdlog-dev libfmt-dev              # logging
   libgtest-dev libgmock-dev             # unit and integration tests

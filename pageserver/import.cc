@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "common/byte_io.h"
@@ -19,6 +20,7 @@
 #include "common/wal_directory.h"
 #include "common/wal_reader.h"
 #include "pageserver/layer_writer.h"
+#include "pageserver/scram.h"
 #include "pageserver/client/repo_layout.h"
 #include "pageserver/timeline.h"
 
@@ -121,6 +123,15 @@ Status CopyWalSegments(const std::string& from, const std::string& to, ProgressL
   return Status::Ok();
 }
 
+// A new random password for the TCP endpoint (pageserver/scram.h).
+Status WritePassword(const RepoLayout& layout) {
+  std::string raw(24, '\0');
+  if (RAND_bytes(reinterpret_cast<uint8_t*>(raw.data()), static_cast<int>(raw.size())) != 1) {
+    return Internal("OpenSSL could not make a password");
+  }
+  return WriteFileDurably(layout.password_file(), Base64Encode(raw) + "\n", 0600);
+}
+
 Status BuildRepository(const RepoLayout& layout, const std::string& datadir, RepoConfig config,
                        ProgressLine* progress) {
   ZENITH_ASSIGN_OR_RETURN(ControlFile control, ReadControlFile(datadir));
@@ -137,6 +148,7 @@ Status BuildRepository(const RepoLayout& layout, const std::string& datadir, Rep
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.metadata(main_id), TimelineMetadata{main_id, {}, {}}.ToJson()));
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.branch_ref("main"), main_id.ToString() + "\n", 0644));
   ZENITH_RETURN_IF_ERROR(config.Save(layout.config()));
+  ZENITH_RETURN_IF_ERROR(WritePassword(layout));
   spdlog::info("imported {} as timeline {} of branch main at {}", datadir, main_id.ToString(), lsns.valid.ToString());
   return Status::Ok();
 }

@@ -29,6 +29,7 @@
 #include "pageserver/page_service.h"
 #include "pageserver/pq_server.h"
 #include "pageserver/repository.h"
+#include "pageserver/scram.h"
 
 namespace zenith::pageserver {
 namespace {
@@ -50,6 +51,25 @@ void RaiseFileLimit() {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }
+}
+
+// The TCP endpoint of config.listen, if any: SCRAM-SHA-256 with the
+// repository's password, read now (a new one takes effect at the next start).
+Status ConfigureTcp(const RepoConfig& config, const RepoLayout& layout, PqServerOptions* options) {
+  if (config.listen.empty()) return Status::Ok();
+  ZENITH_ASSIGN_OR_RETURN(ListenAddress listen, ParseListenAddress(config.listen));
+  auto password = ReadFileToString(layout.password_file());
+  std::string secret = password.ok() ? *password : "";
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) {
+    return InvalidArgument("listening on " + config.listen + " needs a password in " + layout.password_file() +
+                           " (one line, mode 0600)");
+  }
+  ZENITH_ASSIGN_OR_RETURN(ScramVerifier verifier, ScramVerifier::FromPassword(secret));
+  options->tcp_host = listen.host;
+  options->tcp_port = listen.port;
+  options->tcp_password = std::make_shared<const ScramVerifier>(std::move(verifier));
+  return Status::Ok();
 }
 
 int Serve(const std::string& root) {
@@ -80,7 +100,11 @@ int Serve(const std::string& root) {
   const RepoConfig& config = (*repo)->config();
   PqServerOptions options;
   options.unix_socket_path = UnixSocketPath(layout.socket_dir(), static_cast<uint16_t>(config.port));
-  if (config.tcp_port != 0) options.tcp_port = static_cast<uint16_t>(config.tcp_port);
+  options.unix_owner_only = true;
+  if (Status s = ConfigureTcp(config, layout, &options); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
   options.max_connections = 1000;
   History history(**repo, HistoryOptionsFor(config.history));
   PageServiceOptions service;

@@ -418,7 +418,20 @@ Result<PqConnection::StartupOutcome> PqConnection::AcceptStartup(const pq::Start
                                 std::to_string(options_.max_connections) + "); try again later");
     return StartupOutcome::kRefused;
   }
+  if (!options_.refuse_peer.empty()) {
+    spdlog::warn("connection {} from {} refused: {}", id(), options_.peer, options_.refuse_peer);
+    pq::AppendErrorResponse(out, pq::Severity::kFatal, "28000", options_.refuse_peer);
+    return StartupOutcome::kRefused;
+  }
   if (minor > 0 || !packet.protocol_options.empty()) pq::AppendNegotiateProtocolVersion(out, 0, packet.protocol_options);
+  if (options_.password != nullptr) {
+    if (Status s = Authenticate(); !s.ok()) {
+      if (s.code() != StatusCode::kPermissionDenied) return s;
+      spdlog::warn("connection {} from {}: {}", id(), options_.peer, s.message());
+      pq::AppendErrorResponse(out, pq::Severity::kFatal, "28P01", s.message());
+      return StartupOutcome::kRefused;
+    }
+  }
   pq::AppendAuthenticationOk(out);
   pq::AppendParameterStatus(out, "server_version", "15.0");
   pq::AppendParameterStatus(out, "server_encoding", "UTF8");
@@ -430,6 +443,29 @@ Result<PqConnection::StartupOutcome> PqConnection::AcceptStartup(const pq::Start
   pq::AppendReadyForQuery(out);
   ZENITH_RETURN_IF_ERROR(socket_.Flush());
   return StartupOutcome::kReady;
+}
+
+Status PqConnection::Authenticate() {
+  const std::string user = Param(params_, "user");
+  const Status denied(StatusCode::kPermissionDenied, "password authentication failed for user \"" + user + "\"");
+  std::string* out = &socket_.output();
+  pq::AppendAuthenticationSasl(out, "SCRAM-SHA-256");
+  ScramExchange scram(*options_.password);
+  ZENITH_ASSIGN_OR_RETURN(FrontendMessage first, ReadAuthMessage());
+  ZENITH_ASSIGN_OR_RETURN(pq::SaslInitialResponse initial, pq::DecodeSaslInitialResponse(first.bytes()));
+  if (initial.mechanism != "SCRAM-SHA-256") {
+    return ProtocolError("unsupported SASL mechanism \"" + initial.mechanism + "\": the page server offers SCRAM-SHA-256");
+  }
+  ZENITH_ASSIGN_OR_RETURN(std::string server_first, scram.ClientFirst(initial.data));
+  pq::AppendAuthenticationSaslContinue(out, server_first);
+  ZENITH_ASSIGN_OR_RETURN(FrontendMessage final, ReadAuthMessage());
+  Result<std::string> server_final = scram.ClientFinal(final.body);
+  if (server_final.status().code() == StatusCode::kPermissionDenied) return denied;
+  ZENITH_RETURN_IF_ERROR(server_final.status());
+  // The same message for a wrong user as for a wrong password: nothing to learn.
+  if (user != options_.password_user) return denied;
+  pq::AppendAuthenticationSaslFinal(out, *server_final);
+  return Status::Ok();
 }
 
 // ---- PqConnection: the message loop ------------------------------------------
@@ -448,6 +484,17 @@ Status PqConnection::ServeMessages() {
     ReportError(s);
     if (IsExtendedQueryMessage(msg.type)) ignore_till_sync_ = true;
   }
+}
+
+Result<PqConnection::FrontendMessage> PqConnection::ReadAuthMessage() {
+  std::string header;
+  ZENITH_RETURN_IF_ERROR(socket_.Read(5, &header, /*flush_before_block=*/true));
+  FrontendMessage msg;
+  msg.type = static_cast<uint8_t>(header[0]);
+  const uint32_t length = LoadBe32(header.data() + 1);
+  ZENITH_RETURN_IF_ERROR(pq::CheckAuthMessageHeader(msg.type, length));
+  ZENITH_RETURN_IF_ERROR(socket_.Read(length - 4, &msg.body, /*flush_before_block=*/true));
+  return msg;
 }
 
 Result<PqConnection::FrontendMessage> PqConnection::ReadMessage(bool flush_before_block) {

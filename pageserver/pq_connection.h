@@ -31,6 +31,7 @@
 #include "common/unique_fd.h"
 #include "pageserver/command.h"
 #include "pageserver/pq_message.h"
+#include "pageserver/scram.h"
 
 namespace zenith::pageserver {
 
@@ -108,6 +109,13 @@ struct PqConnectionOptions {
   // Answer the startup packet with FATAL 53300 and close (the server is full).
   bool refuse_too_many = false;
   int max_connections = 0;              // for the refusal message
+  // Not empty: answer the startup packet with FATAL 28000 and this message
+  // (a Unix-socket peer that is not the repository's owner).
+  std::string refuse_peer;
+  // Set: the client authenticates with SCRAM-SHA-256 against it, as user
+  // `password_user`, before anything else (TCP). Not owned.
+  const ScramVerifier* password = nullptr;
+  std::string password_user = "zenith";
 };
 
 class PqConnection final : public Session {
@@ -152,8 +160,12 @@ class PqConnection final : public Session {
   Result<StartupOutcome> Startup();
   Result<pq::StartupPacket> ReadStartupPacket();
   Result<StartupOutcome> AcceptStartup(const pq::StartupPacket& packet);
+  // The SCRAM-SHA-256 exchange; OK once the client proved the password.
+  Status Authenticate();
   Status ServeMessages();
   Result<FrontendMessage> ReadMessage(bool flush_before_block);
+  // A message during authentication (CheckAuthMessageHeader).
+  Result<FrontendMessage> ReadAuthMessage();
   Status Dispatch(const FrontendMessage& msg);
   Status HandleQuery(const FrontendMessage& msg);
   Status RunSimpleQuery(const FrontendMessage& msg);

@@ -179,6 +179,14 @@ Status CheckMessageHeader(uint8_t type, uint32_t length) {
   return Status::Ok();
 }
 
+Status CheckAuthMessageHeader(uint8_t type, uint32_t length) {
+  if (type != 'p') return ProtocolError("expected a SASL response during authentication, got message type " + Hex2(type));
+  if (length < 4 || length - 4 > kMaxAuthMessageLength) {
+    return ProtocolError("invalid SASL response length " + std::to_string(length));
+  }
+  return Status::Ok();
+}
+
 Result<std::string> DecodeQuery(std::span<const uint8_t> body) {
   WireReader r(body);
   std::string query = r.CString();
@@ -281,6 +289,35 @@ Status CheckTextFormats(const BindMessage& bind) {
 void AppendAuthenticationOk(std::string* out) {
   MessageBuilder m(out, 'R');
   m.U32(0);
+}
+
+void AppendAuthenticationSasl(std::string* out, std::string_view mechanism) {
+  MessageBuilder m(out, 'R');
+  m.U32(10);
+  m.CString(mechanism);
+  m.CString("");
+}
+
+void AppendAuthenticationSaslContinue(std::string* out, std::string_view data) {
+  MessageBuilder m(out, 'R');
+  m.U32(11);
+  m.Bytes(data);
+}
+
+void AppendAuthenticationSaslFinal(std::string* out, std::string_view data) {
+  MessageBuilder m(out, 'R');
+  m.U32(12);
+  m.Bytes(data);
+}
+
+Result<SaslInitialResponse> DecodeSaslInitialResponse(std::span<const uint8_t> body) {
+  WireReader r(body);
+  SaslInitialResponse m;
+  m.mechanism = r.CString();
+  const uint32_t length = r.U32();
+  if (r.ok() && length != 0xFFFFFFFFu) m.data = r.Bytes(length);
+  if (!r.AtEnd()) return ProtocolError("malformed SASLInitialResponse message");
+  return m;
 }
 
 void AppendParameterStatus(std::string* out, std::string_view name, std::string_view value) {

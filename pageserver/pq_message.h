@@ -87,6 +87,18 @@ Result<BindMessage> DecodeBind(std::span<const uint8_t> body);      // 'B'
 Result<TargetMessage> DecodeTarget(std::span<const uint8_t> body);  // 'D', 'C'
 Result<ExecuteMessage> DecodeExecute(std::span<const uint8_t> body);
 Result<std::string> DecodeCopyFail(std::span<const uint8_t> body);  // 'f'
+
+// SASLInitialResponse ('p' during authentication): the mechanism chosen
+// and the client's first message.
+struct SaslInitialResponse {
+  std::string mechanism;
+  std::string data;
+};
+Result<SaslInitialResponse> DecodeSaslInitialResponse(std::span<const uint8_t> body);
+// The header of a message during authentication: only 'p' (a password or
+// SASL response), of at most kMaxAuthMessageLength bytes.
+inline constexpr uint32_t kMaxAuthMessageLength = 8192;
+Status CheckAuthMessageHeader(uint8_t type, uint32_t length);
 // Sync, Flush, CopyDone and Terminate carry nothing.
 Status CheckEmptyBody(std::span<const uint8_t> body);
 
@@ -101,6 +113,10 @@ Status CheckTextFormats(const BindMessage& bind);
 enum class Severity { kError, kFatal };
 
 void AppendAuthenticationOk(std::string* out);
+// AuthenticationSASL offering `mechanism`, then SASLContinue and SASLFinal.
+void AppendAuthenticationSasl(std::string* out, std::string_view mechanism);
+void AppendAuthenticationSaslContinue(std::string* out, std::string_view data);
+void AppendAuthenticationSaslFinal(std::string* out, std::string_view data);
 void AppendParameterStatus(std::string* out, std::string_view name, std::string_view value);
 void AppendBackendKeyData(std::string* out, uint32_t process_id, uint32_t secret_key);
 void AppendNegotiateProtocolVersion(std::string* out, uint32_t newest_minor,

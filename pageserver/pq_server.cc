@@ -102,7 +102,7 @@ Status PqServer::Start() {
   key_generator_.seed(std::random_device{}());
   acceptor_ = std::jthread([this] { AcceptLoop(); });
   spdlog::info("page server listening on {}{}", options_.unix_socket_path.empty() ? "" : options_.unix_socket_path,
-               bound_tcp_port_ ? " 127.0.0.1:" + std::to_string(*bound_tcp_port_) : "");
+               bound_tcp_port_ ? " " + options_.tcp_host + ":" + std::to_string(*bound_tcp_port_) : "");
   return Status::Ok();
 }
 
@@ -155,9 +155,11 @@ Status PqServer::ListenTcp() {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string where = options_.tcp_host + ":" + std::to_string(*options_.tcp_port);
+  if (::inet_pton(AF_INET, options_.tcp_host.c_str(), &addr.sin_addr) != 1) {
+    return InvalidArgument("'" + options_.tcp_host + "' is not an IPv4 address to listen on");
+  }
   addr.sin_port = htons(*options_.tcp_port);
-  std::string where = "127.0.0.1:" + std::to_string(*options_.tcp_port);
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     return ErrnoStatus("bind", where, errno);
   }
@@ -219,11 +221,25 @@ void PqServer::AcceptFrom(const Listener& listener) {
       int one = 1;
       ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    StartConnection(std::move(client), PeerName(addr));
+    StartConnection(std::move(client), PeerName(addr), listener.is_unix);
   }
 }
 
-void PqServer::StartConnection(UniqueFd fd, std::string peer) {
+namespace {
+
+// Why a Unix-socket peer may not be served, or "" (it runs as our user).
+std::string PeerRefusal(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return "the peer's credentials are unknown";
+  if (cred.uid == ::geteuid()) return "";
+  return "only the repository's owner (uid " + std::to_string(::geteuid()) + ") may use the page server's socket; uid " +
+         std::to_string(cred.uid) + " may connect over TCP with the password";
+}
+
+}  // namespace
+
+void PqServer::StartConnection(UniqueFd fd, std::string peer, bool is_unix) {
   std::lock_guard<std::mutex> lock(mu_);
   ReapFinished();
   int active = 0;
@@ -235,6 +251,8 @@ void PqServer::StartConnection(UniqueFd fd, std::string peer) {
   options.peer = std::move(peer);
   options.startup_timeout = options_.startup_timeout;
   options.max_connections = options_.max_connections;
+  if (is_unix && options_.unix_owner_only) options.refuse_peer = PeerRefusal(fd.get());
+  if (!is_unix) options.password = options_.tcp_password.get();
   if (active >= options_.max_connections) {
     if (refusing >= options_.max_connections) {
       spdlog::warn("page server: dropped a connection from {}: too many connections", options.peer);

@@ -40,8 +40,17 @@ struct PqServerOptions {
   // The Unix socket to listen on; empty = none. UnixSocketPath(dir, port)
   // gives the name libpq looks for.
   std::string unix_socket_path;
-  // Listen on 127.0.0.1 too; 0 picks a free port (see tcp_port()).
+  // Listen on TCP too, at tcp_host (an IPv4 address; "0.0.0.0" is every
+  // interface); port 0 picks a free one (see tcp_port()).
   std::optional<uint16_t> tcp_port;
+  std::string tcp_host = "127.0.0.1";
+  // Set: every TCP client authenticates with SCRAM-SHA-256 as user "zenith"
+  // against this verifier before any command (unset: TCP is trusted, for
+  // tests on a private port).
+  std::shared_ptr<const ScramVerifier> tcp_password;
+  // Serve on the Unix socket only clients running as this process's user
+  // (peer credentials); others get FATAL 28000.
+  bool unix_owner_only = false;
   // Clients served at once; more get FATAL 53300 "too many connections".
   int max_connections = 100;
   // A client must finish its startup packet within this time.
@@ -86,7 +95,7 @@ class PqServer {
   Status ListenTcp();
   void AcceptLoop();
   void AcceptFrom(const Listener& listener);
-  void StartConnection(UniqueFd fd, std::string peer);
+  void StartConnection(UniqueFd fd, std::string peer, bool is_unix);
   void ReapFinished();  // REQUIRES: mu_ held
   void RemoveSocketFile();
 

@@ -1,5 +1,9 @@
 #include "pageserver/client/repo_config.h"
 
+#include <arpa/inet.h>
+
+#include <charconv>
+
 #include <nlohmann/json.hpp>
 
 #include "common/duration.h"
@@ -41,7 +45,7 @@ Result<HistoryConfig> HistoryFromJson(const nlohmann::json& j) {
 std::string RepoConfig::ToJson() const {
   nlohmann::json j = {{"format", format},         {"system_id", std::to_string(system_id)},
                       {"pg_version", pg_version}, {"pg_bin_dir", pg_bin_dir},
-                      {"port", port},             {"tcp_port", tcp_port},
+                      {"port", port},             {"listen", listen},
                       {"history", HistoryToJson(history)}};
   return j.dump(2) + "\n";
 }
@@ -56,7 +60,10 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
     c.pg_version = j.at("pg_version").get<int>();
     c.pg_bin_dir = j.at("pg_bin_dir").get<std::string>();
     c.port = j.at("port").get<int>();
-    c.tcp_port = j.value("tcp_port", 0);
+    c.listen = j.value("listen", "");
+    if (const int tcp_port = j.value("tcp_port", 0); tcp_port != 0 && c.listen.empty()) {
+      c.listen = "127.0.0.1:" + std::to_string(tcp_port);  // the older form
+    }
     if (j.contains("history")) {
       if (!j["history"].is_object()) return Corruption("repository config: history is not an object");
       auto h = HistoryFromJson(j["history"]);
@@ -67,8 +74,26 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
     return Corruption(std::string("repository config is incomplete: ") + e.what());
   }
   if (c.format != 1) return Corruption("repository format " + std::to_string(c.format) + " is not supported");
-  if (c.port <= 0 || c.port > 65535 || c.tcp_port < 0 || c.tcp_port > 65535) return Corruption("repository config has a bad port");
+  if (c.port <= 0 || c.port > 65535) return Corruption("repository config has a bad port");
+  if (!c.listen.empty()) {
+    if (auto listen = ParseListenAddress(c.listen); !listen.ok()) return Corruption("repository config: " + listen.status().message());
+  }
   return c;
+}
+
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  const std::string bad = "'" + std::string(text) + "' is not an address to listen on; write it as HOST:PORT, e.g. 0.0.0.0:6400";
+  if (colon == std::string_view::npos) return InvalidArgument(bad);
+  ListenAddress a{std::string(text.substr(0, colon)), 0};
+  in_addr ip{};
+  if (::inet_pton(AF_INET, a.host.c_str(), &ip) != 1) return InvalidArgument(bad + " (HOST is an IPv4 address)");
+  const std::string_view port = text.substr(colon + 1);
+  unsigned value = 0;
+  auto [end, err] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (err != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) return InvalidArgument(bad);
+  a.port = static_cast<uint16_t>(value);
+  return a;
 }
 
 Result<RepoConfig> RepoConfig::Load(const std::string& path) {

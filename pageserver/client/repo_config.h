@@ -31,7 +31,10 @@ struct RepoConfig {
   int pg_version = 15;
   std::string pg_bin_dir = "/usr/lib/postgresql/15/bin";
   int port = kDefaultPageServerPort;  // names the Unix socket .s.PGSQL.<port>
-  int tcp_port = 0;                   // also listen on 127.0.0.1:<tcp_port> when non-zero
+  // "HOST:PORT": also listen on TCP there (IPv4; 0.0.0.0 is every
+  // interface), every client authenticating with SCRAM-SHA-256 as user
+  // "zenith" with the password in .zenith/password. "" = no TCP.
+  std::string listen;
   HistoryConfig history;
 
   std::string ToJson() const;
@@ -40,5 +43,13 @@ struct RepoConfig {
   static Result<RepoConfig> Load(const std::string& path);
   Status Save(const std::string& path) const;  // crash-safe
 };
+
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+// "HOST:PORT" with an IPv4 address and a port 1-65535; InvalidArgument
+// saying what is wrong otherwise.
+Result<ListenAddress> ParseListenAddress(std::string_view text);
 
 }  // namespace zenith::pageserver

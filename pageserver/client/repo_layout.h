@@ -14,6 +14,7 @@
 //       readonly.log                the read-only mounts' daemons' log
 //     .s.PGSQL.<port>               the page server's Unix socket
 //     pageserver.pid, pageserver.log, pageserver.lock
+//     password                      the TCP endpoint's password (0600)
 //
 // Thread-safety: plain value type.
 #pragma once
@@ -48,6 +49,8 @@ struct RepoLayout {
   std::string pid_file() const { return root + "/pageserver.pid"; }
   std::string log_file() const { return root + "/pageserver.log"; }
   std::string lock_file() const { return root + "/pageserver.lock"; }
+  // The TCP endpoint's password (mode 0600), made by `zenith init`.
+  std::string password_file() const { return root + "/password"; }
   // libpq's host= for the Unix socket: the directory holding .s.PGSQL.<port>.
   std::string socket_dir() const { return root; }
   std::string socket_path(int port) const { return root + "/.s.PGSQL." + std::to_string(port); }

@@ -12,7 +12,7 @@
 //                          --wal-mb of WAL after it (all of it replayed).
 //
 // Usage (as an unprivileged user): build/bench/bench_points_bench
-//   [--scale 20] [--wal-mb 1024] [--dir /var/tmp] [--keep]
+//   [--scale 70] [--wal-mb 1024] [--dir /var/tmp] [--keep]
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -27,7 +27,7 @@ namespace {
 
 struct Options {
   std::string base_dir = "/var/tmp";
-  int scale = 20;
+  int scale = 70;
   int wal_mb = 1024;
   bool keep = false;
 };

@@ -1,0 +1,90 @@
+// The page server's TCP endpoint (`zenith pageserver start --listen
+// HOST:PORT`): every connection authenticates with SCRAM-SHA-256 as user
+// zenith, with the password `zenith init` made in .zenith/password; libpq
+// (psql) is the client. A wrong password or none runs no command.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/file_util.h"
+#include "tests/harness/test_env.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::testing {
+namespace {
+
+class TcpAuth : public ::testing::Test {
+ protected:
+  TcpAuth() : env_(dir_) {}
+  void SetUp() override {
+    ASSERT_FALSE(RunningAsRoot()) << "run the tests with tests/run.sh";
+    ASSERT_TRUE(env_.MustZenith({"init"}).ok());
+    auto password = ReadFileToString(env_.repo() + "/password");
+    ASSERT_TRUE(password.ok());
+    password_ = password->substr(0, password->find('\n'));
+  }
+  // psql over TCP as `user` with `password` ("" = none at all).
+  RunResult Psql(const std::string& sql, const std::string& password, const std::string& user = "zenith") {
+    std::map<std::string, std::string> env = {{"PGPASSFILE", "/dev/null"}, {"PGCONNECT_TIMEOUT", "10"}};
+    if (!password.empty()) env["PGPASSWORD"] = password;
+    return RunCommand({PgBin("psql"), "-X", "-A", "-t", "-w", "-h", "127.0.0.1", "-p", std::to_string(port_), "-U",
+                       user, "-d", "zenith", "-c", sql},
+                      {.env = env});
+  }
+  std::string Log() { return ReadFileToString(env_.repo() + "/pageserver.log").value_or(""); }
+
+  TempDir dir_{"tcp-auth"};
+  ZenithEnv env_;
+  std::string password_;
+  // A port of this test's own (tests run in parallel).
+  const int port_ = 20000 + static_cast<int>(getpid() % 20000);
+};
+
+TEST_F(TcpAuth, OnlyThePasswordOpensTheTcpEndpoint) {
+  struct stat st;
+  ASSERT_EQ(::stat((env_.repo() + "/password").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_GE(password_.size(), 24u);
+  RunResult start = env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_)});
+  EXPECT_NE(start.out.find("listening on 127.0.0.1:" + std::to_string(port_)), std::string::npos) << start.out;
+
+  RunResult ok = Psql("branch_list", password_);
+  EXPECT_TRUE(ok.ok()) << ok.Describe();
+  EXPECT_EQ(ok.out.substr(0, 5), "main|");
+
+  RunResult wrong = Psql("branch_create evil main", password_ + "x");
+  EXPECT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.err.find("password authentication failed for user \"zenith\""), std::string::npos) << wrong.err;
+  EXPECT_NE(Log().find("password authentication failed for user \"zenith\""), std::string::npos)
+      << "a refused password is logged";
+  RunResult none = Psql("branch_create evil main", "");
+  EXPECT_FALSE(none.ok());
+  EXPECT_NE(none.err.find("password"), std::string::npos) << none.err;
+  RunResult other_user = Psql("branch_create evil main", password_, "postgres");
+  EXPECT_FALSE(other_user.ok());
+  EXPECT_NE(other_user.err.find("password authentication failed"), std::string::npos) << other_user.err;
+  EXPECT_EQ(env_.MustZenith({"branch"}).out, "main\n") << "no refused client ran a command";
+
+  // The listen address is kept: a page server started later (by any
+  // command) listens there again; a new password counts from then.
+  ASSERT_TRUE(WriteFileDurably(env_.repo() + "/password", "a new password\n", 0600).ok());
+  EXPECT_TRUE(Psql("status", password_).ok()) << "the running server keeps the password it started with";
+  env_.MustZenith({"pageserver", "stop"});
+  env_.MustZenith({"branch"});  // starts it again
+  EXPECT_FALSE(Psql("status", password_).ok());
+  RunResult fresh = Psql("status", "a new password");
+  EXPECT_TRUE(fresh.ok()) << fresh.Describe();
+}
+
+TEST_F(TcpAuth, BadListenAddressesAreRefused) {
+  for (const char* bad : {"localhost:6400", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:99999", "1.2.3:80"}) {
+    RunResult r = env_.Zenith({"pageserver", "start", "--listen", bad});
+    EXPECT_EQ(r.exit_code, 1) << bad << ": " << r.Describe();
+    EXPECT_NE(r.err.find("is not an address to listen on"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(ReadFileToString(env_.repo() + "/config").value().find("\"listen\": \"1"), std::string::npos)
+      << "a refused address is not kept";
+}
+
+}  // namespace
+}  // namespace zenith::testing
