@@ -6,12 +6,18 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/filesystem.hpp>
 #include <cerrno>
+#include <mutex>
+#include <set>
+
+#include "common/file_io.h"
 
 namespace zenith {
 
 Result<UniqueFd> OpenFile(const std::string& path, int flags, mode_t mode) {
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) != 0) {
+    return CurrentFileIo().Open(path, flags, mode);
+  }
   int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus("open", path, errno);
   return UniqueFd(fd);
@@ -47,36 +53,39 @@ Result<size_t> PreadFull(int fd, std::span<uint8_t> buf, uint64_t offset, std::s
   return done;
 }
 
+namespace {
+
+// A write that returns 0 for a non-empty buffer would loop forever.
+Status NoProgress(std::string_view path, size_t done, size_t size) {
+  return IoError("could not write \"" + std::string(path) + "\": no progress after " + std::to_string(done) + " of " +
+                 std::to_string(size) + " bytes");
+}
+
+}  // namespace
+
 Status PwriteFull(int fd, std::span<const uint8_t> buf, uint64_t offset, std::string_view path) {
+  FileIo& io = CurrentFileIo();
   size_t done = 0;
   while (done < buf.size()) {
-    ssize_t n = ::pwrite(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("write", path, errno);
-    }
-    done += static_cast<size_t>(n);
+    ZENITH_ASSIGN_OR_RETURN(size_t n, io.Pwrite(fd, buf.subspan(done), offset + done, path));
+    if (n == 0) return NoProgress(path, done, buf.size());
+    done += n;
   }
   return Status::Ok();
 }
 
 Status WriteFull(int fd, std::span<const uint8_t> buf, std::string_view path) {
+  FileIo& io = CurrentFileIo();
   size_t done = 0;
   while (done < buf.size()) {
-    ssize_t n = ::write(fd, buf.data() + done, buf.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("write", path, errno);
-    }
-    done += static_cast<size_t>(n);
+    ZENITH_ASSIGN_OR_RETURN(size_t n, io.Write(fd, buf.subspan(done), path));
+    if (n == 0) return NoProgress(path, done, buf.size());
+    done += n;
   }
   return Status::Ok();
 }
 
-Status FsyncFd(int fd, std::string_view path) {
-  if (::fsync(fd) != 0) return ErrnoStatus("fsync", path, errno);
-  return Status::Ok();
-}
+Status FsyncFd(int fd, std::string_view path) { return CurrentFileIo().Fsync(fd, path); }
 
 Status FsyncDirectory(const std::string& path) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY | O_DIRECTORY));
@@ -92,44 +101,103 @@ std::string DirName(std::string_view path) {
 
 namespace {
 
-// Writes contents to a fresh temp file next to `path` and fsyncs it.
-Result<std::string> WriteTempFile(const std::string& path, std::string_view contents, mode_t mode) {
+struct LiveTempFiles {
+  std::mutex mu;
+  std::multiset<std::string> paths;  // guarded by mu
+};
+
+// Never destroyed: a writer may outlive static destruction.
+LiveTempFiles& Live() {
+  static LiveTempFiles* const live = new LiveTempFiles();
+  return *live;
+}
+
+std::string TempPathFor(const std::string& path) {
   // A dot-prefixed name: listings of refs and layers never mistake it for
   // the real thing if a crash leaves it behind.
   size_t slash = path.rfind('/');
   std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  std::string tmp = DirName(path) + "/." + base + ".tmp." + std::to_string(::getpid());
+  return DirName(path) + "/." + base + ".tmp." + std::to_string(::getpid());
+}
+
+// Writes contents to the fresh temp file `tmp` and fsyncs it; removes it
+// on failure.
+Status WriteTempFile(const std::string& tmp, std::string_view contents, mode_t mode) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
   auto bytes = std::span(reinterpret_cast<const uint8_t*>(contents.data()), contents.size());
   Status s = WriteFull(fd.get(), bytes, tmp);
   if (s.ok()) s = FsyncFd(fd.get(), tmp);
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return tmp;
+  if (!s.ok()) IgnoreError(RemoveFile(tmp));
+  return s;
 }
 
 }  // namespace
 
-Status WriteFileDurably(const std::string& path, std::string_view contents, mode_t mode) {
-  ZENITH_ASSIGN_OR_RETURN(std::string tmp, WriteTempFile(path, contents, mode));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus("rename to", path, err);
+LiveTempFile::LiveTempFile(std::string path) : path_(std::move(path)) {
+  std::lock_guard lock(Live().mu);
+  Live().paths.insert(path_);
+}
+
+LiveTempFile::~LiveTempFile() {
+  std::lock_guard lock(Live().mu);
+  Live().paths.erase(Live().paths.find(path_));
+}
+
+bool IsTempFileName(std::string_view name) {
+  return name.size() > 1 && name.front() == '.' && name.find(".tmp.") != std::string_view::npos;
+}
+
+Result<std::vector<std::string>> RemoveStaleTempFiles(const std::string& dir) {
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(dir));
+  std::vector<std::string> removed;
+  for (const auto& name : names) {
+    const std::string path = dir + "/" + name;
+    if (!IsTempFileName(name)) continue;
+    {
+      std::lock_guard lock(Live().mu);
+      if (Live().paths.count(path) > 0) continue;
+    }
+    Status s = RemoveFile(path);
+    if (s.code() == StatusCode::kNotFound) continue;
+    ZENITH_RETURN_IF_ERROR(s);
+    removed.push_back(path);
   }
-  return FsyncDirectory(DirName(path));
+  return removed;
+}
+
+Status RenameFile(const std::string& from, const std::string& to) { return CurrentFileIo().Rename(from, to); }
+
+Status RemoveFile(const std::string& path) { return CurrentFileIo().Unlink(path); }
+
+Status WriteFileDurably(const std::string& path, std::string_view contents, mode_t mode) {
+  LiveTempFile tmp(TempPathFor(path));
+  ZENITH_RETURN_IF_ERROR(WriteTempFile(tmp.path(), contents, mode));
+  const bool existed = PathExists(path);
+  if (Status s = RenameFile(tmp.path(), path); !s.ok()) {
+    IgnoreError(RemoveFile(tmp.path()));
+    return s;
+  }
+  Status s = FsyncDirectory(DirName(path));
+  // The caller hears of a failure: a file that was not there must not
+  // stay. One that was replaced holds the new contents (the old are gone).
+  if (!s.ok() && !existed) IgnoreError(RemoveFile(path));
+  return s;
+}
+
+Status PublishFileExclusively(const std::string& tmp, const std::string& path) {
+  // link(2) fails with EEXIST instead of replacing, unlike rename(2).
+  Status linked = CurrentFileIo().Link(tmp, path);
+  IgnoreError(RemoveFile(tmp));
+  ZENITH_RETURN_IF_ERROR(linked);
+  Status s = FsyncDirectory(DirName(path));
+  if (!s.ok()) IgnoreError(RemoveFile(path));
+  return s;
 }
 
 Status CreateFileDurablyExclusive(const std::string& path, std::string_view contents, mode_t mode) {
-  ZENITH_ASSIGN_OR_RETURN(std::string tmp, WriteTempFile(path, contents, mode));
-  // link(2) fails with EEXIST instead of replacing, unlike rename(2).
-  int rc = ::link(tmp.c_str(), path.c_str());
-  int err = errno;
-  ::unlink(tmp.c_str());
-  if (rc != 0) return ErrnoStatus("create", path, err);
-  return FsyncDirectory(DirName(path));
+  LiveTempFile tmp(TempPathFor(path));
+  ZENITH_RETURN_IF_ERROR(WriteTempFile(tmp.path(), contents, mode));
+  return PublishFileExclusively(tmp.path(), path);
 }
 
 Status MakeDirectories(const std::string& path, mode_t mode) {
@@ -139,14 +207,17 @@ Status MakeDirectories(const std::string& path, mode_t mode) {
     pos = path.find('/', pos + 1);
     partial = path.substr(0, pos);
     if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST) return ErrnoStatus("create directory", partial, errno);
+    Status s = CurrentFileIo().Mkdir(partial, mode);
+    if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return s;
   }
   return Status::Ok();
 }
 
 Status MakeDirectoryDurably(const std::string& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0) return ErrnoStatus("create directory", path, errno);
-  return FsyncDirectory(DirName(path));
+  ZENITH_RETURN_IF_ERROR(CurrentFileIo().Mkdir(path, mode));
+  Status s = FsyncDirectory(DirName(path));
+  if (!s.ok()) IgnoreError(CurrentFileIo().RemoveTree(path));  // as for files: a failed call creates nothing
+  return s;
 }
 
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {
@@ -170,11 +241,6 @@ bool PathExists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-Status RemoveTree(const std::string& path) {
-  boost::system::error_code ec;
-  boost::filesystem::remove_all(path, ec);
-  if (ec) return IoError("could not remove \"" + path + "\": " + ec.message());
-  return Status::Ok();
-}
+Status RemoveTree(const std::string& path) { return CurrentFileIo().RemoveTree(path); }
 
 }  // namespace zenith

@@ -9,7 +9,6 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
-#include <cstring>
 #include <set>
 
 #include "common/catch_all.h"
@@ -254,7 +253,7 @@ Status History::RunStep(const Snapshot& snap, const CompactionStep& step, Compac
     if (commit.ok()) commit = tl->ReplaceLayers(run, *merged);
   }
   if (!commit.ok()) {
-    ::unlink(path.c_str());
+    IgnoreError(zenith::RemoveFile(path));
     return commit;
   }
   CompactionCounts done;
@@ -280,8 +279,8 @@ Status History::RunStep(const Snapshot& snap, const CompactionStep& step, Compac
 
 void History::RemoveFile(const std::string& path, uint64_t* count, uint64_t* bytes) {
   const uint64_t size = FileBytes(path);
-  if (::unlink(path.c_str()) != 0) {
-    spdlog::warn("could not remove {}: {}", path, std::strerror(errno));
+  if (Status s = zenith::RemoveFile(path); !s.ok()) {
+    spdlog::warn("{}", s.message());
     return;
   }
   ++*count;
@@ -358,8 +357,8 @@ Result<GcReport> History::CollectLocked(const RetentionPolicy& retention) {
     const std::string doomed = layout.timelines_dir() + "/.deleted-" + id.ToString();
     row.layer_bytes_removed = TreeBytes(layout.layers_dir(id));
     row.wal_bytes_removed = TreeBytes(layout.wal_dir(id));
-    if (::rename(layout.timeline_dir(id).c_str(), doomed.c_str()) != 0) {
-      spdlog::warn("could not set aside the deleted timeline {}: {}", id.ToString(), std::strerror(errno));
+    if (Status s = RenameFile(layout.timeline_dir(id), doomed); !s.ok()) {
+      spdlog::warn("could not set aside the deleted timeline {}: {}", id.ToString(), s.message());
       continue;
     }
     IgnoreError(RemoveTree(layout.datadir(id)));
@@ -370,6 +369,10 @@ Result<GcReport> History::CollectLocked(const RetentionPolicy& retention) {
     for (const auto& name : *names) {
       if (name.starts_with(".deleted-")) IgnoreError(RemoveTree(repo_.layout().timelines_dir() + "/" + name));
     }
+  }
+  // Refs a crash or a failure left half-written (readers skip them).
+  if (auto removed = RemoveStaleTempFiles(repo_.layout().branches_dir()); removed.ok()) {
+    for (const auto& path : *removed) spdlog::info("removed {}, an unfinished branch ref", path);
   }
   return report;
 }

@@ -161,9 +161,13 @@ Status CreateRepository(const std::string& root, const std::string& datadir, Rep
   const std::string temp_root = root + ".tmp-" + std::to_string(getpid());
   IgnoreError(RemoveTree(temp_root));
   Status s = BuildRepository(RepoLayout{temp_root}, datadir, std::move(config), progress);
-  if (s.ok() && ::rename(temp_root.c_str(), root.c_str()) != 0) s = ErrnoStatus("rename to", root, errno);
-  if (s.ok()) s = FsyncDirectory(DirName(root));
-  if (!s.ok()) IgnoreError(RemoveTree(temp_root));
+  if (s.ok()) s = RenameFile(temp_root, root);
+  if (!s.ok()) {
+    IgnoreError(RemoveTree(temp_root));
+    return s;
+  }
+  s = FsyncDirectory(DirName(root));
+  if (!s.ok()) IgnoreError(RemoveTree(root));  // a failed init leaves no repository
   return s;
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/byte_io.h"
+#include "common/file_io.h"
 #include "common/file_util.h"
 #include "pageserver/layer_format.h"
 
@@ -53,13 +54,20 @@ Result<std::unique_ptr<LayerWriter>> LayerWriter::Create(const std::string& dir,
   std::unique_ptr<LayerWriter> w(new LayerWriter());
   w->dir_ = dir;
   w->timeline_ = timeline;
-  w->temp_path_ = dir + "/.layer.tmp." + std::to_string(getpid()) + "." + std::to_string(reinterpret_cast<uintptr_t>(w.get()));
-  ZENITH_ASSIGN_OR_RETURN(w->fd_, OpenFile(w->temp_path_, O_RDWR | O_CREAT | O_EXCL, 0600));
+  w->temp_ = std::make_unique<LiveTempFile>(dir + "/.layer.tmp." + std::to_string(getpid()) + "." +
+                                             std::to_string(reinterpret_cast<uintptr_t>(w.get())));
+  w->temp_path_ = w->temp_->path();
+  auto fd = OpenFile(w->temp_path_, O_RDWR | O_CREAT | O_EXCL, 0600);
+  if (!fd.ok()) {
+    w->finished_ = true;  // nothing to remove: the name is not ours
+    return fd.status();
+  }
+  w->fd_ = std::move(*fd);
   return w;
 }
 
 LayerWriter::~LayerWriter() {
-  if (!finished_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+  if (!finished_) IgnoreError(RemoveFile(temp_path_));
 }
 
 Status LayerWriter::AddPage(const RelTag& rel, uint32_t block, std::span<const uint8_t> page) {
@@ -84,8 +92,7 @@ Status LayerWriter::FlushPages() {
   // does) made stall_bench's longest statement 1.7-2 s instead of ~0.1 s,
   // because the waits queue behind the computes' own fsyncs.
   if (s.ok() && end - writeback_from_ >= kWritebackBytes) {
-    ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_from_), static_cast<off_t>(end - writeback_from_),
-                      SYNC_FILE_RANGE_WRITE);
+    CurrentFileIo().StartWriteback(fd_.get(), writeback_from_, end - writeback_from_);
     writeback_from_ = end;
   }
   return s;
@@ -180,11 +187,9 @@ Result<std::string> LayerWriter::Finish(const LayerMeta& meta) {
   ZENITH_RETURN_IF_ERROR(WriteHeader(meta, index_off, rel_off, index_crc, rel_crc));
   ZENITH_RETURN_IF_ERROR(FsyncFd(fd_.get(), temp_path_));
   std::string final_path = dir_ + "/" + LayerFileName(meta);
-  // link(2) refuses to replace an existing layer; then drop the temp name.
-  if (::link(temp_path_.c_str(), final_path.c_str()) != 0) return ErrnoStatus("create layer", final_path, errno);
-  ::unlink(temp_path_.c_str());
+  // Never replaces a layer; on failure neither name is left.
   finished_ = true;
-  ZENITH_RETURN_IF_ERROR(FsyncDirectory(dir_));
+  ZENITH_RETURN_IF_ERROR(PublishFileExclusively(temp_path_, final_path));
   return final_path;
 }
 

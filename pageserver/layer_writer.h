@@ -6,7 +6,9 @@
 // in memory and written at Finish().
 // Finish() fsyncs the file, renames it to its final name and fsyncs the
 // directory: a crash before the rename leaves only a temp file, which no
-// reader looks at and the next writer in that directory removes.
+// reader looks at and Timeline::Load removes. Any failure (a short write,
+// EIO, ENOSPC, a failed fsync) is returned naming the file, and leaves
+// neither the temp file nor the layer.
 //
 // Thread-safety: one thread uses a writer.
 #pragma once
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "common/crc32c.h"
+#include "common/file_util.h"
 #include "common/relation_path.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -72,6 +75,7 @@ class LayerWriter {
                      uint32_t rel_crc);
   Status FlushPages();
 
+  std::unique_ptr<LiveTempFile> temp_;  // registered while this writer lives
   std::string dir_, temp_path_;
   TimelineId timeline_;
   UniqueFd fd_;

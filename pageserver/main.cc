@@ -122,7 +122,7 @@ int Serve(const std::string& root) {
   spdlog::info("received signal {}, stopping", sig);
   history.Stop();  // cancels a compaction or collection in progress, also one a client asked for
   server.Stop();
-  ::unlink(layout.pid_file().c_str());
+  IgnoreError(RemoveFile(layout.pid_file()));
   return 0;
 }
 

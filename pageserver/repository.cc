@@ -144,12 +144,14 @@ Result<Repository::CreatedBranch> Repository::CreateBranch(const std::string& na
   }
   ZENITH_ASSIGN_OR_RETURN(TimelineId id, TimelineId::Generate());
   TimelineMetadata meta{id, parent->id(), x};
-  ZENITH_RETURN_IF_ERROR(WriteNewTimeline(meta));
-  Status ref = CreateFileDurablyExclusive(layout_.branch_ref(name), id.ToString() + "\n", 0644);
-  if (!ref.ok()) {
+  Status written = WriteNewTimeline(meta);
+  if (written.ok()) written = CreateFileDurablyExclusive(layout_.branch_ref(name), id.ToString() + "\n", 0644);
+  if (!written.ok()) {
+    // Nothing may stay of a branch whose creation failed (a crash in
+    // between leaves an unreferenced timeline, which GC removes).
     IgnoreError(RemoveTree(layout_.timeline_dir(id)));
-    if (ref.code() == StatusCode::kAlreadyExists) return AlreadyExists("branch '" + name + "' already exists");
-    return ref;
+    if (written.code() == StatusCode::kAlreadyExists) return AlreadyExists("branch '" + name + "' already exists");
+    return written.WithContext("branch '" + name + "' was not created");
   }
   spdlog::info("created branch {} (timeline {}) at {} of {}", name, id.ToString(), x.ToString(), parent->id().ToString());
   return CreatedBranch{name, id, x, !at.has_value()};
@@ -253,7 +255,7 @@ Status Repository::DeleteBranch(const std::string& name) {
                 mounted->mountpoint + " (zenith-fs pid " + std::to_string(mounted->pid) +
                 "); unmount it first with `zenith umount " + mounted->mountpoint + "`");
   }
-  if (::unlink(layout_.branch_ref(name).c_str()) != 0) return ErrnoStatus("remove", layout_.branch_ref(name), errno);
+  ZENITH_RETURN_IF_ERROR(RemoveFile(layout_.branch_ref(name)));
   ZENITH_RETURN_IF_ERROR(FsyncDirectory(layout_.branches_dir()));
   spdlog::info("deleted branch {} (timeline {}); garbage collection removes its files", name, id.ToString());
   return Status::Ok();

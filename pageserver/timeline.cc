@@ -94,16 +94,20 @@ Result<std::shared_ptr<Timeline>> Timeline::Load(const RepoLayout& layout, const
   return tl;
 }
 
+Status Timeline::RemoveStaleTempFiles() const {
+  for (const std::string& dir : {layers_dir_, wal_dir_, DirName(cutoff_path_)}) {
+    ZENITH_ASSIGN_OR_RETURN(auto removed, zenith::RemoveStaleTempFiles(dir));
+    for (const auto& path : removed) spdlog::info("removed {}, an unfinished file a crash or a failure left", path);
+  }
+  return Status::Ok();
+}
+
 Status Timeline::LoadLayers() {
+  ZENITH_RETURN_IF_ERROR(RemoveStaleTempFiles());
   ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(layers_dir_));
   std::vector<std::shared_ptr<LayerFile>> found;
   for (const auto& name : names) {
     std::string path = layers_dir_ + "/" + name;
-    if (name.starts_with(".layer.tmp.")) {
-      spdlog::info("removing the unfinished layer {} a crash left", path);
-      ::unlink(path.c_str());
-      continue;
-    }
     if (!IsLayerFileName(name)) continue;
     ZENITH_ASSIGN_OR_RETURN(auto layer, LayerFile::Open(path));
     if (layer->timeline_id() != id()) return Corruption("layer \"" + path + "\" belongs to another timeline");
@@ -127,7 +131,7 @@ Status Timeline::LoadLayers() {
     ZENITH_RETURN_IF_ERROR(FsyncDirectory(layers_dir_));
     for (const auto& layer : replaced) {
       spdlog::info("removing {}: a merged layer or image that replaces it is in place", layer->path());
-      ::unlink(layer->path().c_str());
+      IgnoreError(RemoveFile(layer->path()));  // if it stays, the next load removes it
     }
   }
   return Status::Ok();

@@ -54,8 +54,8 @@ struct TimelineMetadata {
 class Timeline {
  public:
   // Opens every layer in layers/ (validating each) and removes temp files
-  // and replaced layers a crash left there. `ancestor` must be loaded
-  // already (or null).
+  // (in layers/, wal/ and the timeline's directory) and replaced layers a
+  // crash left there. `ancestor` must be loaded already (or null).
   static Result<std::shared_ptr<Timeline>> Load(const RepoLayout& layout, const TimelineMetadata& meta,
                                                 std::shared_ptr<Timeline> ancestor, uint64_t system_id);
 
@@ -136,6 +136,9 @@ class Timeline {
 
  private:
   Timeline(const RepoLayout& layout, TimelineMetadata meta, std::shared_ptr<Timeline> ancestor, uint64_t system_id);
+  // Temp files in layers/, wal/ and the timeline's directory that a crash
+  // or a failed write left (none of this process's live ones).
+  Status RemoveStaleTempFiles() const;
   Status LoadLayers();
   // Returns true once a complete layer was collected.
   bool CollectVisible(Lsn lsn, std::vector<std::shared_ptr<const LayerFile>>* out) const;
