@@ -112,23 +112,34 @@ LiveTempFiles& Live() {
   return *live;
 }
 
-std::string TempPathFor(const std::string& path) {
+// "<dir>/.<name>.<what>.<pid>" for `path` = "<dir>/<name>".
+std::string TempPathFor(const std::string& path, std::string_view what = "tmp") {
   // A dot-prefixed name: listings of refs and layers never mistake it for
   // the real thing if a crash leaves it behind.
   size_t slash = path.rfind('/');
   std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  return DirName(path) + "/." + base + ".tmp." + std::to_string(::getpid());
+  return DirName(path) + "/." + base + "." + std::string(what) + "." + std::to_string(::getpid());
 }
 
 // Writes contents to the fresh temp file `tmp` and fsyncs it; removes it
-// on failure.
-Status WriteTempFile(const std::string& tmp, std::string_view contents, mode_t mode) {
+// on failure. Errors of the write and the fsync name `path`, the file the
+// caller is writing: that is what the user knows.
+Status WriteTempFile(const std::string& tmp, const std::string& path, std::string_view contents, mode_t mode) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
   auto bytes = std::span(reinterpret_cast<const uint8_t*>(contents.data()), contents.size());
-  Status s = WriteFull(fd.get(), bytes, tmp);
-  if (s.ok()) s = FsyncFd(fd.get(), tmp);
+  Status s = WriteFull(fd.get(), bytes, path);
+  if (s.ok()) s = FsyncFd(fd.get(), path);
   if (!s.ok()) IgnoreError(RemoveFile(tmp));
   return s;
+}
+
+// link(2) to a temp name that a crash of an earlier process with this pid
+// may have left.
+Status LinkReplacingStale(const std::string& from, const std::string& tmp) {
+  Status s = CurrentFileIo().Link(from, tmp);
+  if (s.code() != StatusCode::kAlreadyExists) return s;
+  ZENITH_RETURN_IF_ERROR(RemoveFile(tmp));
+  return CurrentFileIo().Link(from, tmp);
 }
 
 }  // namespace
@@ -171,16 +182,27 @@ Status RemoveFile(const std::string& path) { return CurrentFileIo().Unlink(path)
 
 Status WriteFileDurably(const std::string& path, std::string_view contents, mode_t mode) {
   LiveTempFile tmp(TempPathFor(path));
-  ZENITH_RETURN_IF_ERROR(WriteTempFile(tmp.path(), contents, mode));
-  const bool existed = PathExists(path);
-  if (Status s = RenameFile(tmp.path(), path); !s.ok()) {
+  ZENITH_RETURN_IF_ERROR(WriteTempFile(tmp.path(), path, contents, mode));
+  // The file being replaced keeps a second name until the new one is
+  // durable, so that a failure can put it back (a crash leaves the old file
+  // or the new one, and at worst this temp name).
+  LiveTempFile old(TempPathFor(path, "old.tmp"));
+  const bool replacing = PathExists(path);
+  Status s = replacing ? LinkReplacingStale(path, old.path()) : Status::Ok();
+  if (s.ok()) s = RenameFile(tmp.path(), path);
+  if (!s.ok()) {
     IgnoreError(RemoveFile(tmp.path()));
+    if (replacing) IgnoreError(RemoveFile(old.path()));
     return s;
   }
-  Status s = FsyncDirectory(DirName(path));
-  // The caller hears of a failure: a file that was not there must not
-  // stay. One that was replaced holds the new contents (the old are gone).
-  if (!s.ok() && !existed) IgnoreError(RemoveFile(path));
+  s = FsyncDirectory(DirName(path)).WithContext("could not make \"" + path + "\" durable");
+  if (s.ok()) {
+    if (replacing) IgnoreError(RemoveFile(old.path()));  // a leftover is a stale temp file
+    return s;
+  }
+  // The caller hears of a failure, so the call must change nothing: the
+  // old file goes back, or the new name goes.
+  IgnoreError(replacing ? RenameFile(old.path(), path) : RemoveFile(path));
   return s;
 }
 
@@ -189,14 +211,14 @@ Status PublishFileExclusively(const std::string& tmp, const std::string& path) {
   Status linked = CurrentFileIo().Link(tmp, path);
   IgnoreError(RemoveFile(tmp));
   ZENITH_RETURN_IF_ERROR(linked);
-  Status s = FsyncDirectory(DirName(path));
+  Status s = FsyncDirectory(DirName(path)).WithContext("could not make \"" + path + "\" durable");
   if (!s.ok()) IgnoreError(RemoveFile(path));
   return s;
 }
 
 Status CreateFileDurablyExclusive(const std::string& path, std::string_view contents, mode_t mode) {
   LiveTempFile tmp(TempPathFor(path));
-  ZENITH_RETURN_IF_ERROR(WriteTempFile(tmp.path(), contents, mode));
+  ZENITH_RETURN_IF_ERROR(WriteTempFile(tmp.path(), path, contents, mode));
   return PublishFileExclusively(tmp.path(), path);
 }
 
@@ -215,7 +237,7 @@ Status MakeDirectories(const std::string& path, mode_t mode) {
 
 Status MakeDirectoryDurably(const std::string& path, mode_t mode) {
   ZENITH_RETURN_IF_ERROR(CurrentFileIo().Mkdir(path, mode));
-  Status s = FsyncDirectory(DirName(path));
+  Status s = FsyncDirectory(DirName(path)).WithContext("could not make \"" + path + "\" durable");
   if (!s.ok()) IgnoreError(CurrentFileIo().RemoveTree(path));  // as for files: a failed call creates nothing
   return s;
 }

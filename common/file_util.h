@@ -5,10 +5,12 @@
 // rename over <path>, fsync the parent directory. A crash at any point leaves
 // either the old file or the new one, never a torn one; a stale temp file is
 // harmless, ignored by readers and removed by RemoveStaleTempFiles.
-// A failure (a short write, EIO, ENOSPC, a failed fsync) returns an error
-// naming the file and leaves no temp file; a new name whose directory could
-// not be made durable is removed again, so that a failed call creates
-// nothing (the file system permitting).
+// A failed call (a short write, EIO, ENOSPC, a failed fsync) changes
+// nothing: it returns an error naming the file and leaves no temp file; if
+// the directory could not be made durable after the rename, the old file
+// (kept under a second temp name until then) goes back, or the new name
+// goes. "Nothing" as far as the file system lets us: a directory fsync that
+// failed once may have written part of what it was asked to.
 //
 // Every call that changes a file or a directory goes through the current
 // FileIo (common/file_io.h), where tests inject faults; reads do not.
