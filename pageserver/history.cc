@@ -370,10 +370,6 @@ Result<GcReport> History::CollectLocked(const RetentionPolicy& retention) {
       if (name.starts_with(".deleted-")) IgnoreError(RemoveTree(repo_.layout().timelines_dir() + "/" + name));
     }
   }
-  // Refs a crash or a failure left half-written (readers skip them).
-  if (auto removed = RemoveStaleTempFiles(repo_.layout().branches_dir()); removed.ok()) {
-    for (const auto& path : *removed) spdlog::info("removed {}, an unfinished branch ref", path);
-  }
   return report;
 }
 

@@ -84,6 +84,9 @@ int Serve(const std::string& root) {
     spdlog::error("{}", lock.status().message());
     return lock.status().code() == StatusCode::kBusy ? kExitAlreadyRunning : 1;
   }
+  if (auto removed = (*repo)->RemoveStaleTempFiles(); !removed.ok()) {
+    spdlog::warn("could not remove the temp files a crash left: {}", removed.status().message());
+  }
   // Before the socket accepts anyone: a client that got in (the CLI's
   // sign that the server is up) finds the pid file in place.
   IgnoreError(WriteFileDurably(layout.pid_file(), std::to_string(getpid())));
@@ -112,7 +115,7 @@ int Serve(const std::string& root) {
   PqServer server(options, MakePageServiceCommands(**repo, service));
   if (Status s = server.Start(); !s.ok()) {
     spdlog::error("could not start the page server: {}", s.message());
-    ::unlink(layout.pid_file().c_str());
+    IgnoreError(RemoveFile(layout.pid_file()));
     return 1;
   }
   history.Start();

@@ -359,6 +359,16 @@ void Repository::ForgetTimeline(const TimelineId& id) {
   timelines_.erase(id);
 }
 
+Result<std::vector<std::string>> Repository::RemoveStaleTempFiles() {
+  std::vector<std::string> removed;
+  for (const std::string& dir : {layout_.root, layout_.branches_dir()}) {
+    ZENITH_ASSIGN_OR_RETURN(auto some, zenith::RemoveStaleTempFiles(dir));
+    removed.insert(removed.end(), some.begin(), some.end());
+  }
+  for (const auto& path : removed) spdlog::info("removed {}, an unfinished file a crash left", path);
+  return removed;
+}
+
 size_t Repository::loaded_timelines() const {
   std::lock_guard lock(mu_);
   return timelines_.size();

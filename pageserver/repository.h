@@ -147,6 +147,12 @@ class Repository {
 
   size_t loaded_timelines() const;
 
+  // Removes the temp files a crash left in the repository's directory and
+  // refs/branches/ (each timeline's own go when it is loaded). Returns
+  // their paths. REQUIRES: this process holds the page server lock (another
+  // process's writes in progress would look stale).
+  Result<std::vector<std::string>> RemoveStaleTempFiles();
+
  private:
   Repository(RepoLayout layout, RepoConfig config) : layout_(std::move(layout)), config_(std::move(config)) {}
   Result<std::shared_ptr<Timeline>> LoadTimeline(const TimelineId& id, int depth);

@@ -303,11 +303,23 @@ Result<std::string> Timeline::ReadAncestorSegment(uint64_t segno) const {
 
 Status Timeline::PrepareWal(Lsn from) {
   if (!ancestor_ || from > meta_.ancestor_lsn) return Status::Ok();
+  std::vector<std::string> copied;
+  Status s = CopyAncestorSegments(from, &copied);
+  if (s.ok()) return s;
+  // All or nothing: a mount that could not start leaves wal/ as it was
+  // (and a full disk gets its space back).
+  for (const std::string& path : copied) IgnoreError(RemoveFile(path));
+  if (!copied.empty()) IgnoreError(FsyncDirectory(wal_dir_));
+  return s.WithContext("could not prepare the WAL of timeline " + id().ToString());
+}
+
+Status Timeline::CopyAncestorSegments(Lsn from, std::vector<std::string>* copied) {
   for (uint64_t segno = from.segment_number(); segno <= meta_.ancestor_lsn.segment_number(); ++segno) {
     std::string path = wal_dir_ + "/" + WalSegmentFileName(kPgTimeLineId, segno);
     if (PathExists(path)) continue;
     ZENITH_ASSIGN_OR_RETURN(std::string seg, ReadAncestorSegment(segno));
     ZENITH_RETURN_IF_ERROR(WriteFileDurably(path, seg, 0600));
+    copied->push_back(path);
     spdlog::info("timeline {}: copied WAL segment {} from its ancestor", id().ToString(), path);
   }
   return Status::Ok();

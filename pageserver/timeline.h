@@ -100,7 +100,9 @@ class Timeline {
   // (docs/design.md §8, step 4): a missing segment is copied from
   // the ancestor chain, the branch point's segment zeroed after it.
   // Segments already present are left alone. The only copying a branch
-  // ever causes; bounded by the WAL since the snapshot.
+  // ever causes; bounded by the WAL since the snapshot. On an error (the
+  // ancestor's WAL missing, a failed write) the segments this call copied
+  // are removed again and the error names the timeline and the file.
   Status PrepareWal(Lsn from);
 
   // Makes a layer built by `writer` (created in layers_dir()) durable and
@@ -144,6 +146,8 @@ class Timeline {
   bool CollectVisible(Lsn lsn, std::vector<std::shared_ptr<const LayerFile>>* out) const;
   Lsn InitialWalBoundary() const;
   Result<std::string> ReadAncestorSegment(uint64_t segno) const;
+  // PrepareWal's copies; appends the path of each segment it wrote.
+  Status CopyAncestorSegments(Lsn from, std::vector<std::string>* copied);
 
   const TimelineMetadata meta_;
   const std::shared_ptr<Timeline> ancestor_;
