@@ -3,7 +3,8 @@
 # the dependencies, creates the unprivileged test user (PostgreSQL refuses to
 # run as root), builds, and runs every test with ctest as that user: first
 # the unit tests under AddressSanitizer+UBSan, then the whole suite, ending
-# with ctest's summary. Run as a normal user it skips the installation.
+# with ctest's summary. Run as a normal user it skips the installation (and
+# the small disk the full-disk test fills, which that test then skips).
 #
 # Environment: ZENITH_TEST_USER (default zenith-test), ZENITH_SKIP_SANITIZE=1
 # to skip the sanitizer pass, CTEST_ARGS for extra ctest arguments.
@@ -27,6 +28,11 @@ if [ "$(id -u)" -eq 0 ]; then
   for d in build build-sanitize; do
     mkdir -p "$SRC/$d" && chown -R "$TEST_USER": "$SRC/$d"
   done
+  # A disk the full-disk test (tests/unit/pageserver/full_disk_test.cc) can
+  # fill without filling the machine's: a small tmpfs, writable by all.
+  SMALL_DISK=/var/tmp/zenith-small-disk
+  mkdir -p "$SMALL_DISK"
+  mountpoint -q "$SMALL_DISK" || mount -t tmpfs -o size=128m,mode=1777 zenith-small-disk "$SMALL_DISK"
   exec runuser -u "$TEST_USER" -- env ZENITH_JOBS="$JOBS" ZENITH_SKIP_SANITIZE="${ZENITH_SKIP_SANITIZE:-}" \
     CTEST_ARGS="${CTEST_ARGS:-}" "$SRC/tests/run.sh"
 fi

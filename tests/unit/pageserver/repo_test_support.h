@@ -414,25 +414,33 @@ inline Status LinkTimelineWal(const std::string& conninfo, const std::string& ti
   return Status::Ok();
 }
 
-// Runs `statements` on a PostgreSQL started on a copy of the repository's
-// initdb whose pg_wal is main's wal/, then stops it (fast): main's WAL then
-// goes on past layer 0, as after a mount of main. Call it once per repo.
-inline Status RunComputeOnMain(const TestRepo& repo, const std::vector<std::string>& statements) {
-  const std::string compute = repo.dir().Sub("main-compute");
-  RunResult copy = RunCommand({"cp", "-a", repo.initdb_dir(), compute});
+// Runs `statements` on a PostgreSQL started on a copy of `initdb_dir` (in
+// `work_dir`/main-compute) whose pg_wal is main's wal/ in the repository at
+// `root`, then stops it (fast): main's WAL then goes on past layer 0, as
+// after a mount of main. Call it once per repo.
+inline Status RunComputeOnMain(const std::string& root, const std::string& initdb_dir, const std::string& work_dir,
+                               const std::vector<std::string>& statements) {
+  const std::string compute = work_dir + "/main-compute";
+  RunResult copy = RunCommand({"cp", "-a", initdb_dir, compute});
   if (!copy.ok()) return Internal("cp failed: " + copy.Describe());
-  ZENITH_ASSIGN_OR_RETURN(TimelineId main, BranchTimeline(repo.layout(), "main"));
+  const RepoLayout layout{root};
+  ZENITH_ASSIGN_OR_RETURN(TimelineId main, BranchTimeline(layout, "main"));
   ZENITH_RETURN_IF_ERROR(RemoveTree(compute + "/pg_wal"));
-  if (::symlink(repo.layout().wal_dir(main).c_str(), (compute + "/pg_wal").c_str()) != 0) {
+  if (::symlink(layout.wal_dir(main).c_str(), (compute + "/pg_wal").c_str()) != 0) {
     return ErrnoStatus("symlink", compute + "/pg_wal", errno);
   }
-  PgCluster pg(compute, repo.dir().path(), 5432);
+  PgCluster pg(compute, work_dir, 5432);
   ZENITH_RETURN_IF_ERROR(pg.Start(ComputeSettings()));
   for (const auto& sql : statements) {
     RunResult r = pg.Psql(sql);
     if (!r.ok()) return Internal(sql + ": " + r.Describe());
   }
   return pg.Stop("fast");
+}
+
+// The same for a TestRepo, in its directory.
+inline Status RunComputeOnMain(const TestRepo& repo, const std::vector<std::string>& statements) {
+  return RunComputeOnMain(repo.root(), repo.initdb_dir(), repo.dir().path(), statements);
 }
 
 }  // namespace zenith::pageserver::testing
