@@ -5,11 +5,11 @@
 // EIO, ENOSPC or a crash before an fsync, and then checks what is on disk.
 //
 // Which calls go through it: everything common/file_util.h does to change a
-// file or a directory (OpenFile, PwriteFull, WriteFull, FsyncFd,
-// FsyncDirectory, the durable writes, MakeDirectory*, RenameFile, LinkFile,
-// RemoveFile, RemoveTree), and through those LayerWriter, Timeline
-// (PrepareWal, the gc cutoff, load-time clean-up), Repository (branches) and
-// History (compaction, GC). Reads do not: GetPage, basebackup and FUSE reads
+// file or a directory (OpenFile for writing, PwriteFull, WriteFull, FsyncFd,
+// FsyncDirectory, the durable writes, PublishFileExclusively,
+// MakeDirectory*, RenameFile, RemoveFile, RemoveTree), and through those
+// LayerWriter, Timeline (PrepareWal, the gc cutoff, load-time clean-up),
+// Repository (branches, start-up clean-up) and History (compaction, GC). Reads do not: GetPage, basebackup and FUSE reads
 // use the file descriptors and mappings they own and never pay for the seam.
 //
 // Why a process-wide current FileIo rather than one passed to every object:
