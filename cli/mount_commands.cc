@@ -35,9 +35,11 @@ int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const st
 
 int CmdUmount(const GlobalOptions& g, const std::string& dir) {
   const std::string abs = AbsolutePath(dir);
+  auto s = Connect(g);
   std::optional<pid_t> daemon;
-  if (auto s = Connect(g); s.ok()) daemon = DaemonOf(s->client, abs);
+  if (s.ok()) daemon = DaemonOf(s->client, abs);
   Status st = Unmount(abs, daemon);
+  if (st.ok() && s.ok()) st = WaitUnlisted(s->client, abs);  // the branch can be mounted again at once
   if (!st.ok()) return Fail(st.message());
   std::printf("unmounted %s\n", abs.c_str());
   return kExitOk;
@@ -83,6 +85,7 @@ int CmdStop(const GlobalOptions& g, const std::string& branch) {
       if (!code.ok() || *code != 0) return Fail("pg_ctl stop failed on " + m.mountpoint);
     }
     Status st = Unmount(m.mountpoint, m.pid);
+    if (st.ok()) st = WaitUnlisted(s->client, m.mountpoint);
     if (!st.ok()) return Fail(st.message());
     std::printf("stopped branch %s and unmounted %s\n", branch.c_str(), m.mountpoint.c_str());
     return kExitOk;

@@ -157,6 +157,15 @@ Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
   return Status::Ok();
 }
 
+Status WaitUnlisted(RepoClient& client, const std::string& dir) {
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (DaemonOf(client, dir)) {
+    if (Clock::now() > deadline) return Timeout("the page server still lists the mount at " + dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Ok();
+}
+
 std::optional<pid_t> DaemonOf(RepoClient& client, const std::string& dir) {
   auto mounts = client.Mounts();
   if (!mounts.ok()) return std::nullopt;

@@ -44,4 +44,9 @@ Status Unmount(const std::string& dir, std::optional<pid_t> daemon);
 // The zenith-fs serving `dir`, from the page server's list of mounts.
 std::optional<pid_t> DaemonOf(pageserver::RepoClient& client, const std::string& dir);
 
+// Returns once the page server no longer lists a mount at `dir`: after
+// Unmount, its daemon has exited but the page server may not have seen its
+// connection close yet, and a new mount of the branch would be refused.
+Status WaitUnlisted(pageserver::RepoClient& client, const std::string& dir);
+
 }  // namespace zenith::cli
