@@ -20,10 +20,9 @@ int CmdMount(const GlobalOptions& g, const std::string& branch, const std::strin
 }
 
 int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const std::string& dir) {
-  const size_t at = target.find('@');
-  const std::string branch = target.substr(0, at);
-  const std::string spec = at == std::string::npos ? "" : target.substr(at + 1);
-  if (at != std::string::npos && spec.empty()) return Fail("'" + target + "': give an LSN or a time after the @");
+  auto parsed = ParsePointTarget(target);
+  if (!parsed.ok()) return Fail(parsed.status().message());
+  const auto& [branch, spec] = *parsed;
   auto s = Connect(g);
   if (!s.ok()) return Fail(s.status().message());
   const std::string abs = AbsolutePath(dir);

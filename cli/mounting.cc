@@ -157,6 +157,15 @@ Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
   return Status::Ok();
 }
 
+Result<PointTarget> ParsePointTarget(const std::string& target) {
+  const size_t at = target.find('@');
+  PointTarget t{target.substr(0, at), at == std::string::npos ? "" : target.substr(at + 1)};
+  if (at != std::string::npos && t.spec.empty()) {
+    return InvalidArgument("'" + target + "': give an LSN or a time after the @");
+  }
+  return t;
+}
+
 Status WaitUnlisted(RepoClient& client, const std::string& dir) {
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   while (DaemonOf(client, dir)) {

@@ -32,6 +32,13 @@ Result<pageserver::TimelineId> TimelineOf(pageserver::RepoClient& client, const 
 // else it must be empty). The LSN of the snapshot it starts from.
 Result<std::string> Mount(Session& s, const std::string& branch, const std::string& dir);
 
+// "BRANCH", "BRANCH@LSN" or "BRANCH@TIME", split; InvalidArgument for a
+// bare "BRANCH@".
+struct PointTarget {
+  std::string branch, spec;  // spec "" = the end of WAL
+};
+Result<PointTarget> ParsePointTarget(const std::string& target);
+
 // Mounts `branch` read-only at `spec` ("" = its end of WAL, an LSN or a
 // time) at `dir`. The point.
 Result<pageserver::ReadPoint> MountReadOnly(Session& s, const std::string& branch, const std::string& spec,

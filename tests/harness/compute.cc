@@ -1,5 +1,7 @@
 #include "tests/harness/compute.h"
 
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -20,6 +22,19 @@ void Compute::Crash() {
 
 std::vector<std::string> Compute::ConnArgs() const {
   return {"-h", socket_dir_, "-p", std::to_string(pg_.port()), "-U", CurrentUserName()};
+}
+
+std::string PgDump(const std::vector<std::string>& conn_args, const std::string& db) {
+  std::vector<std::string> argv = {PgBin("pg_dump"), "-d", db};
+  argv.insert(argv.end(), conn_args.begin(), conn_args.end());
+  RunResult r = RunCommand(argv);
+  EXPECT_TRUE(r.ok()) << r.Describe();
+  std::istringstream lines(r.out);
+  std::string out, line;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with("\\restrict ") && !line.starts_with("\\unrestrict ")) out += line + "\n";
+  }
+  return out;
 }
 
 RunResult Pgbench(const Compute& compute, const std::vector<std::string>& args) {

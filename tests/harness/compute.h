@@ -44,6 +44,11 @@ RunResult Pgbench(const Compute& compute, const std::vector<std::string>& args);
 // database: empty output and exit 0 when every table and index is sound.
 RunResult Amcheck(const Compute& compute, const std::string& db = "postgres");
 
+// pg_dump of `db` (connection arguments as ConnArgs() gives them), without
+// the random key of its \restrict lines, so that dumps of the same data
+// compare equal; a test failure if pg_dump fails.
+std::string PgDump(const std::vector<std::string>& conn_args, const std::string& db = "postgres");
+
 class PgConnection {
  public:
   using Rows = std::vector<std::vector<std::string>>;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/file_util.h"
+#include "tests/harness/compute.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/test_env.h"
 #include "tests/harness/zenith_env.h"
@@ -20,17 +21,8 @@ class InitFromDatadir : public ::testing::Test {
   InitFromDatadir() : env_(dir_) {}
   void SetUp() override { ASSERT_FALSE(RunningAsRoot()) << "run the tests with tests/run.sh"; }
 
-  // pg_dump of "postgres" on `pg`, without the random key of its \restrict lines.
   static std::string Dump(const PgCluster& pg) {
-    RunResult r = RunCommand({PgBin("pg_dump"), "-h", pg.socket_dir(), "-p", std::to_string(pg.port()), "-U",
-                              "postgres", "-d", "postgres"});
-    EXPECT_TRUE(r.ok()) << r.Describe();
-    std::istringstream lines(r.out);
-    std::string out, line;
-    while (std::getline(lines, line)) {
-      if (!line.starts_with("\\restrict ") && !line.starts_with("\\unrestrict ")) out += line + "\n";
-    }
-    return out;
+    return PgDump({"-h", pg.socket_dir(), "-p", std::to_string(pg.port()), "-U", "postgres"});
   }
   static std::string SystemId(const std::string& datadir) {
     RunResult r = RunCommand({PgBin("pg_controldata"), datadir});

@@ -110,20 +110,7 @@ TEST_F(ReadOnlyMount, EachPointSeesExactlyWhatWasCommittedThere) {
   for (const auto& name : *datadirs) EXPECT_FALSE(name.starts_with("readonly-")) << name << " was left behind";
 }
 
-// pg_dump of the compute's database "postgres", without the random key of
-// its \restrict lines (new in each dump).
-std::string Dump(const Compute& c) {
-  std::vector<std::string> argv = {PgBin("pg_dump"), "-d", "postgres"};
-  for (const auto& a : c.ConnArgs()) argv.push_back(a);
-  RunResult r = RunCommand(argv);
-  EXPECT_TRUE(r.ok()) << r.Describe();
-  std::istringstream lines(r.out);
-  std::string out, line;
-  while (std::getline(lines, line)) {
-    if (!line.starts_with("\\restrict ") && !line.starts_with("\\unrestrict ")) out += line + "\n";
-  }
-  return out;
-}
+std::string Dump(const Compute& c) { return PgDump(c.ConnArgs()); }
 
 TEST_F(ReadOnlyMount, AnExportOfAPastPointStartsOnItsOwnAndMatchesAReadOnlyMount) {
   ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
