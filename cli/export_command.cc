@@ -191,8 +191,8 @@ int CmdExport(const GlobalOptions& g, const std::string& target, const std::stri
   auto created = PrepareExportDir(abs);
   if (!created.ok()) return Fail(created.status().message());
   const std::string mount = s->repo.layout.datadir(point->timeline) + "/export-" + std::to_string(getpid());
-  auto mounted = MountReadOnly(*s, branch, point->lsn.ToString(), mount);
-  Status copied = mounted.ok() ? CopyOut(mount, abs) : mounted.status();
+  Status mounted = MountReadOnly(*s, branch, *point, mount);
+  Status copied = mounted.ok() ? CopyOut(mount, abs) : mounted;
   if (mounted.ok()) {
     Status down = Unmount(mount, DaemonOf(s->client, mount));
     if (copied.ok()) copied = down;

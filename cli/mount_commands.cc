@@ -26,8 +26,9 @@ int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const st
   auto s = Connect(g);
   if (!s.ok()) return Fail(s.status().message());
   const std::string abs = AbsolutePath(dir);
-  auto point = MountReadOnly(*s, branch, spec, abs);
+  auto point = s->client.ResolvePoint(branch, spec);
   if (!point.ok()) return Fail(point.status().message());
+  if (Status m = MountReadOnly(*s, branch, *point, abs); !m.ok()) return Fail(m.message());
   std::printf("mounted branch %s read-only at %s, at %s\n", branch.c_str(), point->lsn.ToString().c_str(), abs.c_str());
   return kExitOk;
 }

@@ -123,16 +123,13 @@ Result<std::string> Mount(Session& s, const std::string& branch, const std::stri
   return StartDaemon(s, {"--branch", branch}, s.repo.layout.mount_log(timeline), dir);
 }
 
-// A read-only mount of `branch` at `spec` ("" = its end of WAL); the point.
-Result<pageserver::ReadPoint> MountReadOnly(Session& s, const std::string& branch, const std::string& spec,
-                                            const std::string& dir) {
-  ZENITH_ASSIGN_OR_RETURN(auto point, s.client.ResolvePoint(branch, spec));
+Status MountReadOnly(Session& s, const std::string& branch, const pageserver::ReadPoint& point,
+                     const std::string& dir) {
   ZENITH_RETURN_IF_ERROR(PrepareMountpoint(dir));
   ZENITH_RETURN_IF_ERROR(MakeDirectories(s.repo.layout.datadir(point.timeline), 0700));
-  ZENITH_RETURN_IF_ERROR(StartDaemon(s, {"--branch", branch, "--read-only-at", point.lsn.ToString()},
-                                     s.repo.layout.readonly_log(point.timeline), dir)
-                             .status());
-  return point;
+  return StartDaemon(s, {"--branch", branch, "--read-only-at", point.lsn.ToString()},
+                     s.repo.layout.readonly_log(point.timeline), dir)
+      .status();
 }
 
 Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {

@@ -39,10 +39,10 @@ struct PointTarget {
 };
 Result<PointTarget> ParsePointTarget(const std::string& target);
 
-// Mounts `branch` read-only at `spec` ("" = its end of WAL, an LSN or a
-// time) at `dir`. The point.
-Result<pageserver::ReadPoint> MountReadOnly(Session& s, const std::string& branch, const std::string& spec,
-                                            const std::string& dir);
+// Mounts `branch` read-only at `point` (from RepoClient::ResolvePoint) at
+// `dir`.
+Status MountReadOnly(Session& s, const std::string& branch, const pageserver::ReadPoint& point,
+                     const std::string& dir);
 
 // Unmounts `dir` (refused while PostgreSQL runs on it) and waits for its
 // daemon, if known, to finish and exit.

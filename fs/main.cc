@@ -238,19 +238,20 @@ int ServeReadOnly(const Args& args, Readiness& ready, sigset_t signals) {
   // and the pin of the snapshot.
   auto client = pageserver::ConnectOrStartRepo(layout, *config);
   if (!client.ok()) return fail(client.status());
-  auto point = client->ResolvePoint(args.branch, point_lsn->ToString());
-  if (!point.ok()) return fail(point.status());
-  const std::string timeline = point->timeline.ToString();
-  if (Status s = client->AttachReadOnly(args.branch, point->lsn, args.mountpoint, getpid()); !s.ok()) return fail(s);
-  auto tar = client->BasebackupAt(timeline, point->lsn);
+  // The CLI resolved the point: it is a record end, which attaching checks.
+  auto owner = client->AttachReadOnly(args.branch, *point_lsn, args.mountpoint, getpid());
+  if (!owner.ok()) return fail(owner.status());
+  const pageserver::ReadPoint point{*owner, *point_lsn};
+  const std::string timeline = point.timeline.ToString();
+  auto tar = client->BasebackupAt(timeline, point.lsn);
   if (!tar.ok()) return fail(tar.status());
-  RemoveStaleReadOnlyDirs(layout, point->timeline);
-  const std::string dir = layout.readonly_dir(point->timeline, getpid());
+  RemoveStaleReadOnlyDirs(layout, point.timeline);
+  const std::string dir = layout.readonly_dir(point.timeline, getpid());
   const std::string scratch = dir + "/scratch";
   auto prepared = BuildScratch(scratch, *tar, /*wal_dir=*/"");
   if (!prepared.ok()) return fail(prepared.status());
   const auto& snapshot = prepared->manifest.snapshot;
-  Status wal = FillWal(*client, timeline, snapshot.redo, point->lsn, scratch + "/pg_wal");
+  Status wal = FillWal(*client, timeline, snapshot.redo, point.lsn, scratch + "/pg_wal");
   if (wal.ok()) wal = WriteStandbySettings(scratch);
   if (!wal.ok()) return fail(wal);
 
@@ -260,7 +261,7 @@ int ServeReadOnly(const Args& args, Readiness& ready, sigset_t signals) {
   if (!fs.ok()) return fail(fs.status());
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
   spdlog::info("mounted branch {} read-only at {} (timeline {}, snapshot valid at {}) at {}", args.branch,
-               point->lsn.ToString(), timeline, snapshot.valid.ToString(), args.mountpoint);
+               point.lsn.ToString(), timeline, snapshot.valid.ToString(), args.mountpoint);
   ready.Report("ok " + snapshot.valid.ToString());
   Status run = RunMounted(**fs, pages, scratch, signals);
   fs->reset();

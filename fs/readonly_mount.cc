@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/byte_io.h"
 #include "common/daemon_process.h"
 #include "common/file_util.h"
 #include "common/wal_directory.h"
@@ -58,13 +59,15 @@ Status FillWal(pageserver::RepoClient& client, const std::string& timeline, Lsn 
 }
 
 Status WriteStandbySettings(const std::string& scratch_dir) {
-  ZENITH_RETURN_IF_ERROR(WriteFileDurably(scratch_dir + "/standby.signal", ""));
+  // The scratch is disposable: nothing in it is synced (scratch_setup.h).
+  ZENITH_RETURN_IF_ERROR(OpenFile(scratch_dir + "/standby.signal", O_WRONLY | O_CREAT | O_TRUNC, 0600).status());
   const std::string conf = scratch_dir + "/postgresql.auto.conf";
   std::string text;
   if (auto old = ReadFileToString(conf); old.ok()) text = *old;
   if (!text.empty() && text.back() != '\n') text += "\n";
   text += "# zenith: a read-only mount, recovered to its point\nhot_standby = 'on'\n";
-  return WriteFileDurably(conf, text);
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(conf, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+  return WriteFull(fd.get(), AsBytes(text), conf);
 }
 
 void RemoveStaleReadOnlyDirs(const pageserver::RepoLayout& layout, const pageserver::TimelineId& timeline) {

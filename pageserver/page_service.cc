@@ -202,7 +202,8 @@ class PageService {
   }
 
   // attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>: registers
-  // a read-only mount of that point for this connection's life.
+  // a read-only mount of that point for this connection's life; the
+  // timeline whose history the point is.
   Status AttachReadOnly(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 4, 4, "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>"));
     const auto& args = ctx.args();
@@ -218,7 +219,7 @@ class PageService {
     ZENITH_RETURN_IF_ERROR(repo_.AttachReadOnly(MountInfo{point.timeline->id(), branch, args[2], pid, session, true, lsn}));
     Repository* repo = &repo_;
     ctx.session().OnClose([repo, session] { repo->DetachReadOnly(session); });
-    return ctx.SendOk("ATTACH_READONLY");
+    return ctx.SendRows({Row{Hex(point.timeline->id())}});
   }
 
   // wal <branch|timeline> <from> <upto>: the timeline's WAL bytes in
@@ -413,7 +414,7 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
   add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid", "pinned", "mode", "point"},
       &PageService::Mounts);
   add("point", "point <branch|timeline> [<lsn>|<time>]", {"timeline_id", "lsn"}, &PageService::Point);
-  add("attach_readonly", "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>", {},
+  add("attach_readonly", "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>", {"timeline_id"},
       &PageService::AttachReadOnly);
   add("wal", "wal <branch|timeline> <from> <upto>", {}, &PageService::Wal);
   add("pin", "pin <branch|timeline> <lsn> [pages]", {}, &PageService::Pin);

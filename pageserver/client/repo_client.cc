@@ -271,8 +271,11 @@ Result<ReadPoint> RepoClient::ResolvePoint(const std::string& target, const std:
                  }));
 }
 
-Status RepoClient::AttachReadOnly(const std::string& target, Lsn lsn, const std::string& mountpoint, pid_t pid) {
-  return conn_->Query("attach_readonly $1 $2 $3 $4", {target, lsn.ToString(), mountpoint, std::to_string(pid)}).status();
+Result<TimelineId> RepoClient::AttachReadOnly(const std::string& target, Lsn lsn, const std::string& mountpoint,
+                                              pid_t pid) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "attach_readonly $1 $2 $3 $4",
+                                               {target, lsn.ToString(), mountpoint, std::to_string(pid)}, 1));
+  return OnlyRow("attach_readonly", ParseRows<TimelineId>("attach_readonly", rows, [](RowReader& r) { return r.Id(); }));
 }
 
 Status RepoClient::FetchWal(const std::string& target, Lsn from, Lsn upto,

@@ -123,8 +123,9 @@ class RepoClient {
   // Where reading `target` at `spec` ("" = the end of WAL, an LSN or a
   // time) goes.
   Result<ReadPoint> ResolvePoint(const std::string& target, const std::string& spec);
-  // Registers this connection as a read-only mount of `target` at `lsn`.
-  Status AttachReadOnly(const std::string& target, Lsn lsn, const std::string& mountpoint, pid_t pid);
+  // Registers this connection as a read-only mount of `target` at `lsn`
+  // (a record end, as ResolvePoint gives); the timeline whose history it is.
+  Result<TimelineId> AttachReadOnly(const std::string& target, Lsn lsn, const std::string& mountpoint, pid_t pid);
   // The WAL of `target` in [from, upto), handed to `sink` in pieces, in
   // order. kProtocol if the server sent other than upto - from bytes.
   Status FetchWal(const std::string& target, Lsn from, Lsn upto,

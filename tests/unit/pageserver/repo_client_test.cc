@@ -106,8 +106,9 @@ TEST_F(RepoClientTest, MountsAndPinsAreSeenAsTheyAreTaken) {
   ASSERT_TRUE(point.ok()) << point.status().ToString();
   auto reader = RepoClient::Connect(server_->conninfo());
   ASSERT_TRUE(reader.ok());
-  Status attached = reader->AttachReadOnly("main", point->lsn, "/mnt/past", 4343);
-  ASSERT_TRUE(attached.ok()) << attached.ToString();
+  auto attached = reader->AttachReadOnly("main", point->lsn, "/mnt/past", 4343);
+  ASSERT_TRUE(attached.ok()) << attached.status().ToString();
+  EXPECT_EQ(*attached, point->timeline);
   mounts = client_->Mounts();
   ASSERT_TRUE(mounts.ok() && mounts->size() == 2) << mounts.status().ToString();
   EXPECT_TRUE((*mounts)[1].read_only);
