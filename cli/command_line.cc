@@ -11,7 +11,7 @@ namespace {
 // Every value the subcommands fill in; turned into one Command after parsing.
 struct Values {
   std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
-      start_branch, stop_branch, ps_action, ps_listen;
+      start_branch, stop_branch, ps_action, ps_listen, pageserver, mount_scratch;
   std::string init_from_datadir, init_from_server;
   bool branch_verbose = false, mount_read_only = false;
   std::vector<std::string> pg_ctl_args;
@@ -44,6 +44,14 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.mount->add_flag("--read-only", v.mount_read_only,
                     "a hot standby's data directory at that point (default: the end of WAL); no lease, nothing stored");
   s.mount->add_option("dir", v.mount_dir)->required();
+  const char* remote_help =
+      "a page server on another machine: postgresql://zenith@HOST:PORT (the password as libpq takes it: PGPASSWORD, "
+      "~/.pgpass); no repository is needed here";
+  auto* mount_remote = s.mount->add_option("--pageserver", v.pageserver, remote_help);
+  s.mount->add_option("--scratch", v.mount_scratch,
+                      "with --pageserver: the local directory for the mount's own files and WAL (default: under "
+                      "$XDG_STATE_HOME/zenith)")
+      ->needs(mount_remote);
   s.umount = app.add_subcommand("umount", "unmount DIR and stop its daemon");
   s.umount->add_option("dir", v.umount_dir)->required();
   s.exp = app.add_subcommand("export", "write a standalone data directory of BRANCH, BRANCH@LSN or 'BRANCH@TIME' to DIR");
@@ -53,8 +61,10 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.start->add_option("branch", v.start_branch)->required();
   s.start->add_option("pg_ctl_args", v.pg_ctl_args, "arguments for pg_ctl, after --");
   s.start->allow_extras(false);
+  s.start->add_option("--pageserver", v.pageserver, remote_help);
   s.stop = app.add_subcommand("stop", "stop PostgreSQL on BRANCH and unmount it");
   s.stop->add_option("branch", v.stop_branch)->required();
+  s.stop->add_option("--pageserver", v.pageserver, "the page server of a remote mount, as for mount");
   s.status = app.add_subcommand("status", "list mounts");
   s.ps = app.add_subcommand("pageserver", "manage the page server");
   s.ps->add_option("action", v.ps_action)->required()->check(CLI::IsMember({"start", "stop", "status"}));
@@ -79,11 +89,16 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
   if (s.init->parsed()) return Command{InitCmd{v.init_from_datadir, v.init_from_server}};
   if (s.branch->parsed()) return BranchCommand(v);
   if (s.gc->parsed()) return Command{GcCmd{v.gc_window}};
-  if (s.mount->parsed()) return Command{MountCmd{v.mount_branch, v.mount_dir, v.mount_read_only}};
+  if (s.mount->parsed()) {
+    if (v.mount_read_only && !v.pageserver.empty()) {
+      return InvalidArgument("--read-only mounts are local for now; --pageserver goes with read-write mounts");
+    }
+    return Command{MountCmd{v.mount_branch, v.mount_dir, v.mount_read_only, v.pageserver, v.mount_scratch}};
+  }
   if (s.umount->parsed()) return Command{UmountCmd{v.umount_dir}};
   if (s.exp->parsed()) return Command{ExportCmd{v.export_target, v.export_dir}};
-  if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args}};
-  if (s.stop->parsed()) return Command{StopCmd{v.stop_branch}};
+  if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args, v.pageserver}};
+  if (s.stop->parsed()) return Command{StopCmd{v.stop_branch, v.pageserver}};
   if (s.status->parsed()) return Command{StatusCmd{}};
   if (s.ps->parsed()) {
     if (!v.ps_listen.empty() && v.ps_action != "start") return InvalidArgument("--listen goes with `zenith pageserver start`");
@@ -125,11 +140,17 @@ int Run(const Invocation& inv) {
           [&](const BranchCreateCmd& c) { return CmdBranchCreate(g, c.name, c.parent); },
           [&](const BranchDeleteCmd& c) { return CmdBranchDelete(g, c.name); },
           [&](const GcCmd& c) { return CmdGc(g, c.window); },
-          [&](const MountCmd& c) { return c.read_only ? CmdMountReadOnly(g, c.branch, c.dir) : CmdMount(g, c.branch, c.dir); },
+          [&](const MountCmd& c) {
+            if (!c.pageserver.empty()) return CmdMountRemote(c.pageserver, c.branch, c.dir, c.scratch);
+            return c.read_only ? CmdMountReadOnly(g, c.branch, c.dir) : CmdMount(g, c.branch, c.dir);
+          },
           [&](const UmountCmd& c) { return CmdUmount(g, c.dir); },
           [&](const ExportCmd& c) { return CmdExport(g, c.target, c.dir); },
-          [&](const StartCmd& c) { return CmdStart(g, c.branch, c.pg_ctl_args); },
-          [&](const StopCmd& c) { return CmdStop(g, c.branch); },
+          [&](const StartCmd& c) {
+            return c.pageserver.empty() ? CmdStart(g, c.branch, c.pg_ctl_args)
+                                        : CmdStartRemote(c.pageserver, c.branch, c.pg_ctl_args);
+          },
+          [&](const StopCmd& c) { return c.pageserver.empty() ? CmdStop(g, c.branch) : CmdStopRemote(c.pageserver, c.branch); },
           [&](const StatusCmd&) { return CmdStatus(g); },
           [&](const PageServerCmd& c) { return CmdPageServer(g, c.action, c.listen); },
       },

@@ -35,7 +35,7 @@ int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const st
 
 int CmdUmount(const GlobalOptions& g, const std::string& dir) {
   const std::string abs = AbsolutePath(dir);
-  auto s = Connect(g);
+  auto s = Connect(g);  // none for a remote mount: the mount table names its daemon
   std::optional<pid_t> daemon;
   if (s.ok()) daemon = DaemonOf(s->client, abs);
   Status st = Unmount(abs, daemon);

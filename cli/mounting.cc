@@ -68,18 +68,24 @@ Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& l
   return Internal("zenith-fs failed to mount; see " + log);
 }
 
-// Starts zenith-fs with `args` (after --repo) and waits until it is ready.
-Result<std::string> StartDaemon(Session& s, std::vector<std::string> args, const std::string& log,
-                                const std::string& dir) {
+// Starts zenith-fs with `args` and waits until it is ready.
+Result<std::string> StartFsDaemon(const std::vector<std::string>& args, const std::string& log, const std::string& dir) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe", errno);
   UniqueFd read_end(fds[0]), write_end(fds[1]);
-  std::vector<std::string> argv = {ExecutableDir() + "/zenith-fs", "--repo", s.repo.layout.root};
+  std::vector<std::string> argv = {ExecutableDir() + "/zenith-fs"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.insert(argv.end(), {"--mountpoint", dir, "--ready-fd", "3"});
   ZENITH_ASSIGN_OR_RETURN(pid_t daemon, SpawnDaemon(argv, log, write_end.get()));
   write_end.reset();
   return AwaitReady(std::move(read_end), daemon, log, dir);
+}
+
+// Starts zenith-fs for the repository with `args` and waits until it is ready.
+Result<std::string> StartDaemon(Session& s, std::vector<std::string> args, const std::string& log,
+                                const std::string& dir) {
+  args.insert(args.begin(), {"--repo", s.repo.layout.root});
+  return StartFsDaemon(args, log, dir);
 }
 
 Status WaitForExit(pid_t pid, std::chrono::seconds limit) {
@@ -123,6 +129,21 @@ Result<std::string> Mount(Session& s, const std::string& branch, const std::stri
   return StartDaemon(s, {"--branch", branch}, s.repo.layout.mount_log(timeline), dir);
 }
 
+Result<std::string> MountRemote(const RemoteMount& m) {
+  ZENITH_ASSIGN_OR_RETURN(RepoClient client, RepoClient::Connect(m.url));
+  ZENITH_ASSIGN_OR_RETURN(TimelineId timeline, TimelineOf(client, m.branch));
+  ZENITH_ASSIGN_OR_RETURN(auto mounts, client.Mounts());
+  for (const auto& e : mounts) {
+    if (e.timeline == timeline && !e.read_only) {
+      return Busy("branch '" + m.branch + "' is already mounted read-write at " + e.mountpoint + " (zenith-fs pid " +
+                  std::to_string(e.pid) + ", on the page server's machine or another)");
+    }
+  }
+  ZENITH_RETURN_IF_ERROR(PrepareMountpoint(m.dir));
+  ZENITH_RETURN_IF_ERROR(MakeDirectories(m.scratch, 0700));
+  return StartFsDaemon({"--pageserver", m.url, "--scratch", m.scratch, "--branch", m.branch}, m.scratch + ".log", m.dir);
+}
+
 Status MountReadOnly(Session& s, const std::string& branch, const pageserver::ReadPoint& point,
                      const std::string& dir) {
   ZENITH_RETURN_IF_ERROR(PrepareMountpoint(dir));
@@ -136,6 +157,7 @@ Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
   struct stat st;
   bool dead = stat(dir.c_str(), &st) != 0 && errno == ENOTCONN;
   if (!IsZenithMount(dir)) return InvalidArgument(dir + " is not a zenith mount");
+  const std::optional<pid_t> listed = MountDaemon(dir);
   if (!dead) {
     if (auto pm = RunningPostmaster(dir)) {
       return Busy("PostgreSQL (pid " + std::to_string(*pm) + ") is running on " + dir + "; stop it first with `pg_ctl -D " +
@@ -150,6 +172,7 @@ Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
     return Busy("could not unmount " + dir + " (is a process using it?)");
   }
   // The daemon uploads what it still owes the page server, then exits.
+  if (!daemon) daemon = listed;
   if (daemon) return WaitForExit(*daemon, std::chrono::seconds(120));
   return Status::Ok();
 }

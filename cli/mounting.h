@@ -32,6 +32,15 @@ Result<pageserver::TimelineId> TimelineOf(pageserver::RepoClient& client, const 
 // else it must be empty). The LSN of the snapshot it starts from.
 Result<std::string> Mount(Session& s, const std::string& branch, const std::string& dir);
 
+// A read-write mount from the page server at `url` (postgresql://...),
+// with no repository here: zenith-fs keeps the mount's files and WAL in
+// `scratch` (made if missing) and logs to scratch + ".log". The LSN of the
+// snapshot it starts from.
+struct RemoteMount {
+  std::string url, branch, dir, scratch;
+};
+Result<std::string> MountRemote(const RemoteMount& m);
+
 // "BRANCH", "BRANCH@LSN" or "BRANCH@TIME", split; InvalidArgument for a
 // bare "BRANCH@".
 struct PointTarget {
@@ -45,7 +54,7 @@ Status MountReadOnly(Session& s, const std::string& branch, const pageserver::Re
                      const std::string& dir);
 
 // Unmounts `dir` (refused while PostgreSQL runs on it) and waits for its
-// daemon, if known, to finish and exit.
+// daemon (`daemon`, else the one the mount table names) to finish and exit.
 Status Unmount(const std::string& dir, std::optional<pid_t> daemon);
 
 // The zenith-fs serving `dir`, from the page server's list of mounts.

@@ -31,24 +31,43 @@ std::string Unescape(const std::string& field) {
   return out;
 }
 
-}  // namespace
-
-bool ListsZenithMount(std::string_view mount_table, const std::string& dir) {
+// The source field of the zenith mount at `dir` (the last one listed).
+std::optional<std::string> ZenithMountSource(std::string_view mount_table, const std::string& dir) {
   std::istringstream lines{std::string(mount_table)};
   std::string line;
+  std::optional<std::string> found;
   while (std::getline(lines, line)) {
     std::istringstream f(line);
     std::string source, target, type;
     f >> source >> target >> type;
-    if (type == "fuse.zenith" && Unescape(target) == dir) return true;
+    if (type == "fuse.zenith" && Unescape(target) == dir) found = source;
   }
-  return false;
+  return found;
 }
 
-bool IsZenithMount(const std::string& dir) {
+std::string MountTable() {
   auto table = ReadFileToString("/proc/self/mounts");
-  return table.ok() && ListsZenithMount(*table, dir);
+  return table.ok() ? *table : "";
 }
+
+}  // namespace
+
+bool ListsZenithMount(std::string_view mount_table, const std::string& dir) {
+  return ZenithMountSource(mount_table, dir).has_value();
+}
+
+bool IsZenithMount(const std::string& dir) { return ListsZenithMount(MountTable(), dir); }
+
+std::optional<pid_t> ListedDaemon(std::string_view mount_table, const std::string& dir) {
+  auto source = ZenithMountSource(mount_table, dir);
+  constexpr std::string_view kPrefix = "zenith:";
+  if (!source || source->rfind(kPrefix, 0) != 0) return std::nullopt;
+  const std::string digits = source->substr(kPrefix.size());
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return static_cast<pid_t>(std::stol(digits));
+}
+
+std::optional<pid_t> MountDaemon(const std::string& dir) { return ListedDaemon(MountTable(), dir); }
 
 Status PrepareMountpoint(const std::string& dir) {
   struct stat st;

@@ -22,6 +22,12 @@ bool ListsZenithMount(std::string_view mount_table, const std::string& dir);
 // The same, for this machine now.
 bool IsZenithMount(const std::string& dir);
 
+// The pid of the zenith-fs serving the zenith mount at `dir` in
+// `mount_table`: its source is "zenith:<pid>". nullopt if not listed.
+std::optional<pid_t> ListedDaemon(std::string_view mount_table, const std::string& dir);
+// The same, for this machine now.
+std::optional<pid_t> MountDaemon(const std::string& dir);
+
 // An empty directory to mount on, created (0700) when missing.
 // InvalidArgument, saying why and what to do, for a file, a non-empty
 // directory, a live zenith mount or one whose daemon died.

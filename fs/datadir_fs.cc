@@ -62,7 +62,8 @@ Status DatadirFs::Mount(const std::string& mountpoint) {
   if (session_ != nullptr) return InvalidArgument("the filesystem is already mounted on \"" + mountpoint_ + "\"");
   internal::RouteFuseLogsToSpdlog();
   RaiseFdLimit();
-  std::vector<std::string> argv = {"zenith-fs", "-o", "fsname=zenith,subtype=zenith,default_permissions"};
+  std::vector<std::string> argv = {"zenith-fs", "-o",
+                                   "fsname=zenith:" + std::to_string(::getpid()) + ",subtype=zenith,default_permissions"};
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(cargv.size()), cargv.data());

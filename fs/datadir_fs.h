@@ -129,7 +129,8 @@ class DatadirFs {
   DatadirFs& operator=(const DatadirFs&) = delete;
 
   // Mounts on `mountpoint` (an existing directory) with the low-level FUSE
-  // API: fsname=zenith, subtype=zenith (/proc/mounts says "fuse.zenith"),
+  // API: fsname=zenith:<this process's pid> (how `zenith umount` finds the
+  // daemon to wait for), subtype=zenith (/proc/mounts says "fuse.zenith"),
   // default_permissions. Requests wait in the kernel until Run() starts.
   // Raises the process's soft limit of open files to its hard limit: every
   // inode the kernel knows holds an fd. REQUIRES: called once.

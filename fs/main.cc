@@ -4,6 +4,10 @@
 // then uploads the snapshot it still owes (a clean shutdown's checkpoint)
 // and exits.
 //
+// With --pageserver URL --scratch DIR instead of --repo it is a remote
+// mount (fs/remote_compute.h): everything goes over the page server's TCP
+// connection; the scratch and pg_wal are local.
+//
 // With --read-only-at LSN it mounts that point of the branch's history
 // read-only instead (fs/readonly_mount.h): no lease, no uploads, a scratch
 // of its own that goes when it exits.
@@ -16,7 +20,9 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -31,6 +37,7 @@
 #include "fs/datadir_fs.h"
 #include "fs/mount_lease.h"
 #include "fs/readonly_mount.h"
+#include "fs/remote_compute.h"
 #include "fs/remote_page_source.h"
 #include "fs/scratch_setup.h"
 #include "fs/snapshot_uploader.h"
@@ -48,6 +55,7 @@ using pageserver::TimelineId;
 struct Args {
   std::string repo, branch, mountpoint;
   std::string read_only_at;  // an LSN, for a read-only mount
+  std::string pageserver, scratch;  // a remote mount: the page server's URL, a local scratch
   int ready_fd = -1;
 };
 
@@ -161,41 +169,77 @@ Status RunMounted(DatadirFs& fs, const RemotePageSource& pages, const std::strin
   return run;
 }
 
+// Where a read-write mount's parts are: the repository's page server on
+// this machine (pg_wal a symlink into the timeline), or a remote one
+// reached by URL (fs/remote_compute.h).
+struct Site {
+  std::string conninfo;  // for the page stream and the uploads
+  MountLease::Connector connect;
+  std::optional<pageserver::RepoLayout> layout;  // local only
+  std::string remote_scratch;                     // remote only
+  bool remote() const { return !layout; }
+};
+
+Result<Site> FindSite(const Args& args) {
+  if (!args.pageserver.empty()) {
+    const std::string url = args.pageserver;
+    return Site{url, [url] { return RepoClient::Connect(url); }, std::nullopt, args.scratch};
+  }
+  pageserver::RepoLayout layout{args.repo};
+  ZENITH_ASSIGN_OR_RETURN(auto config, pageserver::RepoConfig::Load(layout.config()));
+  return Site{pageserver::PageServerConnString(layout.socket_dir(), config.port),
+              [layout, config] { return pageserver::ConnectOrStartRepo(layout, config); }, layout, ""};
+}
+
+// A remote mount's own pg_wal gets the timeline's WAL from the snapshot's
+// redo to its end, and its settings say where the page server is.
+Status PrepareRemoteCompute(RepoClient& client, const std::string& timeline, Lsn redo, const std::string& scratch,
+                            ComputeEndpoints* ends) {
+  ZENITH_ASSIGN_OR_RETURN(auto described, client.DescribeTimeline(timeline));
+  ZENITH_RETURN_IF_ERROR(FillWal(client, timeline, redo, described.end_of_wal, scratch + "/pg_wal"));
+  ZENITH_ASSIGN_OR_RETURN(auto tcp, client.connection().TcpEndpoints());
+  *ends = {tcp.peer, tcp.local};
+  return ApplyRemoteComputeSettings(scratch, *ends);
+}
+
 int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   auto fail = [&ready](const Status& s) { return Failed(ready, s); };
   MountSteps steps;
   if (Status s = CheckFuseAvailable(); !s.ok()) return fail(s);
-  const pageserver::RepoLayout layout{args.repo};
-  auto config = pageserver::RepoConfig::Load(layout.config());
-  if (!config.ok()) return fail(config.status());
-  const std::string conninfo = pageserver::PageServerConnString(layout.socket_dir(), config->port);
-  const MountLease::Connector connect = [&layout, &config] { return pageserver::ConnectOrStartRepo(layout, *config); };
-  auto client = connect();
+  auto site = FindSite(args);
+  if (!site.ok()) return fail(site.status());
+  const std::string& conninfo = site->conninfo;
+  auto client = site->connect();
   if (!client.ok()) return fail(client.status());
   auto described = client->DescribeTimeline(args.branch);
   if (!described.ok()) return fail(described.status());
   const TimelineId id = described->timeline;
   const std::string timeline = id.ToString();
-  MountLease lease(connect, timeline, args.mountpoint);
+  MountLease lease(site->connect, timeline, args.mountpoint);
   if (Status s = lease.Acquire(); !s.ok()) return fail(s);
   steps.Done("connect");
 
-  const std::string scratch = layout.scratch_dir(id);
-  const std::string wal_dir = layout.wal_dir(id);
+  const std::string scratch = site->remote() ? site->remote_scratch : site->layout->scratch_dir(id);
+  const std::string timeline_wal = site->remote() ? "" : site->layout->wal_dir(id);
+  const std::string wal_dir = site->remote() ? scratch + "/pg_wal" : timeline_wal;
   auto tar = FetchBasebackup(lease);
   if (!tar.ok()) return fail(tar.status());
   steps.Done("basebackup");
-  auto prepared = BuildScratch(scratch, *tar, wal_dir);
+  auto prepared = BuildScratch(scratch, *tar, timeline_wal);
   if (!prepared.ok()) return fail(prepared.status());
   steps.Done("scratch");
   const auto& snapshot = prepared->manifest.snapshot;
   lease.SetPinned(snapshot.valid);
   if (Status s = client->PrepareWal(timeline, snapshot.redo); !s.ok()) return fail(s);
+  ComputeEndpoints ends;
+  if (site->remote()) {
+    if (Status s = PrepareRemoteCompute(*client, timeline, snapshot.redo, scratch, &ends); !s.ok()) return fail(s);
+  }
   steps.Done("prepare_wal");
   auto checkpoint = CheckpointIn(scratch);
   if (!checkpoint.ok()) return fail(checkpoint.status());
 
-  RemotePageSource pages(conninfo, timeline, snapshot.valid, [&connect] { return connect().status(); });
+  RemotePageSource pages(conninfo, timeline, snapshot.valid, [&site] { return site->connect().status(); });
   std::unique_ptr<SnapshotUploader> uploader;
   auto fs = DatadirFs::Create({scratch, prepared->remote_files, &pages,
                                [&uploader](std::string bytes) { uploader->OnControlWrite(std::move(bytes)); }});
@@ -211,11 +255,14 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
     for (;;) pause();
   }
   lease.StartKeepAlive([&pages](Lsn lsn) { pages.MoveTo(lsn); });
-  spdlog::info("mounted branch {} (timeline {}) at {}, snapshot valid at {}", args.branch, timeline, args.mountpoint,
-               snapshot.valid.ToString());
+  std::optional<ComputeWatcher> watcher;
+  if (site->remote()) watcher.emplace(scratch, ends.compute_ip, [&lease](const std::string& url) { lease.SetComputeUrl(url); });
+  spdlog::info("mounted branch {} (timeline {}) at {}{}, snapshot valid at {}", args.branch, timeline, args.mountpoint,
+               site->remote() ? " from the page server at " + conninfo : "", snapshot.valid.ToString());
   spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());
   Status run = RunMounted(**fs, pages, scratch, signals);
+  watcher.reset();
   Status drained = uploader->Drain(std::chrono::seconds(60));
   if (!drained.ok()) spdlog::error("{}", drained.message());
   uploader.reset();
@@ -277,12 +324,21 @@ int main(int argc, char** argv) {
   using namespace zenith::fs;
   CLI::App app{"zenith-fs: the FUSE daemon of a zenith data directory (started by `zenith mount`)"};
   Args args;
-  app.add_option("--repo", args.repo, "the repository's .zenith directory")->required();
+  auto* repo = app.add_option("--repo", args.repo, "the repository's .zenith directory");
+  auto* remote = app.add_option("--pageserver", args.pageserver,
+                                "a remote mount: the page server's postgresql://zenith@HOST:PORT (password as libpq takes it)");
+  repo->excludes(remote);
+  app.add_option("--scratch", args.scratch, "with --pageserver: the mount's local scratch directory")->needs(remote);
   app.add_option("--branch", args.branch, "the branch (or timeline id) to mount")->required();
   app.add_option("--mountpoint", args.mountpoint, "an empty directory")->required();
   app.add_option("--ready-fd", args.ready_fd, "a pipe to report readiness on");
   app.add_option("--read-only-at", args.read_only_at, "mount this LSN of the branch's history read-only");
   CLI11_PARSE(app, argc, argv);
+  if (args.repo.empty() == args.pageserver.empty() || (!args.pageserver.empty() && args.scratch.empty()) ||
+      (!args.pageserver.empty() && !args.read_only_at.empty())) {
+    std::fprintf(stderr, "zenith-fs: give --repo, or --pageserver with --scratch (read-write mounts only)\n");
+    return 2;
+  }
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%P] %l: %v");
 
   // Take signals on one thread: block them before any thread starts.

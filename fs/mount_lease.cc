@@ -59,9 +59,32 @@ void MountLease::MovePin() {
   pinned_with_wal_ = false;
 }
 
+void MountLease::SetComputeUrl(std::string url) {
+  std::lock_guard lock(mu_);
+  compute_url_ = std::move(url);
+}
+
+// Logs the receiver's state when it changes (its errors say why commits
+// wait, when they do).
+void MountLease::CallMeMaybe() {
+  std::string url;
+  {
+    std::lock_guard lock(mu_);
+    url = compute_url_;
+  }
+  if (url.empty()) return;
+  auto st = conn_->CallMeMaybe(timeline_, url);
+  std::string text = st.ok() ? st->state + (st->error.empty() ? "" : " (" + st->error + ")") : st.status().message();
+  if (text == receiver_state_) return;
+  receiver_state_ = text;
+  if (st.ok() && st->state == "streaming") spdlog::info("the page server streams this compute's WAL from {}", url);
+  else spdlog::warn("the page server's WAL receiver of this compute: {}", text);
+}
+
 void MountLease::Tick() {
   if (conn_ && conn_->DescribeServer().ok()) {
     MovePin();
+    CallMeMaybe();
     return;
   }
   conn_.reset();

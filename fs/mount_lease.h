@@ -15,6 +15,11 @@
 // page server restarted, or died and the connector starts one), it takes
 // the lease and the pin again.
 //
+// A remote mount's PostgreSQL streams its WAL to the page server: once it
+// is up, SetComputeUrl makes every keepalive round say `callmemaybe` on
+// the lease's connection (pageserver/wal_receiver.h), which starts the
+// page server's receiver after a restart and is a no-op while it runs.
+//
 // Thread-safety: Acquire, PinnedBasebackup and SetPinned before
 // StartKeepAlive, on the owner's thread; MoveTo from any thread; the rest
 // runs on the keepalive thread.
@@ -59,11 +64,14 @@ class MountLease {
   void Stop();
   // The page server stored a newer snapshot of this mount: pin it next.
   void MoveTo(Lsn valid) { wanted_ = valid.value; }
+  // The mount's PostgreSQL listens at `url` (postgresql://HOST:PORT).
+  void SetComputeUrl(std::string url);
 
  private:
   void KeepAlive();
   void Tick();  // one keepalive round: check, move the pin, or take all again
   void MovePin();
+  void CallMeMaybe();
   Status Pin(Lsn lsn, bool with_wal);
 
   const Connector connect_;
@@ -78,6 +86,8 @@ class MountLease {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;  // guarded by mu_
+  std::string compute_url_;  // guarded by mu_
+  std::string receiver_state_;  // keepalive thread: the last one logged
   std::thread thread_;
 };
 

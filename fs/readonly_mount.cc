@@ -9,47 +9,13 @@
 #include "common/daemon_process.h"
 #include "common/file_util.h"
 #include "common/wal_directory.h"
+#include "common/wal_segment_writer.h"
 
 namespace zenith::fs {
 
-namespace {
-
-// The segment file being written, created full size (sparse) so that its
-// bytes after the point read as zeros, as PostgreSQL expects of a segment.
-class SegmentWriter {
- public:
-  explicit SegmentWriter(std::string dir) : dir_(std::move(dir)) {}
-
-  Status Write(Lsn at, std::span<const uint8_t> bytes) {
-    while (!bytes.empty()) {
-      if (!fd_.valid() || at.segment_number() != segno_) ZENITH_RETURN_IF_ERROR(Open(at.segment_number()));
-      const size_t n = std::min<size_t>(bytes.size(), kWalSegmentSize - at.segment_offset());
-      ZENITH_RETURN_IF_ERROR(PwriteFull(fd_.get(), bytes.first(n), at.segment_offset(), path_));
-      bytes = bytes.subspan(n);
-      at = at + n;
-    }
-    return Status::Ok();
-  }
-
- private:
-  Status Open(uint64_t segno) {
-    segno_ = segno;
-    path_ = dir_ + "/" + WalSegmentFileName(kPgTimeLineId, segno);
-    ZENITH_ASSIGN_OR_RETURN(fd_, OpenFile(path_, O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    if (::ftruncate(fd_.get(), kWalSegmentSize) != 0) return ErrnoStatus("truncate", path_, errno);
-    return Status::Ok();
-  }
-
-  std::string dir_, path_;
-  uint64_t segno_ = 0;
-  UniqueFd fd_;
-};
-
-}  // namespace
-
 Status FillWal(pageserver::RepoClient& client, const std::string& timeline, Lsn from, Lsn upto,
                const std::string& pg_wal_dir) {
-  SegmentWriter writer(pg_wal_dir);
+  WalSegmentWriter writer(pg_wal_dir, WalSegmentWriter::Existing::kReplace);
   Lsn at = from.segment_start();
   return client.FetchWal(timeline, at, upto, [&](std::span<const uint8_t> chunk) {
     Status s = writer.Write(at, chunk);

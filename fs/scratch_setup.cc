@@ -202,6 +202,33 @@ const std::map<std::string, std::string>& MountSettings() {
   return kSettings;
 }
 
+namespace {
+
+bool EndsWith(const std::string& s, std::string_view tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+Status RewriteFile(const std::string& path, const std::string& text) {
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600));
+  return WriteFull(fd.get(), AsBytes(text), path);
+}
+
+// pg_hba.conf without the lines a remote mount added (a snapshot it
+// uploaded carries them).
+Status RemoveRemoteComputeLines(const std::string& datadir) {
+  const std::string path = datadir + "/pg_hba.conf";
+  auto text = ReadFileToString(path);
+  if (!text.ok()) return Status::Ok();  // none to clean
+  std::istringstream lines(*text);
+  std::string out, line;
+  while (std::getline(lines, line)) {
+    if (!EndsWith(line, kRemoteComputeMarker)) out += line + "\n";
+  }
+  return out == *text ? Status::Ok() : RewriteFile(path, out);
+}
+
+}  // namespace
+
 Status ApplyMountSettings(const std::string& datadir) {
   const std::string path = datadir + "/postgresql.auto.conf";
   std::string old;
@@ -210,13 +237,15 @@ Status ApplyMountSettings(const std::string& datadir) {
   std::string out, line;
   while (std::getline(lines, line)) {
     std::string name = line.substr(0, line.find_first_of(" =\t"));
-    if (MountSettings().contains(name) || line.rfind("# zenith:", 0) == 0) continue;
+    if (MountSettings().contains(name) || line.rfind("# zenith:", 0) == 0 || EndsWith(line, kRemoteComputeMarker)) {
+      continue;
+    }
     out += line + "\n";
   }
   out += "# zenith: the repository keeps WAL (never removed or recycled here); snapshots need full-page writes\n";
   for (const auto& [name, value] : MountSettings()) out += name + " = '" + value + "'\n";
-  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600));
-  return WriteFull(fd.get(), AsBytes(out), path);
+  ZENITH_RETURN_IF_ERROR(RewriteFile(path, out));
+  return RemoveRemoteComputeLines(datadir);
 }
 
 Status RemoveScratchTrash(const std::string& scratch_dir, const std::atomic<bool>& stop) {

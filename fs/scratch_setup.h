@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "pageserver/client/page_protocol.h"
@@ -57,7 +58,12 @@ Status RemoveScratchTrash(const std::string& scratch_dir, const std::atomic<bool
 
 // Rewrites postgresql.auto.conf in `datadir` (not synced: see above):
 // MountSettings() replace any earlier lines for the same names; other lines
-// are kept.
+// are kept, except those a remote mount added (fs/remote_compute.h), here
+// and in pg_hba.conf: they end with kRemoteComputeMarker.
 Status ApplyMountSettings(const std::string& datadir);
+
+// The comment ending each line a remote mount adds to postgresql.auto.conf
+// and pg_hba.conf; every mount removes them first.
+inline constexpr std::string_view kRemoteComputeMarker = "# zenith: remote mount";
 
 }  // namespace zenith::fs

@@ -17,6 +17,7 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 postgresql-server-dev-15  # stock PostgreSQL 15 and its headers
   postgresql-contrib                    # pg_amcheck's amcheck extension (PG15 ships it in postgresql-15)
   procps psmisc util-linux              # pkill, fuser, runuser in the tests
+  sudo                                  # the remote-mount test runs its compute as another user
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -9,6 +9,7 @@
 #include "pageserver/basebackup.h"
 #include "pageserver/client/page_protocol.h"
 #include "pageserver/snapshot_put.h"
+#include "pageserver/wal_receiver.h"
 
 namespace zenith::pageserver {
 
@@ -55,7 +56,8 @@ std::string Count(uint64_t n) { return std::to_string(n); }
 
 class PageService {
  public:
-  PageService(Repository& repo, PageServiceOptions options) : repo_(repo), options_(options) {}
+  PageService(Repository& repo, PageServiceOptions options)
+      : repo_(repo), options_(options), receivers_(std::make_shared<WalReceivers>(repo.config().system_id)) {}
 
   Status Status_(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "status"));
@@ -189,8 +191,34 @@ class PageService {
     ZENITH_RETURN_IF_ERROR(repo_.Attach(MountInfo{tl->id(), repo_.BranchOf(tl->id()), ctx.args()[1], pid, session}));
     Repository* repo = &repo_;
     TimelineId id = tl->id();
-    ctx.session().OnClose([repo, id, session] { repo->Detach(id, session); });
+    // The lease ends: its WAL receiver writes nothing more before the next
+    // mount may take the lease.
+    ctx.session().OnClose([repo, id, session, receivers = receivers_] {
+      receivers->StopFor(id, session);
+      repo->Detach(id, session);
+    });
     return ctx.SendOk("ATTACH");
+  }
+
+  // callmemaybe <branch|timeline> <url>: the remote compute of the mount
+  // holding the lease on this connection is up at `url`; stream its WAL
+  // (wal_receiver.h). Again with the same URL: its receiver's state.
+  Status CallMeMaybe(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "callmemaybe <branch|timeline> <url>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    const std::string& url = ctx.args()[1];
+    if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) {
+      return InvalidArgument("callmemaybe takes a postgresql:// URL, not '" + url + "'");
+    }
+    const uint64_t session = ctx.session().id();
+    bool holds_lease = false;
+    for (const auto& m : repo_.Mounts()) holds_lease |= m.timeline == tl->id() && !m.read_only && m.session == session;
+    if (!holds_lease) {
+      return Busy("callmemaybe: this connection does not hold the mount lease of timeline " + tl->id().ToString() +
+                  "; attach first");
+    }
+    const WalReceiverState st = receivers_->Ensure(tl, session, url);
+    return ctx.SendRows({Row{st.phase, st.flushed.ToString(), st.error}});
   }
 
   // point <branch|timeline> [<lsn>|<time>]: where a read of that point
@@ -384,6 +412,7 @@ class PageService {
 
   Repository& repo_;
   const PageServiceOptions options_;
+  const std::shared_ptr<WalReceivers> receivers_;
 };
 
 }  // namespace
@@ -411,6 +440,7 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
   add("put_snapshot", "put_snapshot <branch|timeline>", {}, &PageService::PutSnapshot);
   add("prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
   add("attach", "attach <branch|timeline> <mountpoint> <pid>", {}, &PageService::Attach);
+  add("callmemaybe", "callmemaybe <branch|timeline> <url>", {"state", "flushed", "error"}, &PageService::CallMeMaybe);
   add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid", "pinned", "mode", "point"},
       &PageService::Mounts);
   add("point", "point <branch|timeline> [<lsn>|<time>]", {"timeline_id", "lsn"}, &PageService::Point);

@@ -74,6 +74,8 @@ Status CheckControlFile(Timeline& timeline, uint64_t system_id, const std::strin
   return Status::Ok();
 }
 
+constexpr std::chrono::seconds kWalWaitForSnapshot{30};
+
 struct Counts {
   uint64_t pages = 0, relations = 0;
 };
@@ -118,6 +120,10 @@ Result<std::shared_ptr<const LayerFile>> ReceiveSnapshot(Timeline& timeline, uin
                          std::to_string(end->relation_count) + " relations but sent " + std::to_string(counts.pages) +
                          " and " + std::to_string(counts.relations));
   }
+  // A remote compute's WAL reaches wal/ through the WAL receiver, possibly
+  // after its snapshot: wait for it (at once for a local mount, whose WAL is
+  // wal/). A Timeout makes the mount send the snapshot again later.
+  ZENITH_RETURN_IF_ERROR(timeline.WaitForWal(end->lsns.valid, kWalWaitForSnapshot));
   ZENITH_RETURN_IF_ERROR(CheckControlFile(timeline, system_id, tar, end->lsns));
   ZENITH_ASSIGN_OR_RETURN(auto layer, timeline.CommitLayer(*writer, end->lsns));
   spdlog::info("timeline {}: new snapshot at {} ({} pages, {} relations)", timeline.id().ToString(),

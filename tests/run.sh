@@ -6,23 +6,32 @@
 # with ctest's summary. Run as a normal user it skips the installation (and
 # the small disk the full-disk test fills, which that test then skips).
 #
+# As root it also creates a second user (ZENITH_REMOTE_USER, default
+# zenith-remote) that the test user may run commands as through sudo: the
+# remote-mount test runs its compute as that user, who cannot read the
+# repository (the test skips where this is not set up).
+#
 # Environment: ZENITH_TEST_USER (default zenith-test), ZENITH_SKIP_SANITIZE=1
 # to skip the sanitizer pass, CTEST_ARGS for extra ctest arguments.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${ZENITH_TEST_USER:-zenith-test}
+REMOTE_USER=${ZENITH_REMOTE_USER:-zenith-remote}
 JOBS=${ZENITH_JOBS:-$(nproc)}
 
 if [ "$(id -u)" -eq 0 ]; then
   "$SRC/mount_helpers/install-deps.sh"
   id "$TEST_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$TEST_USER"
+  id "$REMOTE_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$REMOTE_USER"
+  echo "$TEST_USER ALL=($REMOTE_USER) NOPASSWD: ALL" >/etc/sudoers.d/zenith-tests
+  chmod 0440 /etc/sudoers.d/zenith-tests
   # The test user builds and runs in build dirs it owns; if it cannot read
   # the source tree where it is (a home directory of mode 0700, say), the
   # tests run on a copy it can read.
   if ! runuser -u "$TEST_USER" -- test -r "$SRC/CMakeLists.txt"; then
     COPY=/tmp/zenith-src-$TEST_USER
-    rm -rf "$COPY" && cp -a "$SRC" "$COPY" && chown -R "$TEST_USER": "$COPY"
+    rm -rf "$COPY" && cp -a "$SRC" "$COPY" && chown -R "$TEST_USER": "$COPY" && chmod 0755 "$COPY"
     SRC=$COPY
   fi
   for d in build build-sanitize; do
@@ -37,6 +46,7 @@ if [ "$(id -u)" -eq 0 ]; then
     echo "run.sh: could not mount a small tmpfs at $SMALL_DISK; the full-disk test will be skipped" >&2
   fi
   exec runuser -u "$TEST_USER" -- env ZENITH_JOBS="$JOBS" ZENITH_SKIP_SANITIZE="${ZENITH_SKIP_SANITIZE:-}" \
+    ZENITH_REMOTE_USER="$REMOTE_USER" \
     CTEST_ARGS="${CTEST_ARGS:-}" "$SRC/tests/run.sh"
 fi
 

@@ -1,5 +1,9 @@
 #include "pageserver/client/page_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstring>
 
 #include "common/byte_io.h"
@@ -219,6 +223,34 @@ Result<bool> PageStream::Exists(const RelTag& rel, Lsn lsn) {
   if (reply.kind == PageReplyKind::kError) return IoError(reply.error);
   if (reply.kind != PageReplyKind::kExists) return ProtocolError("unexpected page reply kind");
   return reply.exists;
+}
+
+namespace {
+
+Result<std::string> AddressText(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* raw = addr.ss_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(addr).sin_addr)
+                                              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr);
+  if (inet_ntop(addr.ss_family, raw, text, sizeof text) == nullptr) return ErrnoStatus("format an address", errno);
+  return std::string(text);
+}
+
+}  // namespace
+
+Result<PageServerClient::Endpoints> PageServerClient::TcpEndpoints() const {
+  sockaddr_storage local{}, peer{};
+  socklen_t local_len = sizeof local, peer_len = sizeof peer;
+  const int fd = PQsocket(conn_);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+      ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+    return ErrnoStatus("read the connection's addresses", errno);
+  }
+  if (local.ss_family != AF_INET && local.ss_family != AF_INET6) {
+    return NotFound("the connection to the page server is not over TCP");
+  }
+  ZENITH_ASSIGN_OR_RETURN(std::string local_text, AddressText(local));
+  ZENITH_ASSIGN_OR_RETURN(std::string peer_text, AddressText(peer));
+  return Endpoints{local_text, peer_text};
 }
 
 }  // namespace zenith::pageserver

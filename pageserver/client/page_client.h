@@ -58,6 +58,14 @@ class PageServerClient {
   // ended or broke (the server's error message if it sent one).
   Result<std::string> ReceiveCopyData();
 
+  // The IP addresses of a TCP connection: this end's and the server's, as
+  // text (for a remote mount's settings: where the page server reaches
+  // back). NotFound for a Unix-domain socket.
+  struct Endpoints {
+    std::string local, peer;
+  };
+  Result<Endpoints> TcpEndpoints() const;
+
  private:
   explicit PageServerClient(PGconn* conn) : conn_(conn) {}
   Status ResultStatus(PGresult* res, const std::string& command);

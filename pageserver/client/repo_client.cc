@@ -237,6 +237,20 @@ Status RepoClient::Attach(const std::string& target, const std::string& mountpoi
   return conn_->Query("attach $1 $2 $3", {target, mountpoint, std::to_string(pid)}).status();
 }
 
+Result<ReceiverState> RepoClient::CallMeMaybe(const std::string& target, const std::string& url) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "callmemaybe $1 $2", {target, url}, 3));
+  if (rows.size() != 1) return ProtocolError("callmemaybe answered with " + std::to_string(rows.size()) + " rows");
+  auto parsed = ParseRows<ReceiverState>("callmemaybe", rows, [](RowReader& r) {
+    ReceiverState st;
+    st.state = r.Text();
+    st.flushed = r.LsnOrInvalid();
+    st.error = r.Text();
+    return st;
+  });
+  ZENITH_RETURN_IF_ERROR(parsed.status());
+  return parsed->front();
+}
+
 Status RepoClient::Pin(const std::string& target, Lsn lsn, bool with_wal) {
   return conn_->Query(with_wal ? "pin $1 $2" : "pin $1 $2 pages", {target, lsn.ToString()}).status();
 }

@@ -70,6 +70,12 @@ struct MountEntry {  // mounts
   Lsn point;  // a read-only mount's point; invalid for a read-write one
 };
 
+struct ReceiverState {  // callmemaybe: the page server's WAL receiver of a remote compute
+  std::string state;  // "connecting", "streaming", "waiting to reconnect"
+  Lsn flushed;
+  std::string error;  // why its last connection ended, "" if none did
+};
+
 struct ReadPoint {  // point
   TimelineId timeline;  // whose history the point is (an ancestor's, before a branch point)
   Lsn lsn;              // a record end
@@ -130,6 +136,11 @@ class RepoClient {
   // order. kProtocol if the server sent other than upto - from bytes.
   Status FetchWal(const std::string& target, Lsn from, Lsn upto,
                   const std::function<Status(std::span<const uint8_t>)>& sink);
+
+  // Asks the page server to stream the WAL of the remote compute at `url`
+  // (postgresql://HOST:PORT) into `target`; this connection must hold the
+  // lease (Attach). Idempotent; the receiver's state.
+  Result<ReceiverState> CallMeMaybe(const std::string& target, const std::string& url);
 
   // window "" = the configured one.
   Result<std::vector<TimelineGc>> CollectGarbage(const std::string& window);

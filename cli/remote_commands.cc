@@ -1,0 +1,110 @@
+// zenith mount/start/stop --pageserver URL: a compute on a machine with no
+// repository (fs/remote_compute.h; the mounting itself: cli/mounting.h).
+// What such a mount keeps locally (its scratch and the daemon's log) lives
+// under $XDG_STATE_HOME/zenith (default ~/.local/state/zenith).
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+
+#include "cli/commands.h"
+#include "cli/mounting.h"
+#include "cli/mountpoint.h"
+#include "cli/process.h"
+#include "common/file_util.h"
+#include "common/str_format.h"
+#include "pageserver/client/repo_config.h"
+
+namespace zenith::cli {
+
+namespace {
+
+std::string StateDir() {
+  const char* xdg = std::getenv("XDG_STATE_HOME");
+  if (xdg != nullptr && *xdg == '/') return std::string(xdg) + "/zenith";
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr && *home ? home : "/tmp") + "/.local/state/zenith";
+}
+
+std::string Hash16(const std::string& s) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016zx", std::hash<std::string>{}(s));
+  return buf;
+}
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// One directory per mountpoint: a remount there reuses its scratch.
+std::string DefaultScratch(const std::string& mountpoint) {
+  return StateDir() + "/mounts/" + BaseName(mountpoint) + "-" + Hash16(mountpoint) + "/scratch";
+}
+
+// Where `zenith start --pageserver URL BRANCH` mounts: one per page server
+// and branch.
+std::string DefaultMountpoint(const std::string& url, const std::string& branch) {
+  return StateDir() + "/remote/" + branch + "-" + Hash16(url) + "/data";
+}
+
+const std::string& PgBinDir() {
+  static const std::string dir = pageserver::RepoConfig{}.pg_bin_dir;
+  return dir;
+}
+
+// The local directory the page server lists for `branch`'s read-write
+// mount, if it is a zenith mount on this machine.
+std::optional<std::string> MountedHere(const std::string& url, const std::string& branch) {
+  auto client = pageserver::RepoClient::Connect(url);
+  if (!client.ok()) return std::nullopt;
+  auto timeline = TimelineOf(*client, branch);
+  auto mounts = client->Mounts();
+  if (!timeline.ok() || !mounts.ok()) return std::nullopt;
+  for (const auto& m : *mounts) {
+    if (m.timeline == *timeline && !m.read_only && IsZenithMount(m.mountpoint)) return m.mountpoint;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int CmdMountRemote(const std::string& url, const std::string& branch, const std::string& dir, const std::string& scratch) {
+  const std::string abs = AbsolutePath(dir);
+  const std::string where = scratch.empty() ? DefaultScratch(abs) : AbsolutePath(scratch);
+  auto lsn = MountRemote({url, branch, abs, where});
+  if (!lsn.ok()) return Fail(lsn.status().message());
+  std::printf("mounted branch %s at %s from the page server (snapshot at %s; local files in %s)\n", branch.c_str(),
+              abs.c_str(), lsn->c_str(), where.c_str());
+  return kExitOk;
+}
+
+int CmdStartRemote(const std::string& url, const std::string& branch, const std::vector<std::string>& pg_ctl_args) {
+  std::string dir = MountedHere(url, branch).value_or("");
+  if (dir.empty()) {
+    dir = DefaultMountpoint(url, branch);
+    if (IsZenithMount(dir)) IgnoreError(Unmount(dir, std::nullopt));  // a dead daemon's leftover
+    auto lsn = MountRemote({url, branch, dir, DirName(dir) + "/scratch"});
+    if (!lsn.ok()) return Fail(lsn.status().message());
+    std::printf("Creating data directory from snapshot at %s...\n", lsn->c_str());
+    std::fflush(stdout);
+  }
+  std::vector<std::string> argv = {PgBinDir() + "/pg_ctl", "-D", dir, "-w", "start"};
+  argv.insert(argv.end(), pg_ctl_args.begin(), pg_ctl_args.end());
+  auto code = RunForeground(argv);
+  if (!code.ok()) return Fail(code.status().message());
+  return *code;
+}
+
+int CmdStopRemote(const std::string& url, const std::string& branch) {
+  auto dir = MountedHere(url, branch);
+  if (!dir) return Fail("branch '" + branch + "' is not mounted on this machine from " + url);
+  if (RunningPostmaster(*dir)) {
+    auto code = RunForeground({PgBinDir() + "/pg_ctl", "-D", *dir, "-m", "fast", "-w", "stop"});
+    if (!code.ok() || *code != 0) return Fail("pg_ctl stop failed on " + *dir);
+  }
+  if (Status st = Unmount(*dir, std::nullopt); !st.ok()) return Fail(st.message());
+  std::printf("stopped branch %s and unmounted %s\n", branch.c_str(), dir->c_str());
+  return kExitOk;
+}
+
+}  // namespace zenith::cli

@@ -1,0 +1,346 @@
+// Remote mounts (`zenith mount BRANCH DIR --pageserver postgresql://...`):
+// a compute on a machine that cannot see the repository. Here the other
+// machine is another OS user (tests/run.sh creates it and lets the test user
+// run commands as it through sudo) who cannot read the repository: anything
+// the mount gets, it gets over the page server's TCP endpoint, with its
+// password. Its PostgreSQL streams WAL to the page server, a synchronous
+// standby: a COMMIT that returned is in the repository.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <climits>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "common/file_util.h"
+#include "tests/harness/compute.h"
+#include "tests/harness/test_env.h"
+#include "tests/harness/wait.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string RemoteUserName() {
+  const char* u = std::getenv("ZENITH_REMOTE_USER");
+  return u != nullptr && *u ? u : "zenith-remote";
+}
+
+// `zenith`, by an absolute path: the other user runs it from "/".
+std::string ZenithProgram() {
+  char resolved[PATH_MAX];
+  const std::string bin = ZenithBin("zenith");
+  return ::realpath(bin.c_str(), resolved) != nullptr ? resolved : bin;
+}
+
+bool ProcessExists(pid_t pid) { return ::access(("/proc/" + std::to_string(pid)).c_str(), F_OK) == 0; }
+
+// Every process whose parent is `parent` (any user's), from /proc.
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(line.substr(paren + 2));
+    char state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out.push_back(pid);
+  }
+  ::closedir(d);
+  return out;
+}
+
+// The zenith-fs serving `mountpoint`: /proc/mounts names it ("zenith:<pid>").
+pid_t FsDaemonOf(const std::string& mountpoint) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string source, target, rest;
+  pid_t found = 0;
+  while (mounts >> source >> target && std::getline(mounts, rest)) {
+    if (target == mountpoint && source.rfind("zenith:", 0) == 0) found = std::atoi(source.c_str() + 7);
+  }
+  return found;
+}
+
+class RemoteMount : public ::testing::Test {
+ protected:
+  RemoteMount() : env_(dir_) {}
+
+  void SetUp() override {
+    ASSERT_FALSE(RunningAsRoot()) << "run the tests with tests/run.sh";
+    if (!RunCommand({"sudo", "-n", "-u", user_, "true"}, {.cwd = "/"}).ok()) {
+      GTEST_SKIP() << "this test needs to run commands as " << user_ << " through sudo; tests/run.sh, run as root, "
+                   << "sets that up";
+    }
+    if (!AsRemote({"test", "-x", ZenithProgram()}).ok()) {
+      GTEST_SKIP() << user_ << " cannot run " << ZenithProgram() << " (the build directory is not readable)";
+    }
+    ASSERT_TRUE(env_.MustZenith({"init"}).ok());
+    password_ = ReadFileToString(env_.repo() + "/password").value_or("");
+    password_ = password_.substr(0, password_.find('\n'));
+    ASSERT_TRUE(env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(ps_port_)}).ok());
+    RunResult tmp = AsRemote({"mktemp", "-d", "/var/tmp/zenith-remote-XXXXXX"});
+    ASSERT_TRUE(tmp.ok()) << tmp.Describe();
+    remote_dir_ = tmp.out.substr(0, tmp.out.find('\n'));
+    // Nothing passes through the filesystem: the other user cannot even
+    // list the repository.
+    ASSERT_FALSE(AsRemote({"ls", env_.repo()}).ok());
+    ASSERT_FALSE(AsRemote({"test", "-r", env_.repo() + "/config"}).ok());
+  }
+
+  void TearDown() override {
+    if (remote_dir_.empty()) return;
+    for (const auto& name : mounted_) {
+      const std::string dir = Remote(name);
+      AsRemote({"bash", "-c", "pm=$(head -1 " + dir + "/postmaster.pid 2>/dev/null) && kill -9 $pm"});
+      AsRemote({"fusermount3", "-u", "-z", dir});
+      if (pid_t fs = FsDaemonOf(dir)) AsRemote({"kill", "-9", std::to_string(fs)});
+    }
+    AsRemote({"pkill", "-9", "-f", remote_dir_});
+    AsRemote({"rm", "-rf", remote_dir_});
+  }
+
+  // Runs argv as the other user, in "/" (the test's directory is not theirs).
+  RunResult AsRemote(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
+                     std::chrono::milliseconds timeout = 120s) {
+    std::vector<std::string> full = {"sudo", "-n", "-u", user_, "env"};
+    for (const auto& [k, v] : env) full.push_back(k + "=" + v);
+    full.insert(full.end(), argv.begin(), argv.end());
+    return RunCommand(full, {.cwd = "/", .timeout = timeout});
+  }
+  std::string Remote(const std::string& name) const { return remote_dir_ + "/" + name; }
+  std::string Url() const { return "postgresql://zenith@127.0.0.1:" + std::to_string(ps_port_); }
+
+  // `zenith mount main DIR --pageserver URL` as the other user, with
+  // `password` in PGPASSWORD.
+  RunResult MountRemote(const std::string& name, const std::string& password, const std::string& branch = "main") {
+    RunResult r = AsRemote({ZenithProgram(), "mount", branch, Remote(name), "--pageserver", Url(), "--scratch",
+                            Remote(name + ".scratch")},
+                           {{"PGPASSWORD", password}, {"PGPASSFILE", "/dev/null"}, {"HOME", remote_dir_}});
+    if (r.ok()) mounted_.push_back(name);
+    return r;
+  }
+  void StartPostgres(const std::string& name, int port) {
+    RunResult r = AsRemote({PgBin("pg_ctl"), "-D", Remote(name), "-o",
+                            "-p " + std::to_string(port) + " -k " + remote_dir_, "-l", Remote(name + ".pglog"), "-w",
+                            "-t", "120", "start"});
+    ASSERT_TRUE(r.ok()) << r.Describe() << AsRemote({"cat", Remote(name + ".pglog")}).out;
+  }
+  std::string ComputeConnInfo(int port) const {
+    return "host=127.0.0.1 port=" + std::to_string(port) + " dbname=postgres connect_timeout=10 user=" + CurrentUserName();
+  }
+  std::string Sql(int port, const std::string& sql) {
+    auto conn = PgConnection::Open(ComputeConnInfo(port));
+    if (!conn.ok()) return "error: " + conn.status().message();
+    auto rows = (*conn)->Query(sql);
+    if (!rows.ok()) return "error: " + rows.status().message();
+    std::string out;
+    for (const auto& row : *rows) {
+      for (size_t i = 0; i < row.size(); ++i) out += (i ? "|" : "") + row[i];
+      out += "\n";
+    }
+    return out;
+  }
+  // kill -9 the compute's postmaster, its backends and the mount's
+  // zenith-fs, all at once.
+  void KillCompute(const std::string& name) {
+    RunResult pm = AsRemote({"head", "-1", Remote(name) + "/postmaster.pid"});
+    ASSERT_TRUE(pm.ok()) << pm.Describe();
+    const pid_t postmaster = std::atoi(pm.out.c_str());
+    const pid_t fs = FsDaemonOf(Remote(name));
+    ASSERT_GT(postmaster, 0);
+    ASSERT_GT(fs, 0);
+    std::vector<pid_t> victims = ChildrenOf(postmaster);
+    victims.push_back(postmaster);
+    victims.push_back(fs);
+    std::vector<std::string> argv = {"kill", "-9"};
+    for (pid_t p : victims) argv.push_back(std::to_string(p));
+    AsRemote(argv);
+    EXPECT_TRUE(WaitUntil([&] { return std::none_of(victims.begin(), victims.end(), ProcessExists); }, 30s));
+  }
+
+  // The ids in table ids, as seen on the compute at `port`.
+  std::set<long> Ids(int port) {
+    std::set<long> out;
+    std::istringstream lines(Sql(port, "select id from ids"));
+    for (std::string line; std::getline(lines, line);) out.insert(std::atol(line.c_str()));
+    return out;
+  }
+
+  TempDir dir_{"zenith-remote"};
+  ZenithEnv env_;
+  const std::string user_ = RemoteUserName();
+  const int ps_port_ = 20000 + static_cast<int>(getpid() % 20000);
+  const int pg_port_ = 40000 + static_cast<int>(getpid() % 20000);
+  std::string password_, remote_dir_;
+  std::vector<std::string> mounted_;
+};
+
+// Clients that insert unique ids and record each once its COMMIT returned.
+class Writers {
+ public:
+  Writers(std::string conninfo, int count) {
+    for (int w = 0; w < count; ++w) {
+      threads_.emplace_back([this, conninfo, w] { Run(conninfo, w); });
+    }
+  }
+  ~Writers() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  std::set<long> Acknowledged() {
+    std::lock_guard lock(mu_);
+    return acked_;
+  }
+  size_t Count() {
+    std::lock_guard lock(mu_);
+    return acked_.size();
+  }
+
+ private:
+  void Run(const std::string& conninfo, int w) {
+    long next = (w + 1) * 100000000L + (base_.fetch_add(1) * 1000000L);
+    while (!stop_) {
+      auto conn = PgConnection::Open(conninfo);
+      if (!conn.ok()) {
+        std::this_thread::sleep_for(100ms);
+        continue;
+      }
+      while (!stop_) {
+        const long id = next++;
+        if (!(*conn)->Query("insert into ids values (" + std::to_string(id) + ")").ok()) break;
+        std::lock_guard lock(mu_);
+        acked_.insert(id);
+      }
+    }
+  }
+  static inline std::atomic<long> base_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::set<long> acked_;  // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+std::string Missing(const std::set<long>& acked, const std::set<long>& present) {
+  std::string out;
+  size_t n = 0;
+  for (long id : acked) {
+    if (present.contains(id)) continue;
+    if (++n <= 5) out += std::to_string(id) + " ";
+  }
+  return n == 0 ? "" : std::to_string(n) + " acknowledged ids missing, e.g. " + out;
+}
+
+TEST_F(RemoteMount, AcknowledgedCommitsSurviveKillNineOfTheComputeAndItsScratch) {
+  ASSERT_TRUE(MountRemote("m0", password_).ok());
+  ASSERT_NO_FATAL_FAILURE(StartPostgres("m0", pg_port_));
+  ASSERT_EQ(Sql(pg_port_, "create table ids (id bigint primary key); select 1"), "1\n");
+  std::set<long> acked;
+  std::mt19937 rng(static_cast<unsigned>(getpid()));
+  for (int round = 0; round < 3; ++round) {
+    const std::string name = "m" + std::to_string(round);
+    {
+      Writers writers(ComputeConnInfo(pg_port_), 2);
+      ASSERT_TRUE(WaitUntil([&] { return writers.Count() >= 50; }, 60s)) << "no commits on the remote compute";
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 1500));
+      ASSERT_NO_FATAL_FAILURE(KillCompute(name));
+      writers.Stop();
+      const auto got = writers.Acknowledged();
+      acked.insert(got.begin(), got.end());
+    }
+    // The data directory is disposable: its scratch goes, and the next
+    // mount is made elsewhere.
+    AsRemote({"fusermount3", "-u", "-z", Remote(name)});
+    ASSERT_TRUE(AsRemote({"rm", "-rf", Remote(name + ".scratch")}).ok());
+    const std::string next = "m" + std::to_string(round + 1);
+    RunResult m = MountRemote(next, password_);
+    ASSERT_TRUE(m.ok()) << m.Describe();
+    ASSERT_NO_FATAL_FAILURE(StartPostgres(next, pg_port_));
+    EXPECT_EQ(Missing(acked, Ids(pg_port_)), "") << "after round " << round;
+  }
+  RunResult amcheck = RunCommand({PgBin("pg_amcheck"), "--install-missing", "--heapallindexed", "-h", "127.0.0.1", "-p",
+                                  std::to_string(pg_port_), "-U", CurrentUserName(), "-d", "postgres"});
+  EXPECT_TRUE(amcheck.ok() && amcheck.out.empty()) << amcheck.Describe() << amcheck.out;
+  EXPECT_GT(acked.size(), 150u);
+}
+
+TEST_F(RemoteMount, CommitsWaitWhileThePageServerIsDownAndNoneIsLost) {
+  ASSERT_TRUE(MountRemote("m", password_).ok());
+  ASSERT_NO_FATAL_FAILURE(StartPostgres("m", pg_port_));
+  ASSERT_EQ(Sql(pg_port_, "create table ids (id bigint primary key); select 1"), "1\n");
+  Writers writers(ComputeConnInfo(pg_port_), 2);
+  ASSERT_TRUE(WaitUntil([&] { return writers.Count() >= 50; }, 60s));
+  KillTree(PageServerPid(env_));
+  // Commits in flight when it died may still return; none after that.
+  std::this_thread::sleep_for(500ms);
+  const size_t stalled = writers.Count();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(writers.Count(), stalled) << "a COMMIT returned while the page server was down";
+  ASSERT_TRUE(env_.MustZenith({"pageserver", "start"}).ok());  // keeps its --listen address
+  EXPECT_TRUE(WaitUntil([&] { return writers.Count() > stalled + 50; }, 60s)) << "commits did not resume";
+  writers.Stop();
+  // Everything acknowledged is in the repository: a local branch has it.
+  env_.MustZenith({"branch", "after", "main"});
+  ASSERT_TRUE(env_.MustZenith({"mount", "after", dir_.Sub("after")}).ok());
+  Compute local(env_, "after", pg_port_ + 1);
+  local.Start();
+  std::set<long> present;
+  std::istringstream lines(local.Query("select id from ids"));
+  for (std::string line; std::getline(lines, line);) present.insert(std::atol(line.c_str()));
+  EXPECT_EQ(Missing(writers.Acknowledged(), present), "");
+}
+
+TEST_F(RemoteMount, ABranchMadeRightAfterACommitSeesIt) {
+  ASSERT_TRUE(MountRemote("m", password_).ok());
+  ASSERT_NO_FATAL_FAILURE(StartPostgres("m", pg_port_));
+  ASSERT_EQ(Sql(pg_port_, "create table ids (id bigint primary key); select 1"), "1\n");
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_EQ(Sql(pg_port_, "insert into ids values (" + std::to_string(i) + "); select 1"), "1\n");
+    const std::string branch = "b" + std::to_string(i);
+    ASSERT_TRUE(env_.MustZenith({"branch", branch, "main"}).ok());
+    ASSERT_TRUE(env_.MustZenith({"mount", "--read-only", branch, dir_.Sub(branch)}).ok());
+    Compute ro(env_, branch, pg_port_ + i);
+    ro.Start();
+    EXPECT_EQ(ro.Query("select count(*), max(id) from ids"), std::to_string(i) + "|" + std::to_string(i))
+        << "branch " << branch << " misses the commit acknowledged before it was made";
+  }
+}
+
+TEST_F(RemoteMount, AWrongPasswordOrNoneIsRefusedAndChangesNothing) {
+  const std::string before = env_.MustZenith({"branch", "-v"}).out;
+  for (const std::string& bad : {password_ + "x", std::string("")}) {
+    RunResult r = MountRemote("bad", bad);
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.err.find("password"), std::string::npos) << r.Describe();
+  }
+  EXPECT_EQ(env_.MustZenith({"status"}).out.find(Remote("bad")), std::string::npos) << "no mount was registered";
+  EXPECT_EQ(env_.MustZenith({"branch", "-v"}).out, before);
+  EXPECT_NE(ReadFileToString(env_.repo() + "/pageserver.log").value_or("").find("password authentication failed"),
+            std::string::npos);
+  // The right one mounts.
+  ASSERT_TRUE(MountRemote("good", password_).ok());
+  EXPECT_NE(env_.MustZenith({"status"}).out.find(Remote("good")), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zenith::testing
