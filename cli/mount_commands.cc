@@ -102,6 +102,7 @@ int CmdStatus(const GlobalOptions& g) {
   for (const auto& m : *mounts) {
     auto pm = RunningPostmaster(m.mountpoint);
     std::string pg = pm ? "running (pid " + std::to_string(*pm) + ")" : "stopped";
+    if (m.mountpoint.rfind('/', 0) != 0) pg = "remote";  // HOST:DIR: another machine's
     std::string mode = m.read_only ? "read-only at " + m.point.ToString() : "read-write";
     std::printf("%-20s %-8d %-20s %-22s %s\n", m.branch.c_str(), m.pid, pg.c_str(), mode.c_str(), m.mountpoint.c_str());
   }

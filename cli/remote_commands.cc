@@ -53,15 +53,18 @@ const std::string& PgBinDir() {
 }
 
 // The local directory the page server lists for `branch`'s read-write
-// mount, if it is a zenith mount on this machine.
+// mount, if it is a zenith mount of this machine.
 std::optional<std::string> MountedHere(const std::string& url, const std::string& branch) {
   auto client = pageserver::RepoClient::Connect(url);
   if (!client.ok()) return std::nullopt;
   auto timeline = TimelineOf(*client, branch);
   auto mounts = client->Mounts();
   if (!timeline.ok() || !mounts.ok()) return std::nullopt;
+  const std::string here = pageserver::RemoteMountpointLabel("");
   for (const auto& m : *mounts) {
-    if (m.timeline == *timeline && !m.read_only && IsZenithMount(m.mountpoint)) return m.mountpoint;
+    if (m.timeline != *timeline || m.read_only || m.mountpoint.rfind(here, 0) != 0) continue;
+    const std::string dir = m.mountpoint.substr(here.size());
+    if (IsZenithMount(dir)) return dir;
   }
   return std::nullopt;
 }

@@ -215,7 +215,8 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   if (!described.ok()) return fail(described.status());
   const TimelineId id = described->timeline;
   const std::string timeline = id.ToString();
-  MountLease lease(site->connect, timeline, args.mountpoint);
+  MountLease lease(site->connect, timeline,
+                   site->remote() ? pageserver::RemoteMountpointLabel(args.mountpoint) : args.mountpoint);
   if (Status s = lease.Acquire(); !s.ok()) return fail(s);
   steps.Done("connect");
 

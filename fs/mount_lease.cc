@@ -78,6 +78,7 @@ void MountLease::CallMeMaybe() {
   if (text == receiver_state_) return;
   receiver_state_ = text;
   if (st.ok() && st->state == "streaming") spdlog::info("the page server streams this compute's WAL from {}", url);
+  else if (st.ok() && st->error.empty()) spdlog::info("the page server's WAL receiver of this compute: {}", text);
   else spdlog::warn("the page server's WAL receiver of this compute: {}", text);
 }
 

@@ -38,7 +38,11 @@ Status ApplyRemoteComputeSettings(const std::string& scratch_dir, const ComputeE
   ZENITH_RETURN_IF_ERROR(AppendLines(scratch_dir + "/postgresql.auto.conf",
                                      "synchronous_standby_names = 'zenith_pageserver'" + mark +
                                          "synchronous_commit = 'on'" + mark +
-                                         "listen_addresses = '" + listen + "'" + mark,
+                                         "listen_addresses = '" + listen + "'" + mark +
+                                         // This pg_wal is not the repository's: the page server's replication
+                                         // slot keeps what it still needs; 1 GB covers the time before its
+                                         // first connection creates the slot.
+                                         "wal_keep_size = '1024'" + mark + "wal_recycle = 'on'" + mark,
                                      /*at_start=*/false));
   const std::string mask = IsIpv6(ends.pageserver_ip) ? "/128" : "/32";
   // Trust, from the page server's address only: the compute's roles live

@@ -29,7 +29,9 @@ struct ComputeEndpoints {
 
 // Adds to the scratch's postgresql.auto.conf: synchronous_standby_names
 // naming the page server's receiver, synchronous_commit = on,
-// listen_addresses with compute_ip; and, first in pg_hba.conf, a line
+// listen_addresses with compute_ip, and a bounded wal_keep_size with
+// recycling (the page server's slot keeps what it has not received); and,
+// first in pg_hba.conf, a line
 // letting the page server's address open a replication connection. Each
 // line ends with kRemoteComputeMarker (fs/scratch_setup.h).
 Status ApplyRemoteComputeSettings(const std::string& scratch_dir, const ComputeEndpoints& ends);

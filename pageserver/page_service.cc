@@ -54,6 +54,8 @@ Result<std::optional<int64_t>> ParseWindowArg(const CommandContext& ctx) {
 
 std::string Count(uint64_t n) { return std::to_string(n); }
 
+constexpr std::chrono::milliseconds kRemoteWalWait{30000};
+
 class PageService {
  public:
   PageService(Repository& repo, PageServiceOptions options)
@@ -170,7 +172,10 @@ class PageService {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "put_snapshot <branch|timeline>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_RETURN_IF_ERROR(ctx.StartCopyIn());
-    ZENITH_RETURN_IF_ERROR(ReceiveSnapshot(*tl, repo_.config().system_id, [&] { return ctx.ReadCopyData(); }).status());
+    // A remote compute's snapshot may come before its WAL has.
+    const std::chrono::milliseconds wal_wait = receivers_->Receiving(tl->id()) ? kRemoteWalWait : std::chrono::milliseconds(0);
+    ZENITH_RETURN_IF_ERROR(
+        ReceiveSnapshot(*tl, repo_.config().system_id, [&] { return ctx.ReadCopyData(); }, wal_wait).status());
     if (options_.history != nullptr) options_.history->NotifyNewLayer();
     return Status::Ok();
   }

@@ -17,6 +17,8 @@
 //   put_snapshot <branch|timeline>          CopyIn snapshot layer
 //   prepare_wal <branch|timeline> <lsn>     copy ancestor WAL a mount needs
 //   attach <timeline> <mountpoint> <pid>    take the read-write mount lease
+//   callmemaybe <timeline> <url>            stream the WAL of the lease's remote
+//                                           compute (wal_receiver.h); its state
 //   pin <branch|timeline> <lsn> [pages]     keep a mount's snapshot (session);
 //                                           `pages`: no longer its WAL
 //   unpin <branch|timeline> <lsn>           drop one of the session's pins

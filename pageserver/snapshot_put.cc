@@ -74,8 +74,6 @@ Status CheckControlFile(Timeline& timeline, uint64_t system_id, const std::strin
   return Status::Ok();
 }
 
-constexpr std::chrono::seconds kWalWaitForSnapshot{30};
-
 struct Counts {
   uint64_t pages = 0, relations = 0;
 };
@@ -102,7 +100,8 @@ Result<std::optional<SnapshotEnd>> Apply(const SnapshotRecord& rec, LayerWriter&
 
 }  // namespace
 
-Result<std::shared_ptr<const LayerFile>> ReceiveSnapshot(Timeline& timeline, uint64_t system_id, const CopyReader& next) {
+Result<std::shared_ptr<const LayerFile>> ReceiveSnapshot(Timeline& timeline, uint64_t system_id, const CopyReader& next,
+                                                         std::chrono::milliseconds wal_wait) {
   ZENITH_ASSIGN_OR_RETURN(auto writer, LayerWriter::Create(timeline.layers_dir(), timeline.id()));
   std::string tar;
   Counts counts;
@@ -120,10 +119,8 @@ Result<std::shared_ptr<const LayerFile>> ReceiveSnapshot(Timeline& timeline, uin
                          std::to_string(end->relation_count) + " relations but sent " + std::to_string(counts.pages) +
                          " and " + std::to_string(counts.relations));
   }
-  // A remote compute's WAL reaches wal/ through the WAL receiver, possibly
-  // after its snapshot: wait for it (at once for a local mount, whose WAL is
-  // wal/). A Timeout makes the mount send the snapshot again later.
-  ZENITH_RETURN_IF_ERROR(timeline.WaitForWal(end->lsns.valid, kWalWaitForSnapshot));
+  // A Timeout makes the mount send the snapshot again later.
+  if (wal_wait.count() > 0) ZENITH_RETURN_IF_ERROR(timeline.WaitForWal(end->lsns.valid, wal_wait));
   ZENITH_RETURN_IF_ERROR(CheckControlFile(timeline, system_id, tar, end->lsns));
   ZENITH_ASSIGN_OR_RETURN(auto layer, timeline.CommitLayer(*writer, end->lsns));
   spdlog::info("timeline {}: new snapshot at {} ({} pages, {} relations)", timeline.id().ToString(),

@@ -16,6 +16,8 @@
 #include <string>
 
 #include "common/status.h"
+#include <chrono>
+
 #include "pageserver/layer_file.h"
 #include "pageserver/timeline.h"
 
@@ -24,6 +26,11 @@ namespace zenith::pageserver {
 // `next` returns the next CopyData message; nullopt at CopyDone.
 using CopyReader = std::function<Result<std::optional<std::string>>()>;
 
-Result<std::shared_ptr<const LayerFile>> ReceiveSnapshot(Timeline& timeline, uint64_t system_id, const CopyReader& next);
+// `wal_wait`: how long to wait for the timeline's WAL to reach the
+// snapshot's valid (a remote compute's WAL arrives through the WAL receiver,
+// possibly after its snapshot); Timeout then. Zero for a timeline whose WAL
+// is written in place (a local mount): no waiting.
+Result<std::shared_ptr<const LayerFile>> ReceiveSnapshot(Timeline& timeline, uint64_t system_id, const CopyReader& next,
+                                                         std::chrono::milliseconds wal_wait = {});
 
 }  // namespace zenith::pageserver

@@ -25,6 +25,7 @@ constexpr int kPollMs = 200;
 // Synced and reported at least this often while a burst of WAL arrives.
 constexpr uint64_t kMaxUnsyncedBytes = 4 << 20;
 constexpr const char* kApplicationName = "zenith_pageserver";
+constexpr const char* kSlotName = "zenith_pageserver";
 
 // Microseconds since 2000-01-01, PostgreSQL's TimestampTz.
 int64_t PgNow() {
@@ -69,8 +70,22 @@ class WalReceiver::Connection {
     return std::strtoull(id.c_str(), nullptr, 10);
   }
 
+  // The compute's slot for the page server: from its first connection on,
+  // PostgreSQL keeps every segment not yet flushed here, however long the
+  // page server is away. It lives in the compute's scratch.
+  Status CreateSlotIfMissing() {
+    const std::string cmd = std::string("CREATE_REPLICATION_SLOT ") + kSlotName + " PHYSICAL RESERVE_WAL";
+    PGresult* r = PQexec(conn_, cmd.c_str());
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK || (state != nullptr && std::strcmp(state, "42710") == 0);
+    PQclear(r);
+    if (!ok) return Unavailable("could not create the replication slot " + std::string(kSlotName) + ": " + Error());
+    return Status::Ok();
+  }
+
   Status StartReplication(Lsn start) {
-    const std::string cmd = "START_REPLICATION PHYSICAL " + start.ToString() + " TIMELINE 1";
+    const std::string cmd =
+        std::string("START_REPLICATION SLOT ") + kSlotName + " PHYSICAL " + start.ToString() + " TIMELINE 1";
     PGresult* r = PQexec(conn_, cmd.c_str());
     const bool ok = PQresultStatus(r) == PGRES_COPY_BOTH;
     PQclear(r);
@@ -182,6 +197,7 @@ Status WalReceiver::StreamOnce() {
   ZENITH_ASSIGN_OR_RETURN(const Lsn start, timeline.EndOfWal());
   WalSegmentWriter writer(timeline.wal_dir(), WalSegmentWriter::Existing::kKeep);
   ZENITH_RETURN_IF_ERROR(writer.DiscardFrom(start));  // a partial record a dead compute left
+  ZENITH_RETURN_IF_ERROR(conn->CreateSlotIfMissing());
   ZENITH_RETURN_IF_ERROR(conn->StartReplication(start));
   {
     std::lock_guard lock(mu_);
@@ -236,6 +252,7 @@ WalReceiverState WalReceivers::Ensure(const std::shared_ptr<Timeline>& timeline,
     e.receiver.reset();  // stops it: one writer of wal/ at a time
   }
   if (!e.receiver) {
+    spdlog::info("timeline {}: callmemaybe {}", timeline->id().ToString(), compute_url);
     e.session = session;
     e.receiver = std::make_unique<WalReceiver>(
         WalReceiver::Options{timeline, compute_url, ReplicationUser(), system_id_});
@@ -247,6 +264,12 @@ void WalReceivers::StopFor(const TimelineId& timeline, uint64_t session) {
   std::lock_guard lock(mu_);
   auto it = receivers_.find(timeline);
   if (it != receivers_.end() && it->second.session == session) receivers_.erase(it);
+}
+
+bool WalReceivers::Receiving(const TimelineId& timeline) {
+  std::lock_guard lock(mu_);
+  auto it = receivers_.find(timeline);
+  return it != receivers_.end() && it->second.receiver != nullptr;
 }
 
 std::string ReplicationUser() {

@@ -87,6 +87,8 @@ class WalReceivers {
   // Stops the receiver `session` started for `timeline`, if any (the
   // lease ended); returns once it wrote its last byte.
   void StopFor(const TimelineId& timeline, uint64_t session);
+  // Whether a receiver writes `timeline`'s WAL.
+  bool Receiving(const TimelineId& timeline);
 
  private:
   struct Entry {

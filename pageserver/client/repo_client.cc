@@ -1,5 +1,9 @@
 #include "pageserver/client/repo_client.h"
 
+#include <unistd.h>
+
+#include <cstring>
+
 #include <charconv>
 
 namespace zenith::pageserver {
@@ -235,6 +239,12 @@ Result<std::vector<MountEntry>> RepoClient::Mounts() {
 
 Status RepoClient::Attach(const std::string& target, const std::string& mountpoint, pid_t pid) {
   return conn_->Query("attach $1 $2 $3", {target, mountpoint, std::to_string(pid)}).status();
+}
+
+std::string RemoteMountpointLabel(const std::string& dir) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "unknown-host");
+  return std::string(host) + ":" + dir;
 }
 
 Result<ReceiverState> RepoClient::CallMeMaybe(const std::string& target, const std::string& url) {

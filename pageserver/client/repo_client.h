@@ -70,6 +70,10 @@ struct MountEntry {  // mounts
   Lsn point;  // a read-only mount's point; invalid for a read-write one
 };
 
+// How a remote mount names its directory to the page server (`attach`,
+// `mounts`): "<host name>:<absolute path>"; a local mount gives the path.
+std::string RemoteMountpointLabel(const std::string& dir);
+
 struct ReceiverState {  // callmemaybe: the page server's WAL receiver of a remote compute
   std::string state;  // "connecting", "streaming", "waiting to reconnect"
   Lsn flushed;

@@ -20,6 +20,7 @@
 
 #include "common/file_util.h"
 #include "common/status.h"
+#include "tests/harness/pg_cluster.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/test_env.h"
 
@@ -149,5 +150,47 @@ int RunBenchmark(const char* name, const std::string& base_dir, bool keep, Run r
   }
   return 0;
 }
+
+// The settings every PostgreSQL of a benchmark runs with.
+struct ServerSettings {
+  std::string shared_buffers = "128MB";
+  std::string checkpoint_timeout = "30s";
+};
+
+// One PostgreSQL of a benchmark: a PgCluster with the benchmark's settings.
+class Server {
+ public:
+  Server(ServerSettings settings, std::string datadir, std::string socket_dir, int port)
+      : settings_(std::move(settings)),
+        pg_(std::move(datadir), std::move(socket_dir), port, testing::CurrentUserName()) {}
+
+  Status Start() {
+    return pg_.Start({"shared_buffers=" + settings_.shared_buffers, "checkpoint_timeout=" + settings_.checkpoint_timeout});
+  }
+  Status Stop() { return pg_.Stop("fast"); }
+  Result<std::string> Query(const std::string& sql) const {
+    testing::RunResult r = pg_.Psql(sql);
+    if (!r.ok()) return Internal("query failed: " + sql + ": " + r.Describe());
+    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+    return r.out;
+  }
+  // pgbench with `args` (-T `seconds` when > 0); the TPS it reports.
+  Result<double> Pgbench(std::vector<std::string> args, int seconds) const {
+    std::vector<std::string> argv = {testing::PgBin("pgbench"), "-h", pg_.socket_dir(), "-p", std::to_string(pg_.port()),
+                                     "-U", testing::CurrentUserName()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    if (seconds > 0) argv.insert(argv.end(), {"-T", std::to_string(seconds)});
+    argv.push_back("postgres");
+    ZENITH_ASSIGN_OR_RETURN(testing::RunResult r, MustRun(argv, std::chrono::seconds(seconds + 7200)));
+    size_t at = r.out.find("tps = ");
+    if (at == std::string::npos) return 0.0;
+    return std::stod(r.out.substr(at + 6));
+  }
+  std::string datadir() const { return pg_.datadir(); }
+
+ private:
+  const ServerSettings settings_;
+  testing::PgCluster pg_;
+};
 
 }  // namespace zenith::bench

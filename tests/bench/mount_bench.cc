@@ -72,41 +72,6 @@ struct Options {
   bool keep = false;
 };
 
-// One PostgreSQL of the benchmark: a PgCluster with the benchmark's settings.
-class Server {
- public:
-  Server(const Options& opt, std::string datadir, std::string socket_dir, int port)
-      : opt_(opt), pg_(std::move(datadir), std::move(socket_dir), port, testing::CurrentUserName()) {}
-
-  Status Start() {
-    return pg_.Start({"shared_buffers=" + opt_.shared_buffers, "checkpoint_timeout=" + opt_.checkpoint_timeout});
-  }
-  Status Stop() { return pg_.Stop("fast"); }
-  Result<std::string> Query(const std::string& sql) const {
-    RunResult r = pg_.Psql(sql);
-    if (!r.ok()) return Internal("query failed: " + sql + ": " + r.Describe());
-    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
-    return r.out;
-  }
-  // pgbench with `args`; returns the TPS it reports.
-  Result<double> Pgbench(std::vector<std::string> args, int seconds) const {
-    std::vector<std::string> argv = {PgBin("pgbench"), "-h", pg_.socket_dir(), "-p", std::to_string(pg_.port()),
-                                     "-U", testing::CurrentUserName()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    if (seconds > 0) argv.insert(argv.end(), {"-T", std::to_string(seconds)});
-    argv.push_back("postgres");
-    ZENITH_ASSIGN_OR_RETURN(RunResult r, MustRun(argv, std::chrono::seconds(seconds + 7200)));
-    size_t at = r.out.find("tps = ");
-    if (at == std::string::npos) return 0.0;
-    return std::stod(r.out.substr(at + 6));
-  }
-  std::string datadir() const { return pg_.datadir(); }
-
- private:
-  const Options& opt_;
-  PgCluster pg_;
-};
-
 struct SizeFigures {
   int scale = 0;
   double db_bytes = 0;
@@ -123,6 +88,7 @@ struct TpsFigures {
 class MountBench {
  public:
   explicit MountBench(Options opt) : opt_(std::move(opt)), env_(dir_) {}
+  ServerSettings Settings() const { return {opt_.shared_buffers, opt_.checkpoint_timeout}; }
 
   Status Run();
 
@@ -166,7 +132,7 @@ Status MountBench::Build(int scale) {
   ZENITH_RETURN_IF_ERROR(Zenith({"branch", Branch(scale), "main"}));
   const std::string mnt = dir_.Sub("build");
   ZENITH_RETURN_IF_ERROR(Zenith({"mount", Branch(scale), mnt}));
-  Server pg(opt_, mnt, dir_.path(), kZenithPort);
+  Server pg(Settings(), mnt, dir_.path(), kZenithPort);
   ZENITH_RETURN_IF_ERROR(pg.Start());
   ZENITH_RETURN_IF_ERROR(pg.Pgbench({"-i", "-q", "-s", std::to_string(scale)}, 0).status());
   ZENITH_ASSIGN_OR_RETURN(std::string size, pg.Query("select pg_database_size('postgres')"));
@@ -201,7 +167,7 @@ Status MountBench::MeasureMount(SizeFigures* f) {
     ZENITH_RETURN_IF_ERROR(Zenith({"mount", branch, mnt}));
     double mounted = Since(t0);
     ZENITH_ASSIGN_OR_RETURN(uint64_t du, DiskUsage(env_.repo() + "/datadirs/" + timeline));
-    Server pg(opt_, mnt, dir_.path(), kZenithPort);
+    Server pg(Settings(), mnt, dir_.path(), kZenithPort);
     t0 = Clock::now();
     ZENITH_RETURN_IF_ERROR(pg.Start());
     ZENITH_RETURN_IF_ERROR(pg.Query("select abalance from pgbench_accounts where aid = 1").status());
@@ -226,7 +192,7 @@ Status MountBench::MeasureLocalStart(SizeFigures* f) {
   for (int i = 0; i < opt_.repeat; ++i) {
     auto t0 = Clock::now();
     ZENITH_RETURN_IF_ERROR(MustRun({"cp", "-a", Template(f->scale), copy}).status());
-    Server pg(opt_, copy, dir_.path(), kLocalPort);
+    Server pg(Settings(), copy, dir_.path(), kLocalPort);
     ZENITH_RETURN_IF_ERROR(pg.Start());
     ZENITH_RETURN_IF_ERROR(pg.Query("select abalance from pgbench_accounts where aid = 1").status());
     total.push_back(Since(t0));
@@ -283,7 +249,7 @@ Status MountBench::MeasureTps(TpsFigures* f) {
     ZENITH_RETURN_IF_ERROR(Sync());
     const std::string mnt = dir_.Sub("tps-zenith");
     ZENITH_RETURN_IF_ERROR(Zenith({"mount", Branch(opt_.tps_scale), mnt}));
-    Server pg(opt_, mnt, dir_.path(), kZenithPort);
+    Server pg(Settings(), mnt, dir_.path(), kZenithPort);
     ZENITH_RETURN_IF_ERROR(pg.Start());
     ZENITH_ASSIGN_OR_RETURN(auto tps, RunTps(pg));
     std::tie(f->select_zenith, f->tpcb_zenith) = tps;
@@ -293,7 +259,7 @@ Status MountBench::MeasureTps(TpsFigures* f) {
   const std::string copy = dir_.Sub("tps-local");
   ZENITH_RETURN_IF_ERROR(MustRun({"cp", "-a", Template(opt_.tps_scale), copy}).status());
   ZENITH_RETURN_IF_ERROR(Sync());
-  Server pg(opt_, copy, dir_.path(), kLocalPort);
+  Server pg(Settings(), copy, dir_.path(), kLocalPort);
   ZENITH_RETURN_IF_ERROR(pg.Start());
   ZENITH_ASSIGN_OR_RETURN(auto tps, RunTps(pg));
   std::tie(f->select_local, f->tpcb_local) = tps;

@@ -107,14 +107,24 @@ class RemoteMount : public ::testing::Test {
 
   void TearDown() override {
     if (remote_dir_.empty()) return;
-    for (const auto& name : mounted_) {
-      const std::string dir = Remote(name);
+    const std::vector<std::string> mounts = MountsBelow(remote_dir_);
+    for (const auto& dir : mounts) {
       AsRemote({"bash", "-c", "pm=$(head -1 " + dir + "/postmaster.pid 2>/dev/null) && kill -9 $pm"});
-      AsRemote({"fusermount3", "-u", "-z", dir});
-      if (pid_t fs = FsDaemonOf(dir)) AsRemote({"kill", "-9", std::to_string(fs)});
     }
     AsRemote({"pkill", "-9", "-f", remote_dir_});
+    for (const auto& dir : mounts) AsRemote({"fusermount3", "-u", "-z", dir});
     AsRemote({"rm", "-rf", remote_dir_});
+  }
+
+  // The zenith mounts of any user below `dir`.
+  static std::vector<std::string> MountsBelow(const std::string& dir) {
+    std::ifstream table("/proc/self/mounts");
+    std::string source, target, type, rest;
+    std::vector<std::string> out;
+    while (table >> source >> target >> type && std::getline(table, rest)) {
+      if (type == "fuse.zenith" && target.rfind(dir + "/", 0) == 0) out.push_back(target);
+    }
+    return out;
   }
 
   // Runs argv as the other user, in "/" (the test's directory is not theirs).
@@ -134,7 +144,6 @@ class RemoteMount : public ::testing::Test {
     RunResult r = AsRemote({ZenithProgram(), "mount", branch, Remote(name), "--pageserver", Url(), "--scratch",
                             Remote(name + ".scratch")},
                            {{"PGPASSWORD", password}, {"PGPASSFILE", "/dev/null"}, {"HOME", remote_dir_}});
-    if (r.ok()) mounted_.push_back(name);
     return r;
   }
   void StartPostgres(const std::string& name, int port) {
@@ -190,7 +199,6 @@ class RemoteMount : public ::testing::Test {
   const int ps_port_ = 20000 + static_cast<int>(getpid() % 20000);
   const int pg_port_ = 40000 + static_cast<int>(getpid() % 20000);
   std::string password_, remote_dir_;
-  std::vector<std::string> mounted_;
 };
 
 // Clients that insert unique ids and record each once its COMMIT returned.
@@ -337,9 +345,31 @@ TEST_F(RemoteMount, AWrongPasswordOrNoneIsRefusedAndChangesNothing) {
   EXPECT_EQ(env_.MustZenith({"branch", "-v"}).out, before);
   EXPECT_NE(ReadFileToString(env_.repo() + "/pageserver.log").value_or("").find("password authentication failed"),
             std::string::npos);
-  // The right one mounts.
+  // The right one mounts; `zenith umount` there needs no repository either.
   ASSERT_TRUE(MountRemote("good", password_).ok());
-  EXPECT_NE(env_.MustZenith({"status"}).out.find(Remote("good")), std::string::npos);
+  const std::string status = env_.MustZenith({"status"}).out;
+  EXPECT_NE(status.find(Remote("good")), std::string::npos) << status;
+  EXPECT_NE(status.find("remote"), std::string::npos) << "its PostgreSQL is not this machine's to report\n" << status;
+  RunResult umount = AsRemote({ZenithProgram(), "umount", Remote("good")}, {{"HOME", remote_dir_}});
+  EXPECT_TRUE(umount.ok()) << umount.Describe();
+  EXPECT_TRUE(WaitUntil([&] { return env_.MustZenith({"status"}).out.find(Remote("good")) == std::string::npos; }, 30s));
+}
+
+TEST_F(RemoteMount, StartAndStopNeedOnlyThePageServersUrl) {
+  const std::map<std::string, std::string> env = {{"PGPASSWORD", password_}, {"HOME", remote_dir_}};
+  RunResult start = AsRemote({ZenithProgram(), "start", "main", "--pageserver", Url(), "--", "-l", Remote("pg.log"),
+                              "-o", "-p " + std::to_string(pg_port_) + " -k " + remote_dir_},
+                             env);
+  ASSERT_TRUE(start.ok()) << start.Describe();
+  ASSERT_EQ(Sql(pg_port_, "create table t (v text); insert into t values ('from afar'); select 1"), "1\n");
+  RunResult stop = AsRemote({ZenithProgram(), "stop", "main", "--pageserver", Url()}, env);
+  ASSERT_TRUE(stop.ok()) << stop.Describe();
+  EXPECT_NE(stop.out.find("stopped branch main"), std::string::npos) << stop.out;
+  // A clean stop: the local mount that follows replays nothing it lacks.
+  ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
+  Compute local(env_, "main", pg_port_ + 1);
+  local.Start();
+  EXPECT_EQ(local.Query("select v from t"), "from afar");
 }
 
 }  // namespace

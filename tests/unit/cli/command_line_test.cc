@@ -69,6 +69,20 @@ TEST(CommandLine, MountStartStopAndTheRestCarryTheirArguments) {
   CommandOf<StatusCmd>(Parse({"status"}));
 }
 
+TEST(CommandLine, RemoteMountsNameThePageServer) {
+  const char* url = "postgresql://zenith@db1:6400";
+  const auto mount = CommandOf<MountCmd>(Parse({"mount", "main", "/tmp/d", "--pageserver", url, "--scratch", "/tmp/s"}));
+  EXPECT_EQ(mount.pageserver, url);
+  EXPECT_EQ(mount.scratch, "/tmp/s");
+  EXPECT_EQ(CommandOf<MountCmd>(Parse({"mount", "main", "/tmp/d"})).pageserver, "") << "local by default";
+  EXPECT_EQ(CommandOf<StartCmd>(Parse({"start", "main", "--pageserver", url})).pageserver, url);
+  EXPECT_EQ(CommandOf<StopCmd>(Parse({"stop", "main", "--pageserver", url})).pageserver, url);
+  EXPECT_FALSE(Parse({"mount", "main", "/tmp/d", "--scratch", "/tmp/s"}).invocation.has_value())
+      << "--scratch only with --pageserver";
+  EXPECT_FALSE(Parse({"mount", "--read-only", "main", "/tmp/d", "--pageserver", url}).invocation.has_value())
+      << "read-only mounts are local";
+}
+
 TEST(CommandLine, TheRepositoryOptionGoesBeforeTheCommand) {
   auto p = Parse({"--repo", "/srv/repo/.zenith", "status"});
   ASSERT_TRUE(p.invocation.has_value());

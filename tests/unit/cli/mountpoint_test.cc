@@ -32,6 +32,20 @@ TEST(Mountpoint, OnlyFuseZenithEntriesForThatExactDirectoryCount) {
   EXPECT_FALSE(IsZenithMount("/")) << "this machine's root is no zenith mount";
 }
 
+TEST(Mountpoint, TheDaemonOfAMountIsNamedByItsSource) {
+  const std::string table =
+      "zenith:4242 /home/u/main fuse.zenith rw,nosuid,nodev 0 0\n"
+      "zenith /home/u/old fuse.zenith rw 0 0\n"
+      "zenith:12x /home/u/bad fuse.zenith rw 0 0\n"
+      "zenith:77 /home/u/other fuse.sshfs rw 0 0\n";
+  EXPECT_EQ(ListedDaemon(table, "/home/u/main"), 4242);
+  EXPECT_TRUE(ListsZenithMount(table, "/home/u/main"));
+  EXPECT_EQ(ListedDaemon(table, "/home/u/old"), std::nullopt) << "a mount of an older zenith-fs names none";
+  EXPECT_EQ(ListedDaemon(table, "/home/u/bad"), std::nullopt);
+  EXPECT_EQ(ListedDaemon(table, "/home/u/other"), std::nullopt) << "not a zenith mount";
+  EXPECT_EQ(ListedDaemon(table, "/home/u/none"), std::nullopt);
+}
+
 TEST(Mountpoint, AMissingDirectoryIsCreatedPrivate) {
   TempDir dir("mountpoint");
   const std::string target = dir.path() + "/a/b";

@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "common/wal_segment_writer.h"
 #include "tests/harness/wait.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 
@@ -405,6 +406,40 @@ TEST_F(TimelineTest, WaitForWalReturnsWhenTheWalArrivesAndTimesOutOtherwise) {
   Status s = waiter.get();
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(main_->EndOfWal().value(), end_);
+}
+
+// WAL streamed from a remote compute (pageserver/wal_receiver.h) may stop
+// inside a record: the end of WAL stays at the last complete record, a
+// branch is made there, a wait for an LSN inside the partial record times
+// out instead of hanging, and the rest of the record, written in place as
+// the receiver writes it, moves the end on.
+TEST_F(TimelineTest, APartialRecordIsNeitherTheEndOfWalNorABranchPointNorAHangingWait) {
+  WalRecordSpan r = RecordInSegment(true);
+  ASSERT_GT(r.end.value - r.start.value, 24u);
+  const Lsn cut_at(r.start.value + (r.end.value - r.start.value) / 2);
+  const std::string seg = main_->wal_dir() + "/" + WalSegmentFileName(1, r.end.segment_number());
+  auto full = ReadFileToString(seg);
+  ASSERT_TRUE(full.ok());
+  ASSERT_TRUE(WalSegmentWriter(main_->wal_dir(), WalSegmentWriter::Existing::kKeep).DiscardFrom(cut_at).ok());
+  Reopen();
+  auto end = main_->EndOfWal();
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, r.start) << "the end of the last complete record, before the partial one";
+
+  const auto t0 = std::chrono::steady_clock::now();
+  Status wait = main_->WaitForWal(cut_at, std::chrono::milliseconds(200));
+  EXPECT_EQ(wait.code(), StatusCode::kTimeout) << wait.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  auto branch = Branch("after-partial", "main");
+  ASSERT_NE(branch, nullptr);
+  EXPECT_EQ(branch->ancestor_lsn(), r.start);
+
+  WalSegmentWriter writer(main_->wal_dir(), WalSegmentWriter::Existing::kKeep);
+  const std::string rest = full->substr(cut_at.segment_offset());
+  ASSERT_TRUE(writer.Write(cut_at, AsBytes(rest)).ok());
+  ASSERT_TRUE(writer.Sync().ok());
+  EXPECT_TRUE(main_->WaitForWal(r.end, std::chrono::seconds(30)).ok());
+  EXPECT_GE(main_->EndOfWal().value(), r.end);
 }
 
 }  // namespace

@@ -1,0 +1,157 @@
+// remote_bench: the figures of issue 8, in one run: pgbench -S and TPC-B on
+// a remote mount (`zenith mount --pageserver postgresql://...`: everything
+// over the page server's TCP endpoint, the page server a synchronous
+// standby), on a local mount of the same branch, and on a plain local data
+// directory holding the same database.
+//
+// The remote mount runs on this machine as this user: what it measures is
+// the path, TCP with SCRAM and the synchronous WAL stream, not another
+// machine's network. Each side starts after sync(1) and a warm-up of -S.
+//
+// Usage (as an unprivileged user; PostgreSQL refuses root):
+//   build/bench/bench_remote_bench [--scale 50] [--duration 60] [--warmup 20]
+//       [--clients 8] [--dir /var/tmp]
+// A quick run: --scale 3 --duration 5 --warmup 2
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/status.h"
+#include "tests/bench/bench_support.h"
+#include "tests/harness/temp_dir.h"
+#include "tests/harness/test_env.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::bench {
+namespace {
+
+using testing::RunResult;
+
+struct Options {
+  std::string base_dir = "/var/tmp";
+  int scale = 50;
+  int duration = 60;
+  int warmup = 20;
+  int clients = 8;
+  int jobs = 2;
+  ServerSettings settings;
+  bool keep = false;
+};
+
+struct Tps {
+  double select = 0, tpcb = 0;
+};
+
+class RemoteBench {
+ public:
+  explicit RemoteBench(Options opt) : opt_(std::move(opt)), env_(dir_) {}
+  Status Run();
+
+ private:
+  Status Zenith(const std::vector<std::string>& args) const {
+    RunResult r = env_.Zenith(args);
+    if (!r.ok()) return Internal("zenith " + args[0] + " failed: " + r.Describe());
+    return Status::Ok();
+  }
+  Status Build();
+  Result<Tps> Measure(const std::string& datadir, int port);
+  Result<Tps> OnMount(const std::vector<std::string>& mount_args, const std::string& mnt);
+
+  const Options opt_;
+  testing::TempDir dir_{"zenith-remote-bench"};
+  testing::ZenithEnv env_;
+  const int ps_port_ = 20000 + static_cast<int>(getpid() % 20000);
+};
+
+// The branch "bench" with a pgbench database, and its copy in "local".
+Status RemoteBench::Build() {
+  ZENITH_RETURN_IF_ERROR(Zenith({"init"}));
+  ZENITH_RETURN_IF_ERROR(Zenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(ps_port_)}));
+  ZENITH_ASSIGN_OR_RETURN(std::string password, ReadFileToString(env_.repo() + "/password"));
+  env_.SetEnv("PGPASSWORD", password.substr(0, password.find('\n')));
+  ZENITH_RETURN_IF_ERROR(Zenith({"branch", "bench", "main"}));
+  const std::string mnt = dir_.Sub("build");
+  ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
+  Server pg(opt_.settings, mnt, dir_.path(), 5432);
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  ZENITH_RETURN_IF_ERROR(pg.Pgbench({"-i", "-q", "-s", std::to_string(opt_.scale)}, 0).status());
+  ZENITH_RETURN_IF_ERROR(pg.Stop());
+  ZENITH_RETURN_IF_ERROR(CopyOut(mnt, dir_.Sub("local")));
+  ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
+  return RemoveTree(mnt);
+}
+
+Result<Tps> RemoteBench::Measure(const std::string& datadir, int port) {
+  ZENITH_RETURN_IF_ERROR(Sync());
+  Server pg(opt_.settings, datadir, dir_.path(), port);
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  const std::vector<std::string> common = {"-n", "-c", std::to_string(opt_.clients), "-j", std::to_string(opt_.jobs)};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), common.begin(), common.end());
+    return extra;
+  };
+  if (opt_.warmup > 0) ZENITH_RETURN_IF_ERROR(pg.Pgbench(with({"-S"}), opt_.warmup).status());
+  Tps t;
+  ZENITH_ASSIGN_OR_RETURN(t.select, pg.Pgbench(with({"-S"}), opt_.duration));
+  ZENITH_ASSIGN_OR_RETURN(t.tpcb, pg.Pgbench(with({}), opt_.duration));
+  ZENITH_RETURN_IF_ERROR(pg.Stop());
+  std::printf("  %s: pgbench -S %.0f TPS, TPC-B %.0f TPS\n", datadir.c_str(), t.select, t.tpcb);
+  std::fflush(stdout);
+  return t;
+}
+
+Result<Tps> RemoteBench::OnMount(const std::vector<std::string>& mount_args, const std::string& mnt) {
+  ZENITH_RETURN_IF_ERROR(Zenith(mount_args));
+  auto tps = Measure(mnt, 5432);
+  ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
+  return tps;
+}
+
+void PrintRow(const char* figure, double remote, double local_mount, double local) {
+  std::printf("%-14s %12.0f %12.0f %12.0f %10.2f %10.2f\n", figure, remote, local_mount, local, remote / local_mount,
+              remote / local);
+}
+
+Status RemoteBench::Run() {
+  const std::string load_at_start = LoadAverage();
+  std::printf("zenith remote-mount benchmark in %s (load average %s)\n", dir_.path().c_str(), load_at_start.c_str());
+  ZENITH_RETURN_IF_ERROR(Build());
+  const std::string url = "postgresql://zenith@127.0.0.1:" + std::to_string(ps_port_);
+  ZENITH_ASSIGN_OR_RETURN(Tps remote, OnMount({"mount", "bench", dir_.Sub("remote"), "--pageserver", url, "--scratch",
+                                               dir_.Sub("remote-scratch")},
+                                              dir_.Sub("remote")));
+  ZENITH_ASSIGN_OR_RETURN(Tps mounted, OnMount({"mount", "bench", dir_.Sub("mounted")}, dir_.Sub("mounted")));
+  ZENITH_ASSIGN_OR_RETURN(Tps local, Measure(dir_.Sub("local"), 5433));
+  std::printf("\n%-14s %12s %12s %12s %10s %10s\n", "TPS", "remote", "local mount", "local dir", "r/mount",
+              "r/local");
+  PrintRow("pgbench -S", remote.select, mounted.select, local.select);
+  PrintRow("TPC-B", remote.tpcb, mounted.tpcb, local.tpcb);
+  std::printf("goal: remote TPC-B >= 0.7 of the local mount: %s\n", remote.tpcb >= 0.7 * mounted.tpcb ? "met" : "NOT met");
+  std::printf("pgbench scale %d, %d clients, %d threads, %d s runs after %d s of -S; shared_buffers %s, "
+              "checkpoint_timeout %s; load average %s at start, %s at end\n",
+              opt_.scale, opt_.clients, opt_.jobs, opt_.duration, opt_.warmup, opt_.settings.shared_buffers.c_str(),
+              opt_.settings.checkpoint_timeout.c_str(), load_at_start.c_str(), LoadAverage().c_str());
+  return Status::Ok();
+}
+
+}  // namespace
+}  // namespace zenith::bench
+
+int main(int argc, char** argv) {
+  using namespace zenith::bench;
+  CLI::App app{"zenith remote-mount benchmark (issue 8): remote mount vs local mount vs local data directory"};
+  Options opt;
+  app.add_option("--dir", opt.base_dir, "where the run's directory is made");
+  app.add_option("--scale", opt.scale, "pgbench scale");
+  app.add_option("--duration", opt.duration, "seconds of each measured pgbench run");
+  app.add_option("--warmup", opt.warmup, "seconds of pgbench -S before the measured runs");
+  app.add_option("--clients", opt.clients, "pgbench clients");
+  app.add_option("--jobs", opt.jobs, "pgbench threads");
+  app.add_flag("--keep", opt.keep, "keep the run's directory");
+  CLI11_PARSE(app, argc, argv);
+  return RunBenchmark("remote_bench", opt.base_dir, opt.keep, [&] { return RemoteBench(opt).Run(); });
+}
