@@ -46,6 +46,12 @@ Status WalSegmentWriter::Open(uint64_t segno) {
   segno_ = segno;
   path_ = dir_ + "/" + WalSegmentFileName(kPgTimeLineId, segno);
   const bool existed = PathExists(path_);
+  if (!existed && existing_ == Existing::kKeep) {
+    // Zero-filled before it gets its name, as PostgreSQL makes segments: a
+    // later fdatasync then only writes data, it allocates no blocks.
+    Status made = CreateFileDurablyExclusive(path_, std::string(kWalSegmentSize, '\0'));
+    if (!made.ok() && made.code() != StatusCode::kAlreadyExists) return made;
+  }
   const int flags = O_WRONLY | O_CREAT | (existing_ == Existing::kReplace ? O_TRUNC : 0);
   ZENITH_ASSIGN_OR_RETURN(fd_, OpenFile(path_, flags, 0600));
   struct stat st;

@@ -1,8 +1,9 @@
 // WalSegmentWriter: writes WAL bytes at their LSNs into the 16 MB segment
 // files of a directory (a pg_wal, or a timeline's wal/), as PostgreSQL lays
-// them out: a segment file is created at its full size (sparse), so bytes
-// not written yet read as zeros, which is where a WAL reader sees the WAL
-// end.
+// them out: a segment file is created at its full size, so bytes not
+// written yet read as zeros, which is where a WAL reader sees the WAL end
+// (kReplace: sparse, for a disposable pg_wal; kKeep: zero-filled and
+// durable before it gets its name, as PostgreSQL makes them).
 //
 // Used to fill a mount's own pg_wal from the page server, and by the page
 // server's WAL receiver (pageserver/wal_receiver.h), which needs what it

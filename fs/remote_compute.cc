@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <sstream>
 #include <vector>
@@ -15,8 +17,16 @@ namespace zenith::fs {
 namespace {
 
 constexpr auto kWatchInterval = std::chrono::milliseconds(200);
-// postmaster.pid's lines (PostgreSQL's pidfile.h): 1 pid, 4 port, 8 status.
-constexpr size_t kPortLine = 3, kStatusLine = 7;
+// postmaster.pid's lines (PostgreSQL's pidfile.h): 1 pid, 4 port, 6 the
+// first listen address, 8 status.
+constexpr size_t kPortLine = 3, kListenLine = 5, kStatusLine = 7;
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
 
 bool IsLoopback(const std::string& ip) { return ip == "::1" || ip.rfind("127.", 0) == 0; }
 bool IsIpv6(const std::string& ip) { return ip.find(':') != std::string::npos; }
@@ -52,9 +62,7 @@ Status ApplyRemoteComputeSettings(const std::string& scratch_dir, const ComputeE
 }
 
 std::optional<std::string> ReadyComputeUrl(const std::string& postmaster_pid, const std::string& compute_ip) {
-  std::vector<std::string> lines;
-  std::istringstream in(postmaster_pid);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::vector<std::string> lines = Lines(postmaster_pid);
   if (lines.size() <= kStatusLine || lines[kStatusLine].rfind("ready", 0) != 0) return std::nullopt;
   const std::string& port = lines[kPortLine];
   if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
@@ -72,12 +80,22 @@ ComputeWatcher::~ComputeWatcher() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool ListensOnTcp(const std::string& postmaster_pid) {
+  const std::vector<std::string> lines = Lines(postmaster_pid);
+  return lines.size() > kListenLine && !lines[kListenLine].empty();
+}
+
 void ComputeWatcher::Run() {
   std::string reported;  // the postmaster.pid last reported (a restart writes a new one)
   while (!stop_) {
     auto text = ReadFileToString(scratch_dir_ + "/postmaster.pid");
     if (text.ok() && *text != reported) {
       if (auto url = ReadyComputeUrl(*text, compute_ip_)) {
+        if (!ListensOnTcp(*text)) {
+          spdlog::error("PostgreSQL on this mount listens on no TCP address (listen_addresses was overridden to be "
+                        "empty): the page server cannot stream its WAL, and every COMMIT will wait; start it without "
+                        "overriding listen_addresses");
+        }
         on_ready_(*url);
         reported = *text;
       }

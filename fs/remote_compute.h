@@ -40,8 +40,13 @@ Status ApplyRemoteComputeSettings(const std::string& scratch_dir, const ComputeE
 // `postmaster_pid` (its text), once it says it is ready; nullopt before.
 std::optional<std::string> ReadyComputeUrl(const std::string& postmaster_pid, const std::string& compute_ip);
 
+// Whether that PostgreSQL listens on any TCP address (its first listen
+// address is not empty): without one the page server cannot connect.
+bool ListensOnTcp(const std::string& postmaster_pid);
+
 // Watches the scratch's postmaster.pid and reports the compute's URL each
-// time a PostgreSQL becomes ready on the mount.
+// time a PostgreSQL becomes ready on the mount (logging an error when it
+// listens on no TCP address).
 class ComputeWatcher {
  public:
   using OnReady = std::function<void(const std::string& url)>;

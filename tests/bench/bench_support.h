@@ -164,8 +164,11 @@ class Server {
       : settings_(std::move(settings)),
         pg_(std::move(datadir), std::move(socket_dir), port, testing::CurrentUserName()) {}
 
-  Status Start() {
-    return pg_.Start({"shared_buffers=" + settings_.shared_buffers, "checkpoint_timeout=" + settings_.checkpoint_timeout});
+  // `extra`: more settings ("name=value"), after the benchmark's.
+  Status Start(std::vector<std::string> extra = {}) {
+    extra.insert(extra.begin(),
+                 {"shared_buffers=" + settings_.shared_buffers, "checkpoint_timeout=" + settings_.checkpoint_timeout});
+    return pg_.Start(extra);
   }
   Status Stop() { return pg_.Stop("fast"); }
   Result<std::string> Query(const std::string& sql) const {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -58,7 +59,7 @@ class RemoteBench {
     return Status::Ok();
   }
   Status Build();
-  Result<Tps> Measure(const std::string& datadir, int port);
+  Result<Tps> Measure(const std::string& datadir, int port, bool tcp = false);
   Result<Tps> OnMount(const std::vector<std::string>& mount_args, const std::string& mnt);
 
   const Options opt_;
@@ -85,10 +86,12 @@ Status RemoteBench::Build() {
   return RemoveTree(mnt);
 }
 
-Result<Tps> RemoteBench::Measure(const std::string& datadir, int port) {
+// A remote mount's PostgreSQL must listen on TCP: the page server connects
+// to it for its WAL (the harness's servers otherwise listen on none).
+Result<Tps> RemoteBench::Measure(const std::string& datadir, int port, bool tcp) {
   ZENITH_RETURN_IF_ERROR(Sync());
   Server pg(opt_.settings, datadir, dir_.path(), port);
-  ZENITH_RETURN_IF_ERROR(pg.Start());
+  ZENITH_RETURN_IF_ERROR(pg.Start(tcp ? std::vector<std::string>{"listen_addresses=localhost"} : std::vector<std::string>{}));
   const std::vector<std::string> common = {"-n", "-c", std::to_string(opt_.clients), "-j", std::to_string(opt_.jobs)};
   auto with = [&](std::vector<std::string> extra) {
     extra.insert(extra.begin(), common.begin(), common.end());
@@ -106,7 +109,8 @@ Result<Tps> RemoteBench::Measure(const std::string& datadir, int port) {
 
 Result<Tps> RemoteBench::OnMount(const std::vector<std::string>& mount_args, const std::string& mnt) {
   ZENITH_RETURN_IF_ERROR(Zenith(mount_args));
-  auto tps = Measure(mnt, 5432);
+  const bool remote = std::find(mount_args.begin(), mount_args.end(), "--pageserver") != mount_args.end();
+  auto tps = Measure(mnt, 5432, remote);
   ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
   return tps;
 }

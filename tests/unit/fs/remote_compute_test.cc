@@ -26,6 +26,9 @@ TEST(RemoteCompute, TheUrlIsKnownOnceThePostmasterSaysReady) {
   EXPECT_EQ(ReadyComputeUrl(PidFile("54x3", "ready   "), "10.1.2.3"), std::nullopt) << "a port is digits";
   EXPECT_EQ(ReadyComputeUrl("4242\n/data\n", "10.1.2.3"), std::nullopt) << "a pid file being written";
   EXPECT_EQ(ReadyComputeUrl("", "10.1.2.3"), std::nullopt);
+  EXPECT_TRUE(ListensOnTcp(PidFile("5433", "ready   ")));
+  EXPECT_FALSE(ListensOnTcp("4242\n/data\n1764400000\n5433\n/tmp\n\n  5432001    196608\nready   \n"))
+      << "listen_addresses = '': Unix sockets only";
 }
 
 TEST(RemoteCompute, ItsSettingsMakeThePageServerASynchronousStandbyAndLeaveWithTheNextMount) {
