@@ -1,0 +1,276 @@
+// cold_bench: the figures of issue 11, a fresh mount's first minute against
+// a local data directory of the same database, in one run.
+//
+// A branch holds a pgbench database (--scale, default 70: pgbench_accounts
+// about 0.9 GB); a plain local copy of it is the "local" side. "Cold" for
+// zenith: a new mount right after the page server was restarted with its
+// layer files evicted from the page cache; for local: a fresh start with
+// the copy's files evicted (posix_fadvise; dropping every cache needs root).
+//   pgbench -S, first --seconds after a start: zenith cold, local cold, and
+//       local warm (after a warm-up): goals >= 1.0 of cold, >= 0.8 of warm;
+//   pgbench -S warm (the next --seconds on the same servers);
+//   a full scan of pgbench_accounts, cold on both: goal >= 0.8 of local
+//       (as time ratio local / zenith);
+//   GetPage p50/p99 with 1, 4 and 8 clients reading at once (one pagestream
+//       each, one request in flight, random blocks of pgbench_accounts on a
+//       branch each, as that many mounts would): goals p50 <= 30 us and
+//       p99 <= 200 us at 8.
+//
+// Usage (as an unprivileged user; PostgreSQL refuses root):
+//   build/bench/bench_cold_bench [--scale 70] [--seconds 20] [--clients 2]
+// A quick run: --scale 5 --seconds 5
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/relation_path.h"
+#include "common/status.h"
+#include "pageserver/client/page_client.h"
+#include "pageserver/client/page_protocol.h"
+#include "pageserver/client/repo_client.h"
+#include "tests/bench/bench_support.h"
+#include "tests/harness/temp_dir.h"
+#include "tests/harness/test_env.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::bench {
+namespace {
+
+using testing::RunResult;
+
+struct Options {
+  std::string base_dir = "/var/tmp";
+  int scale = 70;
+  int seconds = 20;
+  int clients = 2;
+  int getpage_seconds = 5;
+  ServerSettings settings;
+  bool keep = false;
+};
+
+struct Figures {
+  double first_zenith = 0, first_local_cold = 0, warm_local = 0, warm_zenith = 0;
+  double scan_zenith = 0, scan_local = 0;
+  std::vector<std::pair<double, double>> getpage;  // p50, p99 in us for 1, 4, 8 clients
+  std::string fs_summary;
+};
+
+constexpr int kPort = 5432;
+constexpr int kGetPageClients[] = {1, 4, 8};
+
+class ColdBench {
+ public:
+  explicit ColdBench(Options opt) : opt_(std::move(opt)), env_(dir_) {}
+  Status Run();
+
+ private:
+  Status Zenith(const std::vector<std::string>& args) const {
+    RunResult r = env_.Zenith(args);
+    if (!r.ok()) return Internal("zenith " + args[0] + " failed: " + r.Describe());
+    return Status::Ok();
+  }
+  std::string Local() const { return dir_.Sub("local"); }
+  Status Build();
+  Status ColdPageServer();
+  Result<double> PgbenchSelect(const Server& pg) const {
+    return pg.Pgbench({"-n", "-S", "-c", std::to_string(opt_.clients), "-j", std::to_string(opt_.clients)}, opt_.seconds);
+  }
+  Result<double> Scan(const Server& pg) const;
+  Status MeasureZenith(Figures* f);
+  Status MeasureLocal(Figures* f);
+  Status MeasureGetPage(Figures* f);
+  void Print(const Figures& f) const;
+
+  const Options opt_;
+  testing::TempDir dir_{"zenith-cold-bench"};
+  testing::ZenithEnv env_;
+  std::string accounts_path_;  // pgbench_accounts' first segment, datadir-relative
+};
+
+Status ColdBench::Build() {
+  ZENITH_RETURN_IF_ERROR(Zenith({"init"}));
+  ZENITH_RETURN_IF_ERROR(Zenith({"branch", "bench", "main"}));
+  const std::string mnt = dir_.Sub("build");
+  ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
+  Server pg(opt_.settings, mnt, dir_.path(), kPort);
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  ZENITH_RETURN_IF_ERROR(pg.Pgbench({"-i", "-q", "-s", std::to_string(opt_.scale)}, 0).status());
+  ZENITH_ASSIGN_OR_RETURN(accounts_path_, pg.Query("select pg_relation_filepath('pgbench_accounts')"));
+  ZENITH_RETURN_IF_ERROR(pg.Stop());
+  ZENITH_RETURN_IF_ERROR(CopyOut(mnt, Local()));
+  ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
+  ZENITH_RETURN_IF_ERROR(RemoveTree(mnt));
+  for (int i = 0; i < 8; ++i) ZENITH_RETURN_IF_ERROR(Zenith({"branch", "g" + std::to_string(i), "bench"}));
+  return Status::Ok();
+}
+
+// The page server restarted with nothing of its layers in the page cache.
+Status ColdBench::ColdPageServer() {
+  ZENITH_RETURN_IF_ERROR(Zenith({"pageserver", "stop"}));
+  ZENITH_RETURN_IF_ERROR(Sync());
+  ZENITH_RETURN_IF_ERROR(EvictTree(env_.repo() + "/timelines"));
+  return Zenith({"pageserver", "start"});
+}
+
+Result<double> ColdBench::Scan(const Server& pg) const {
+  const auto t0 = Clock::now();
+  ZENITH_RETURN_IF_ERROR(pg.Query("select count(*) from pgbench_accounts").status());
+  return Since(t0);
+}
+
+Status ColdBench::MeasureZenith(Figures* f) {
+  const std::string mnt = dir_.Sub("mnt");
+  {
+    ZENITH_RETURN_IF_ERROR(ColdPageServer());
+    ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
+    Server pg(opt_.settings, mnt, dir_.path(), kPort);
+    ZENITH_RETURN_IF_ERROR(pg.Start());
+    ZENITH_ASSIGN_OR_RETURN(f->first_zenith, PgbenchSelect(pg));
+    ZENITH_ASSIGN_OR_RETURN(f->warm_zenith, PgbenchSelect(pg));
+    ZENITH_RETURN_IF_ERROR(pg.Stop());
+    ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
+  }
+  ZENITH_RETURN_IF_ERROR(ColdPageServer());
+  ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
+  Server pg(opt_.settings, mnt, dir_.path(), kPort);
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  ZENITH_ASSIGN_OR_RETURN(f->scan_zenith, Scan(pg));
+  ZENITH_RETURN_IF_ERROR(pg.Stop());
+  ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
+  return Status::Ok();
+}
+
+Status ColdBench::MeasureLocal(Figures* f) {
+  Server pg(opt_.settings, Local(), dir_.path(), kPort);
+  ZENITH_RETURN_IF_ERROR(Sync());
+  ZENITH_RETURN_IF_ERROR(EvictTree(Local()));
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  ZENITH_ASSIGN_OR_RETURN(f->first_local_cold, PgbenchSelect(pg));
+  ZENITH_ASSIGN_OR_RETURN(f->warm_local, PgbenchSelect(pg));
+  ZENITH_RETURN_IF_ERROR(pg.Stop());
+  ZENITH_RETURN_IF_ERROR(Sync());
+  ZENITH_RETURN_IF_ERROR(EvictTree(Local()));
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  ZENITH_ASSIGN_OR_RETURN(f->scan_local, Scan(pg));
+  return pg.Stop();
+}
+
+// `clients` threads, each on its own branch, one GetPage in flight.
+Result<std::pair<double, double>> GetPageRound(const std::string& conninfo, const RelTag& rel, int clients,
+                                               int seconds) {
+  std::vector<std::vector<double>> us(static_cast<size_t>(clients));
+  std::vector<Status> errors(static_cast<size_t>(clients));
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      const std::string branch = "g" + std::to_string(c);
+      auto stream = pageserver::PageStream::Open(conninfo, branch);
+      if (!stream.ok()) {
+        errors[c] = stream.status();
+        return;
+      }
+      auto client = pageserver::RepoClient::Connect(conninfo);
+      auto described = client.ok() ? client->DescribeTimeline(branch) : Result<pageserver::TimelineDescription>(client.status());
+      if (!described.ok()) {
+        errors[c] = described.status();
+        return;
+      }
+      const Lsn lsn = described->end_of_wal;
+      auto nblocks = (*stream)->Nblocks(rel, lsn);
+      if (!nblocks.ok()) {
+        errors[c] = nblocks.status();
+        return;
+      }
+      std::mt19937 rng(static_cast<unsigned>(c + 1));
+      std::vector<uint8_t> page(pageserver::kPageSize);
+      const auto end = Clock::now() + std::chrono::seconds(seconds);
+      while (Clock::now() < end) {
+        const uint32_t b = rng() % *nblocks;
+        const auto t0 = Clock::now();
+        if (Status s = (*stream)->GetPages(rel, std::span(&b, 1), lsn, page); !s.ok()) {
+          errors[c] = s;
+          return;
+        }
+        us[c].push_back(Since(t0) * 1e6);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  for (int c = 0; c < clients; ++c) {
+    ZENITH_RETURN_IF_ERROR(errors[c]);
+    all.insert(all.end(), us[c].begin(), us[c].end());
+  }
+  return std::make_pair(Percentile(all, 0.5), Percentile(all, 0.99));
+}
+
+Status ColdBench::MeasureGetPage(Figures* f) {
+  auto seg = ParseRelationPath(accounts_path_);
+  if (!seg) return Internal("not a relation path: " + accounts_path_);
+  const std::string conninfo = pageserver::PageServerConnString(env_.repo(), 64000);
+  for (int clients : kGetPageClients) {
+    ZENITH_ASSIGN_OR_RETURN(auto r, GetPageRound(conninfo, seg->tag, clients, opt_.getpage_seconds));
+    f->getpage.push_back(r);
+  }
+  return Status::Ok();
+}
+
+void Row(const std::string& figure, const std::string& zenith, const std::string& local, double ratio,
+         const char* goal) {
+  std::printf("%-44s %12s %12s %8.2f  %s\n", figure.c_str(), zenith.c_str(), local.c_str(), ratio, goal);
+}
+
+void ColdBench::Print(const Figures& f) const {
+  std::printf("\n%-44s %12s %12s %8s  %s\n", "figure", "zenith", "local", "ratio", "goal");
+  const std::string first = "pgbench -S TPS, first " + std::to_string(opt_.seconds) + " s";
+  Row(first + " vs warm local", Fixed(f.first_zenith, "", 0), Fixed(f.warm_local, "", 0), f.first_zenith / f.warm_local,
+      ">= 0.8");
+  Row(first + " vs cold local", Fixed(f.first_zenith, "", 0), Fixed(f.first_local_cold, "", 0),
+      f.first_zenith / f.first_local_cold, ">= 1.0");
+  Row("pgbench -S TPS, warm (next " + std::to_string(opt_.seconds) + " s)", Fixed(f.warm_zenith, "", 0),
+      Fixed(f.warm_local, "", 0), f.warm_zenith / f.warm_local, "no worse");
+  Row("cold scan of pgbench_accounts (time)", Fixed(f.scan_zenith, " s"), Fixed(f.scan_local, " s"),
+      f.scan_local / f.scan_zenith, ">= 0.8 (local/zenith)");
+  for (size_t i = 0; i < f.getpage.size(); ++i) {
+    std::printf("GetPage with %d client(s) at once: p50 %.0f us, p99 %.0f us%s\n", kGetPageClients[i],
+                f.getpage[i].first, f.getpage[i].second, kGetPageClients[i] == 8 ? " (goals: 30 / 200 us)" : "");
+  }
+  std::printf("pgbench scale %d, %d clients; shared_buffers %s; load average %s\n", opt_.scale, opt_.clients,
+              opt_.settings.shared_buffers.c_str(), LoadAverage().c_str());
+}
+
+Status ColdBench::Run() {
+  std::printf("zenith cold-read benchmark in %s (load average %s)\n", dir_.path().c_str(), LoadAverage().c_str());
+  std::fflush(stdout);
+  ZENITH_RETURN_IF_ERROR(Build());
+  Figures f;
+  ZENITH_RETURN_IF_ERROR(MeasureZenith(&f));
+  ZENITH_RETURN_IF_ERROR(MeasureLocal(&f));
+  ZENITH_RETURN_IF_ERROR(MeasureGetPage(&f));
+  Print(f);
+  return Status::Ok();
+}
+
+}  // namespace
+}  // namespace zenith::bench
+
+int main(int argc, char** argv) {
+  using namespace zenith::bench;
+  CLI::App app{"zenith cold-read benchmark (issue 11): a fresh mount's first minute vs a local data directory"};
+  Options opt;
+  app.add_option("--dir", opt.base_dir, "where the run's directory is made");
+  app.add_option("--scale", opt.scale, "pgbench scale (70: pgbench_accounts about 0.9 GB)");
+  app.add_option("--seconds", opt.seconds, "seconds of each pgbench -S run");
+  app.add_option("--clients", opt.clients, "pgbench clients");
+  app.add_option("--getpage-seconds", opt.getpage_seconds, "seconds of each GetPage round");
+  app.add_flag("--keep", opt.keep, "keep the run's directory");
+  CLI11_PARSE(app, argc, argv);
+  return RunBenchmark("cold_bench", opt.base_dir, opt.keep, [&] { return ColdBench(opt).Run(); });
+}
