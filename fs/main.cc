@@ -36,6 +36,7 @@
 #include "common/pg_control.h"
 #include "fs/datadir_fs.h"
 #include "fs/mount_lease.h"
+#include "fs/prefetching_page_source.h"
 #include "fs/readonly_mount.h"
 #include "fs/remote_compute.h"
 #include "fs/remote_page_source.h"
@@ -50,6 +51,9 @@ namespace zenith::fs {
 namespace {
 
 using pageserver::RepoClient;
+
+// Pages fetched ahead of sequential readers, at most (64 MB a mount).
+constexpr size_t kReadAheadPages = 8192;
 using pageserver::TimelineId;
 
 struct Args {
@@ -150,7 +154,8 @@ int Failed(Readiness& ready, const Status& s) {
 
 // Serves the mounted filesystem until it is unmounted or signalled;
 // RemoveScratchTrash runs meanwhile. OK if it stopped cleanly.
-Status RunMounted(DatadirFs& fs, const RemotePageSource& pages, const std::string& scratch, sigset_t signals) {
+Status RunMounted(DatadirFs& fs, const RemotePageSource& pages, const PrefetchingPageSource& prefetch,
+                  const std::string& scratch, sigset_t signals) {
   std::thread signal_thread = StartSignalThread(&fs, &pages, signals);
   // What BuildScratch set aside goes in the background, not on the mount's path.
   std::atomic<bool> stop_removing{false};
@@ -166,6 +171,7 @@ Status RunMounted(DatadirFs& fs, const RemotePageSource& pages, const std::strin
   if (!run.ok()) spdlog::error("the filesystem stopped: {}", run.message());
   spdlog::info("served FUSE requests: {}", fs.RequestSummary());
   spdlog::info("GetPage: {}", pages.Summary());
+  spdlog::info("read-ahead: {}", prefetch.Summary());
   return run;
 }
 
@@ -241,8 +247,9 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   if (!checkpoint.ok()) return fail(checkpoint.status());
 
   RemotePageSource pages(conninfo, timeline, snapshot.valid, [&site] { return site->connect().status(); });
+  PrefetchingPageSource prefetching(pages, kReadAheadPages);
   std::unique_ptr<SnapshotUploader> uploader;
-  auto fs = DatadirFs::Create({scratch, prepared->remote_files, &pages,
+  auto fs = DatadirFs::Create({scratch, prepared->remote_files, &prefetching,
                                [&uploader](std::string bytes) { uploader->OnControlWrite(std::move(bytes)); }});
   if (!fs.ok()) return fail(fs.status());
   uploader = std::make_unique<SnapshotUploader>(
@@ -262,7 +269,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
                site->remote() ? " from the page server at " + conninfo : "", snapshot.valid.ToString());
   spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());
-  Status run = RunMounted(**fs, pages, scratch, signals);
+  Status run = RunMounted(**fs, pages, prefetching, scratch, signals);
   watcher.reset();
   Status drained = uploader->Drain(std::chrono::seconds(60));
   if (!drained.ok()) spdlog::error("{}", drained.message());
@@ -305,13 +312,14 @@ int ServeReadOnly(const Args& args, Readiness& ready, sigset_t signals) {
 
   RemotePageSource pages(conninfo, timeline, snapshot.valid,
                          [&layout, &config] { return pageserver::ConnectOrStartRepo(layout, *config).status(); });
-  auto fs = DatadirFs::Create({scratch, prepared->remote_files, &pages, {}});
+  PrefetchingPageSource prefetching(pages, kReadAheadPages);
+  auto fs = DatadirFs::Create({scratch, prepared->remote_files, &prefetching, {}});
   if (!fs.ok()) return fail(fs.status());
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
   spdlog::info("mounted branch {} read-only at {} (timeline {}, snapshot valid at {}) at {}", args.branch,
                point.lsn.ToString(), timeline, snapshot.valid.ToString(), args.mountpoint);
   ready.Report("ok " + snapshot.valid.ToString());
-  Status run = RunMounted(**fs, pages, scratch, signals);
+  Status run = RunMounted(**fs, pages, prefetching, scratch, signals);
   fs->reset();
   IgnoreError(RemoveTree(dir));  // nothing in it is anyone's
   spdlog::info("unmounted {}", args.mountpoint);

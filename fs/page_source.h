@@ -27,6 +27,15 @@ class PageSource {  // thread-safe; called concurrently from FUSE worker threads
   // Returns OK with every page filled, or an error (then `out` is garbage);
   // the filesystem turns an error into EIO for the reader.
   virtual Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) = 0;
+
+  // Like GetPages; `ahead` are remote blocks a sequential reader will
+  // likely ask for next, which a source may fetch in the same round trip
+  // and keep (fs/prefetching_page_source.h). The default ignores them.
+  virtual Status GetPagesAhead(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out,
+                               std::span<const uint32_t> ahead) {
+    (void)ahead;
+    return GetPages(rel, blocks, out);
+  }
 };
 
 }  // namespace zenith::fs

@@ -26,11 +26,16 @@ Result<uint64_t> RelationFile::FileSize() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
-Status RelationFile::Fetch(std::span<const uint32_t> blocks, std::span<uint8_t> out) {
+Status RelationFile::Fetch(std::span<const uint32_t> blocks, std::span<uint8_t> out, std::span<const uint32_t> ahead) {
   if (pages_ == nullptr) return Internal("\"" + std::string(path_) + "\" has remote blocks but the mount has no page source");
-  std::vector<uint32_t> rel_blocks(blocks.size());
-  std::transform(blocks.begin(), blocks.end(), rel_blocks.begin(), [this](uint32_t b) { return seg_.RelationBlock(b); });
-  Status s = pages_->GetPages(seg_.id().tag, rel_blocks, out);
+  auto to_relation = [this](std::span<const uint32_t> in) {
+    std::vector<uint32_t> rel(in.size());
+    std::transform(in.begin(), in.end(), rel.begin(), [this](uint32_t b) { return seg_.RelationBlock(b); });
+    return rel;
+  };
+  const std::vector<uint32_t> rel_blocks = to_relation(blocks);
+  Status s = ahead.empty() ? pages_->GetPages(seg_.id().tag, rel_blocks, out)
+                           : pages_->GetPagesAhead(seg_.id().tag, rel_blocks, out, to_relation(ahead));
   if (s.ok()) return s;
   Status err = IoError("could not read " + std::to_string(blocks.size()) + " page(s) of \"" + std::string(path_) +
                        "\" from block " + std::to_string(blocks.front()) + " from the page server: " + s.message());
@@ -57,7 +62,12 @@ Status RelationFile::ReadLocked(uint64_t offset, std::span<uint8_t> out) {
   if (last > UINT32_MAX) return ErrnoStatus("read", path_, EFBIG);
   std::vector<uint32_t> remote = seg_.RemoteBlocks(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
   const bool aligned = offset % bs == 0 && end % bs == 0;
-  if (aligned && remote.size() == last - first + 1) return Fetch(remote, out);
+  const uint32_t count = static_cast<uint32_t>(last - first + 1);
+  const uint32_t read_ahead = seg_.ReadAheadAfter(static_cast<uint32_t>(first), count);
+  if (aligned && remote.size() == count) {
+    const std::vector<uint32_t> ahead = read_ahead == 0 ? std::vector<uint32_t>{} : seg_.RemoteBlocks(static_cast<uint32_t>(last + 1), read_ahead);
+    return Fetch(remote, out, ahead);
+  }
 
   // Clips block range [b0, b1) to the request and reads it from the scratch.
   auto read_local = [&](uint64_t b0, uint64_t b1) -> Status {

@@ -4,8 +4,10 @@
 //
 // The hot path is Read: the kernel's readahead asks for up to 128 KB at a
 // time, and every remote block of one request is fetched with one GetPages
-// call. Fetched pages are returned, never stored: the scratch grows only with
-// writes.
+// call. While reads of a segment are sequential, that call also names the
+// remote blocks after them (Segment::ReadAheadAfter), which the PageSource
+// may fetch in the same round trip (fs/prefetching_page_source.h). Fetched
+// pages are returned, never stored: the scratch grows only with writes.
 //
 // Thread-safety: a RelationFile is a short-lived view made per request; its
 // methods take the segment's io_mutex() themselves (see segment.h) and may
@@ -58,8 +60,9 @@ class RelationFile {
 
  private:
   Result<uint64_t> FileSize() const;
-  // Fetches `blocks` (within the segment) into `out` with one GetPages call.
-  Status Fetch(std::span<const uint32_t> blocks, std::span<uint8_t> out);
+  // Fetches `blocks` (within the segment) into `out` with one GetPages
+  // call, naming `ahead` (remote blocks after them) as likely next.
+  Status Fetch(std::span<const uint32_t> blocks, std::span<uint8_t> out, std::span<const uint32_t> ahead = {});
   Status ReadLocked(uint64_t offset, std::span<uint8_t> out);
   // The blocks partially covered by [offset, offset+length) that are remote.
   std::vector<uint32_t> PartialRemoteBlocks(uint64_t offset, uint64_t length) const;

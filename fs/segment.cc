@@ -94,6 +94,18 @@ std::vector<uint32_t> Segment::TakeDirty() {
   return out;
 }
 
+uint32_t Segment::ReadAheadAfter(uint32_t first, uint32_t count) {
+  const uint32_t expected = next_read_.exchange(first + count, std::memory_order_relaxed);
+  if (expected != first) {
+    read_ahead_.store(0, std::memory_order_relaxed);
+    return 0;
+  }
+  const uint32_t was = read_ahead_.load(std::memory_order_relaxed);
+  const uint32_t now = was == 0 ? kMinReadAhead : std::min(was * 2, kMaxReadAhead);
+  read_ahead_.store(now, std::memory_order_relaxed);
+  return now;
+}
+
 uint32_t Segment::remote_limit() const {
   std::lock_guard lock(mu_);
   return remote_limit_;

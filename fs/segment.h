@@ -14,6 +14,7 @@
 // sets. Lock order: SnapshotLock -> io_mutex() -> internal mutex.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <shared_mutex>
@@ -77,6 +78,15 @@ class Segment {
   uint32_t remote_limit() const;
   bool linked() const;
 
+  // Read-ahead: after a read of [first, first + count), how many blocks
+  // past it to fetch with it. 0 unless the read starts where the previous
+  // one of this segment ended; then kMinReadAhead, doubling with every
+  // further sequential read up to kMaxReadAhead. Racy by design (a hint):
+  // concurrent readers only make the answer smaller or larger for a read.
+  uint32_t ReadAheadAfter(uint32_t first, uint32_t count);
+  static constexpr uint32_t kMinReadAhead = 16;   // 128 KB
+  static constexpr uint32_t kMaxReadAhead = 256;  // 2 MB
+
  private:
   const RelSegment id_;
   std::shared_mutex io_mu_;
@@ -85,6 +95,8 @@ class Segment {
   BlockSet local_;
   BlockSet dirty_;          // always a subset of local_
   bool linked_ = true;
+  std::atomic<uint32_t> next_read_{UINT32_MAX};  // where the last read ended
+  std::atomic<uint32_t> read_ahead_{0};
 };
 
 }  // namespace zenith::fs

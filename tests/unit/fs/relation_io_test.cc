@@ -132,5 +132,47 @@ TEST_F(RelationIoTest, ATruncationInsideARemoteBlockKeepsItsHead) {
   EXPECT_FALSE(segment_.IsRemote(2));
 }
 
+// Records what each read names ahead.
+class AheadRecorder : public PageSource {
+ public:
+  Status GetPages(const RelTag&, std::span<const uint32_t>, std::span<uint8_t> out) override {
+    std::fill(out.begin(), out.end(), static_cast<uint8_t>('R'));
+    aheads.emplace_back();
+    return Status::Ok();
+  }
+  Status GetPagesAhead(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out,
+                       std::span<const uint32_t> ahead) override {
+    Status s = GetPages(rel, blocks, out);
+    aheads.back().assign(ahead.begin(), ahead.end());
+    return s;
+  }
+  std::vector<std::vector<uint32_t>> aheads;  // per call
+};
+
+TEST(RelationIoReadAhead, SequentialReadsNameTheRemoteBlocksAfterThemAndNoOthers) {
+  TempDir dir("relation-io");
+  const uint32_t kBlocks = 40;
+  auto fd = OpenFile(dir.Sub("16384"), O_RDWR | O_CREAT, 0600);
+  ASSERT_TRUE(fd.ok());
+  ASSERT_EQ(::ftruncate(fd->get(), kBlocks * kPage), 0);
+  Segment segment(kSeg, kBlocks);
+  AheadRecorder pages;
+  RelationFile file(segment, fd->get(), &pages, "base/5/16384");
+  ASSERT_TRUE(file.Write(20 * kPage, Filled('L')).ok());  // block 20 is local
+  std::vector<uint8_t> out(2 * kPage);
+  for (uint32_t b = 0; b < 6; b += 2) ASSERT_TRUE(file.Read(b * kPage, out).ok());
+  ASSERT_EQ(pages.aheads.size(), 3u);
+  EXPECT_TRUE(pages.aheads[0].empty()) << "the first read is not known to be sequential";
+  std::vector<uint32_t> want;
+  for (uint32_t b = 4; b < 4 + Segment::kMinReadAhead; ++b) want.push_back(b);
+  EXPECT_EQ(pages.aheads[1], want);
+  ASSERT_FALSE(pages.aheads[2].empty());
+  EXPECT_EQ(std::find(pages.aheads[2].begin(), pages.aheads[2].end(), 20u), pages.aheads[2].end())
+      << "a local block is never fetched ahead";
+  EXPECT_LT(pages.aheads[2].back(), kBlocks) << "nor one past the remote blocks";
+  ASSERT_TRUE(file.Read(30 * kPage, out).ok());
+  EXPECT_TRUE(pages.aheads.back().empty()) << "a jump stops the read-ahead";
+}
+
 }  // namespace
 }  // namespace zenith::fs

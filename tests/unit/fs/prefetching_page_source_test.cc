@@ -1,0 +1,129 @@
+// fs/prefetching_page_source.h and Segment::ReadAheadAfter: pages ahead
+// travel with the read that names them, are handed out once, stay within
+// the cache's bound, and never fail the read that carried them.
+#include "fs/prefetching_page_source.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "common/pg_abi.h"
+#include "fs/segment.h"
+
+namespace zenith::fs {
+namespace {
+
+const RelTag kRel{1663, 5, 16384, ForkNumber::kMain};
+const RelTag kOther{1663, 5, 16385, ForkNumber::kMain};
+
+size_t Bs() { return kZenithPgAbi.blcksz; }
+
+// Serves page b of relation r as bytes (r.rel + b) % 251; records each call.
+class FakeSource : public PageSource {
+ public:
+  Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) override {
+    calls.emplace_back(blocks.begin(), blocks.end());
+    for (uint32_t b : blocks) {
+      if (b == failing) return IoError("block " + std::to_string(b) + " is past the end");
+    }
+    for (size_t i = 0; i < blocks.size(); ++i) std::fill_n(out.begin() + i * Bs(), Bs(), Byte(rel, blocks[i]));
+    return Status::Ok();
+  }
+  static uint8_t Byte(const RelTag& rel, uint32_t b) { return static_cast<uint8_t>((rel.rel + b) % 251); }
+  std::vector<std::vector<uint32_t>> calls;
+  uint32_t failing = UINT32_MAX;
+};
+
+bool Holds(std::span<const uint8_t> out, const RelTag& rel, std::vector<uint32_t> blocks) {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    for (size_t j = 0; j < Bs(); ++j) {
+      if (out[i * Bs() + j] != FakeSource::Byte(rel, blocks[i])) return false;
+    }
+  }
+  return true;
+}
+
+TEST(PrefetchingPageSource, PagesAheadComeWithTheReadAndAreHandedOutOnce) {
+  FakeSource inner;
+  PrefetchingPageSource source(inner, 64);
+  std::vector<uint8_t> out(2 * Bs());
+  const uint32_t asked[] = {0, 1}, ahead[] = {2, 3};
+  ASSERT_TRUE(source.GetPagesAhead(kRel, asked, out, ahead).ok());
+  EXPECT_TRUE(Holds(out, kRel, {0, 1}));
+  ASSERT_EQ(inner.calls.size(), 1u);
+  EXPECT_EQ(inner.calls[0], (std::vector<uint32_t>{0, 1, 2, 3})) << "one round trip";
+
+  const uint32_t next[] = {2, 3};
+  ASSERT_TRUE(source.GetPages(kRel, next, out).ok());
+  EXPECT_TRUE(Holds(out, kRel, {2, 3}));
+  EXPECT_EQ(inner.calls.size(), 1u) << "served from the pages fetched ahead";
+  ASSERT_TRUE(source.GetPages(kRel, next, out).ok());
+  EXPECT_EQ(inner.calls.size(), 2u) << "a page fetched ahead is handed out once";
+  EXPECT_NE(source.Summary().find("2 of 6 pages"), std::string::npos) << source.Summary();
+}
+
+TEST(PrefetchingPageSource, RelationsDoNotMixAndCachedPagesAreNotFetchedAhead) {
+  FakeSource inner;
+  PrefetchingPageSource source(inner, 64);
+  std::vector<uint8_t> out(Bs());
+  const uint32_t zero[] = {0}, one[] = {1};
+  ASSERT_TRUE(source.GetPagesAhead(kRel, zero, out, one).ok());
+  ASSERT_TRUE(source.GetPages(kOther, one, out).ok());
+  EXPECT_TRUE(Holds(out, kOther, {1})) << "block 1 of another relation is not the one fetched ahead";
+  EXPECT_EQ(inner.calls.size(), 2u);
+  ASSERT_TRUE(source.GetPagesAhead(kRel, zero, out, one).ok());
+  EXPECT_EQ(inner.calls.back(), (std::vector<uint32_t>{0})) << "block 1 is cached already";
+  ASSERT_TRUE(source.GetPages(kRel, one, out).ok());
+  EXPECT_TRUE(Holds(out, kRel, {1}));
+}
+
+TEST(PrefetchingPageSource, AFailedFetchAheadNeverFailsTheRead) {
+  FakeSource inner;
+  inner.failing = 5;
+  PrefetchingPageSource source(inner, 64);
+  std::vector<uint8_t> out(Bs());
+  const uint32_t four[] = {4}, five[] = {5};
+  ASSERT_TRUE(source.GetPagesAhead(kRel, four, out, five).ok());
+  EXPECT_TRUE(Holds(out, kRel, {4}));
+  ASSERT_EQ(inner.calls.size(), 2u);
+  EXPECT_EQ(inner.calls[1], (std::vector<uint32_t>{4})) << "fetched again on its own";
+  EXPECT_FALSE(source.GetPages(kRel, five, out).ok()) << "nothing of block 5 was kept";
+  EXPECT_FALSE(source.GetPagesAhead(kRel, five, out, four).ok()) << "the asked-for page's own failure is the read's";
+}
+
+TEST(PrefetchingPageSource, TheCacheIsBoundedAndTheOldestPagesGoFirst) {
+  FakeSource inner;
+  PrefetchingPageSource source(inner, 2);
+  std::vector<uint8_t> out(Bs());
+  const uint32_t zero[] = {0}, ahead[] = {1, 2, 3};
+  ASSERT_TRUE(source.GetPagesAhead(kRel, zero, out, ahead).ok());
+  for (uint32_t b : {2u, 3u}) {
+    ASSERT_TRUE(source.GetPages(kRel, std::span(&b, 1), out).ok());
+    EXPECT_TRUE(Holds(out, kRel, {b}));
+  }
+  EXPECT_EQ(inner.calls.size(), 1u) << "the two newest were kept";
+  const uint32_t one[] = {1};
+  ASSERT_TRUE(source.GetPages(kRel, one, out).ok());
+  EXPECT_EQ(inner.calls.size(), 2u) << "the oldest aged out";
+  EXPECT_NE(source.Summary().find("1 aged out"), std::string::npos) << source.Summary();
+
+  PrefetchingPageSource none(inner, 0);
+  ASSERT_TRUE(none.GetPagesAhead(kRel, zero, out, ahead).ok());
+  ASSERT_TRUE(none.GetPages(kRel, one, out).ok());
+  EXPECT_TRUE(Holds(out, kRel, {1})) << "no cache at all still reads right";
+}
+
+TEST(SegmentReadAhead, GrowsWhileReadsAreSequentialAndStopsWhenTheyAreNot) {
+  Segment seg({kRel, 0}, 1000);
+  EXPECT_EQ(seg.ReadAheadAfter(0, 16), 0u) << "a first read is not sequential yet";
+  EXPECT_EQ(seg.ReadAheadAfter(16, 16), Segment::kMinReadAhead);
+  EXPECT_EQ(seg.ReadAheadAfter(32, 16), 2 * Segment::kMinReadAhead);
+  uint32_t at = 48, last = 0;
+  for (int i = 0; i < 10; ++i, at += 16) last = seg.ReadAheadAfter(at, 16);
+  EXPECT_EQ(last, Segment::kMaxReadAhead);
+  EXPECT_EQ(seg.ReadAheadAfter(500, 1), 0u) << "a jump";
+  EXPECT_EQ(seg.ReadAheadAfter(501, 1), Segment::kMinReadAhead);
+}
+
+}  // namespace
+}  // namespace zenith::fs
