@@ -167,9 +167,18 @@ Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
   std::vector<std::string> argv = {"/usr/bin/fusermount3", "-u"};
   if (dead) argv.push_back("-z");
   argv.push_back(dir);
-  auto code = RunForeground(argv);
-  if (!code.ok() || *code != 0) {
-    return Busy("could not unmount " + dir + " (is a process using it?)");
+  // A mount's prewarming (fs/prewarm.h) lets go of its file within a
+  // moment of PostgreSQL stopping: a busy mount is tried again for a while.
+  auto failed = [](const Result<Outcome>& r) { return !r.ok() || r->exit_code != 0; };
+  Result<Outcome> done = RunCollectingErrors(argv);
+  for (int tries = 0; failed(done) && tries < 30; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    done = RunCollectingErrors(argv);
+  }
+  if (failed(done)) {
+    std::string why = done.ok() ? done->errors : done.status().message();
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return Busy("could not unmount " + dir + " (is a process using it?)" + (why.empty() ? "" : ": " + why));
   }
   // The daemon uploads what it still owes the page server, then exits.
   if (!daemon) daemon = listed;

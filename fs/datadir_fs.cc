@@ -147,4 +147,6 @@ Status DatadirFs::ReadBlocks(const RelSegment& seg, std::span<const uint32_t> bl
 
 std::string DatadirFs::RequestSummary() const { return core_->stats().Summary(); }
 
+std::map<RelSegment, std::vector<uint32_t>> DatadirFs::UsedBlocks() const { return core_->UsedBlocks(); }
+
 }  // namespace zenith::fs

@@ -160,6 +160,9 @@ class DatadirFs {
 
   // The requests served so far by kind, with their average time, for logs.
   std::string RequestSummary() const;
+  // The blocks PostgreSQL read or wrote in each relation segment since
+  // mounting (the hot set fs/prewarm.h saves). Any thread.
+  std::map<RelSegment, std::vector<uint32_t>> UsedBlocks() const;
 
  private:
   explicit DatadirFs(std::unique_ptr<internal::FsCore> core);

@@ -95,6 +95,7 @@ class FsCore {
   void EndSnapshot();
   int SnapshotWaiters() const { return snapshot_lock_.waiting(); }
   Status ReadBlocks(const RelSegment& seg, std::span<const uint32_t> blocks, std::span<uint8_t> out);
+  std::map<RelSegment, std::vector<uint32_t>> UsedBlocks() const { return relations_.UsedBlocks(); }
 
   // Request counts and times, recorded by fuse_bridge.cc.
   OpStats& stats() { return stats_; }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstdio>
@@ -37,6 +38,7 @@
 #include "fs/datadir_fs.h"
 #include "fs/mount_lease.h"
 #include "fs/prefetching_page_source.h"
+#include "fs/prewarm.h"
 #include "fs/readonly_mount.h"
 #include "fs/remote_compute.h"
 #include "fs/remote_page_source.h"
@@ -52,8 +54,13 @@ namespace {
 
 using pageserver::RepoClient;
 
-// Pages fetched ahead of sequential readers, at most (64 MB a mount).
-constexpr size_t kReadAheadPages = 8192;
+// Pages fetched ahead of sequential readers, at most: 64 MB a mount, or
+// $ZENITH_FS_READAHEAD_MB (0 turns read-ahead off).
+size_t ReadAheadPages() {
+  const char* mb = std::getenv("ZENITH_FS_READAHEAD_MB");
+  const long value = mb != nullptr && *mb ? std::strtol(mb, nullptr, 10) : 64;
+  return static_cast<size_t>(std::clamp(value, 0L, 1L << 20)) * 1024 * 1024 / 8192;
+}
 using pageserver::TimelineId;
 
 struct Args {
@@ -247,7 +254,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   if (!checkpoint.ok()) return fail(checkpoint.status());
 
   RemotePageSource pages(conninfo, timeline, snapshot.valid, [&site] { return site->connect().status(); });
-  PrefetchingPageSource prefetching(pages, kReadAheadPages);
+  PrefetchingPageSource prefetching(pages, ReadAheadPages());
   std::unique_ptr<SnapshotUploader> uploader;
   auto fs = DatadirFs::Create({scratch, prepared->remote_files, &prefetching,
                                [&uploader](std::string bytes) { uploader->OnControlWrite(std::move(bytes)); }});
@@ -263,6 +270,10 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
     for (;;) pause();
   }
   lease.StartKeepAlive([&pages](Lsn lsn) { pages.MoveTo(lsn); });
+  const std::string hot_list = site->remote() ? scratch + ".hot-blocks" : site->layout->datadir(id) + "/hot-blocks";
+  Prewarmer prewarmer(args.mountpoint, scratch,
+                      RunsWithin(ParseHotList(ReadFileToString(hot_list).value_or("")), prepared->remote_files));
+  HotListKeeper hot_keeper(hot_list, [&fs] { return (*fs)->UsedBlocks(); });
   std::optional<ComputeWatcher> watcher;
   if (site->remote()) watcher.emplace(scratch, ends.compute_ip, [&lease](const std::string& url) { lease.SetComputeUrl(url); });
   spdlog::info("mounted branch {} (timeline {}) at {}{}, snapshot valid at {}", args.branch, timeline, args.mountpoint,
@@ -312,7 +323,7 @@ int ServeReadOnly(const Args& args, Readiness& ready, sigset_t signals) {
 
   RemotePageSource pages(conninfo, timeline, snapshot.valid,
                          [&layout, &config] { return pageserver::ConnectOrStartRepo(layout, *config).status(); });
-  PrefetchingPageSource prefetching(pages, kReadAheadPages);
+  PrefetchingPageSource prefetching(pages, ReadAheadPages());
   auto fs = DatadirFs::Create({scratch, prepared->remote_files, &prefetching, {}});
   if (!fs.ok()) return fail(fs.status());
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);

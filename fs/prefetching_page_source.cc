@@ -69,7 +69,7 @@ Status PrefetchingPageSource::GetPagesAhead(const RelTag& rel, std::span<const u
       slots.push_back(i);
     }
     hits_.fetch_add(blocks.size() - fetch.size(), std::memory_order_relaxed);
-    for (uint32_t b : ahead) {
+    for (uint32_t b : capacity_ == 0 ? std::span<const uint32_t>() : ahead) {
       if (!slot_of_.contains({rel, b})) fetch.push_back(b);
     }
   }

@@ -31,7 +31,8 @@ namespace zenith::fs {
 
 class PrefetchingPageSource : public PageSource {
  public:
-  // Keeps at most `capacity_pages` pages ahead. `inner` must outlive this.
+  // Keeps at most `capacity_pages` pages ahead (0: fetches none ahead).
+  // `inner` must outlive this.
   PrefetchingPageSource(PageSource& inner, size_t capacity_pages);
 
   Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) override;

@@ -49,6 +49,7 @@ Result<size_t> RelationFile::Read(uint64_t offset, std::span<uint8_t> out) {
   if (offset >= size || out.empty()) return size_t{0};
   size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size - offset));
   ZENITH_RETURN_IF_ERROR(ReadLocked(offset, out.first(n)));
+  NoteUsed(offset, n);
   return n;
 }
 
@@ -93,6 +94,13 @@ Status RelationFile::ReadLocked(uint64_t offset, std::span<uint8_t> out) {
     std::memcpy(out.data() + (from - offset), pages.data() + i * bs + (from - remote[i] * bs), to - from);
   }
   return Status::Ok();
+}
+
+void RelationFile::NoteUsed(uint64_t offset, uint64_t length) {
+  if (length == 0) return;
+  const uint64_t bs = BlockSize();
+  const uint64_t first = offset / bs, last = (offset + length - 1) / bs;
+  if (last <= UINT32_MAX) seg_.NoteUsed(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
 }
 
 std::vector<uint32_t> RelationFile::PartialRemoteBlocks(uint64_t offset, uint64_t length) const {
@@ -146,6 +154,7 @@ Status RelationFile::WriteLocked(uint64_t offset, std::span<const uint8_t> data,
   }
   uint64_t first = offset / bs, last = (end - 1) / bs;
   seg_.MarkWritten(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
+  seg_.NoteUsed(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
   return Status::Ok();
 }
 

@@ -60,6 +60,8 @@ class RelationFile {
 
  private:
   Result<uint64_t> FileSize() const;
+  // Records the blocks of [offset, offset + length) as used (Segment::NoteUsed).
+  void NoteUsed(uint64_t offset, uint64_t length);
   // Fetches `blocks` (within the segment) into `out` with one GetPages
   // call, naming `ahead` (remote blocks after them) as likely next.
   Status Fetch(std::span<const uint32_t> blocks, std::span<uint8_t> out, std::span<const uint32_t> ahead = {});

@@ -102,4 +102,18 @@ SnapshotDelta RelationTable::TakeDelta() {
   return delta;
 }
 
+std::map<RelSegment, std::vector<uint32_t>> RelationTable::UsedBlocks() const {
+  std::vector<std::pair<RelSegment, std::shared_ptr<Segment>>> segments;
+  {
+    std::lock_guard lock(mu_);
+    segments.assign(linked_.begin(), linked_.end());
+  }
+  std::map<RelSegment, std::vector<uint32_t>> out;
+  for (const auto& [id, seg] : segments) {
+    std::vector<uint32_t> used = seg->Used();
+    if (!used.empty()) out.emplace(id, std::move(used));
+  }
+  return out;
+}
+
 }  // namespace zenith::fs

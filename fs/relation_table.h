@@ -70,6 +70,9 @@ class RelationTable {
   // says nothing about the relation). REQUIRES: SnapshotLock held shared.
   void Truncated(const Segment& segment, uint32_t blocks_in_segment);
 
+  // The used blocks (Segment::Used) of every linked segment that has any.
+  std::map<RelSegment, std::vector<uint32_t>> UsedBlocks() const;
+
   // Takes and resets every dirty set and the floors.
   // REQUIRES: SnapshotLock held exclusively.
   SnapshotDelta TakeDelta();

@@ -94,6 +94,16 @@ std::vector<uint32_t> Segment::TakeDirty() {
   return out;
 }
 
+void Segment::NoteUsed(uint32_t first, uint32_t count) {
+  std::lock_guard lock(mu_);
+  for (uint32_t b = first; b < first + count; ++b) used_.Insert(b);
+}
+
+std::vector<uint32_t> Segment::Used() const {
+  std::lock_guard lock(mu_);
+  return used_.ToVector();
+}
+
 uint32_t Segment::ReadAheadAfter(uint32_t first, uint32_t count) {
   const uint32_t expected = next_read_.exchange(first + count, std::memory_order_relaxed);
   if (expected != first) {

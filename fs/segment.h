@@ -78,6 +78,12 @@ class Segment {
   uint32_t remote_limit() const;
   bool linked() const;
 
+  // Blocks [first, first + count) were read or written by PostgreSQL: the
+  // mount's hot set, which the next mount of the branch prewarms
+  // (fs/prewarm.h). Used() lists them, ascending.
+  void NoteUsed(uint32_t first, uint32_t count);
+  std::vector<uint32_t> Used() const;
+
   // Read-ahead: after a read of [first, first + count), how many blocks
   // past it to fetch with it. 0 unless the read starts where the previous
   // one of this segment ended; then kMinReadAhead, doubling with every
@@ -94,6 +100,7 @@ class Segment {
   uint32_t remote_limit_;
   BlockSet local_;
   BlockSet dirty_;          // always a subset of local_
+  BlockSet used_;
   bool linked_ = true;
   std::atomic<uint32_t> next_read_{UINT32_MAX};  // where the last read ended
   std::atomic<uint32_t> read_ahead_{0};

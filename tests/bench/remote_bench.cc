@@ -65,7 +65,7 @@ class RemoteBench {
   const Options opt_;
   testing::TempDir dir_{"zenith-remote-bench"};
   testing::ZenithEnv env_;
-  const int ps_port_ = 20000 + static_cast<int>(getpid() % 20000);
+  const int ps_port_ = 21000 + static_cast<int>(getpid() % 5000);  // below the ephemeral ports
 };
 
 // The branch "bench" with a pgbench database, and its copy in "local".

@@ -196,8 +196,10 @@ class RemoteMount : public ::testing::Test {
   TempDir dir_{"zenith-remote"};
   ZenithEnv env_;
   const std::string user_ = RemoteUserName();
-  const int ps_port_ = 20000 + static_cast<int>(getpid() % 20000);
-  const int pg_port_ = 40000 + static_cast<int>(getpid() % 20000);
+  // Ports of this test's own (tests run in parallel), below the ephemeral
+  // range (32768 and up) that outgoing connections take theirs from.
+  const int ps_port_ = 21000 + static_cast<int>(getpid() % 5000);
+  const int pg_port_ = 26000 + static_cast<int>(getpid() % 5000);
   std::string password_, remote_dir_;
 };
 

@@ -36,8 +36,9 @@ class TcpAuth : public ::testing::Test {
   TempDir dir_{"tcp-auth"};
   ZenithEnv env_;
   std::string password_;
-  // A port of this test's own (tests run in parallel).
-  const int port_ = 20000 + static_cast<int>(getpid() % 20000);
+  // A port of this test's own (tests run in parallel), below the ephemeral
+  // range (32768 and up) that outgoing connections take theirs from.
+  const int port_ = 15000 + static_cast<int>(getpid() % 5000);
 };
 
 TEST_F(TcpAuth, OnlyThePasswordOpensTheTcpEndpoint) {

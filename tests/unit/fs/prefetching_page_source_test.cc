@@ -109,6 +109,7 @@ TEST(PrefetchingPageSource, TheCacheIsBoundedAndTheOldestPagesGoFirst) {
 
   PrefetchingPageSource none(inner, 0);
   ASSERT_TRUE(none.GetPagesAhead(kRel, zero, out, ahead).ok());
+  EXPECT_EQ(inner.calls.back(), (std::vector<uint32_t>{0})) << "no room: nothing fetched ahead";
   ASSERT_TRUE(none.GetPages(kRel, one, out).ok());
   EXPECT_TRUE(Holds(out, kRel, {1})) << "no cache at all still reads right";
 }
