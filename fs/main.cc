@@ -54,11 +54,13 @@ namespace {
 
 using pageserver::RepoClient;
 
-// Pages fetched ahead of sequential readers, at most: 64 MB a mount, or
-// $ZENITH_FS_READAHEAD_MB (0 turns read-ahead off).
+// Pages fetched ahead of sequential readers, at most: $ZENITH_FS_READAHEAD_MB
+// a mount. Off by default: on this project's 2-core machine the kernel's
+// own readahead already keeps FUSE reads in flight, and pages fetched ahead
+// twice cost the page server the CPU a cold scan needs (tests/bench/README.md).
 size_t ReadAheadPages() {
   const char* mb = std::getenv("ZENITH_FS_READAHEAD_MB");
-  const long value = mb != nullptr && *mb ? std::strtol(mb, nullptr, 10) : 64;
+  const long value = mb != nullptr && *mb ? std::strtol(mb, nullptr, 10) : 0;
   return static_cast<size_t>(std::clamp(value, 0L, 1L << 20)) * 1024 * 1024 / 8192;
 }
 using pageserver::TimelineId;
@@ -271,8 +273,11 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   }
   lease.StartKeepAlive([&pages](Lsn lsn) { pages.MoveTo(lsn); });
   const std::string hot_list = site->remote() ? scratch + ".hot-blocks" : site->layout->datadir(id) + "/hot-blocks";
+  const char* prewarm = std::getenv("ZENITH_FS_PREWARM");  // "0" turns prewarming off
   Prewarmer prewarmer(args.mountpoint, scratch,
-                      RunsWithin(ParseHotList(ReadFileToString(hot_list).value_or("")), prepared->remote_files));
+                      prewarm != nullptr && std::string(prewarm) == "0"
+                          ? std::vector<HotRun>{}
+                          : RunsWithin(ParseHotList(ReadFileToString(hot_list).value_or("")), prepared->remote_files));
   HotListKeeper hot_keeper(hot_list, [&fs] { return (*fs)->UsedBlocks(); });
   std::optional<ComputeWatcher> watcher;
   if (site->remote()) watcher.emplace(scratch, ends.compute_ip, [&lease](const std::string& url) { lease.SetComputeUrl(url); });

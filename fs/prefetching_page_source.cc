@@ -59,6 +59,7 @@ Status PrefetchingPageSource::GetPagesAhead(const RelTag& rel, std::span<const u
                                             std::span<const uint32_t> ahead) {
   const size_t bs = PageBytes();
   asked_.fetch_add(blocks.size(), std::memory_order_relaxed);
+  if (capacity_ == 0) return inner_.GetPages(rel, blocks, out);  // read-ahead off: nothing is ever cached
   std::vector<uint32_t> fetch;  // the asked-for blocks not cached, then the ahead ones
   std::vector<size_t> slots;    // where each asked-for block fetched goes in `out`
   {
@@ -69,7 +70,7 @@ Status PrefetchingPageSource::GetPagesAhead(const RelTag& rel, std::span<const u
       slots.push_back(i);
     }
     hits_.fetch_add(blocks.size() - fetch.size(), std::memory_order_relaxed);
-    for (uint32_t b : capacity_ == 0 ? std::span<const uint32_t>() : ahead) {
+    for (uint32_t b : ahead) {
       if (!slot_of_.contains({rel, b})) fetch.push_back(b);
     }
   }

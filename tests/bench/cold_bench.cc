@@ -6,12 +6,14 @@
 // zenith: a new mount right after the page server was restarted with its
 // layer files evicted from the page cache; for local: a fresh start with
 // the copy's files evicted (posix_fadvise; dropping every cache needs root).
-//   pgbench -S, first --seconds after a start: zenith cold, local cold, and
-//       local warm (after a warm-up): goals >= 1.0 of cold, >= 0.8 of warm;
+//   pgbench -S, first --seconds after a start: zenith cold (with and
+//       without prewarming, ZENITH_FS_PREWARM), local cold, and local warm
+//       (after a warm-up): goals >= 1.0 of cold, >= 0.8 of warm;
 //   pgbench -S warm (the next --seconds on the same servers);
 //   a full scan of pgbench_accounts, cold on both: goal >= 0.8 of local
-//       (as time ratio local / zenith), zenith with and without its
-//       read-ahead (ZENITH_FS_READAHEAD_MB=0);
+//       (as time ratio local / zenith), zenith not prewarming with and
+//       without its read-ahead (off by default; ZENITH_FS_READAHEAD_MB=64),
+//       and once while prewarming the whole database (the two compete);
 //   GetPage p50/p99 with 1, 4 and 8 clients reading at once (one pagestream
 //       each, one request in flight, random blocks of pgbench_accounts on a
 //       branch each, as that many mounts would): goals p50 <= 30 us and
@@ -58,7 +60,8 @@ struct Options {
 
 struct Figures {
   double first_zenith = 0, first_local_cold = 0, warm_local = 0, warm_zenith = 0;
-  double scan_zenith = 0, scan_local = 0, scan_zenith_no_readahead = 0;
+  double scan_zenith = 0, scan_local = 0, scan_zenith_readahead = 0, scan_zenith_prewarming = 0;
+  double first_zenith_no_prewarm = 0;
   std::vector<std::pair<double, double>> getpage;  // p50, p99 in us for 1, 4, 8 clients
   std::string fs_summary;
 };
@@ -84,6 +87,8 @@ class ColdBench {
     return pg.Pgbench({"-n", "-S", "-c", std::to_string(opt_.clients), "-j", std::to_string(opt_.clients)}, opt_.seconds);
   }
   Result<double> Scan(const Server& pg) const;
+  Status FirstSeconds(bool prewarm, double* first, double* warm);
+  Result<double> ScanOnMount(const char* readahead_mb, bool prewarm);
   Status MeasureZenith(Figures* f);
   Status MeasureLocal(Figures* f);
   Status MeasureGetPage(Figures* f);
@@ -128,30 +133,48 @@ Result<double> ColdBench::Scan(const Server& pg) const {
   return Since(t0);
 }
 
-Status ColdBench::MeasureZenith(Figures* f) {
+// The first seconds of pgbench -S on a fresh mount, with `prewarm` on or
+// off (ZENITH_FS_PREWARM), then the next seconds (warm).
+Status ColdBench::FirstSeconds(bool prewarm, double* first, double* warm) {
   const std::string mnt = dir_.Sub("mnt");
-  {
-    ZENITH_RETURN_IF_ERROR(ColdPageServer());
-    ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
-    Server pg(opt_.settings, mnt, dir_.path(), kPort);
-    ZENITH_RETURN_IF_ERROR(pg.Start());
-    ZENITH_ASSIGN_OR_RETURN(f->first_zenith, PgbenchSelect(pg));
-    ZENITH_ASSIGN_OR_RETURN(f->warm_zenith, PgbenchSelect(pg));
-    ZENITH_RETURN_IF_ERROR(pg.Stop());
-    ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
+  env_.SetEnv("ZENITH_FS_PREWARM", prewarm ? "1" : "0");
+  ZENITH_RETURN_IF_ERROR(ColdPageServer());
+  ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
+  Server pg(opt_.settings, mnt, dir_.path(), kPort);
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  ZENITH_ASSIGN_OR_RETURN(*first, PgbenchSelect(pg));
+  if (warm != nullptr) {
+    ZENITH_ASSIGN_OR_RETURN(*warm, PgbenchSelect(pg));
   }
-  for (const char* readahead_mb : {"0", "64"}) {
-    env_.SetEnv("ZENITH_FS_READAHEAD_MB", readahead_mb);
-    ZENITH_RETURN_IF_ERROR(ColdPageServer());
-    ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
-    Server pg(opt_.settings, mnt, dir_.path(), kPort);
-    ZENITH_RETURN_IF_ERROR(pg.Start());
-    ZENITH_ASSIGN_OR_RETURN(double scan, Scan(pg));
-    (std::string(readahead_mb) == "0" ? f->scan_zenith_no_readahead : f->scan_zenith) = scan;
-    ZENITH_RETURN_IF_ERROR(pg.Stop());
-    ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
-  }
-  env_.SetEnv("ZENITH_FS_READAHEAD_MB", "64");
+  ZENITH_RETURN_IF_ERROR(pg.Stop());
+  return Zenith({"umount", mnt});
+}
+
+// A cold scan on a fresh mount with the given read-ahead (MB) and prewarming.
+Result<double> ColdBench::ScanOnMount(const char* readahead_mb, bool prewarm) {
+  const std::string mnt = dir_.Sub("mnt");
+  env_.SetEnv("ZENITH_FS_READAHEAD_MB", readahead_mb);
+  env_.SetEnv("ZENITH_FS_PREWARM", prewarm ? "1" : "0");
+  ZENITH_RETURN_IF_ERROR(ColdPageServer());
+  ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
+  Server pg(opt_.settings, mnt, dir_.path(), kPort);
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  auto scan = Scan(pg);
+  ZENITH_RETURN_IF_ERROR(pg.Stop());
+  ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
+  env_.SetEnv("ZENITH_FS_READAHEAD_MB", "0");
+  env_.SetEnv("ZENITH_FS_PREWARM", "1");
+  return scan;
+}
+
+// Every mount after Build has the whole database in its hot list (pgbench -i
+// wrote it all), as the mount after a loading job would.
+Status ColdBench::MeasureZenith(Figures* f) {
+  ZENITH_RETURN_IF_ERROR(FirstSeconds(/*prewarm=*/true, &f->first_zenith, &f->warm_zenith));
+  ZENITH_RETURN_IF_ERROR(FirstSeconds(/*prewarm=*/false, &f->first_zenith_no_prewarm, nullptr));
+  ZENITH_ASSIGN_OR_RETURN(f->scan_zenith, ScanOnMount("0", /*prewarm=*/false));
+  ZENITH_ASSIGN_OR_RETURN(f->scan_zenith_readahead, ScanOnMount("64", /*prewarm=*/false));
+  ZENITH_ASSIGN_OR_RETURN(f->scan_zenith_prewarming, ScanOnMount("0", /*prewarm=*/true));
   return Status::Ok();
 }
 
@@ -242,12 +265,16 @@ void ColdBench::Print(const Figures& f) const {
       ">= 0.8");
   Row(first + " vs cold local", Fixed(f.first_zenith, "", 0), Fixed(f.first_local_cold, "", 0),
       f.first_zenith / f.first_local_cold, ">= 1.0");
+  Row(first + ", no prewarming, vs cold local", Fixed(f.first_zenith_no_prewarm, "", 0),
+      Fixed(f.first_local_cold, "", 0), f.first_zenith_no_prewarm / f.first_local_cold, "");
   Row("pgbench -S TPS, warm (next " + std::to_string(opt_.seconds) + " s)", Fixed(f.warm_zenith, "", 0),
       Fixed(f.warm_local, "", 0), f.warm_zenith / f.warm_local, "no worse");
   Row("cold scan of pgbench_accounts (time)", Fixed(f.scan_zenith, " s"), Fixed(f.scan_local, " s"),
       f.scan_local / f.scan_zenith, ">= 0.8 (local/zenith)");
-  Row("... the same without zenith's read-ahead", Fixed(f.scan_zenith_no_readahead, " s"), Fixed(f.scan_local, " s"),
-      f.scan_local / f.scan_zenith_no_readahead, "");
+  Row("... the same with ZENITH_FS_READAHEAD_MB=64", Fixed(f.scan_zenith_readahead, " s"), Fixed(f.scan_local, " s"),
+      f.scan_local / f.scan_zenith_readahead, "");
+  Row("... the same while prewarming the database", Fixed(f.scan_zenith_prewarming, " s"), Fixed(f.scan_local, " s"),
+      f.scan_local / f.scan_zenith_prewarming, "");
   for (size_t i = 0; i < f.getpage.size(); ++i) {
     std::printf("GetPage with %d client(s) at once: p50 %.0f us, p99 %.0f us%s\n", kGetPageClients[i],
                 f.getpage[i].first, f.getpage[i].second, kGetPageClients[i] == 8 ? " (goals: 30 / 200 us)" : "");
