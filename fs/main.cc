@@ -53,6 +53,7 @@ namespace zenith::fs {
 namespace {
 
 using pageserver::RepoClient;
+using pageserver::TimelineId;
 
 // Pages fetched ahead of sequential readers, at most: $ZENITH_FS_READAHEAD_MB
 // a mount. Off by default: on this project's 2-core machine the kernel's
@@ -63,7 +64,6 @@ size_t ReadAheadPages() {
   const long value = mb != nullptr && *mb ? std::strtol(mb, nullptr, 10) : 0;
   return static_cast<size_t>(std::clamp(value, 0L, 1L << 20)) * 1024 * 1024 / 8192;
 }
-using pageserver::TimelineId;
 
 struct Args {
   std::string repo, branch, mountpoint;

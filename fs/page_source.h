@@ -28,6 +28,10 @@ class PageSource {  // thread-safe; called concurrently from FUSE worker threads
   // the filesystem turns an error into EIO for the reader.
   virtual Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) = 0;
 
+  // Whether GetPagesAhead uses its `ahead` blocks: readers work them out
+  // (a lock and a scan of the segment's blocks) only then.
+  virtual bool ReadsAhead() const { return false; }
+
   // Like GetPages; `ahead` are remote blocks a sequential reader will
   // likely ask for next, which a source may fetch in the same round trip
   // and keep (fs/prefetching_page_source.h). The default ignores them.

@@ -36,6 +36,7 @@ class PrefetchingPageSource : public PageSource {
   PrefetchingPageSource(PageSource& inner, size_t capacity_pages);
 
   Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) override;
+  bool ReadsAhead() const override { return capacity_ > 0; }
   Status GetPagesAhead(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out,
                        std::span<const uint32_t> ahead) override;
 

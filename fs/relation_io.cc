@@ -64,7 +64,8 @@ Status RelationFile::ReadLocked(uint64_t offset, std::span<uint8_t> out) {
   std::vector<uint32_t> remote = seg_.RemoteBlocks(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
   const bool aligned = offset % bs == 0 && end % bs == 0;
   const uint32_t count = static_cast<uint32_t>(last - first + 1);
-  const uint32_t read_ahead = seg_.ReadAheadAfter(static_cast<uint32_t>(first), count);
+  const uint32_t read_ahead =
+      pages_ != nullptr && pages_->ReadsAhead() ? seg_.ReadAheadAfter(static_cast<uint32_t>(first), count) : 0;
   if (aligned && remote.size() == count) {
     const std::vector<uint32_t> ahead = read_ahead == 0 ? std::vector<uint32_t>{} : seg_.RemoteBlocks(static_cast<uint32_t>(last + 1), read_ahead);
     return Fetch(remote, out, ahead);

@@ -135,6 +135,7 @@ TEST_F(RelationIoTest, ATruncationInsideARemoteBlockKeepsItsHead) {
 // Records what each read names ahead.
 class AheadRecorder : public PageSource {
  public:
+  bool ReadsAhead() const override { return true; }
   Status GetPages(const RelTag&, std::span<const uint32_t>, std::span<uint8_t> out) override {
     std::fill(out.begin(), out.end(), static_cast<uint8_t>('R'));
     aheads.emplace_back();
