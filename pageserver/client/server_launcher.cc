@@ -1,6 +1,7 @@
 #include "pageserver/client/server_launcher.h"
 
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "common/daemon_process.h"
@@ -11,16 +12,35 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+Result<pid_t> SpawnPageServer(const RepoLayout& layout) {
+  return SpawnDaemon({ExecutableDir() + "/zenith-pageserver", "--repo", layout.root}, layout.log_file());
+}
+
+// Waits for a page server to accept connections. A child that exits because
+// another server holds the repository's lock has lost a race with a process
+// starting one, or found a server on its way out; it is reaped once, and if
+// no server accepts within a moment another child is started.
 Result<std::unique_ptr<PageServerClient>> WaitForServer(const RepoLayout& layout, const std::string& conninfo,
                                                         pid_t child) {
   const auto deadline = Clock::now() + std::chrono::seconds(30);
+  constexpr auto kRespawnAfter = std::chrono::milliseconds(500);
+  std::optional<Clock::time_point> lost_at;  // set while no child of ours runs
   Status last;
   while (Clock::now() < deadline) {
     auto client = PageServerClient::Connect(conninfo);
     if (client.ok()) return client;
     last = client.status();
-    if (auto code = ReapIfExited(child); code && *code != kExitAlreadyRunning) {
-      return Unavailable("the page server exited with code " + std::to_string(*code) + "; see " + layout.log_file());
+    if (!lost_at) {
+      if (auto code = ReapIfExited(child)) {
+        if (*code != kExitAlreadyRunning) {
+          return Unavailable("the page server exited with code " + std::to_string(*code) + "; see " +
+                             layout.log_file());
+        }
+        lost_at = Clock::now();
+      }
+    } else if (Clock::now() - *lost_at >= kRespawnAfter) {
+      ZENITH_ASSIGN_OR_RETURN(child, SpawnPageServer(layout));
+      lost_at.reset();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -33,8 +53,7 @@ Result<std::unique_ptr<PageServerClient>> ConnectOrStartPageServer(const RepoLay
   const std::string conninfo = PageServerConnString(layout.socket_dir(), config.port);
   auto client = PageServerClient::Connect(conninfo);
   if (client.ok()) return client;
-  ZENITH_ASSIGN_OR_RETURN(pid_t child, SpawnDaemon({ExecutableDir() + "/zenith-pageserver", "--repo", layout.root},
-                                                   layout.log_file()));
+  ZENITH_ASSIGN_OR_RETURN(pid_t child, SpawnPageServer(layout));
   return WaitForServer(layout, conninfo, child);
 }
 

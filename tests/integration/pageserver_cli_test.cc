@@ -5,6 +5,8 @@
 // socket, and many `zenith branch` processes at once.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include "common/file_util.h"
+#include "common/unique_fd.h"
 #include "common/lsn.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -315,6 +318,24 @@ TEST_F(PageServerCliTest, AKilledPageServerIsReplacedByTheNextCommand) {
   EXPECT_NE(new_pid, std::to_string(pid));
   EXPECT_TRUE(Runs(new_pid));
   EXPECT_TRUE(Psql("status").ok());
+}
+
+TEST_F(PageServerCliTest, ACommandWaitsOutAPageServerThatStillHoldsTheLock) {
+  Init();
+  // What a page server on its way out looks like to the next command: the
+  // repository's lock is held, and nothing answers on the socket. The command
+  // must keep trying to start a server until the lock is free.
+  UniqueFd lock(open((repo() + "/pageserver.lock").c_str(), O_RDWR | O_CREAT, 0600));
+  ASSERT_TRUE(lock.valid());
+  ASSERT_EQ(flock(lock.get(), LOCK_EX), 0);
+  std::thread release([&lock] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    lock.reset();
+  });
+  RunResult r = env_.Zenith({"branch", "after", "main"});
+  release.join();
+  EXPECT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(env_.MustZenith({"branch"}).out, "after\nmain\n");
 }
 
 TEST_F(PageServerCliTest, ManyBranchProcessesAtOnceLeaveAConsistentRepository) {
