@@ -1,6 +1,7 @@
 // CRC-32C (Castagnoli), as PostgreSQL computes it for pg_control and WAL
 // records (INIT_CRC32C / COMP_CRC32C / FIN_CRC32C), and as zenith uses it
-// for its own layer files. Uses the SSE4.2 instruction when the CPU has it.
+// for its own layer files. Computed by ISA-L (libisal), which picks the
+// fastest code for the CPU at run time.
 //
 // Thread-safety: pure functions.
 #pragma once

@@ -24,7 +24,7 @@ if [ "${1:-}" != "--walkthrough" ]; then
     mkdir -p "$SRC/build" && chown -R "$RUN_USER": "$SRC/build"
     exec runuser -u "$RUN_USER" -- "$SRC/mount_helpers/demo.sh" --build
   fi
-  if ! dpkg-query -W -f='${Status}' libfuse3-dev postgresql-15 2>/dev/null | grep -q 'install ok installed'; then
+  if ! dpkg-query -W -f='${Status}\n' libfuse3-dev libisal-dev postgresql-15 2>/dev/null | grep -c 'install ok installed' | grep -qx 3; then
     echo "demo.sh: dependencies are missing; installing them needs root:"
     sudo "$SRC/mount_helpers/install-deps.sh"
   fi

@@ -9,6 +9,7 @@ PACKAGES=(
   libfuse3-dev fuse3                    # the FUSE daemon (libfuse3 low-level API)
   libpq-dev                             # client library of zenith and zenith-fs
   libssl-dev                            # SCRAM-SHA-256 of the page server's TCP endpoint
+  libisal-dev                           # CRC-32C of pages, WAL records and layers (ISA-L)
   libboost-filesystem-dev
   libspdlog-dev libfmt-dev              # logging
   libgtest-dev libgmock-dev             # unit and integration tests
