@@ -45,7 +45,7 @@ namespace zenith::fs::internal {
 // What a read replies with: bytes in memory (relation files), or a range of
 // a scratch fd that libfuse reads (splices) itself.
 struct ReadData {
-  std::vector<uint8_t> bytes;
+  std::unique_ptr<uint8_t[]> bytes;  // when fd < 0: the `size` bytes read
   int fd = -1;  // >= 0: reply with [offset, offset + size) of this fd
   off_t offset = 0;
   size_t size = 0;

@@ -41,10 +41,9 @@ Result<ReadData> FsCore::Read(size_t size, off_t offset, fuse_file_info* fi) {
     out.size = size;
     return out;
   }
-  out.bytes.resize(size);
+  out.bytes = std::make_unique_for_overwrite<uint8_t[]>(size);  // a read fills what it returns
   RelationFile file(*handle.segment, handle.fd.get(), pages_, handle.inode->path);
-  ZENITH_ASSIGN_OR_RETURN(size_t n, file.Read(static_cast<uint64_t>(offset), out.bytes));
-  out.bytes.resize(n);
+  ZENITH_ASSIGN_OR_RETURN(out.size, file.Read(static_cast<uint64_t>(offset), std::span(out.bytes.get(), size)));
   return out;
 }
 

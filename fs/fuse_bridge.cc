@@ -65,7 +65,7 @@ void ReplyCreate(fuse_req_t req, const Result<fuse_entry_param>& entry, fuse_fil
 void ReplyRead(fuse_req_t req, const Result<ReadData>& data) {
   if (!data.ok()) return ReplyError(req, data.status());
   if (data->fd < 0) {
-    fuse_reply_buf(req, reinterpret_cast<const char*>(data->bytes.data()), data->bytes.size());
+    fuse_reply_buf(req, reinterpret_cast<const char*>(data->bytes.get()), data->size);
     return;
   }
   fuse_bufvec buf = FUSE_BUFVEC_INIT(data->size);

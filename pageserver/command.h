@@ -87,7 +87,10 @@ class CommandContext {
   // One CopyData message (CopyOut / CopyBoth). Buffered; large output is
   // flushed as it grows. Errors: kInternal in the wrong mode, the socket's
   // error when the client is gone.
-  virtual Status CopyData(std::span<const uint8_t> data) = 0;
+  Status CopyData(std::span<const uint8_t> data) { return CopyData({data}); }
+  // One CopyData message of the parts one after another, copied once, into
+  // the output buffer (a page reply's header and its page).
+  virtual Status CopyData(std::initializer_list<std::span<const uint8_t>> parts) = 0;
   // The next CopyData from the client (CopyIn / CopyBoth); nullopt at CopyDone
   // (and on every call after it). CopyFail, a broken connection or a message
   // that does not belong in COPY is an error Status (and stays one). Flushes

@@ -159,12 +159,14 @@ class PageService {
       if (!msg) return Status::Ok();
       ZENITH_ASSIGN_OR_RETURN(PageRequest req, DecodePageRequest(AsBytes(*msg)));
       reply.clear();
-      Status s = ServePageRequest(state, req, &reply);
+      std::span<const uint8_t> page;
+      Status s = ServePageRequest(state, req, &reply, &page);
       if (!s.ok()) {
         reply.clear();
         AppendErrorReply(&reply, s.message());
+        page = {};
       }
-      ZENITH_RETURN_IF_ERROR(ctx.CopyData(AsBytes(reply)));
+      ZENITH_RETURN_IF_ERROR(page.empty() ? ctx.CopyData(AsBytes(reply)) : ctx.CopyData({PageReplyHead(), page}));
     }
   }
 
@@ -381,7 +383,10 @@ class PageService {
     bool exact = false;  // every LSN must be a snapshot's valid
   };
 
-  Status ServePageRequest(PageStreamState& st, const PageRequest& req, std::string* reply) {
+  // A GetPage's answer is *page (in a layer the view holds); any other
+  // answer is appended to *reply.
+  Status ServePageRequest(PageStreamState& st, const PageRequest& req, std::string* reply,
+                          std::span<const uint8_t>* page) {
     if (req.lsn > st.known_end) {
       ZENITH_RETURN_IF_ERROR(st.timeline->WaitForWal(req.lsn, options_.wal_wait_timeout));
       st.known_end = req.lsn;
@@ -398,8 +403,7 @@ class PageService {
     }
     switch (req.kind) {
       case PageRequestKind::kGetPage: {
-        ZENITH_ASSIGN_OR_RETURN(auto page, st.view->GetPage(req.rel, req.block));
-        AppendPageReply(reply, page);
+        ZENITH_ASSIGN_OR_RETURN(*page, st.view->GetPage(req.rel, req.block));
         return Status::Ok();
       }
       case PageRequestKind::kNblocks: {

@@ -181,7 +181,8 @@ class PqConnection::CommandRun final : public CommandContext {
   Status StartCopyOut() override { return StartCopy(Reply::kCopyOut, 'H'); }
   Status StartCopyIn() override { return StartCopy(Reply::kCopyIn, 'G'); }
   Status StartCopyBoth() override { return StartCopy(Reply::kCopyBoth, 'W'); }
-  Status CopyData(std::span<const uint8_t> data) override;
+  using CommandContext::CopyData;
+  Status CopyData(std::initializer_list<std::span<const uint8_t>> parts) override;
   Result<std::optional<std::string>> ReadCopyData() override;
   Status Flush() override { return conn_->socket_.Flush(); }
 
@@ -250,15 +251,17 @@ Status PqConnection::CommandRun::StartCopy(Reply reply, char response_type) {
   return Status::Ok();
 }
 
-Status PqConnection::CommandRun::CopyData(std::span<const uint8_t> data) {
+Status PqConnection::CommandRun::CopyData(std::initializer_list<std::span<const uint8_t>> parts) {
   if (reply_ != Reply::kCopyOut && reply_ != Reply::kCopyBoth) {
     return Internal("command \"" + spec_.name + "\" called CopyData without StartCopyOut or StartCopyBoth");
   }
-  if (data.size() > pq::kMaxBackendCopyData) {
-    return InvalidArgument("CopyData of " + std::to_string(data.size()) + " bytes is too large; send it in chunks");
+  size_t size = 0;
+  for (std::span<const uint8_t> part : parts) size += part.size();
+  if (size > pq::kMaxBackendCopyData) {
+    return InvalidArgument("CopyData of " + std::to_string(size) + " bytes is too large; send it in chunks");
   }
   if (conn_->socket_.broken()) return conn_->socket_.error();
-  pq::AppendCopyData(out(), data);
+  pq::AppendCopyData(out(), parts);
   ++copy_messages_;
   return conn_->socket_.FlushIfOver(kFlushThreshold);
 }

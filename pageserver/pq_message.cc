@@ -416,9 +416,9 @@ void AppendCopyResponse(std::string* out, char type) {
   m.U16(0);  // no columns
 }
 
-void AppendCopyData(std::string* out, std::span<const uint8_t> data) {
+void AppendCopyData(std::string* out, std::initializer_list<std::span<const uint8_t>> parts) {
   MessageBuilder m(out, 'd');
-  m.Bytes(AsStringView(data));
+  for (std::span<const uint8_t> part : parts) m.Bytes(AsStringView(part));
 }
 
 void AppendCopyDone(std::string* out) { MessageBuilder m(out, 'c'); }

@@ -138,7 +138,7 @@ void AppendCloseComplete(std::string* out);
 void AppendCopyResponse(std::string* out, char type);
 // REQUIRES: data.size() <= kMaxBackendCopyData.
 inline constexpr size_t kMaxBackendCopyData = (1u << 30) - 5;
-void AppendCopyData(std::string* out, std::span<const uint8_t> data);
+void AppendCopyData(std::string* out, std::initializer_list<std::span<const uint8_t>> parts);
 void AppendCopyDone(std::string* out);
 
 // The SQLSTATE for an error Status (the table: pageserver/client/sql_state.h).

@@ -159,12 +159,21 @@ Status PageServerClient::Flush() {
 }
 
 Result<std::string> PageServerClient::ReceiveCopyData() {
+  std::string out;
+  ZENITH_RETURN_IF_ERROR(ReceiveCopyData([&out](std::span<const uint8_t> msg) {
+    out.assign(reinterpret_cast<const char*>(msg.data()), msg.size());
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status PageServerClient::ReceiveCopyData(const std::function<Status(std::span<const uint8_t>)>& use) {
   char* buf = nullptr;
   int n = PQgetCopyData(conn_, &buf, 0);
   if (n >= 0) {
-    std::string out(buf, static_cast<size_t>(n));
+    Status s = use(std::span(reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(n)));
     PQfreemem(buf);
-    return out;
+    return s;
   }
   if (n == -1) {
     Status s = DrainResults("COPY");
@@ -190,13 +199,15 @@ Status PageStream::GetPages(const RelTag& rel, std::span<const uint32_t> blocks,
   ZENITH_RETURN_IF_ERROR(client_->Flush());
   Status first;
   for (size_t i = 0; i < blocks.size(); ++i) {
-    ZENITH_ASSIGN_OR_RETURN(std::string msg, client_->ReceiveCopyData());
-    ZENITH_ASSIGN_OR_RETURN(PageReply reply, DecodePageReply(AsBytes(msg)));
-    if (reply.kind == PageReplyKind::kPage) {
-      std::memcpy(out.data() + i * kPageSize, reply.page.data(), kPageSize);
-    } else if (first.ok()) {
-      first = reply.kind == PageReplyKind::kError ? IoError(reply.error) : ProtocolError("unexpected page reply kind");
-    }
+    ZENITH_RETURN_IF_ERROR(client_->ReceiveCopyData([&](std::span<const uint8_t> msg) -> Status {
+      ZENITH_ASSIGN_OR_RETURN(PageReply reply, DecodePageReply(msg));
+      if (reply.kind == PageReplyKind::kPage) {
+        std::memcpy(out.data() + i * kPageSize, reply.page.data(), kPageSize);
+      } else if (first.ok()) {
+        first = reply.kind == PageReplyKind::kError ? IoError(reply.error) : ProtocolError("unexpected page reply kind");
+      }
+      return Status::Ok();
+    }));
   }
   return first;
 }

@@ -57,6 +57,9 @@ class PageServerClient {
   // The next CopyData from the server; an error Status when the stream
   // ended or broke (the server's error message if it sent one).
   Result<std::string> ReceiveCopyData();
+  // The same, handing the message to `use` in libpq's buffer (no copy);
+  // returns what `use` returns.
+  Status ReceiveCopyData(const std::function<Status(std::span<const uint8_t>)>& use);
 
   // The IP addresses of a TCP connection: this end's and the server's, as
   // text (for a remote mount's settings: where the page server reaches

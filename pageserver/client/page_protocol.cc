@@ -55,10 +55,9 @@ void AppendNblocksReply(std::string* out, uint32_t nblocks) {
   w.U32(nblocks);
 }
 
-void AppendPageReply(std::string* out, std::span<const uint8_t> page) {
-  ByteWriter w(out);
-  w.U8(static_cast<uint8_t>(PageReplyKind::kPage));
-  w.Bytes(page);
+std::span<const uint8_t> PageReplyHead() {
+  static constexpr uint8_t kHead[] = {static_cast<uint8_t>(PageReplyKind::kPage)};
+  return kHead;
 }
 
 void AppendErrorReply(std::string* out, std::string_view message) {

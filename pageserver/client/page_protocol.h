@@ -84,7 +84,9 @@ struct PageReply {
 
 void AppendExistsReply(std::string* out, bool exists);
 void AppendNblocksReply(std::string* out, uint32_t nblocks);
-void AppendPageReply(std::string* out, std::span<const uint8_t> page);
+// A page reply is these bytes followed by the page's kPageSize bytes; the
+// server sends the two parts as one message without joining them first.
+std::span<const uint8_t> PageReplyHead();
 void AppendErrorReply(std::string* out, std::string_view message);
 // ProtocolError for anything malformed.
 Result<PageReply> DecodePageReply(std::span<const uint8_t> msg);
