@@ -119,10 +119,19 @@ Status WriteLayerZero(const std::string& datadir, const RepoLayout& layout, cons
   return writer->Finish(LayerMeta(lsns, Lsn(0), /*image=*/true, std::time(nullptr))).status();
 }
 
-Status CopyWalSegments(const std::string& from, const std::string& to, ProgressLine* progress) {
+// Copies the segments that hold WAL from the snapshot's redo point to the end
+// of WAL. Older ones are history no branch, mount or point in time can reach
+// (nothing is older than layer 0), and later ones are recycled files
+// PostgreSQL has not written yet: a cluster's pg_wal is often mostly both.
+Status CopyWalSegments(const std::string& from, const std::string& to, const SnapshotLsns& lsns,
+                       ProgressLine* progress) {
   ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(from));
   for (const auto& name : names) {
-    if (!ParseWalSegmentFileName(name)) continue;
+    auto seg = ParseWalSegmentFileName(name);
+    if (!seg || seg->tli != kPgTimeLineId || seg->segno < lsns.redo.segment_number() ||
+        seg->segno > lsns.valid.segment_number()) {
+      continue;
+    }
     ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(from + "/" + name));
     ZENITH_RETURN_IF_ERROR(WriteFileDurably(to + "/" + name, bytes, 0600));
     if (progress) progress->Add(bytes.size());
@@ -150,7 +159,7 @@ Status BuildRepository(const RepoLayout& layout, const std::string& datadir, Rep
                                  layout.layers_dir(main_id)}) {
     ZENITH_RETURN_IF_ERROR(MakeDirectoryDurably(dir, 0700));
   }
-  ZENITH_RETURN_IF_ERROR(CopyWalSegments(datadir + "/pg_wal", layout.wal_dir(main_id), progress));
+  ZENITH_RETURN_IF_ERROR(CopyWalSegments(datadir + "/pg_wal", layout.wal_dir(main_id), lsns, progress));
   ZENITH_RETURN_IF_ERROR(WriteLayerZero(datadir, layout, main_id, lsns, progress));
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.metadata(main_id), TimelineMetadata{main_id, {}, {}}.ToJson()));
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.branch_ref("main"), main_id.ToString() + "\n", 0644));

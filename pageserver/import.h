@@ -1,7 +1,8 @@
 // Creating a repository from a freshly initdb'd data directory (`zenith
 // init`, docs/design.md §3): the cluster's relation pages and sizes, its
 // non-relation files and pg_control become snapshot layer 0 of the branch
-// "main"; its WAL segments become the timeline's wal/.
+// "main"; its WAL segments from the checkpoint's redo point to the end of WAL
+// become the timeline's wal/ (older and recycled ones are left out).
 //
 // The repository is assembled in "<root>.tmp-<pid>" and renamed to <root>
 // only when complete and durable: a crash leaves either no repository or a

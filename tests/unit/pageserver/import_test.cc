@@ -101,6 +101,31 @@ TEST_F(ImportTest, WritesTheLayoutWithMainAtLayerZero) {
   EXPECT_EQ(Leftovers(), std::vector<std::string>{".zenith"}) << "no temp directory is left";
 }
 
+TEST_F(ImportTest, CopiesOnlyTheWalFromTheRedoPointToTheEnd) {
+  // What a cluster that ran for a while has in pg_wal besides the WAL that
+  // matters: an older segment, recycled ones ahead of the end of WAL, and a
+  // segment of another timeline. None is reachable from layer 0.
+  auto control = DecodeControlFile(AsBytes(ReadFileToString(datadir() + "/global/pg_control").value()));
+  ASSERT_TRUE(control.ok());
+  const uint64_t redo_seg = control->checkpoint_copy.redo.segment_number();
+  ASSERT_GE(redo_seg, 1u);
+  const std::string garbage(kWalSegmentSize, '\x5a');
+  std::vector<std::string> needed;
+  for (const auto& name : ListDirectory(datadir() + "/pg_wal").value()) {
+    if (ParseWalSegmentFileName(name)) needed.push_back(name);
+  }
+  ASSERT_EQ(needed, std::vector<std::string>{WalSegmentFileName(1, redo_seg)}) << "initdb's WAL is one segment";
+  for (const std::string& name : {WalSegmentFileName(1, redo_seg - 1), WalSegmentFileName(1, redo_seg + 1),
+                                  WalSegmentFileName(1, redo_seg + 3), WalSegmentFileName(2, redo_seg)}) {
+    ASSERT_TRUE(WriteFileDurably(datadir() + "/pg_wal/" + name, garbage).ok());
+  }
+
+  ASSERT_TRUE(CreateRepository(root(), datadir(), RepoConfig{}).ok());
+  auto main = BranchTimeline(layout(), "main");
+  ASSERT_TRUE(main.ok());
+  EXPECT_EQ(ListDirectory(layout().wal_dir(*main)).value(), needed);
+}
+
 TEST_F(ImportTest, RefusesAnExistingRepositoryAndLeavesItAlone) {
   ASSERT_EQ(::mkdir(root().c_str(), 0700), 0);
   ASSERT_TRUE(WriteFileDurably(root() + "/mine", "precious").ok());
