@@ -32,7 +32,7 @@ int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::
 int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir);
 // `target`: BRANCH (its end of WAL), BRANCH@LSN or BRANCH@TIME.
 int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const std::string& dir);
-// A remote mount (cli/remote_mount.h): no repository here; `scratch` ""
+// A remote mount (cli/remote_commands.cc): no repository here; `scratch` ""
 // is the default place.
 int CmdMountRemote(const std::string& url, const std::string& branch, const std::string& dir, const std::string& scratch);
 int CmdStartRemote(const std::string& url, const std::string& branch, const std::vector<std::string>& pg_ctl_args);

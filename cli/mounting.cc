@@ -111,19 +111,30 @@ Result<TimelineId> TimelineOf(RepoClient& client, const std::string& branch) {
   return described.timeline;
 }
 
+namespace {
+
+// The branch's timeline, when no read-write mount of it exists anywhere.
+Result<TimelineId> UnmountedTimeline(RepoClient& client, const std::string& branch) {
+  ZENITH_ASSIGN_OR_RETURN(TimelineId timeline, TimelineOf(client, branch));
+  ZENITH_ASSIGN_OR_RETURN(auto mounts, client.Mounts());
+  for (const auto& m : mounts) {
+    if (m.timeline == timeline && !m.read_only) {
+      return Busy("branch '" + branch + "' is already mounted read-write at " + m.mountpoint + " (zenith-fs pid " +
+                  std::to_string(m.pid) + "); unmount it first with `zenith umount " + m.mountpoint +
+                  "` on its machine");
+    }
+  }
+  return timeline;
+}
+
+}  // namespace
+
 Result<std::string> Mount(Session& s, const std::string& branch, const std::string& dir) {
   if (branch.find('@') != std::string::npos) {
     return InvalidArgument("a read-write mount is of a branch's end of WAL; mount '" + branch +
                            "' with --read-only, or make a branch there with `zenith branch NEW " + branch + "`");
   }
-  ZENITH_ASSIGN_OR_RETURN(TimelineId timeline, TimelineOf(s.client, branch));
-  ZENITH_ASSIGN_OR_RETURN(auto mounts, s.client.Mounts());
-  for (const auto& m : mounts) {
-    if (m.timeline == timeline && !m.read_only) {
-      return Busy("branch '" + branch + "' is already mounted read-write at " + m.mountpoint + " (zenith-fs pid " +
-                  std::to_string(m.pid) + "); unmount it first with `zenith umount " + m.mountpoint + "`");
-    }
-  }
+  ZENITH_ASSIGN_OR_RETURN(TimelineId timeline, UnmountedTimeline(s.client, branch));
   ZENITH_RETURN_IF_ERROR(PrepareMountpoint(dir));
   ZENITH_RETURN_IF_ERROR(MakeDirectories(s.repo.layout.datadir(timeline), 0700));
   return StartDaemon(s, {"--branch", branch}, s.repo.layout.mount_log(timeline), dir);
@@ -131,14 +142,7 @@ Result<std::string> Mount(Session& s, const std::string& branch, const std::stri
 
 Result<std::string> MountRemote(const RemoteMount& m) {
   ZENITH_ASSIGN_OR_RETURN(RepoClient client, RepoClient::Connect(m.url));
-  ZENITH_ASSIGN_OR_RETURN(TimelineId timeline, TimelineOf(client, m.branch));
-  ZENITH_ASSIGN_OR_RETURN(auto mounts, client.Mounts());
-  for (const auto& e : mounts) {
-    if (e.timeline == timeline && !e.read_only) {
-      return Busy("branch '" + m.branch + "' is already mounted read-write at " + e.mountpoint + " (zenith-fs pid " +
-                  std::to_string(e.pid) + ", on the page server's machine or another)");
-    }
-  }
+  ZENITH_RETURN_IF_ERROR(UnmountedTimeline(client, m.branch).status());
   ZENITH_RETURN_IF_ERROR(PrepareMountpoint(m.dir));
   ZENITH_RETURN_IF_ERROR(MakeDirectories(m.scratch, 0700));
   return StartFsDaemon({"--pageserver", m.url, "--scratch", m.scratch, "--branch", m.branch}, m.scratch + ".log", m.dir);
