@@ -64,10 +64,12 @@ Status RelationFile::ReadLocked(uint64_t offset, std::span<uint8_t> out) {
   std::vector<uint32_t> remote = seg_.RemoteBlocks(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
   const bool aligned = offset % bs == 0 && end % bs == 0;
   const uint32_t count = static_cast<uint32_t>(last - first + 1);
-  const uint32_t read_ahead =
-      pages_ != nullptr && pages_->ReadsAhead() ? seg_.ReadAheadAfter(static_cast<uint32_t>(first), count) : 0;
+  const Segment::BlockRange read_ahead = pages_ != nullptr && pages_->ReadsAhead()
+                                             ? seg_.ReadAheadAfter(static_cast<uint32_t>(first), count)
+                                             : Segment::BlockRange{};
   if (aligned && remote.size() == count) {
-    const std::vector<uint32_t> ahead = read_ahead == 0 ? std::vector<uint32_t>{} : seg_.RemoteBlocks(static_cast<uint32_t>(last + 1), read_ahead);
+    const std::vector<uint32_t> ahead =
+        read_ahead.count == 0 ? std::vector<uint32_t>{} : seg_.RemoteBlocks(read_ahead.first, read_ahead.count);
     return Fetch(remote, out, ahead);
   }
 

@@ -104,16 +104,23 @@ std::vector<uint32_t> Segment::Used() const {
   return used_.ToVector();
 }
 
-uint32_t Segment::ReadAheadAfter(uint32_t first, uint32_t count) {
-  const uint32_t expected = next_read_.exchange(first + count, std::memory_order_relaxed);
-  if (expected != first) {
-    read_ahead_.store(0, std::memory_order_relaxed);
-    return 0;
+Segment::BlockRange Segment::ReadAheadAfter(uint32_t first, uint32_t count) {
+  std::lock_guard lock(mu_);
+  const uint32_t end = first + count;
+  const bool continues = first == next_read_ || (window_ > 0 && first > next_read_ && first < ahead_end_);
+  if (!continues) {  // a new run starts with this read
+    next_read_ = end;
+    ahead_end_ = end;
+    window_ = 0;
+    return {};
   }
-  const uint32_t was = read_ahead_.load(std::memory_order_relaxed);
-  const uint32_t now = was == 0 ? kMinReadAhead : std::min(was * 2, kMaxReadAhead);
-  read_ahead_.store(now, std::memory_order_relaxed);
-  return now;
+  next_read_ = std::max(next_read_, end);
+  window_ = window_ == 0 ? kMinReadAhead : std::min(window_ * 2, kMaxReadAhead);
+  const uint32_t frontier = std::max(ahead_end_, next_read_);
+  if (frontier - next_read_ >= window_ / 2) return {};  // enough is named ahead
+  const uint32_t target = next_read_ + window_;
+  ahead_end_ = target;
+  return {frontier, target - frontier};
 }
 
 uint32_t Segment::remote_limit() const {

@@ -84,12 +84,21 @@ class Segment {
   void NoteUsed(uint32_t first, uint32_t count);
   std::vector<uint32_t> Used() const;
 
-  // Read-ahead: after a read of [first, first + count), how many blocks
-  // past it to fetch with it. 0 unless the read starts where the previous
-  // one of this segment ended; then kMinReadAhead, doubling with every
-  // further sequential read up to kMaxReadAhead. Racy by design (a hint):
-  // concurrent readers only make the answer smaller or larger for a read.
-  uint32_t ReadAheadAfter(uint32_t first, uint32_t count);
+  // Read-ahead: after a read of [first, first + count), the blocks to fetch
+  // ahead with it. None unless the read continues a sequential run: it
+  // starts where the previous read ended, or inside what the run already
+  // named ahead (the kernel's readahead sends a run's reads a little out of
+  // order). A run's window starts at kMinReadAhead blocks past the read and
+  // doubles with every read of the run up to kMaxReadAhead; blocks are named
+  // once per run, in chunks of at least half the window, and only when fewer
+  // than half a window remain named ahead of the read (so most reads of a
+  // long scan fetch nothing ahead, and one in several fetches much).
+  struct BlockRange {
+    uint32_t first = 0;
+    uint32_t count = 0;
+    bool operator==(const BlockRange&) const = default;
+  };
+  BlockRange ReadAheadAfter(uint32_t first, uint32_t count);
   static constexpr uint32_t kMinReadAhead = 16;   // 128 KB
   static constexpr uint32_t kMaxReadAhead = 256;  // 2 MB
 
@@ -102,8 +111,10 @@ class Segment {
   BlockSet dirty_;          // always a subset of local_
   BlockSet used_;
   bool linked_ = true;
-  std::atomic<uint32_t> next_read_{UINT32_MAX};  // where the last read ended
-  std::atomic<uint32_t> read_ahead_{0};
+  // The sequential run (ReadAheadAfter); guarded by mu_.
+  uint32_t next_read_ = UINT32_MAX;  // where the run's furthest read ended
+  uint32_t ahead_end_ = 0;           // blocks before it were named ahead
+  uint32_t window_ = 0;
 };
 
 }  // namespace zenith::fs

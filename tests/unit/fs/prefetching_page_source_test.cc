@@ -114,16 +114,48 @@ TEST(PrefetchingPageSource, TheCacheIsBoundedAndTheOldestPagesGoFirst) {
   EXPECT_TRUE(Holds(out, kRel, {1})) << "no cache at all still reads right";
 }
 
+using Range = Segment::BlockRange;
+
 TEST(SegmentReadAhead, GrowsWhileReadsAreSequentialAndStopsWhenTheyAreNot) {
-  Segment seg({kRel, 0}, 1000);
-  EXPECT_EQ(seg.ReadAheadAfter(0, 16), 0u) << "a first read is not sequential yet";
-  EXPECT_EQ(seg.ReadAheadAfter(16, 16), Segment::kMinReadAhead);
-  EXPECT_EQ(seg.ReadAheadAfter(32, 16), 2 * Segment::kMinReadAhead);
-  uint32_t at = 48, last = 0;
-  for (int i = 0; i < 10; ++i, at += 16) last = seg.ReadAheadAfter(at, 16);
-  EXPECT_EQ(last, Segment::kMaxReadAhead);
-  EXPECT_EQ(seg.ReadAheadAfter(500, 1), 0u) << "a jump";
-  EXPECT_EQ(seg.ReadAheadAfter(501, 1), Segment::kMinReadAhead);
+  Segment seg({kRel, 0}, 100000);
+  EXPECT_EQ(seg.ReadAheadAfter(0, 16), Range{}) << "a first read is not sequential yet";
+  EXPECT_EQ(seg.ReadAheadAfter(16, 16), (Range{32, Segment::kMinReadAhead}));
+  EXPECT_EQ(seg.ReadAheadAfter(32, 16), (Range{48, 2 * Segment::kMinReadAhead}))
+      << "the window doubles, past the read; what was named already is not named again";
+  EXPECT_EQ(seg.ReadAheadAfter(500, 1), Range{}) << "a jump";
+  EXPECT_EQ(seg.ReadAheadAfter(501, 1), (Range{502, Segment::kMinReadAhead}));
+}
+
+TEST(SegmentReadAhead, ALongScanNamesEveryBlockAheadOnceInLargeChunks) {
+  Segment seg({kRel, 0}, 100000);
+  uint32_t named_to = 0, fetches = 0, reads = 0;
+  for (uint32_t at = 0; at < 20000; at += 16, ++reads) {
+    const Range r = seg.ReadAheadAfter(at, 16);
+    if (r.count == 0) continue;
+    ASSERT_GE(r.first, at + 16) << "only blocks past the read";
+    if (named_to != 0) {
+      ASSERT_EQ(r.first, named_to) << "each block once, none skipped";
+    }
+    named_to = r.first + r.count;
+    if (at > 4096) {
+      ASSERT_GE(r.count, Segment::kMaxReadAhead / 2) << "large chunks once the window is grown";
+    }
+    ++fetches;
+  }
+  EXPECT_GE(named_to, 20000u) << "the run is named ahead to its end";
+  EXPECT_LT(fetches * 5, reads) << "most reads fetch nothing ahead";
+}
+
+TEST(SegmentReadAhead, AReadAlittleAheadOfTheLastStaysInTheRun) {
+  Segment seg({kRel, 0}, 100000);
+  seg.ReadAheadAfter(0, 16);
+  const Range first = seg.ReadAheadAfter(16, 16);  // names [32, 48)
+  ASSERT_EQ(first, (Range{32, 16}));
+  // The kernel's asynchronous read of [40, 48) arrives before [32, 40).
+  const Range out_of_order = seg.ReadAheadAfter(40, 8);
+  EXPECT_EQ(out_of_order.first, 48u) << "the run goes on, nothing named twice";
+  const Range behind = seg.ReadAheadAfter(32, 8);
+  EXPECT_TRUE(behind.count == 0 || behind.first >= out_of_order.first + out_of_order.count);
 }
 
 }  // namespace
