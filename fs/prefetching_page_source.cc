@@ -1,5 +1,6 @@
 #include "fs/prefetching_page_source.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/pg_abi.h"
@@ -63,22 +64,43 @@ Status PrefetchingPageSource::GetPagesAhead(const RelTag& rel, std::span<const u
   std::vector<uint32_t> fetch;  // the asked-for blocks not cached, then the ahead ones
   std::vector<size_t> slots;    // where each asked-for block fetched goes in `out`
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    std::vector<size_t> waiting;  // asked-for blocks another read is fetching ahead
     for (size_t i = 0; i < blocks.size(); ++i) {
       if (TakeLocked({rel, blocks[i]}, out.subspan(i * bs, bs))) continue;
-      fetch.push_back(blocks[i]);
-      slots.push_back(i);
+      (in_flight_.contains({rel, blocks[i]}) ? waiting : slots).push_back(i);
     }
+    if (!waiting.empty()) {
+      arrived_.wait(lock, [&] {
+        return std::none_of(waiting.begin(), waiting.end(), [&](size_t i) { return in_flight_.contains({rel, blocks[i]}); });
+      });
+      for (size_t i : waiting) {
+        if (!TakeLocked({rel, blocks[i]}, out.subspan(i * bs, bs))) slots.push_back(i);  // failed or aged out
+      }
+      std::sort(slots.begin(), slots.end());
+    }
+    for (size_t i : slots) fetch.push_back(blocks[i]);
     hits_.fetch_add(blocks.size() - fetch.size(), std::memory_order_relaxed);
     for (uint32_t b : ahead) {
-      if (!slot_of_.contains({rel, b})) fetch.push_back(b);
+      if (!slot_of_.contains({rel, b}) && in_flight_.insert({rel, b}).second) fetch.push_back(b);
     }
   }
   const size_t asked = slots.size();
   if (fetch.empty()) return Status::Ok();
+  // Whatever happens below, the pages ahead stop being in flight.
+  auto land = [&](bool put, std::span<const uint8_t> buf) {
+    std::lock_guard lock(mu_);
+    for (size_t i = asked; i < fetch.size(); ++i) {
+      if (put) PutLocked({rel, fetch[i]}, buf.subspan(i * bs, bs));
+      in_flight_.erase({rel, fetch[i]});
+    }
+    if (put) fetched_ahead_.fetch_add(fetch.size() - asked, std::memory_order_relaxed);
+    arrived_.notify_all();
+  };
   if (fetch.size() == blocks.size() && asked == blocks.size()) return inner_.GetPages(rel, blocks, out);  // nothing cached, nothing ahead
   std::vector<uint8_t> buf(fetch.size() * bs);
   Status s = inner_.GetPages(rel, fetch, buf);
+  if (fetch.size() > asked) land(s.ok(), buf);
   if (!s.ok() && fetch.size() > asked) {
     // Pages ahead (one may be past the end by now) never fail the read.
     fetch.resize(asked);
@@ -87,10 +109,6 @@ Status PrefetchingPageSource::GetPagesAhead(const RelTag& rel, std::span<const u
   }
   ZENITH_RETURN_IF_ERROR(s);
   for (size_t i = 0; i < asked; ++i) std::memcpy(out.data() + slots[i] * bs, buf.data() + i * bs, bs);
-  if (fetch.size() == asked) return Status::Ok();
-  std::lock_guard lock(mu_);
-  for (size_t i = asked; i < fetch.size(); ++i) PutLocked({rel, fetch[i]}, std::span(buf).subspan(i * bs, bs));
-  fetched_ahead_.fetch_add(fetch.size() - asked, std::memory_order_relaxed);
   return Status::Ok();
 }
 

@@ -12,16 +12,20 @@
 // and its cached copy ages out (first in, first out).
 //
 // A failed fetch of pages ahead never fails the read that carried them: the
-// asked-for pages are fetched again on their own.
+// asked-for pages are fetched again on their own. A read that asks for a
+// page while it is being fetched ahead waits for that fetch instead of
+// fetching it again (and fetches it itself if the fetch failed).
 //
 // Thread-safety: thread-safe (mu_ guards the cache; fetches run outside it).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,7 +60,9 @@ class PrefetchingPageSource : public PageSource {
   PageSource& inner_;
   const size_t capacity_;
   mutable std::mutex mu_;
+  std::condition_variable arrived_;  // signalled when fetches ahead end
   std::map<Key, size_t> slot_of_;  // guarded by mu_: cached page -> its slot in pages_
+  std::set<Key> in_flight_;        // guarded by mu_: pages being fetched ahead
   std::deque<Key> order_;          // guarded by mu_: insertion order (may name pages taken since)
   std::vector<size_t> free_;       // guarded by mu_: free slots
   std::vector<uint8_t> pages_;     // guarded by mu_: capacity_ pages

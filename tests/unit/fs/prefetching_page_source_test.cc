@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common/pg_abi.h"
@@ -113,6 +118,80 @@ TEST(PrefetchingPageSource, TheCacheIsBoundedAndTheOldestPagesGoFirst) {
   ASSERT_TRUE(none.GetPages(kRel, one, out).ok());
   EXPECT_TRUE(Holds(out, kRel, {1})) << "no cache at all still reads right";
 }
+
+// Like FakeSource, but a call that carries `gate_block` waits until
+// Open(); thread-safe. `fail_gated` makes that call fail.
+class GatedSource : public PageSource {
+ public:
+  Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) override {
+    std::unique_lock lock(mu_);
+    calls.emplace_back(blocks.begin(), blocks.end());
+    changed_.notify_all();
+    if (std::find(blocks.begin(), blocks.end(), gate_block) != blocks.end() && !open_) {
+      changed_.wait(lock, [this] { return open_; });
+      if (fail_gated) return IoError("the page server went away");
+    }
+    for (size_t i = 0; i < blocks.size(); ++i) std::fill_n(out.begin() + i * Bs(), Bs(), FakeSource::Byte(rel, blocks[i]));
+    return Status::Ok();
+  }
+  void WaitForCalls(size_t n) {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return calls.size() >= n; });
+  }
+  size_t CallCount() {
+    std::lock_guard lock(mu_);
+    return calls.size();
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  uint32_t gate_block = 10;
+  bool fail_gated = false;
+  std::vector<std::vector<uint32_t>> calls;  // guarded by mu_
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool open_ = false;
+};
+
+void ReadWhileAPageIsFetchedAhead(bool fetch_fails) {
+  GatedSource inner;
+  inner.fail_gated = fetch_fails;
+  PrefetchingPageSource source(inner, 64);
+  std::vector<uint8_t> out_a(2 * Bs()), out_b(Bs());
+  Status a_status, b_status;
+  std::thread a([&] {
+    const uint32_t asked[] = {8, 9}, ahead[] = {10, 11};
+    a_status = source.GetPagesAhead(kRel, asked, out_a, ahead);
+  });
+  inner.WaitForCalls(1);  // a's fetch, with 10 and 11 ahead, is under way
+  std::thread b([&] {
+    const uint32_t asked[] = {10};
+    b_status = source.GetPages(kRel, asked, out_b);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(inner.CallCount(), 1u) << "a read of a page in flight waits for it, not fetching it again";
+  inner.Open();
+  a.join();
+  b.join();
+  ASSERT_TRUE(a_status.ok()) << a_status.ToString();
+  ASSERT_TRUE(b_status.ok()) << b_status.ToString();
+  EXPECT_TRUE(Holds(out_a, kRel, {8, 9}));
+  EXPECT_TRUE(Holds(out_b, kRel, {10}));
+  if (fetch_fails) {
+    EXPECT_NE(std::find(inner.calls.begin(), inner.calls.end(), std::vector<uint32_t>{10}), inner.calls.end())
+        << "when the fetch ahead failed, the waiting read fetched its page itself";
+  } else {
+    EXPECT_EQ(inner.calls.size(), 1u) << "one fetch served both reads";
+  }
+}
+
+TEST(PrefetchingPageSource, AReadOfAPageInFlightWaitsForItsFetch) { ReadWhileAPageIsFetchedAhead(false); }
+
+TEST(PrefetchingPageSource, AReadOfAPageWhoseFetchFailedFetchesItItself) { ReadWhileAPageIsFetchedAhead(true); }
 
 using Range = Segment::BlockRange;
 
