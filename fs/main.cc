@@ -56,9 +56,9 @@ using pageserver::RepoClient;
 using pageserver::TimelineId;
 
 // Pages fetched ahead of sequential readers, at most: $ZENITH_FS_READAHEAD_MB
-// a mount. Off by default: on this project's 2-core machine the kernel's
-// own readahead already keeps FUSE reads in flight, and pages fetched ahead
-// twice cost the page server the CPU a cold scan needs (tests/bench/README.md).
+// a mount. Off by default: on this project's 2-core machine a cold scan was
+// no faster with it, as the read that names a large fetch ahead waits for it
+// (tests/bench/README.md).
 size_t ReadAheadPages() {
   const char* mb = std::getenv("ZENITH_FS_READAHEAD_MB");
   const long value = mb != nullptr && *mb ? std::strtol(mb, nullptr, 10) : 0;
