@@ -6,6 +6,7 @@
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
+#include "common/daemon_process.h"
 
 namespace zenith::cli {
 

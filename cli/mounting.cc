@@ -12,6 +12,7 @@
 
 #include "cli/mountpoint.h"
 #include "cli/process.h"
+#include "common/daemon_process.h"
 #include "common/file_util.h"
 
 namespace zenith::cli {

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <climits>
-#include <fstream>
 #include <sstream>
 
 #include "common/daemon_process.h"
@@ -83,13 +82,6 @@ Status PrepareMountpoint(const std::string& dir) {
   ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(dir));
   if (!names.empty()) return InvalidArgument(dir + " is not empty; a mount needs an empty directory");
   return Status::Ok();
-}
-
-std::optional<pid_t> RunningPostmaster(const std::string& datadir) {
-  std::ifstream pidfile(datadir + "/postmaster.pid");
-  long pid = 0;
-  if (!(pidfile >> pid) || pid <= 0 || !ProcessAlive(static_cast<pid_t>(pid))) return std::nullopt;
-  return static_cast<pid_t>(pid);
 }
 
 std::string AbsolutePath(const std::string& path) {

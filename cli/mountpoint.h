@@ -33,9 +33,6 @@ std::optional<pid_t> MountDaemon(const std::string& dir);
 // directory, a live zenith mount or one whose daemon died.
 Status PrepareMountpoint(const std::string& dir);
 
-// The postmaster running on a data directory, from its postmaster.pid.
-std::optional<pid_t> RunningPostmaster(const std::string& datadir);
-
 // `path` made absolute against the working directory.
 std::string AbsolutePath(const std::string& path);
 

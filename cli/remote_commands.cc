@@ -10,6 +10,7 @@
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
+#include "common/daemon_process.h"
 #include "common/file_util.h"
 #include "common/str_format.h"
 #include "pageserver/client/repo_config.h"

@@ -48,6 +48,12 @@ bool ProcessAlive(pid_t pid) {
   size_t close = line.rfind(')');
   return close == std::string::npos || close + 2 >= line.size() || (line[close + 2] != 'Z' && line[close + 2] != 'X');
 }
+std::optional<pid_t> RunningPostmaster(const std::string& datadir) {
+  std::ifstream pidfile(datadir + "/postmaster.pid");
+  long pid = 0;
+  if (!(pidfile >> pid) || pid <= 0 || !ProcessAlive(static_cast<pid_t>(pid))) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
 std::string ExecutableDir() {
   char buf[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);

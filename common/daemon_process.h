@@ -27,6 +27,10 @@ std::optional<int> ReapIfExited(pid_t pid);
 // True while `pid` runs (a zombie counts as exited).
 bool ProcessAlive(pid_t pid);
 
+// The postmaster running on a data directory, from its postmaster.pid
+// (a kill -9'd postmaster leaves the file behind: nullopt then).
+std::optional<pid_t> RunningPostmaster(const std::string& datadir);
+
 // The directory holding the running executable (zenith, zenith-fs and
 // zenith-pageserver live side by side).
 std::string ExecutableDir();

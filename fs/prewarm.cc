@@ -1,16 +1,15 @@
 #include "fs/prewarm.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <spdlog/spdlog.h>
 #include <sstream>
 
 #include "common/byte_io.h"
+#include "common/daemon_process.h"
 #include "common/file_util.h"
 #include "common/pg_abi.h"
 
@@ -121,16 +120,8 @@ void HotListKeeper::Save() {
   if (Status s = SaveHotList(path_, used); !s.ok()) spdlog::warn("could not save the hot list: {}", s.message());
 }
 
-// postmaster.pid names a live process (a kill -9'd postmaster leaves the file).
-bool Prewarmer::PostgresRuns() const {
-  auto text = ReadFileToString(scratch_dir_ + "/postmaster.pid");
-  if (!text.ok()) return false;
-  const long pid = std::strtol(text->c_str(), nullptr, 10);
-  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
-}
-
 void Prewarmer::Run() {
-  while (!stop_ && !PostgresRuns()) std::this_thread::sleep_for(kPollInterval);
+  while (!stop_ && !RunningPostmaster(scratch_dir_)) std::this_thread::sleep_for(kPollInterval);
   const auto start = std::chrono::steady_clock::now();
   std::vector<uint8_t> buf(kChunkBytes);
   uint64_t bytes = 0;
@@ -139,7 +130,7 @@ void Prewarmer::Run() {
     uint64_t at = uint64_t{run.first} * BlockBytes();
     const uint64_t end = at + uint64_t{run.count} * BlockBytes();
     while (at < end) {
-      if (stop_ || !PostgresRuns()) {
+      if (stop_ || !RunningPostmaster(scratch_dir_)) {
         spdlog::info("prewarming stopped with PostgreSQL after {} MB", bytes >> 20);
         return;
       }

@@ -79,7 +79,6 @@ class Prewarmer {
 
  private:
   void Run();
-  bool PostgresRuns() const;
   const std::string mountpoint_, scratch_dir_;
   const std::vector<HotRun> runs_;
   std::atomic<bool> stop_{false};

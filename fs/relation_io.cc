@@ -157,7 +157,6 @@ Status RelationFile::WriteLocked(uint64_t offset, std::span<const uint8_t> data,
   }
   uint64_t first = offset / bs, last = (end - 1) / bs;
   seg_.MarkWritten(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
-  seg_.NoteUsed(static_cast<uint32_t>(first), static_cast<uint32_t>(last - first + 1));
   return Status::Ok();
 }
 

@@ -65,6 +65,7 @@ void Segment::MarkWritten(uint32_t first, uint32_t count) {
   std::lock_guard lock(mu_);
   for (uint32_t b = first; b < first + count; ++b) {
     local_.Insert(b);
+    used_.Insert(b);
     if (linked_) dirty_.Insert(b);
   }
 }

@@ -61,8 +61,8 @@ class Segment {
   bool IsRemote(uint32_t block) const;
   // The remote blocks among [first, first + count), ascending.
   std::vector<uint32_t> RemoteBlocks(uint32_t first, uint32_t count) const;
-  // Blocks [first, first + count) were written: they become local, and dirty
-  // while the segment is linked.
+  // Blocks [first, first + count) were written: they become local, dirty
+  // while the segment is linked, and used (NoteUsed).
   void MarkWritten(uint32_t first, uint32_t count);
   // The file was cut (or extended) to `new_size` bytes: lowers the remote
   // limit to the blocks wholly below it and forgets local and dirty blocks

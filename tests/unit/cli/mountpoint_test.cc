@@ -70,21 +70,6 @@ TEST(Mountpoint, FilesAndNonEmptyDirectoriesAreRefusedSayingWhy) {
   EXPECT_TRUE(PathExists(file)) << "a refused mountpoint is left alone";
 }
 
-TEST(Mountpoint, ThePostmasterIsTheLivePidInItsPidFile) {
-  TempDir dir("mountpoint");
-  EXPECT_EQ(RunningPostmaster(dir.path()), std::nullopt) << "no pid file";
-  const std::string pidfile = dir.path() + "/postmaster.pid";
-  ASSERT_TRUE(WriteFileDurably(pidfile, std::to_string(getpid()) + "\n" + dir.path() + "\n").ok());
-  EXPECT_EQ(RunningPostmaster(dir.path()), getpid());
-  for (const char* bad : {"", "garbage\n", "-1\n", "0\n"}) {
-    ASSERT_TRUE(WriteFileDurably(pidfile, bad).ok());
-    EXPECT_EQ(RunningPostmaster(dir.path()), std::nullopt) << bad;
-  }
-  // A pid no process has: pid_max is at most 2^22.
-  ASSERT_TRUE(WriteFileDurably(pidfile, "4194305\n").ok());
-  EXPECT_EQ(RunningPostmaster(dir.path()), std::nullopt);
-}
-
 TEST(Mountpoint, RelativePathsAreMadeAbsoluteAgainstTheWorkingDirectory) {
   char cwd[4096];
   ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);

@@ -12,7 +12,9 @@
 #include <string>
 
 #include "common/daemon_process.h"
+#include "common/file_util.h"
 #include "common/unique_fd.h"
+#include "tests/harness/temp_dir.h"
 
 namespace zenith {
 namespace {
@@ -95,6 +97,21 @@ TEST(SpawnTest, AMissingProgramIsAnErrorNamingIt) {
   options.argv = {"no-such-program-anywhere"};
   options.search_path = true;
   EXPECT_FALSE(Spawn(options).ok());
+}
+
+TEST(DaemonProcessTest, ThePostmasterIsTheLivePidInItsPidFile) {
+  testing::TempDir dir("postmaster");
+  EXPECT_EQ(RunningPostmaster(dir.path()), std::nullopt) << "no pid file";
+  const std::string pidfile = dir.path() + "/postmaster.pid";
+  ASSERT_TRUE(WriteFileDurably(pidfile, std::to_string(getpid()) + "\n" + dir.path() + "\n").ok());
+  EXPECT_EQ(RunningPostmaster(dir.path()), getpid());
+  for (const char* bad : {"", "garbage\n", "-1\n", "0\n"}) {
+    ASSERT_TRUE(WriteFileDurably(pidfile, bad).ok());
+    EXPECT_EQ(RunningPostmaster(dir.path()), std::nullopt) << bad;
+  }
+  // A pid no process has: pid_max is at most 2^22.
+  ASSERT_TRUE(WriteFileDurably(pidfile, "4194305\n").ok());
+  EXPECT_EQ(RunningPostmaster(dir.path()), std::nullopt);
 }
 
 }  // namespace
