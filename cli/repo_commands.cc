@@ -3,13 +3,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
 #include "cli/repo_context.h"
-#include "cli/server_copy.h"
 #include "common/file_util.h"
 #include "pageserver/client/server_launcher.h"
 
@@ -30,11 +31,14 @@ std::string Display(const GlobalOptions& g, const std::string& path) {
 }
 
 // The page server's program makes the repository (the CLI does not link
-// the server); its one-line error comes back as the Status message.
-Status ImportDataDirectory(const std::string& repo, const std::string& datadir) {
+// the server) from `source`: {"--create-from", DIR} or
+// {"--create-from-server", CONNINFO}. Its one-line error comes back as the
+// Status message.
+Status CreateWithPageServer(const std::string& repo, const std::vector<std::string>& source) {
   const std::string program = ExecutableDir() + "/zenith-pageserver";
-  ZENITH_ASSIGN_OR_RETURN(Outcome out, RunCollectingErrors({program, "--repo", repo, "--create-from", datadir,
-                                                             "--pg-bin-dir", PgBinDir()}));
+  std::vector<std::string> argv = {program, "--repo", repo, "--pg-bin-dir", PgBinDir()};
+  argv.insert(argv.end(), source.begin(), source.end());
+  ZENITH_ASSIGN_OR_RETURN(Outcome out, RunCollectingErrors(argv));
   if (out.exit_code == 0) return Status::Ok();
   std::string message = out.errors;
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
@@ -58,16 +62,16 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how) {
   if (PathExists(repo)) return Fail("a zenith repository already exists in " + Display(g, repo));
   if (!how.from_datadir.empty()) {
     const std::string source = AbsolutePath(how.from_datadir);
-    if (Status s = ImportDataDirectory(repo, source); !s.ok()) return Fail("could not import " + source + ": " + s.message());
+    if (Status s = CreateWithPageServer(repo, {"--create-from", source}); !s.ok()) {
+      return Fail("could not import " + source + ": " + s.message());
+    }
     std::printf("new zenith repository was created in %s from %s\n", Display(g, repo).c_str(), source.c_str());
     return kExitOk;
   }
   if (!how.from_server.empty()) {
-    const std::string copy = repo + ".basebackup-" + std::to_string(getpid());
-    Status s = CopyRunningServer(how.from_server, PgBinDir(), copy);
-    if (s.ok()) s = ImportDataDirectory(repo, copy);
-    IgnoreError(RemoveTree(copy));
-    if (!s.ok()) return Fail("could not import the server: " + s.message());
+    if (Status s = CreateWithPageServer(repo, {"--create-from-server", how.from_server}); !s.ok()) {
+      return Fail("could not import the server: " + s.message());
+    }
     std::printf("new zenith repository was created in %s from the server\n", Display(g, repo).c_str());
     return kExitOk;
   }
@@ -92,7 +96,7 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how) {
     IgnoreError(RemoveTree(temp));
     return Fail("initdb failed" + (code.ok() ? " with exit code " + std::to_string(*code) : ": " + code.status().message()));
   }
-  Status s = ImportDataDirectory(repo, temp);
+  Status s = CreateWithPageServer(repo, {"--create-from", temp});
   IgnoreError(RemoveTree(temp));
   if (!s.ok()) return Fail("could not create the repository: " + s.message());
   std::printf("new zenith repository was created in %s\n", Display(g, repo).c_str());

@@ -115,6 +115,7 @@ const struct ZenithPgAbi kZenithPgAbi = {
     .rm_min_custom_id = RM_MIN_CUSTOM_ID,
     .rm_max_custom_id = RM_MAX_CUSTOM_ID,
     .xlog_overwrite_contrecord = XLOG_OVERWRITE_CONTRECORD,
+    .xlog_backup_end = XLOG_BACKUP_END,
     .max_alloc_size = MaxAllocSize,
     .rm_xact_id = RM_XACT_ID,
     .xlog_xact_opmask = XLOG_XACT_OPMASK,

@@ -116,6 +116,7 @@ struct ZenithPgAbi {
   struct ZenithWalBlockHeaderOffsets wal_block;
   uint8_t rm_min_custom_id, rm_max_custom_id; /* RM_MIN_CUSTOM_ID, RM_MAX_CUSTOM_ID */
   uint8_t xlog_overwrite_contrecord;          /* XLOG_OVERWRITE_CONTRECORD */
+  uint8_t xlog_backup_end;                    /* XLOG_BACKUP_END */
   uint32_t max_alloc_size;                    /* MaxAllocSize: bounds xlogreader's record buffer */
   /* Commit records (access/xact.h): rmgr, info bits, where xact_time is. */
   uint8_t rm_xact_id;                         /* RM_XACT_ID */

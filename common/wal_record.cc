@@ -254,6 +254,15 @@ bool WalRecord::is_checkpoint() const {
          (rmgr_info() == Abi().xlog_checkpoint_shutdown || rmgr_info() == Abi().xlog_checkpoint_online);
 }
 
+std::optional<Lsn> WalRecord::backup_end_of() const {
+  if (rmid != Abi().rm_xlog_id || rmgr_info() != Abi().xlog_backup_end || main_data_length != sizeof(uint64_t)) {
+    return std::nullopt;
+  }
+  uint64_t start = 0;
+  std::memcpy(&start, bytes.data() + main_data_offset, sizeof start);
+  return Lsn(start);
+}
+
 std::optional<int64_t> WalRecord::commit_time() const {
   if (rmid != Abi().rm_xact_id) return std::nullopt;
   const uint8_t op = rmgr_info() & Abi().xlog_xact_opmask;

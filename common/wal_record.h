@@ -73,6 +73,9 @@ struct WalRecord {
   // PostgreSQL's TimestampTz (microseconds since 2000-01-01 00:00 UTC).
   // nullopt for any other record, or one too short to hold it.
   std::optional<int64_t> commit_time() const;
+  // An end-of-backup record (XLOG_BACKUP_END, written when a base backup
+  // stops): the start of the backup it ends. nullopt for any other record.
+  std::optional<Lsn> backup_end_of() const;
   std::span<const uint8_t> main_data() const {
     return std::span<const uint8_t>(bytes).subspan(main_data_offset, main_data_length);
   }

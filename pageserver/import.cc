@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <ctime>
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "common/byte_io.h"
@@ -20,7 +19,7 @@
 #include "common/wal_directory.h"
 #include "common/wal_reader.h"
 #include "pageserver/layer_writer.h"
-#include "pageserver/scram.h"
+#include "pageserver/new_repository.h"
 #include "pageserver/client/repo_layout.h"
 #include "pageserver/timeline.h"
 
@@ -139,32 +138,16 @@ Status CopyWalSegments(const std::string& from, const std::string& to, const Sna
   return Status::Ok();
 }
 
-// A new random password for the TCP endpoint (pageserver/scram.h).
-Status WritePassword(const RepoLayout& layout) {
-  std::string raw(24, '\0');
-  if (RAND_bytes(reinterpret_cast<uint8_t*>(raw.data()), static_cast<int>(raw.size())) != 1) {
-    return Internal("OpenSSL could not make a password");
-  }
-  return WriteFileDurably(layout.password_file(), Base64Encode(raw) + "\n", 0600);
-}
-
 Status BuildRepository(const RepoLayout& layout, const std::string& datadir, RepoConfig config,
                        ProgressLine* progress) {
   ZENITH_ASSIGN_OR_RETURN(ControlFile control, ReadControlFile(datadir));
   ZENITH_ASSIGN_OR_RETURN(SnapshotLsns lsns, ImportLsns(datadir + "/pg_wal", control));
   ZENITH_ASSIGN_OR_RETURN(TimelineId main_id, TimelineId::Generate());
   config.system_id = control.system_identifier;
-  for (const std::string& dir : {layout.root, layout.root + "/refs", layout.branches_dir(), layout.timelines_dir(),
-                                 layout.datadirs_dir(), layout.timeline_dir(main_id), layout.wal_dir(main_id),
-                                 layout.layers_dir(main_id)}) {
-    ZENITH_RETURN_IF_ERROR(MakeDirectoryDurably(dir, 0700));
-  }
+  ZENITH_RETURN_IF_ERROR(MakeRepositoryDirectories(layout, main_id));
   ZENITH_RETURN_IF_ERROR(CopyWalSegments(datadir + "/pg_wal", layout.wal_dir(main_id), lsns, progress));
   ZENITH_RETURN_IF_ERROR(WriteLayerZero(datadir, layout, main_id, lsns, progress));
-  ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.metadata(main_id), TimelineMetadata{main_id, {}, {}}.ToJson()));
-  ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.branch_ref("main"), main_id.ToString() + "\n", 0644));
-  ZENITH_RETURN_IF_ERROR(config.Save(layout.config()));
-  ZENITH_RETURN_IF_ERROR(WritePassword(layout));
+  ZENITH_RETURN_IF_ERROR(WriteRepositoryFiles(layout, main_id, config));
   spdlog::info("imported {} as timeline {} of branch main at {}", datadir, main_id.ToString(), lsns.valid.ToString());
   return Status::Ok();
 }
@@ -173,18 +156,8 @@ Status BuildRepository(const RepoLayout& layout, const std::string& datadir, Rep
 
 Status CreateRepository(const std::string& root, const std::string& datadir, RepoConfig config,
                         ProgressLine* progress) {
-  if (PathExists(root)) return AlreadyExists("a zenith repository already exists in \"" + root + "\"");
-  const std::string temp_root = root + ".tmp-" + std::to_string(getpid());
-  IgnoreError(RemoveTree(temp_root));
-  Status s = BuildRepository(RepoLayout{temp_root}, datadir, std::move(config), progress);
-  if (s.ok()) s = RenameFile(temp_root, root);
-  if (!s.ok()) {
-    IgnoreError(RemoveTree(temp_root));
-    return s;
-  }
-  s = FsyncDirectory(DirName(root));
-  if (!s.ok()) IgnoreError(RemoveTree(root));  // a failed init leaves no repository
-  return s;
+  return CreateRepositoryAtomically(
+      root, [&](const RepoLayout& layout) { return BuildRepository(layout, datadir, std::move(config), progress); });
 }
 
 }  // namespace zenith::pageserver

@@ -2,8 +2,10 @@
 // the PostgreSQL protocol (docs/design.md §2). Started by the `zenith`
 // CLI when absent; stops on SIGTERM or SIGINT.
 //
-// With --create-from it instead creates the repository from an initdb'd
-// data directory and exits (`zenith init`): the CLI stays a client and
+// With --create-from it instead creates the repository from an initdb'd or
+// stopped data directory and exits (`zenith init`), with
+// --create-from-server from a running server's base backup (`zenith init
+// --from`, pageserver/backup_import.h): the CLI stays a client and
 // never links the server's code. Errors go to stderr as one line,
 // "zenith-pageserver: <message>"; the exit code is 0 on success.
 //
@@ -24,6 +26,7 @@
 #include "common/file_util.h"
 #include "common/progress.h"
 #include "pageserver/client/server_launcher.h"
+#include "pageserver/backup_import.h"
 #include "pageserver/history.h"
 #include "pageserver/import.h"
 #include "pageserver/page_service.h"
@@ -150,16 +153,27 @@ uint64_t ImportBytes(const std::string& datadir) {
   return total;
 }
 
-int Create(const std::string& root, const std::string& datadir, const std::string& pg_bin_dir) {
+// How `zenith init` makes the repository: from a data directory or from
+// the server at `conninfo`.
+struct Source {
+  std::string datadir, conninfo;
+};
+
+int Create(const std::string& root, const Source& source, const std::string& pg_bin_dir) {
   // The user sees initdb's output and the CLI's one line; the import's
   // log would interleave with them. Failures come back as a Status. On a
   // terminal, a progress line (stdout is the CLI's; its stderr is not).
   spdlog::set_level(spdlog::level::off);
   zenith::pageserver::RepoConfig config;
   if (!pg_bin_dir.empty()) config.pg_bin_dir = pg_bin_dir;
-  zenith::ProgressLine progress("imported", ImportBytes(datadir), stdout);
-  zenith::Status s = zenith::pageserver::CreateRepository(root, datadir, config, &progress);
-  progress.End();
+  zenith::Status s;
+  if (!source.conninfo.empty()) {
+    s = zenith::pageserver::CreateRepositoryFromServer(root, source.conninfo, config.pg_bin_dir, config, stdout);
+  } else {
+    zenith::ProgressLine progress("imported", ImportBytes(source.datadir), stdout);
+    s = zenith::pageserver::CreateRepository(root, source.datadir, config, &progress);
+    progress.End();
+  }
   if (s.ok()) return 0;
   std::fprintf(stderr, "zenith-pageserver: %s\n", s.message().c_str());
   return 1;
@@ -169,12 +183,17 @@ int Create(const std::string& root, const std::string& datadir, const std::strin
 
 int main(int argc, char** argv) {
   CLI::App app{"zenith page server: serves a zenith repository over the PostgreSQL protocol"};
-  std::string repo, create_from, pg_bin_dir;
+  std::string repo, pg_bin_dir;
+  Source source;
   app.add_option("--repo", repo, "the repository's .zenith directory")->required();
-  app.add_option("--create-from", create_from, "create the repository from this initdb'd data directory, then exit");
-  app.add_option("--pg-bin-dir", pg_bin_dir, "with --create-from: PostgreSQL's programs, for the new config");
+  auto* from_dir = app.add_option("--create-from", source.datadir,
+                                  "create the repository from this initdb'd or stopped data directory, then exit");
+  app.add_option("--create-from-server", source.conninfo,
+                 "create the repository from a base backup of this running server (a libpq connection string)")
+      ->excludes(from_dir);
+  app.add_option("--pg-bin-dir", pg_bin_dir, "with --create-from*: PostgreSQL's programs (pg_basebackup, the new config's)");
   CLI11_PARSE(app, argc, argv);
-  if (!create_from.empty()) return Create(repo, create_from, pg_bin_dir);
+  if (!source.datadir.empty() || !source.conninfo.empty()) return Create(repo, source, pg_bin_dir);
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%P] %l: %v");
   char resolved[PATH_MAX];
   if (realpath(repo.c_str(), resolved) == nullptr) {
