@@ -10,7 +10,9 @@
 #include "common/file_util.h"
 #include "tests/harness/compute.h"
 #include "tests/harness/pg_cluster.h"
+#include "tests/harness/subprocess.h"
 #include "tests/harness/test_env.h"
+#include "tests/harness/wait.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
@@ -95,6 +97,79 @@ TEST_F(InitFromDatadir, ARunningServerIsImportedThroughABaseBackup) {
   auto left = ListDirectory(dir_.path());
   ASSERT_TRUE(left.ok());
   for (const auto& name : *left) EXPECT_FALSE(name.starts_with(".zenith.basebackup")) << name << " was left behind";
+}
+
+// pgbench's TPC-B keeps four sums equal in every committed state: a copy
+// that mixed pages from before and after some transaction would not.
+std::string Ledger(const PgCluster& pg) {
+  return pg.Query(
+      "select (select count(*) from pgbench_history) || ' ' || (select sum(abalance) from pgbench_accounts) || ' ' ||"
+      " (select sum(bbalance) from pgbench_branches) || ' ' || (select sum(tbalance) from pgbench_tellers) || ' ' ||"
+      " (select coalesce(sum(delta), 0) from pgbench_history)");
+}
+bool Balanced(const std::string& ledger) {
+  std::istringstream in(ledger);
+  long count = 0, accounts = 1, branches = 2, tellers = 3, history = 4;
+  in >> count >> accounts >> branches >> tellers >> history;
+  return !in.fail() && accounts == branches && branches == tellers && tellers == history;
+}
+
+// The base backup is copied while transactions commit, so its pages are
+// from many moments; replaying its WAL from the backup's start past its end
+// makes one consistent state of them. Every way of running PostgreSQL on
+// main (read-only mount, export, mount) sees that same state.
+TEST_F(InitFromDatadir, AServerUnderLoadIsImportedInOneConsistentState) {
+  PgCluster source(dir_.Sub("source"), dir_.path(), 5445);
+  ASSERT_TRUE(source.Initdb().ok());
+  ASSERT_TRUE(source.Start().ok());
+  const std::vector<std::string> conn = {"-h", dir_.path(), "-p", "5445", "-U", "postgres"};
+  std::vector<std::string> init = {PgBin("pgbench"), "-i", "-s", "8", "-q"};
+  init.insert(init.end(), conn.begin(), conn.end());
+  init.push_back("postgres");
+  ASSERT_TRUE(RunCommand(init).ok());
+  std::vector<std::string> load = {PgBin("pgbench"), "-c", "2", "-T", "60", "-n"};
+  load.insert(load.end(), conn.begin(), conn.end());
+  load.push_back("postgres");
+  Child pgbench = Child::Start(load, dir_.Sub("pgbench.log"));
+  // Checkpoints during the backup: the pg_control it copies last names a
+  // later checkpoint than the backup's start, from which replay would miss
+  // changes to pages copied before it.
+  Child checkpoints = Child::Start(
+      {"bash", "-c", "while " + PgBin("psql") + " -qAt -h " + dir_.path() + " -p 5445 -U postgres -c checkpoint postgres;" +
+                         " do sleep 0.1; done"},
+      dir_.Sub("checkpoints.log"));
+  ASSERT_TRUE(WaitUntil([&] { return source.Query("select count(*) > 100 from pgbench_history") == "t"; },
+                        std::chrono::seconds(30)));
+  env_.MustZenith({"init", "--from", "host=" + dir_.path() + " port=5445 user=postgres dbname=postgres"});
+  ASSERT_TRUE(pgbench.running()) << "the load ran for the whole import";
+  ASSERT_TRUE(checkpoints.running());
+  pgbench.Kill();
+  checkpoints.Kill();
+  ASSERT_TRUE(source.Stop("immediate").ok());
+
+  ASSERT_TRUE(env_.MustZenith({"mount", "--read-only", "main", dir_.Sub("ro")}).ok());
+  PgCluster read_only(dir_.Sub("ro"), dir_.path(), 5446);
+  ASSERT_TRUE(read_only.Start().ok()) << read_only.Log();
+  const std::string ledger = Ledger(read_only);
+  EXPECT_TRUE(Balanced(ledger)) << ledger;
+  EXPECT_GT(std::stol(ledger), 100) << "the transactions committed before the backup are in it";
+  ASSERT_TRUE(read_only.Stop("fast").ok());
+  env_.MustZenith({"umount", dir_.Sub("ro")});
+
+  env_.MustZenith({"export", "main", dir_.Sub("export")});
+  PgCluster exported(dir_.Sub("export"), dir_.path(), 5447);
+  ASSERT_TRUE(exported.Start().ok()) << exported.Log();
+  EXPECT_EQ(Ledger(exported), ledger);
+  ASSERT_TRUE(exported.Stop("fast").ok());
+
+  ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
+  PgCluster on_mount(dir_.Sub("main"), dir_.path(), 5448);
+  ASSERT_TRUE(on_mount.Start().ok()) << on_mount.Log();
+  EXPECT_EQ(Ledger(on_mount), ledger);
+  RunResult check = RunCommand({PgBin("pg_amcheck"), "--install-missing", "--heapallindexed", "-d", "postgres", "-h",
+                                dir_.path(), "-p", "5448", "-U", "postgres"});
+  EXPECT_TRUE(check.ok()) << check.Describe();
+  ASSERT_TRUE(on_mount.Stop("fast").ok());
 }
 
 TEST_F(InitFromDatadir, AServerThatCannotBeReachedIsAClearErrorAndNoRepository) {
