@@ -296,13 +296,18 @@ Status BuildFromBackup(const RepoLayout& layout, const TarReader::Source& backup
 
 using Connection = std::unique_ptr<PGconn, decltype(&PQfinish)>;
 
+// `text` without its trailing newlines and spaces (libpq's and
+// pg_basebackup's messages end with one).
+std::string Trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
 // The one value a query returns, or an error in the server's words.
 Result<std::string> QueryValue(PGconn* conn, const std::string& sql) {
   std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn, sql.c_str()), &PQclear);
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1 || PQnfields(r.get()) != 1) {
-    std::string why = PQerrorMessage(conn);
-    while (!why.empty() && why.back() == '\n') why.pop_back();
-    return IoError("the server refused \"" + sql + "\": " + why);
+    return IoError("the server refused \"" + sql + "\": " + Trimmed(PQerrorMessage(conn)));
   }
   return std::string(PQgetvalue(r.get(), 0, 0));
 }
@@ -311,9 +316,7 @@ Result<std::string> QueryValue(PGconn* conn, const std::string& sql) {
 Result<Connection> ConnectToSource(const std::string& conninfo) {
   Connection conn(PQconnectdb(conninfo.c_str()), &PQfinish);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
-    std::string why = PQerrorMessage(conn.get());
-    while (!why.empty() && why.back() == '\n') why.pop_back();
-    return Unavailable("cannot connect to " + conninfo + ": " + why);
+    return Unavailable("cannot connect to " + conninfo + ": " + Trimmed(PQerrorMessage(conn.get())));
   }
   const int version = PQserverVersion(conn.get());
   if (version / 10000 != 15) {
@@ -385,8 +388,7 @@ Status BasebackupProcess::Wait(bool drain) {
   std::string errors(4096, '\0');
   auto got = PreadFull(errors_.get(), std::span(reinterpret_cast<uint8_t*>(errors.data()), errors.size()), 0,
                        "pg_basebackup's errors");
-  errors.resize(got.ok() ? *got : 0);
-  while (!errors.empty() && (errors.back() == '\n' || errors.back() == ' ')) errors.pop_back();
+  errors = Trimmed(errors.substr(0, got.ok() ? *got : 0));
   return IoError("pg_basebackup failed (exit code " + std::to_string(code) + ")" + (errors.empty() ? "" : ": " + errors));
 }
 
@@ -407,18 +409,9 @@ TarReader::Source PipeSource(int fd, ProgressLine* progress, bool* ended) {
 
 }  // namespace
 
-Status CreateRepositoryFromBackup(const std::string& root, const TarReader::Source& backup, RepoConfig config,
-                                  ProgressLine* progress) {
-  TarReader::Source counted = backup;
-  if (progress) {
-    counted = [&backup, progress](std::span<uint8_t> buf) -> Result<size_t> {
-      ZENITH_ASSIGN_OR_RETURN(size_t n, backup(buf));
-      progress->Add(n);
-      return n;
-    };
-  }
+Status CreateRepositoryFromBackup(const std::string& root, const TarReader::Source& backup, RepoConfig config) {
   return CreateRepositoryAtomically(
-      root, [&](const RepoLayout& layout) { return BuildFromBackup(layout, counted, std::move(config)); });
+      root, [&](const RepoLayout& layout) { return BuildFromBackup(layout, backup, std::move(config)); });
 }
 
 Status CreateRepositoryFromServer(const std::string& root, const std::string& conninfo, const std::string& pg_bin_dir,

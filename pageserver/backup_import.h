@@ -26,22 +26,16 @@
 #include "common/tar.h"
 #include "pageserver/client/repo_config.h"
 
-namespace zenith {
-class ProgressLine;
-}
-
 namespace zenith::pageserver {
 
 // Makes the repository at `root` from the base backup `backup` yields.
-// `config.system_id` is filled in from its pg_control. `progress`, if
-// given, counts the bytes read. Errors (the repository is then not made):
+// `config.system_id` is filled in from its pg_control. Errors (the repository is then not made):
 // AlreadyExists if `root` exists; InvalidArgument for an archive that is not
 // a whole base backup of a PostgreSQL 15 primary on timeline 1 with its WAL
 // (no backup_label, a standby's backup, no WAL or WAL that stops before the
 // backup's end); Corruption for a damaged or truncated archive; errors of
 // `backup` unchanged.
-Status CreateRepositoryFromBackup(const std::string& root, const TarReader::Source& backup, RepoConfig config,
-                                  ProgressLine* progress = nullptr);
+Status CreateRepositoryFromBackup(const std::string& root, const TarReader::Source& backup, RepoConfig config);
 
 // Connects to the server at `conninfo` (a libpq connection string or URI),
 // checks that it is a PostgreSQL 15 primary, holds a temporary replication
