@@ -69,7 +69,9 @@ bool AllZero(std::span<const uint8_t> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
 }
 
-// Copies one regular file; zero chunks become holes.
+// Copies one regular file and makes it durable; zero chunks become holes.
+// Writeback of each chunk starts as it is written, so the disk works while
+// the next chunks are read.
 Status CopyFile(const std::string& from, const std::string& to, const struct stat& st, ProgressLine& progress) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd in, OpenFile(from, O_RDONLY));
   ZENITH_ASSIGN_OR_RETURN(UniqueFd out, OpenFile(to, O_WRONLY | O_CREAT | O_EXCL, st.st_mode & 07777));
@@ -79,12 +81,15 @@ Status CopyFile(const std::string& from, const std::string& to, const struct sta
     ZENITH_ASSIGN_OR_RETURN(size_t n, PreadFull(in.get(), buf, off, from));
     if (n == 0) break;
     auto chunk = std::span<const uint8_t>(buf).first(n);
-    if (!AllZero(chunk)) ZENITH_RETURN_IF_ERROR(PwriteFull(out.get(), chunk, off, to));
+    if (!AllZero(chunk)) {
+      ZENITH_RETURN_IF_ERROR(PwriteFull(out.get(), chunk, off, to));
+      ::sync_file_range(out.get(), static_cast<off_t>(off), static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
+    }
     off += n;
     progress.Add(n);
   }
   if (::ftruncate(out.get(), static_cast<off_t>(off)) != 0) return ErrnoStatus("truncate", to, errno);
-  return Status::Ok();
+  return FsyncFd(out.get(), to);
 }
 
 Status CopyEntry(const std::string& from_root, const std::string& to_root, const Entry& e, ProgressLine& progress) {
@@ -106,13 +111,16 @@ Status CopyEntry(const std::string& from_root, const std::string& to_root, const
   if (e.rel == "postgresql.auto.conf") {
     ZENITH_ASSIGN_OR_RETURN(std::string conf, ReadFileToString(from));
     ZENITH_ASSIGN_OR_RETURN(UniqueFd out, OpenFile(to, O_WRONLY | O_CREAT | O_EXCL, 0600));
-    return WriteFull(out.get(), AsBytes(WithoutZenithSettings(conf)), to);
+    ZENITH_RETURN_IF_ERROR(WriteFull(out.get(), AsBytes(WithoutZenithSettings(conf)), to));
+    return FsyncFd(out.get(), to);
   }
   return CopyFile(from, to, e.st, progress);
 }
 
-// Copies the mounted point at `mount` into `dir` (existing and empty), then
-// makes it durable.
+// Copies the mounted point at `mount` into `dir` (existing and empty) and
+// makes it durable: each file as it is copied, then each directory. Only
+// what the export wrote is synced (syncfs would also flush whatever else is
+// dirty on the file system).
 Status CopyOut(const std::string& mount, const std::string& dir) {
   ZENITH_ASSIGN_OR_RETURN(auto entries, Walk(mount));
   uint64_t total = 0;
@@ -149,9 +157,10 @@ Status CopyOut(const std::string& mount, const std::string& dir) {
   for (auto& w : workers) w.join();
   progress.End();
   ZENITH_RETURN_IF_ERROR(failed);
-  ZENITH_ASSIGN_OR_RETURN(UniqueFd root, OpenFile(dir, O_RDONLY | O_DIRECTORY));
-  if (::syncfs(root.get()) != 0) return ErrnoStatus("sync", dir, errno);
-  return Status::Ok();
+  for (const auto& e : entries) {
+    if (S_ISDIR(e.st.st_mode)) ZENITH_RETURN_IF_ERROR(FsyncDirectory(dir + "/" + e.rel));
+  }
+  return FsyncDirectory(dir);
 }
 
 // An export goes into a new or empty directory; on failure it is left as
