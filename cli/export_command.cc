@@ -1,19 +1,27 @@
 // zenith export BRANCH[@LSN|@TIME] DIR: a plain, standalone data directory
-// of that point. It is read through a read-only mount of the point (the
-// same exact recovery: its pg_wal holds the WAL up to the point and nothing
-// after), a few files at a time, so memory stays flat; then the mount goes. Stock
-// PostgreSQL started on DIR replays that WAL as crash recovery and is at
-// the point, a primary of its own.
+// of that point: what a read-only mount of the point shows, read from the
+// page server directly rather than through FUSE. The point's snapshot comes
+// as a basebackup (its non-relation files), every relation file's pages by
+// GetPage@LSN at the snapshot (1 MB ranges on several connections at once,
+// zero pages left as holes), and pg_wal holds the WAL from the snapshot's
+// redo up to the point and nothing after (zeros). Stock PostgreSQL started
+// on DIR replays that WAL as crash recovery and is at the point, a primary
+// of its own. While it runs, the export is registered as a read-only mount
+// of the point (shown by `zenith status`; the snapshot stays pinned and the
+// branch cannot be deleted). Each file is synced as it is finished, then
+// each directory. Memory: the basebackup's small files and one 1 MB buffer
+// per connection, whatever the size.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <mutex>
-#include <thread>
 #include <cstdio>
+#include <functional>
+#include <mutex>
+#include <numeric>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
@@ -21,146 +29,198 @@
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
 #include "common/file_util.h"
+#include "common/page_header.h"
 #include "common/progress.h"
+#include "common/relation_path.h"
 #include "common/str_format.h"
 #include "common/unique_fd.h"
+#include "pageserver/client/basebackup_archive.h"
+#include "pageserver/client/page_client.h"
 
 namespace zenith::cli {
 
 namespace {
 
-constexpr size_t kChunk = 1 << 20;
-constexpr int kCopyThreads = 4;
+using pageserver::kPageSize;
+constexpr uint32_t kRangePages = 128;  // 1 MB: one GetPages call, one write
+constexpr int kConnections = 4;
 
-// What only a mount has: the standby's signal, and the settings zenith
-// appended to postgresql.auto.conf after its "# zenith:" comment.
-bool MountOnly(const std::string& rel) { return rel == "standby.signal" || rel == "postmaster.pid"; }
-
+// The settings zenith appended to postgresql.auto.conf after its
+// "# zenith:" comment belong to a mount, not to the export.
 std::string WithoutZenithSettings(const std::string& conf) {
   const size_t ours = conf.find("# zenith:");
   return ours == std::string::npos ? conf : conf.substr(0, ours);
 }
 
-struct Entry {
-  std::string rel;  // relative path
-  struct stat st;
-};
-
-// Every entry under `root` (not itself), parents before children.
-Result<std::vector<Entry>> Walk(const std::string& root) {
-  std::vector<Entry> out;
-  std::vector<std::string> dirs = {""};
-  while (!dirs.empty()) {
-    const std::string dir = dirs.back();
-    dirs.pop_back();
-    ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(root + (dir.empty() ? "" : "/" + dir)));
-    std::sort(names.begin(), names.end());
-    for (const auto& name : names) {
-      Entry e{dir.empty() ? name : dir + "/" + name, {}};
-      if (::lstat((root + "/" + e.rel).c_str(), &e.st) != 0) return ErrnoStatus("stat", root + "/" + e.rel, errno);
-      if (S_ISDIR(e.st.st_mode)) dirs.push_back(e.rel);
-      out.push_back(std::move(e));
-    }
-  }
-  return out;
-}
-
-bool AllZero(std::span<const uint8_t> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
-}
-
-// Copies one regular file and makes it durable; zero chunks become holes.
-// Writeback of each chunk starts as it is written, so the disk works while
-// the next chunks are read.
-Status CopyFile(const std::string& from, const std::string& to, const struct stat& st, ProgressLine& progress) {
-  ZENITH_ASSIGN_OR_RETURN(UniqueFd in, OpenFile(from, O_RDONLY));
-  ZENITH_ASSIGN_OR_RETURN(UniqueFd out, OpenFile(to, O_WRONLY | O_CREAT | O_EXCL, st.st_mode & 07777));
-  std::vector<uint8_t> buf(kChunk);
-  uint64_t off = 0;
-  for (;;) {
-    ZENITH_ASSIGN_OR_RETURN(size_t n, PreadFull(in.get(), buf, off, from));
-    if (n == 0) break;
-    auto chunk = std::span<const uint8_t>(buf).first(n);
-    if (!AllZero(chunk)) {
-      ZENITH_RETURN_IF_ERROR(PwriteFull(out.get(), chunk, off, to));
-      ::sync_file_range(out.get(), static_cast<off_t>(off), static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
-    }
-    off += n;
-    progress.Add(n);
-  }
-  if (::ftruncate(out.get(), static_cast<off_t>(off)) != 0) return ErrnoStatus("truncate", to, errno);
-  return FsyncFd(out.get(), to);
-}
-
-Status CopyEntry(const std::string& from_root, const std::string& to_root, const Entry& e, ProgressLine& progress) {
-  const std::string from = from_root + "/" + e.rel, to = to_root + "/" + e.rel;
-  if (S_ISDIR(e.st.st_mode)) {
-    if (::mkdir(to.c_str(), e.st.st_mode & 07777) != 0) return ErrnoStatus("create directory", to, errno);
-    return Status::Ok();
-  }
-  if (S_ISLNK(e.st.st_mode)) {
-    char target[4096];
-    ssize_t n = ::readlink(from.c_str(), target, sizeof target - 1);
-    if (n < 0) return ErrnoStatus("read link", from, errno);
-    if (::symlink(std::string(target, static_cast<size_t>(n)).c_str(), to.c_str()) != 0) {
-      return ErrnoStatus("create symlink", to, errno);
-    }
-    return Status::Ok();
-  }
-  if (!S_ISREG(e.st.st_mode)) return Status::Ok();
-  if (e.rel == "postgresql.auto.conf") {
-    ZENITH_ASSIGN_OR_RETURN(std::string conf, ReadFileToString(from));
-    ZENITH_ASSIGN_OR_RETURN(UniqueFd out, OpenFile(to, O_WRONLY | O_CREAT | O_EXCL, 0600));
-    ZENITH_RETURN_IF_ERROR(WriteFull(out.get(), AsBytes(WithoutZenithSettings(conf)), to));
-    return FsyncFd(out.get(), to);
-  }
-  return CopyFile(from, to, e.st, progress);
-}
-
-// Copies the mounted point at `mount` into `dir` (existing and empty) and
-// makes it durable: each file as it is copied, then each directory. Only
-// what the export wrote is synced (syncfs would also flush whatever else is
-// dirty on the file system).
-Status CopyOut(const std::string& mount, const std::string& dir) {
-  ZENITH_ASSIGN_OR_RETURN(auto entries, Walk(mount));
-  uint64_t total = 0;
-  for (const auto& e : entries) {
-    if (S_ISREG(e.st.st_mode)) total += static_cast<uint64_t>(e.st.st_size);
-  }
-  ProgressLine progress("exported", total, stderr);
-  // Directories and links first, in order (parents before children); then
-  // the files, several at a time: each read of a relation file waits on
-  // GetPage round trips, which overlap across files.
-  std::vector<const Entry*> files;
-  for (const auto& e : entries) {
-    if (MountOnly(e.rel)) continue;
-    if (S_ISREG(e.st.st_mode)) {
-      files.push_back(&e);
-      continue;
-    }
-    if (Status s = CopyEntry(mount, dir, e, progress); !s.ok()) return s;
-  }
+// Runs work(i) for every i in [0, count) on kConnections threads, each
+// with its own state from `make_state` (a connection); the first error
+// stops them all (each after its current item) and is returned.
+template <typename State>
+Status ForEachInParallel(size_t count, const std::function<Result<State>()>& make_state,
+                         const std::function<Status(State&, size_t)>& work) {
   std::atomic<size_t> next{0};
   std::mutex mu;
   Status failed;  // the first error; guarded by mu
-  auto work = [&] {
-    for (size_t i; (i = next++) < files.size();) {
-      Status s = CopyEntry(mount, dir, *files[i], progress);
-      if (s.ok()) continue;
-      std::lock_guard lock(mu);
-      if (failed.ok()) failed = s;
-      next = files.size();  // the others stop after their current file
+  auto fail = [&](const Status& s) {
+    std::lock_guard lock(mu);
+    if (failed.ok()) failed = s;
+    next = count;
+  };
+  auto worker = [&] {
+    auto state = make_state();
+    if (!state.ok()) return fail(state.status());
+    for (size_t i; (i = next++) < count;) {
+      if (Status s = work(*state, i); !s.ok()) fail(s);
     }
   };
-  std::vector<std::thread> workers;
-  for (int i = 0; i < kCopyThreads; ++i) workers.emplace_back(work);
-  for (auto& w : workers) w.join();
-  progress.End();
-  ZENITH_RETURN_IF_ERROR(failed);
-  for (const auto& e : entries) {
-    if (S_ISDIR(e.st.st_mode)) ZENITH_RETURN_IF_ERROR(FsyncDirectory(dir + "/" + e.rel));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kConnections; ++i) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  return failed;
+}
+
+// The basebackup's directories, links and files under `dir` (files synced),
+// the relation files' directories, and pg_wal, a directory of its own.
+Status WriteSnapshotFiles(const pageserver::BasebackupArchive& archive, const std::string& dir) {
+  for (const auto& [entry, data] : archive.entries) {
+    const std::string path = dir + "/" + entry.name;
+    if (entry.type == TarEntryType::kDirectory) {
+      ZENITH_RETURN_IF_ERROR(MakeDirectories(path, 0700));
+      if (::chmod(path.c_str(), entry.mode & 07777) != 0) return ErrnoStatus("chmod", path, errno);
+      continue;
+    }
+    ZENITH_RETURN_IF_ERROR(MakeDirectories(DirName(path), 0700));
+    if (entry.type == TarEntryType::kSymlink) {
+      if (::symlink(entry.link_target.c_str(), path.c_str()) != 0) return ErrnoStatus("create symlink", path, errno);
+      continue;
+    }
+    const std::string contents = entry.name == "postgresql.auto.conf" ? WithoutZenithSettings(data) : data;
+    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, entry.mode & 07777));
+    ZENITH_RETURN_IF_ERROR(WriteFull(fd.get(), AsBytes(contents), path));
+    ZENITH_RETURN_IF_ERROR(FsyncFd(fd.get(), path));
+  }
+  for (const auto& file : archive.manifest.relations) {
+    ZENITH_RETURN_IF_ERROR(MakeDirectories(DirName(dir + "/" + file.path), 0700));
+  }
+  return MakeDirectories(dir + "/pg_wal", 0700);
+}
+
+// The WAL from the snapshot's redo to the point, synced.
+Status WriteWal(Session& s, const std::string& timeline, Lsn redo, Lsn point, const std::string& pg_wal) {
+  ZENITH_RETURN_IF_ERROR(pageserver::FetchWalSegments(s.client, timeline, redo, point, pg_wal));
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(pg_wal));
+  for (const auto& name : names) {
+    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(pg_wal + "/" + name, O_RDONLY));
+    ZENITH_RETURN_IF_ERROR(FsyncFd(fd.get(), pg_wal + "/" + name));
+  }
+  return Status::Ok();
+}
+
+// One range of a relation segment file: which file, its first page.
+struct PageRange {
+  size_t file;
+  uint32_t first, count;  // pages of the file
+};
+
+// Writes the non-zero pages of `bytes` at `offset` (zero pages stay holes)
+// and starts their writeback.
+Status WriteSparse(int fd, std::span<const uint8_t> bytes, uint64_t offset, const std::string& path) {
+  for (size_t at = 0; at < bytes.size();) {
+    if (IsAllZeroPage(bytes.subspan(at, kPageSize))) {
+      at += kPageSize;
+      continue;
+    }
+    size_t end = at + kPageSize;
+    while (end < bytes.size() && !IsAllZeroPage(bytes.subspan(end, kPageSize))) end += kPageSize;
+    ZENITH_RETURN_IF_ERROR(PwriteFull(fd, bytes.subspan(at, end - at), offset + at, path));
+    at = end;
+  }
+  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(bytes.size()), SYNC_FILE_RANGE_WRITE);
+  return Status::Ok();
+}
+
+// A connection's state: its page stream and its 1 MB buffer.
+struct Fetcher {
+  std::unique_ptr<pageserver::PageStream> pages;
+  std::vector<uint8_t> buf = std::vector<uint8_t>(kRangePages * kPageSize);
+  std::vector<uint32_t> blocks;
+};
+
+// Every relation file of the snapshot: made at its size (a hole), filled
+// range by range from the page server, then synced.
+Status WriteRelationFiles(const RepoContext& repo, const std::string& timeline,
+                          const pageserver::BasebackupManifest& manifest, const std::string& dir,
+                          ProgressLine& progress) {
+  const auto& files = manifest.relations;
+  std::vector<RelSegment> segs;
+  std::vector<PageRange> ranges;
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto seg = ParseRelationPath(files[i].path);
+    if (!seg) return Corruption("the basebackup's manifest names \"" + files[i].path + "\", no relation file");
+    segs.push_back(*seg);
+    const std::string path = dir + "/" + files[i].path;
+    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, 0600));
+    if (::ftruncate(fd.get(), static_cast<off_t>(files[i].size)) != 0) return ErrnoStatus("size", path, errno);
+    const auto pages = static_cast<uint32_t>(files[i].size / kPageSize);
+    for (uint32_t p = 0; p < pages; p += kRangePages) ranges.push_back({i, p, std::min(kRangePages, pages - p)});
+  }
+  const std::string conninfo = PageServerConnString(repo);
+  const Lsn lsn = manifest.snapshot.valid;
+  std::function<Result<Fetcher>()> connect = [&]() -> Result<Fetcher> {
+    Fetcher f;
+    ZENITH_ASSIGN_OR_RETURN(f.pages, pageserver::PageStream::Open(conninfo, timeline, /*exact=*/true));
+    return f;
+  };
+  ZENITH_RETURN_IF_ERROR(ForEachInParallel<Fetcher>(ranges.size(), connect, [&](Fetcher& f, size_t i) {
+    const PageRange& r = ranges[i];
+    const std::string path = dir + "/" + files[r.file].path;
+    const uint32_t first_block = segs[r.file].segno * BlocksPerSegment() + r.first;
+    f.blocks.resize(r.count);
+    std::iota(f.blocks.begin(), f.blocks.end(), first_block);
+    const auto out = std::span(f.buf).first(size_t{r.count} * kPageSize);
+    ZENITH_RETURN_IF_ERROR(f.pages->GetPages(segs[r.file].tag, f.blocks, lsn, out));
+    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY));
+    ZENITH_RETURN_IF_ERROR(WriteSparse(fd.get(), out, uint64_t{r.first} * kPageSize, path));
+    progress.Add(out.size());
+    return Status::Ok();
+  }));
+  std::function<Result<int>()> none = []() -> Result<int> { return 0; };
+  return ForEachInParallel<int>(files.size(), none, [&](int&, size_t i) {
+    const std::string path = dir + "/" + files[i].path;
+    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+    return FsyncFd(fd.get(), path);
+  });
+}
+
+// Syncs every directory under `dir` and `dir` itself (files were synced
+// as they were written).
+Status SyncDirectories(const std::string& dir) {
+  ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(dir));
+  for (const auto& name : names) {
+    struct stat st;
+    const std::string path = dir + "/" + name;
+    if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
+    if (S_ISDIR(st.st_mode)) ZENITH_RETURN_IF_ERROR(SyncDirectories(path));
   }
   return FsyncDirectory(dir);
+}
+
+// The point into `dir` (existing and empty), durable.
+Status ExportPoint(Session& s, const std::string& branch, const pageserver::ReadPoint& point, const std::string& dir) {
+  // Held by this connection until the export ends.
+  ZENITH_ASSIGN_OR_RETURN(auto owner, s.client.AttachReadOnly(branch, point.lsn, dir, getpid()));
+  const std::string timeline = owner.ToString();
+  ZENITH_ASSIGN_OR_RETURN(std::string tar, s.client.BasebackupAt(timeline, point.lsn));
+  ZENITH_ASSIGN_OR_RETURN(auto archive, pageserver::ParseBasebackupArchive(tar));
+  uint64_t total = 0;
+  for (const auto& file : archive.manifest.relations) total += file.size;
+  ProgressLine progress("exported", total, stderr);
+  Status done = WriteSnapshotFiles(archive, dir);
+  if (done.ok()) done = WriteWal(s, timeline, archive.manifest.snapshot.redo, point.lsn, dir + "/pg_wal");
+  if (done.ok()) done = WriteRelationFiles(s.repo, timeline, archive.manifest, dir, progress);
+  progress.End();
+  ZENITH_RETURN_IF_ERROR(done);
+  return SyncDirectories(dir);
 }
 
 // An export goes into a new or empty directory; on failure it is left as
@@ -199,14 +259,7 @@ int CmdExport(const GlobalOptions& g, const std::string& target, const std::stri
   if (!point.ok()) return Fail(point.status().message());
   auto created = PrepareExportDir(abs);
   if (!created.ok()) return Fail(created.status().message());
-  const std::string mount = s->repo.layout.datadir(point->timeline) + "/export-" + std::to_string(getpid());
-  Status mounted = MountReadOnly(*s, branch, *point, mount);
-  Status copied = mounted.ok() ? CopyOut(mount, abs) : mounted;
-  if (mounted.ok()) {
-    Status down = Unmount(mount, DaemonOf(s->client, mount));
-    if (copied.ok()) copied = down;
-  }
-  IgnoreError(RemoveTree(mount));
+  Status copied = ExportPoint(*s, branch, *point, abs);
   if (!copied.ok()) {
     Undo(abs, *created);
     return Fail("could not export " + target + ": " + copied.message());

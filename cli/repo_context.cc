@@ -18,10 +18,6 @@ namespace {
 using pageserver::RepoClient;
 using Clock = std::chrono::steady_clock;
 
-std::string ConnString(const RepoContext& repo) {
-  return pageserver::PageServerConnString(repo.layout.socket_dir(), repo.config.port);
-}
-
 std::string AbsolutePath(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
   char cwd[PATH_MAX];
@@ -30,6 +26,10 @@ std::string AbsolutePath(const std::string& path) {
 }
 
 }  // namespace
+
+std::string PageServerConnString(const RepoContext& repo) {
+  return pageserver::PageServerConnString(repo.layout.socket_dir(), repo.config.port);
+}
 
 std::string ResolveRepoPath(const std::string& repo_flag) {
   if (!repo_flag.empty()) return AbsolutePath(repo_flag);
@@ -58,7 +58,7 @@ Result<RepoClient> ConnectPageServer(const RepoContext& repo) {
 }
 
 std::optional<pid_t> RunningPageServer(const RepoContext& repo) {
-  auto client = RepoClient::Connect(ConnString(repo));
+  auto client = RepoClient::Connect(PageServerConnString(repo));
   if (!client.ok()) return std::nullopt;
   auto status = client->DescribeServer();
   if (!status.ok()) return std::nullopt;

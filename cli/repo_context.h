@@ -26,6 +26,9 @@ struct RepoContext {
 // NotFound with a hint when there is no repository there.
 Result<RepoContext> OpenRepo(const std::string& repo_path);
 
+// The libpq connection string of the repository's page server (its socket).
+std::string PageServerConnString(const RepoContext& repo);
+
 // A connection to the repository's page server, starting the server first
 // if nobody answers on its socket.
 Result<pageserver::RepoClient> ConnectPageServer(const RepoContext& repo);

@@ -211,7 +211,7 @@ Result<Site> FindSite(const Args& args) {
 Status PrepareRemoteCompute(RepoClient& client, const std::string& timeline, Lsn redo, const std::string& scratch,
                             ComputeEndpoints* ends) {
   ZENITH_ASSIGN_OR_RETURN(auto described, client.DescribeTimeline(timeline));
-  ZENITH_RETURN_IF_ERROR(FillWal(client, timeline, redo, described.end_of_wal, scratch + "/pg_wal"));
+  ZENITH_RETURN_IF_ERROR(pageserver::FetchWalSegments(client, timeline, redo, described.end_of_wal, scratch + "/pg_wal"));
   ZENITH_ASSIGN_OR_RETURN(auto tcp, client.connection().TcpEndpoints());
   *ends = {tcp.peer, tcp.local};
   return ApplyRemoteComputeSettings(scratch, *ends);
@@ -322,7 +322,7 @@ int ServeReadOnly(const Args& args, Readiness& ready, sigset_t signals) {
   auto prepared = BuildScratch(scratch, *tar, /*wal_dir=*/"");
   if (!prepared.ok()) return fail(prepared.status());
   const auto& snapshot = prepared->manifest.snapshot;
-  Status wal = FillWal(*client, timeline, snapshot.redo, point.lsn, scratch + "/pg_wal");
+  Status wal = pageserver::FetchWalSegments(*client, timeline, snapshot.redo, point.lsn, scratch + "/pg_wal");
   if (wal.ok()) wal = WriteStandbySettings(scratch);
   if (!wal.ok()) return fail(wal);
 

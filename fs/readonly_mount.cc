@@ -8,21 +8,8 @@
 #include "common/byte_io.h"
 #include "common/daemon_process.h"
 #include "common/file_util.h"
-#include "common/wal_directory.h"
-#include "common/wal_segment_writer.h"
 
 namespace zenith::fs {
-
-Status FillWal(pageserver::RepoClient& client, const std::string& timeline, Lsn from, Lsn upto,
-               const std::string& pg_wal_dir) {
-  WalSegmentWriter writer(pg_wal_dir, WalSegmentWriter::Existing::kReplace);
-  Lsn at = from.segment_start();
-  return client.FetchWal(timeline, at, upto, [&](std::span<const uint8_t> chunk) {
-    Status s = writer.Write(at, chunk);
-    at = at + chunk.size();
-    return s;
-  });
-}
 
 Status WriteStandbySettings(const std::string& scratch_dir) {
   // The scratch is disposable: nothing in it is synced (scratch_setup.h).

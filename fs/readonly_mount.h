@@ -24,11 +24,6 @@
 
 namespace zenith::fs {
 
-// Fills `pg_wal_dir` with the segment files holding the WAL of `timeline`
-// in [from's segment start, upto): whole 16 MB files, zero after `upto`.
-Status FillWal(pageserver::RepoClient& client, const std::string& timeline, Lsn from, Lsn upto,
-               const std::string& pg_wal_dir);
-
 // standby.signal, and hot_standby on in postgresql.auto.conf.
 Status WriteStandbySettings(const std::string& scratch_dir);
 

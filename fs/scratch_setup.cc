@@ -13,6 +13,7 @@
 #include "common/byte_io.h"
 #include "common/file_util.h"
 #include "common/tar.h"
+#include "pageserver/client/basebackup_archive.h"
 
 namespace zenith::fs {
 
@@ -22,43 +23,10 @@ namespace {
 // suffix, next to the scratch (a rename, so instant whatever their size).
 constexpr std::string_view kTrashPrefix = ".scratch-trash-";
 
-// A non-relation file of a basebackup is at most this big (pg_xact and
-// pg_multixact segments are 256 kB; configuration files are small).
-constexpr uint64_t kMaxBasebackupFile = uint64_t{1} << 30;
-
-// A basebackup read into memory (its files are the small non-relation ones).
-struct Basebackup {
-  pageserver::BasebackupManifest manifest;
-  std::vector<std::pair<TarEntry, std::string>> entries;  // archive order, pg_wal left out; file contents
-};
-
-Result<Basebackup> ParseBasebackup(const std::string& tar) {
-  TarReader reader(MemoryTarSource({AsBytes(tar)}));
-  ZENITH_ASSIGN_OR_RETURN(auto first, reader.Next());
-  if (!first || first->name != pageserver::kManifestName) return Corruption("the basebackup does not start with its manifest");
-  ZENITH_ASSIGN_OR_RETURN(std::string manifest_json, ReadTarEntryData(reader, *first, kMaxBasebackupFile));
-  Basebackup out;
-  ZENITH_ASSIGN_OR_RETURN(out.manifest, pageserver::BasebackupManifest::FromJson(manifest_json));
-  for (;;) {
-    ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());
-    if (!entry) break;
-    if (entry->name == "pg_wal" || entry->name.rfind("pg_wal/", 0) == 0) continue;
-    std::string data;
-    if (entry->type == TarEntryType::kFile) {
-      ZENITH_ASSIGN_OR_RETURN(data, ReadTarEntryData(reader, *entry, kMaxBasebackupFile));
-    }
-    out.entries.emplace_back(std::move(*entry), std::move(data));
-  }
-  for (const auto& file : out.manifest.relations) {
-    if (!ValidateTarEntryName(file.path).ok()) return Corruption("bad relation path in the manifest: " + file.path);
-  }
-  return out;
-}
-
 enum class Want { kDirectory, kFile, kRelation, kSymlink };
 
 // Every path the new scratch holds, with its kind. Parents are directories.
-std::map<std::string, Want> WantedPaths(const Basebackup& backup, bool wal_symlink) {
+std::map<std::string, Want> WantedPaths(const pageserver::BasebackupArchive& backup, bool wal_symlink) {
   std::map<std::string, Want> wanted;
   auto add = [&](const std::string& path, Want kind) {
     for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
@@ -266,7 +234,7 @@ Status RemoveScratchTrash(const std::string& scratch_dir, const std::atomic<bool
 
 Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::string& basebackup_tar,
                                      const std::string& wal_dir) {
-  ZENITH_ASSIGN_OR_RETURN(Basebackup backup, ParseBasebackup(basebackup_tar));
+  ZENITH_ASSIGN_OR_RETURN(pageserver::BasebackupArchive backup, pageserver::ParseBasebackupArchive(basebackup_tar));
   ZENITH_RETURN_IF_ERROR(PrepareDirectory(scratch_dir, WantedPaths(backup, !wal_dir.empty())));
   for (const auto& [entry, data] : backup.entries) ZENITH_RETURN_IF_ERROR(Extract(scratch_dir, entry, data));
   PreparedScratch out;

@@ -2,9 +2,10 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 
-#include <charconv>
+#include "common/wal_segment_writer.h"
 
 namespace zenith::pageserver {
 
@@ -341,6 +342,16 @@ Result<std::vector<TimelineGc>> RepoClient::CollectGarbage(const std::string& wi
     t.wal_left = r.Number();
     t.wal_bytes_left = r.Number();
     return t;
+  });
+}
+
+Status FetchWalSegments(RepoClient& client, const std::string& timeline, Lsn from, Lsn upto, const std::string& dir) {
+  WalSegmentWriter writer(dir, WalSegmentWriter::Existing::kReplace);
+  Lsn at = from.segment_start();
+  return client.FetchWal(timeline, at, upto, [&](std::span<const uint8_t> chunk) {
+    Status s = writer.Write(at, chunk);
+    at = at + chunk.size();
+    return s;
   });
 }
 

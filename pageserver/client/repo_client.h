@@ -161,4 +161,9 @@ class RepoClient {
   std::unique_ptr<PageServerClient> conn_;
 };
 
+// Writes the WAL of `timeline` in [from's segment start, upto) into segment
+// files in `dir` (made if missing): whole 16 MB files, zeros after `upto`,
+// so that recovery from them stops exactly at `upto`. Not synced.
+Status FetchWalSegments(RepoClient& client, const std::string& timeline, Lsn from, Lsn upto, const std::string& dir);
+
 }  // namespace zenith::pageserver
