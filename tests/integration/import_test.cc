@@ -172,6 +172,21 @@ TEST_F(InitFromDatadir, AServerUnderLoadIsImportedInOneConsistentState) {
   ASSERT_TRUE(on_mount.Stop("fast").ok());
 }
 
+TEST_F(InitFromDatadir, ABaseBackupTheServerRefusesIsAClearErrorAndNoRepository) {
+  PgCluster source(dir_.Sub("source"), dir_.path(), 5449);
+  ASSERT_TRUE(source.Initdb().ok());
+  ASSERT_TRUE(source.Start().ok());
+  source.Query("create role plain login");  // may connect, may not take a base backup
+  RunResult r = env_.Zenith({"init", "--from", "host=" + dir_.path() + " port=5449 user=plain dbname=postgres"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("pg_basebackup failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("replication"), std::string::npos) << "the server's reason is shown: " << r.err;
+  EXPECT_FALSE(PathExists(env_.repo()));
+  auto left = ListDirectory(dir_.path());
+  ASSERT_TRUE(left.ok());
+  for (const auto& name : *left) EXPECT_FALSE(name.starts_with(".zenith")) << name << " was left behind";
+}
+
 TEST_F(InitFromDatadir, AServerThatCannotBeReachedIsAClearErrorAndNoRepository) {
   RunResult r = env_.Zenith({"init", "--from", "host=" + dir_.path() + " port=5449 user=postgres dbname=postgres"});
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
