@@ -25,14 +25,12 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "cli/format.h"
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
 #include "common/file_util.h"
 #include "common/page_header.h"
 #include "common/progress.h"
 #include "common/relation_path.h"
-#include "common/str_format.h"
 #include "common/unique_fd.h"
 #include "pageserver/client/basebackup_archive.h"
 #include "pageserver/client/page_client.h"

@@ -2,8 +2,9 @@
 // docs/design.md §8): its PostgreSQL runs on a machine that cannot see the
 // repository, so everything goes over the page server's TCP connection.
 // The mount's pg_wal is a directory of its own in the scratch, filled with
-// the WAL recovery needs (pageserver::FetchWalSegments, pageserver/client/repo_client.h); PostgreSQL writes
-// new WAL there, and the page server's WAL receiver
+// the WAL recovery needs (pageserver::FetchWalSegments in
+// pageserver/client/repo_client.h); PostgreSQL writes new WAL there, and
+// the page server's WAL receiver
 // (pageserver/wal_receiver.h) streams it into the timeline as a synchronous
 // standby: a COMMIT returns once the page server holds it durably.
 //
