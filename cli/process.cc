@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,14 +18,6 @@
 namespace zenith::cli {
 
 namespace {
-
-Result<int> Wait(pid_t pid, const std::string& name) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoStatus("wait for " + name, errno);
-  }
-  return ExitCodeOf(status);
-}
 
 // Runs argv with the CLI's terminal; stdout and stderr become `stdout_fd`
 // and `stderr_fd` where valid.
@@ -63,7 +54,7 @@ Result<Pipe> MakePipe(const std::string& for_program) {
 
 Result<int> RunForeground(const std::vector<std::string>& argv) {
   ZENITH_ASSIGN_OR_RETURN(pid_t pid, Spawn(argv, -1));
-  return Wait(pid, argv[0]);
+  return WaitForExit(pid, argv[0]);
 }
 
 Result<int> RunForegroundFiltered(const std::vector<std::string>& argv,
@@ -82,7 +73,7 @@ Result<int> RunForegroundFiltered(const std::vector<std::string>& argv,
     std::fflush(stdout);
   });
   if (!pending.empty() && keep(pending)) std::fwrite(pending.data(), 1, pending.size(), stdout);
-  return Wait(*pid, argv[0]);
+  return WaitForExit(*pid, argv[0]);
 }
 
 Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv) {
@@ -94,7 +85,7 @@ Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv) {
   ReadToEnd(pipe.read_end.get(), [&](std::string_view chunk) {
     out.errors.append(chunk.substr(0, kMaxCollectedErrors - std::min(out.errors.size(), kMaxCollectedErrors)));
   });
-  ZENITH_ASSIGN_OR_RETURN(out.exit_code, Wait(*pid, argv[0]));
+  ZENITH_ASSIGN_OR_RETURN(out.exit_code, WaitForExit(*pid, argv[0]));
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "cli/process.h"
 #include "cli/repo_context.h"
 #include "common/file_util.h"
+#include "common/str_format.h"
 #include "pageserver/client/server_launcher.h"
 
 namespace zenith::cli {
@@ -40,8 +41,7 @@ Status CreateWithPageServer(const std::string& repo, const std::vector<std::stri
   argv.insert(argv.end(), source.begin(), source.end());
   ZENITH_ASSIGN_OR_RETURN(Outcome out, RunCollectingErrors(argv));
   if (out.exit_code == 0) return Status::Ok();
-  std::string message = out.errors;
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  std::string message = WithoutTrailingSpace(out.errors);
   if (const std::string prefix = "zenith-pageserver: "; message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
   if (message.empty()) message = program + " exited with code " + std::to_string(out.exit_code);
   return IoError(message);

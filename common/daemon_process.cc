@@ -31,6 +31,14 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
   return Spawn(options);
 }
 
+Result<int> WaitForExit(pid_t pid, const std::string& name) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return ErrnoStatus("wait for " + name, errno);
+  }
+  return ExitCodeOf(status);
+}
+
 std::optional<int> ReapIfExited(pid_t pid) {
   int status = 0;
   pid_t r = waitpid(pid, &status, WNOHANG);

@@ -24,6 +24,10 @@ Result<pid_t> SpawnDaemon(const std::vector<std::string>& argv, const std::strin
 // it still runs.
 std::optional<int> ReapIfExited(pid_t pid);
 
+// Waits for child `name` (pid `pid`) to exit: its exit code (128+signal if
+// it was killed). IoError if it cannot be waited for.
+Result<int> WaitForExit(pid_t pid, const std::string& name);
+
 // True while `pid` runs (a zombie counts as exited).
 bool ProcessAlive(pid_t pid);
 

@@ -18,4 +18,9 @@ std::string StringPrintf(const char* fmt, ...) {
   return out;
 }
 
+std::string WithoutTrailingSpace(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
 }  // namespace zenith

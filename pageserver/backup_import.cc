@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -23,6 +22,7 @@
 #include "common/progress.h"
 #include "common/relation_path.h"
 #include "common/spawn.h"
+#include "common/str_format.h"
 #include "common/wal_directory.h"
 #include "common/wal_reader.h"
 #include "pageserver/layer_writer.h"
@@ -160,11 +160,7 @@ Status BackupReceiver::AddRelationFile(TarReader& tar, const TarEntry& entry, co
   for (uint64_t off = 0; off < whole; off += kChunk) {
     const auto chunk = std::span(buf_).first(static_cast<size_t>(std::min<uint64_t>(kChunk, whole - off)));
     ZENITH_RETURN_IF_ERROR(ReadEntryBytes(tar, chunk, entry.name));
-    for (size_t at = 0; at < chunk.size(); at += kPageSize) {
-      const auto page = chunk.subspan(at, kPageSize);
-      if (IsAllZeroPage(page)) continue;
-      ZENITH_RETURN_IF_ERROR(layer_.AddPage(seg.tag, first_block + static_cast<uint32_t>((off + at) / kPageSize), page));
-    }
+    ZENITH_RETURN_IF_ERROR(layer_.AddNonZeroPages(seg.tag, first_block + static_cast<uint32_t>(off / kPageSize), chunk));
   }
   relation_files_.push_back(DatadirEntry{entry.name, DatadirEntryKind::kFile, entry.mode, entry.size, entry.mtime,
                                          "", seg});
@@ -296,18 +292,11 @@ Status BuildFromBackup(const RepoLayout& layout, const TarReader::Source& backup
 
 using Connection = std::unique_ptr<PGconn, decltype(&PQfinish)>;
 
-// `text` without its trailing newlines and spaces (libpq's and
-// pg_basebackup's messages end with one).
-std::string Trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-
 // The one value a query returns, or an error in the server's words.
 Result<std::string> QueryValue(PGconn* conn, const std::string& sql) {
   std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn, sql.c_str()), &PQclear);
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1 || PQnfields(r.get()) != 1) {
-    return IoError("the server refused \"" + sql + "\": " + Trimmed(PQerrorMessage(conn)));
+    return IoError("the server refused \"" + sql + "\": " + WithoutTrailingSpace(PQerrorMessage(conn)));
   }
   return std::string(PQgetvalue(r.get(), 0, 0));
 }
@@ -316,7 +305,7 @@ Result<std::string> QueryValue(PGconn* conn, const std::string& sql) {
 Result<Connection> ConnectToSource(const std::string& conninfo) {
   Connection conn(PQconnectdb(conninfo.c_str()), &PQfinish);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
-    return Unavailable("cannot connect to " + conninfo + ": " + Trimmed(PQerrorMessage(conn.get())));
+    return Unavailable("cannot connect to " + conninfo + ": " + WithoutTrailingSpace(PQerrorMessage(conn.get())));
   }
   const int version = PQserverVersion(conn.get());
   if (version / 10000 != 15) {
@@ -337,9 +326,7 @@ class BasebackupProcess {
   ~BasebackupProcess() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);
-    int status;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
+    IgnoreError(WaitForExit(pid_, "pg_basebackup").status());
   }
   int output() const { return out_.get(); }
   // Reads the rest of the archive (padding after its end) when `drain`,
@@ -378,17 +365,14 @@ Status BasebackupProcess::Wait(bool drain) {
     if (n == 0 || (n < 0 && errno != EINTR)) break;
   }
   out_.reset();
-  int status = 0;
-  while (waitpid(pid_, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoStatus("wait for pg_basebackup", errno);
-  }
+  auto exited = WaitForExit(pid_, "pg_basebackup");
   pid_ = -1;
-  const int code = ExitCodeOf(status);
+  ZENITH_ASSIGN_OR_RETURN(int code, std::move(exited));
   if (code == 0) return Status::Ok();
   std::string errors(4096, '\0');
   auto got = PreadFull(errors_.get(), std::span(reinterpret_cast<uint8_t*>(errors.data()), errors.size()), 0,
                        "pg_basebackup's errors");
-  errors = Trimmed(errors.substr(0, got.ok() ? *got : 0));
+  errors = WithoutTrailingSpace(errors.substr(0, got.ok() ? *got : 0));
   return IoError("pg_basebackup failed (exit code " + std::to_string(code) + ")" + (errors.empty() ? "" : ": " + errors));
 }
 

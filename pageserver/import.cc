@@ -16,6 +16,7 @@
 #include "common/page_header.h"
 #include "common/pg_control.h"
 #include "common/progress.h"
+#include "common/str_format.h"
 #include "common/wal_directory.h"
 #include "common/wal_reader.h"
 #include "pageserver/layer_writer.h"
@@ -36,8 +37,7 @@ Status CheckSourceCluster(const std::string& datadir) {
   if (!version.ok()) {
     return InvalidArgument("\"" + datadir + "\" is not a PostgreSQL data directory (it has no readable PG_VERSION)");
   }
-  std::string major = *version;
-  while (!major.empty() && (major.back() == '\n' || major.back() == ' ')) major.pop_back();
+  const std::string major = WithoutTrailingSpace(*version);
   if (major != "15") {
     return InvalidArgument("\"" + datadir + "\" is a PostgreSQL " + major + " data directory; zenith needs PostgreSQL 15");
   }
@@ -91,12 +91,8 @@ Status AddRelationPages(const std::string& path, const RelSegment& seg, uint64_t
     ZENITH_ASSIGN_OR_RETURN(size_t got, PreadFull(fd.get(), std::span(buf).first(want), off, path));
     if (got != want) return IoError("\"" + path + "\" shrank while it was imported");
     if (progress) progress->Add(want);
-    for (size_t at = 0; at < want; at += kPageSize) {
-      const auto page = std::span<const uint8_t>(buf).subspan(at, kPageSize);
-      if (IsAllZeroPage(page)) continue;
-      const uint32_t block = first_block + static_cast<uint32_t>((off + at) / kPageSize);
-      ZENITH_RETURN_IF_ERROR(writer.AddPage(seg.tag, block, page));
-    }
+    const uint32_t block = first_block + static_cast<uint32_t>(off / kPageSize);
+    ZENITH_RETURN_IF_ERROR(writer.AddNonZeroPages(seg.tag, block, std::span<const uint8_t>(buf).first(want)));
   }
   return Status::Ok();
 }

@@ -11,6 +11,7 @@
 #include "common/byte_io.h"
 #include "common/file_io.h"
 #include "common/file_util.h"
+#include "common/page_header.h"
 #include "pageserver/layer_format.h"
 
 namespace zenith::pageserver {
@@ -78,6 +79,15 @@ Status LayerWriter::AddPage(const RelTag& rel, uint32_t block, std::span<const u
   page_buf_.append(reinterpret_cast<const char*>(page.data()), page.size());
   index_.push_back({rel, block, page_no, ComputeCrc32c(page)});
   if (page_buf_.size() >= kPageBufferBytes) return FlushPages();
+  return Status::Ok();
+}
+
+Status LayerWriter::AddNonZeroPages(const RelTag& rel, uint32_t first_block, std::span<const uint8_t> pages) {
+  for (size_t at = 0; at + lf::kPageSize <= pages.size(); at += lf::kPageSize) {
+    const auto page = pages.subspan(at, lf::kPageSize);
+    if (IsAllZeroPage(page)) continue;
+    ZENITH_RETURN_IF_ERROR(AddPage(rel, first_block + static_cast<uint32_t>(at / lf::kPageSize), page));
+  }
   return Status::Ok();
 }
 

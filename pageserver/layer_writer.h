@@ -46,6 +46,10 @@ class LayerWriter {
   // A page image (8192 bytes). REQUIRES: no AppendFilesTar() call yet.
   // The same (rel, block) twice is an InvalidArgument at Finish().
   Status AddPage(const RelTag& rel, uint32_t block, std::span<const uint8_t> page);
+  // The non-zero pages among `pages` (whole pages of `rel` from block
+  // `first_block` on), as an import adds a relation file's contents: zero
+  // pages are left out, implied by a floor of 0. Same REQUIRES as AddPage.
+  Status AddNonZeroPages(const RelTag& rel, uint32_t first_block, std::span<const uint8_t> pages);
   // Appends bytes of the tar body of non-relation files (no trailer).
   Status AppendFilesTar(std::span<const uint8_t> bytes);
   // The relation's size and floor at this snapshot; once per relation.

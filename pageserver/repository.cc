@@ -11,17 +11,13 @@
 #include "common/duration.h"
 #include "common/file_util.h"
 #include "common/pg_time.h"
+#include "common/str_format.h"
 
 namespace zenith::pageserver {
 
 namespace {
 
 constexpr int kMaxAncestorDepth = 1000;
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 }  // namespace
 
@@ -62,7 +58,7 @@ Result<std::vector<BranchInfo>> Repository::ListBranches() const {
 
 Result<TimelineId> Repository::ReadRef(const std::string& name) const {
   ZENITH_ASSIGN_OR_RETURN(std::string text, ReadFileToString(layout_.branch_ref(name)));
-  auto id = TimelineId::Parse(Trim(text));
+  auto id = TimelineId::Parse(WithoutTrailingSpace(text));
   if (!id) return Corruption("branch ref \"" + layout_.branch_ref(name) + "\" does not hold a timeline id");
   return *id;
 }

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/catch_all.h"
+#include "common/str_format.h"
 #include "common/wal_segment_writer.h"
 
 namespace zenith::pageserver {
@@ -136,9 +137,7 @@ class WalReceiver::Connection {
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
   std::string Error() const {
-    std::string e = PQerrorMessage(conn_);
-    while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
-    return e;
+    return WithoutTrailingSpace(PQerrorMessage(conn_));
   }
   PGconn* conn_;
 };

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/byte_io.h"
+#include "common/str_format.h"
 #include "pageserver/client/sql_state.h"
 
 namespace zenith::pageserver {
@@ -14,8 +15,7 @@ namespace zenith::pageserver {
 namespace {
 
 std::string TrimMessage(const char* msg) {
-  std::string s = msg ? msg : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::string s = WithoutTrailingSpace(msg ? msg : "");
   if (s.rfind("ERROR:  ", 0) == 0) s.erase(0, 8);
   return s;
 }
