@@ -70,6 +70,7 @@ inline Status Busy(std::string msg) { return {StatusCode::kBusy, std::move(msg)}
 inline Status ProtocolError(std::string msg) { return {StatusCode::kProtocol, std::move(msg)}; }
 inline Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
 inline Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+inline Status PermissionDenied(std::string msg) { return {StatusCode::kPermissionDenied, std::move(msg)}; }
 
 // The one place errno becomes an error: keeps the operation and the path,
 // e.g. `could not open "base/5/16384": No such file or directory`.

@@ -36,6 +36,7 @@
 #include "common/file_util.h"
 #include "common/pg_control.h"
 #include "fs/datadir_fs.h"
+#include "fs/local_layer_source.h"
 #include "fs/mount_lease.h"
 #include "fs/prefetching_page_source.h"
 #include "fs/prewarm.h"
@@ -64,6 +65,48 @@ size_t ReadAheadPages() {
   const long value = mb != nullptr && *mb ? std::strtol(mb, nullptr, 10) : 0;
   return static_cast<size_t>(std::clamp(value, 0L, 1L << 20)) * 1024 * 1024 / 8192;
 }
+
+// A mount on the page server's machine reads its snapshot's layer files
+// itself (fs/local_layer_source.h) unless $ZENITH_FS_LOCAL_LAYERS is "0",
+// which sends every read over the page server's socket.
+bool LocalLayersEnabled() {
+  const char* env = std::getenv("ZENITH_FS_LOCAL_LAYERS");
+  return env == nullptr || std::string(env) != "0";
+}
+
+LocalLayerSource::Loader LayerLoader(MountLease::Connector connect, std::string timeline) {
+  return [connect = std::move(connect), timeline = std::move(timeline)](
+             Lsn lsn) -> Result<std::shared_ptr<const pageserver::SnapshotView>> {
+    ZENITH_ASSIGN_OR_RETURN(RepoClient client, connect());
+    ZENITH_ASSIGN_OR_RETURN(auto files, client.LayerFiles(timeline, lsn));
+    return OpenLayerView(files, lsn);
+  };
+}
+
+// Where a mount's remote pages come from: the page server's socket, and on
+// its machine the layer files in front of it; read-ahead in front of both.
+class MountPages {
+ public:
+  MountPages(RemotePageSource& remote, std::optional<LocalLayerSource::Loader> local_loader, Lsn lsn)
+      : remote_(remote) {
+    if (local_loader) local_.emplace(remote_, std::move(*local_loader), lsn);
+    prefetch_.emplace(local_ ? static_cast<PageSource&>(*local_) : remote_, ReadAheadPages());
+  }
+  PageSource* source() { return &*prefetch_; }
+  void MoveTo(Lsn lsn) {
+    remote_.MoveTo(lsn);
+    if (local_) local_->MoveTo(lsn);
+  }
+  std::string Summary() const {
+    return "GetPage: " + remote_.Summary() + (local_ ? "; local reads: " + local_->Summary() : "") +
+           "; read-ahead: " + prefetch_->Summary();
+  }
+
+ private:
+  RemotePageSource& remote_;
+  std::optional<LocalLayerSource> local_;
+  std::optional<PrefetchingPageSource> prefetch_;
+};
 
 struct Args {
   std::string repo, branch, mountpoint;
@@ -137,7 +180,7 @@ Result<Lsn> CheckpointIn(const std::string& scratch) {
 
 // SIGTERM/SIGINT stop the filesystem; SIGUSR1 logs the request counters so
 // far (for profiling a running mount). Taken synchronously on a thread.
-std::thread StartSignalThread(DatadirFs* fs, const RemotePageSource* pages, sigset_t signals) {
+std::thread StartSignalThread(DatadirFs* fs, const MountPages* pages, sigset_t signals) {
   // Runs until our own SIGUSR2 at exit, so waking it is always safe.
   return std::thread([fs, pages, signals] {
     for (;;) {
@@ -145,7 +188,7 @@ std::thread StartSignalThread(DatadirFs* fs, const RemotePageSource* pages, sigs
       sigwait(&signals, &sig);
       if (sig == SIGUSR2) return;
       if (sig == SIGUSR1) {
-        spdlog::info("served FUSE requests so far: {}; GetPage: {}", fs->RequestSummary(), pages->Summary());
+        spdlog::info("served FUSE requests so far: {}; {}", fs->RequestSummary(), pages->Summary());
         continue;
       }
       spdlog::info("received signal {}, unmounting", sig);
@@ -163,8 +206,7 @@ int Failed(Readiness& ready, const Status& s) {
 
 // Serves the mounted filesystem until it is unmounted or signalled;
 // RemoveScratchTrash runs meanwhile. OK if it stopped cleanly.
-Status RunMounted(DatadirFs& fs, const RemotePageSource& pages, const PrefetchingPageSource& prefetch,
-                  const std::string& scratch, sigset_t signals) {
+Status RunMounted(DatadirFs& fs, const MountPages& pages, const std::string& scratch, sigset_t signals) {
   std::thread signal_thread = StartSignalThread(&fs, &pages, signals);
   // What BuildScratch set aside goes in the background, not on the mount's path.
   std::atomic<bool> stop_removing{false};
@@ -179,8 +221,7 @@ Status RunMounted(DatadirFs& fs, const RemotePageSource& pages, const Prefetchin
   trash_remover.join();
   if (!run.ok()) spdlog::error("the filesystem stopped: {}", run.message());
   spdlog::info("served FUSE requests: {}", fs.RequestSummary());
-  spdlog::info("GetPage: {}", pages.Summary());
-  spdlog::info("read-ahead: {}", prefetch.Summary());
+  spdlog::info("{}", pages.Summary());
   return run;
 }
 
@@ -255,10 +296,13 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   auto checkpoint = CheckpointIn(scratch);
   if (!checkpoint.ok()) return fail(checkpoint.status());
 
-  RemotePageSource pages(conninfo, timeline, snapshot.valid, [&site] { return site->connect().status(); });
-  PrefetchingPageSource prefetching(pages, ReadAheadPages());
+  RemotePageSource remote(conninfo, timeline, snapshot.valid, [&site] { return site->connect().status(); });
+  MountPages pages(remote,
+                   !site->remote() && LocalLayersEnabled() ? std::optional(LayerLoader(site->connect, timeline))
+                                                           : std::nullopt,
+                   snapshot.valid);
   std::unique_ptr<SnapshotUploader> uploader;
-  auto fs = DatadirFs::Create({scratch, prepared->remote_files, &prefetching,
+  auto fs = DatadirFs::Create({scratch, prepared->remote_files, pages.source(),
                                [&uploader](std::string bytes) { uploader->OnControlWrite(std::move(bytes)); }});
   if (!fs.ok()) return fail(fs.status());
   uploader = std::make_unique<SnapshotUploader>(
@@ -285,7 +329,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
                site->remote() ? " from the page server at " + conninfo : "", snapshot.valid.ToString());
   spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());
-  Status run = RunMounted(**fs, pages, prefetching, scratch, signals);
+  Status run = RunMounted(**fs, pages, scratch, signals);
   watcher.reset();
   Status drained = uploader->Drain(std::chrono::seconds(60));
   if (!drained.ok()) spdlog::error("{}", drained.message());
@@ -326,16 +370,17 @@ int ServeReadOnly(const Args& args, Readiness& ready, sigset_t signals) {
   if (wal.ok()) wal = WriteStandbySettings(scratch);
   if (!wal.ok()) return fail(wal);
 
-  RemotePageSource pages(conninfo, timeline, snapshot.valid,
-                         [&layout, &config] { return pageserver::ConnectOrStartRepo(layout, *config).status(); });
-  PrefetchingPageSource prefetching(pages, ReadAheadPages());
-  auto fs = DatadirFs::Create({scratch, prepared->remote_files, &prefetching, {}});
+  MountLease::Connector connect = [layout, config = *config] { return pageserver::ConnectOrStartRepo(layout, config); };
+  RemotePageSource remote(conninfo, timeline, snapshot.valid, [&connect] { return connect().status(); });
+  MountPages pages(remote, LocalLayersEnabled() ? std::optional(LayerLoader(connect, timeline)) : std::nullopt,
+                   snapshot.valid);
+  auto fs = DatadirFs::Create({scratch, prepared->remote_files, pages.source(), {}});
   if (!fs.ok()) return fail(fs.status());
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
   spdlog::info("mounted branch {} read-only at {} (timeline {}, snapshot valid at {}) at {}", args.branch,
                point.lsn.ToString(), timeline, snapshot.valid.ToString(), args.mountpoint);
   ready.Report("ok " + snapshot.valid.ToString());
-  Status run = RunMounted(**fs, pages, prefetching, scratch, signals);
+  Status run = RunMounted(**fs, pages, scratch, signals);
   fs->reset();
   IgnoreError(RemoveTree(dir));  // nothing in it is anyone's
   spdlog::info("unmounted {}", args.mountpoint);

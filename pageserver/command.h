@@ -46,6 +46,10 @@ class Session {
   // Unique within the server process (its low 32 bits are the BackendKeyData
   // process id the client sees).
   virtual uint64_t id() const = 0;
+  // The client is on this machine, running as the repository's owner (it
+  // came over the Unix socket, which serves nobody else): it may be told
+  // the repository's file paths, and may open them.
+  virtual bool local() const = 0;
   // Runs `hook` once when the connection ends, however it ends: Terminate, an
   // abrupt close, a protocol error, or the server stopping. Hooks run on the
   // connection's thread, newest first, before the socket is closed, so a client

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <filesystem>
 
 #include "common/byte_io.h"
 #include "common/duration.h"
@@ -168,6 +169,32 @@ class PageService {
       }
       ZENITH_RETURN_IF_ERROR(page.empty() ? ctx.CopyData(AsBytes(reply)) : ctx.CopyData({PageReplyHead(), page}));
     }
+  }
+
+  // layer_files <branch|timeline> <lsn>: the files a mount reading at that
+  // snapshot may map and read itself, as GetPage@LSN would (SnapshotView).
+  // Each row names the layer's timeline and valid LSN, which the client
+  // checks against the file it opens. The files stay while the snapshot is
+  // pinned, or until compaction replaces them by merged ones holding the same
+  // pages: a client that finds one gone asks again.
+  Status LayerFiles(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "layer_files <branch|timeline> <lsn>"));
+    if (!ctx.session().local()) {
+      return PermissionDenied("layer_files: only for a client on the page server's machine, over its Unix socket");
+    }
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(ctx.args()[1]));
+    auto view = tl->ViewAt(lsn);
+    if (view->newest() == nullptr || view->newest()->lsns().valid != lsn) {
+      return NotFound("no snapshot of timeline " + Hex(tl->id()) + " is valid at " + lsn.ToString());
+    }
+    std::vector<Row> rows;
+    for (const auto& layer : view->layers()) {
+      std::error_code ec;
+      const std::filesystem::path path = std::filesystem::absolute(layer->path(), ec);
+      rows.push_back(Row{ec ? layer->path() : path.string(), Hex(layer->timeline_id()), layer->lsns().valid.ToString()});
+    }
+    return ctx.SendRows(rows);
   }
 
   Status PutSnapshot(CommandContext& ctx) {
@@ -446,6 +473,7 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
       &PageService::SnapshotList);
   add("basebackup", "basebackup <branch|timeline> [<lsn>] [pin]", {}, &PageService::Basebackup);
   add("pagestream", "pagestream <branch|timeline> [exact]", {}, &PageService::PageStream);
+  add("layer_files", "layer_files <branch|timeline> <lsn>", {"path", "timeline_id", "valid"}, &PageService::LayerFiles);
   add("put_snapshot", "put_snapshot <branch|timeline>", {}, &PageService::PutSnapshot);
   add("prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
   add("attach", "attach <branch|timeline> <mountpoint> <pid>", {}, &PageService::Attach);

@@ -14,6 +14,10 @@
 //                                           pins its snapshot for the session
 //   pagestream <branch|timeline> [exact]    CopyBoth GetPage@LSN; `exact`:
 //                                           only at an LSN a snapshot is valid at
+//   layer_files <branch|timeline> <lsn>     the layer files of the view at a
+//                                           snapshot's valid, newest first
+//                                           (local clients only: a mount
+//                                           maps them, fs/local_layer_source.h)
 //   put_snapshot <branch|timeline>          CopyIn snapshot layer
 //   prepare_wal <branch|timeline> <lsn>     copy ancestor WAL a mount needs
 //   attach <timeline> <mountpoint> <pid>    take the read-write mount lease

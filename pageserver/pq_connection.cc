@@ -450,7 +450,7 @@ Result<PqConnection::StartupOutcome> PqConnection::AcceptStartup(const pq::Start
 
 Status PqConnection::Authenticate() {
   const std::string user = Param(params_, "user");
-  const Status denied(StatusCode::kPermissionDenied, "password authentication failed for user \"" + user + "\"");
+  const Status denied = PermissionDenied("password authentication failed for user \"" + user + "\"");
   std::string* out = &socket_.output();
   pq::AppendAuthenticationSasl(out, "SCRAM-SHA-256");
   ScramExchange scram(*options_.password);

@@ -112,6 +112,9 @@ struct PqConnectionOptions {
   // Not empty: answer the startup packet with FATAL 28000 and this message
   // (a Unix-socket peer that is not the repository's owner).
   std::string refuse_peer;
+  // The peer came over the Unix socket as the repository's owner
+  // (Session::local).
+  bool local = false;
   // Set: the client authenticates with SCRAM-SHA-256 against it, as user
   // `password_user`, before anything else (TCP). Not owned.
   const ScramVerifier* password = nullptr;
@@ -133,6 +136,7 @@ class PqConnection final : public Session {
   // Session
   const std::map<std::string, std::string>& startup_params() const override { return params_; }
   uint64_t id() const override { return options_.id; }
+  bool local() const override { return options_.local; }
   void OnClose(std::function<void()> hook) override { close_hooks_.push_back(std::move(hook)); }
 
  private:

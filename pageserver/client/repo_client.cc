@@ -222,6 +222,17 @@ Result<std::vector<SnapshotEntry>> RepoClient::ListSnapshots(const std::string& 
   });
 }
 
+Result<std::vector<LayerFileEntry>> RepoClient::LayerFiles(const std::string& target, Lsn lsn) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "layer_files $1 $2", {target, lsn.ToString()}, 3));
+  return ParseRows<LayerFileEntry>("layer_files", rows, [](RowReader& r) {
+    LayerFileEntry e;
+    e.path = r.Text();
+    e.timeline = r.Id();
+    e.valid = r.LsnOrInvalid();
+    return e;
+  });
+}
+
 Result<std::vector<MountEntry>> RepoClient::Mounts() {
   ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "mounts", {}, 7));
   return ParseRows<MountEntry>("mounts", rows, [](RowReader& r) {

@@ -61,6 +61,12 @@ struct SnapshotEntry {  // snapshot_list, oldest first
   uint64_t pages = 0;
 };
 
+struct LayerFileEntry {  // layer_files, newest first
+  std::string path;     // absolute, on the page server's machine
+  TimelineId timeline;  // what the file's header must say
+  Lsn valid;
+};
+
 struct MountEntry {  // mounts
   TimelineId timeline;
   std::string branch, mountpoint;
@@ -117,6 +123,9 @@ class RepoClient {
   Result<TimelineDescription> DescribeTimeline(const std::string& target);
   Result<std::vector<SnapshotEntry>> ListSnapshots(const std::string& target);
   Result<std::vector<MountEntry>> Mounts();
+  // The layer files of `target`'s view at `lsn`, a snapshot's valid
+  // (kNotFound otherwise); only over the Unix socket (kPermissionDenied).
+  Result<std::vector<LayerFileEntry>> LayerFiles(const std::string& target, Lsn lsn);
 
   // Registers this connection as the mount of `target` at `mountpoint`.
   Status Attach(const std::string& target, const std::string& mountpoint, pid_t pid);

@@ -11,20 +11,25 @@
 //       (after a warm-up): goals >= 1.0 of cold, >= 0.8 of warm;
 //   pgbench -S warm (the next --seconds on the same servers);
 //   a full scan of pgbench_accounts, cold on both: goal >= 0.8 of local
-//       (as time ratio local / zenith), zenith not prewarming with and
-//       without its read-ahead (off by default; ZENITH_FS_READAHEAD_MB=64),
-//       and once while prewarming the whole database (the two compete);
-//   GetPage p50/p99 with 1, 4 and 8 clients reading at once (one pagestream
-//       each, one request in flight, random blocks of pgbench_accounts on a
-//       branch each, as that many mounts would): goals p50 <= 30 us and
+//       (as time ratio local / zenith). The machine's disk is noisy, so
+//       --scan-rounds rounds alternate a local and a zenith scan (not
+//       prewarming) and the medians are compared; the same rounds give
+//       zenith over the page server's socket (ZENITH_FS_LOCAL_LAYERS=0),
+//       as a remote mount reads; once more while prewarming the database;
+//   page reads with 1, 4 and 8 mounts reading at once, p50/p99: as a local
+//       mount reads (fs::LocalLayerSource on the layer files of its
+//       branch's snapshot, one per thread) and as a remote one does
+//       (GetPage@LSN, one pagestream each, one request in flight); random
+//       blocks of pgbench_accounts on a branch each: goals p50 <= 30 us and
 //       p99 <= 200 us at 8.
 //
 // Usage (as an unprivileged user; PostgreSQL refuses root):
-//   build/bench/bench_cold_bench [--scale 70] [--seconds 20] [--clients 2]
+//   build/bench/bench_cold_bench [--scale 70] [--seconds 20] [--clients 2] [--scan-rounds 5]
 // A quick run: --scale 5 --seconds 5
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <random>
@@ -35,6 +40,7 @@
 #include "common/file_util.h"
 #include "common/relation_path.h"
 #include "common/status.h"
+#include "fs/local_layer_source.h"
 #include "pageserver/client/page_client.h"
 #include "pageserver/client/page_protocol.h"
 #include "pageserver/client/repo_client.h"
@@ -54,15 +60,18 @@ struct Options {
   int seconds = 20;
   int clients = 2;
   int getpage_seconds = 5;
+  int scan_rounds = 5;
   ServerSettings settings;
   bool keep = false;
 };
 
 struct Figures {
   double first_zenith = 0, first_local_cold = 0, warm_local = 0, warm_zenith = 0;
-  double scan_zenith = 0, scan_local = 0, scan_zenith_readahead = 0, scan_zenith_prewarming = 0;
+  std::vector<double> scans_zenith, scans_local, scans_socket;  // one per round
+  double scan_zenith_prewarming = 0;
   double first_zenith_no_prewarm = 0;
-  std::vector<std::pair<double, double>> getpage;  // p50, p99 in us for 1, 4, 8 clients
+  // p50, p99 in us for 1, 4, 8 readers: a local mount's, a remote one's
+  std::vector<std::pair<double, double>> reads_local, reads_socket;
   std::string fs_summary;
 };
 
@@ -88,7 +97,8 @@ class ColdBench {
   }
   Result<double> Scan(const Server& pg) const;
   Status FirstSeconds(bool prewarm, double* first, double* warm);
-  Result<double> ScanOnMount(const char* readahead_mb, bool prewarm);
+  Result<double> ScanOnMount(bool local_layers, bool prewarm);
+  Result<double> ScanLocal();
   Status MeasureZenith(Figures* f);
   Status MeasureLocal(Figures* f);
   Status MeasureGetPage(Figures* f);
@@ -150,10 +160,11 @@ Status ColdBench::FirstSeconds(bool prewarm, double* first, double* warm) {
   return Zenith({"umount", mnt});
 }
 
-// A cold scan on a fresh mount with the given read-ahead (MB) and prewarming.
-Result<double> ColdBench::ScanOnMount(const char* readahead_mb, bool prewarm) {
+// A cold scan on a fresh mount reading the layer files itself or over the
+// socket, prewarming or not.
+Result<double> ColdBench::ScanOnMount(bool local_layers, bool prewarm) {
   const std::string mnt = dir_.Sub("mnt");
-  env_.SetEnv("ZENITH_FS_READAHEAD_MB", readahead_mb);
+  env_.SetEnv("ZENITH_FS_LOCAL_LAYERS", local_layers ? "1" : "0");
   env_.SetEnv("ZENITH_FS_PREWARM", prewarm ? "1" : "0");
   ZENITH_RETURN_IF_ERROR(ColdPageServer());
   ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
@@ -162,8 +173,19 @@ Result<double> ColdBench::ScanOnMount(const char* readahead_mb, bool prewarm) {
   auto scan = Scan(pg);
   ZENITH_RETURN_IF_ERROR(pg.Stop());
   ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
-  env_.SetEnv("ZENITH_FS_READAHEAD_MB", "0");
+  env_.SetEnv("ZENITH_FS_LOCAL_LAYERS", "1");
   env_.SetEnv("ZENITH_FS_PREWARM", "1");
+  return scan;
+}
+
+// A cold scan of the local copy (a fresh start, its files evicted).
+Result<double> ColdBench::ScanLocal() {
+  Server pg(opt_.settings, Local(), dir_.path(), kPort);
+  ZENITH_RETURN_IF_ERROR(Sync());
+  ZENITH_RETURN_IF_ERROR(EvictTree(Local()));
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  auto scan = Scan(pg);
+  ZENITH_RETURN_IF_ERROR(pg.Stop());
   return scan;
 }
 
@@ -172,9 +194,18 @@ Result<double> ColdBench::ScanOnMount(const char* readahead_mb, bool prewarm) {
 Status ColdBench::MeasureZenith(Figures* f) {
   ZENITH_RETURN_IF_ERROR(FirstSeconds(/*prewarm=*/true, &f->first_zenith, &f->warm_zenith));
   ZENITH_RETURN_IF_ERROR(FirstSeconds(/*prewarm=*/false, &f->first_zenith_no_prewarm, nullptr));
-  ZENITH_ASSIGN_OR_RETURN(f->scan_zenith, ScanOnMount("0", /*prewarm=*/false));
-  ZENITH_ASSIGN_OR_RETURN(f->scan_zenith_readahead, ScanOnMount("64", /*prewarm=*/false));
-  ZENITH_ASSIGN_OR_RETURN(f->scan_zenith_prewarming, ScanOnMount("0", /*prewarm=*/true));
+  for (int round = 0; round < opt_.scan_rounds; ++round) {
+    ZENITH_ASSIGN_OR_RETURN(double local, ScanLocal());
+    ZENITH_ASSIGN_OR_RETURN(double zenith, ScanOnMount(/*local_layers=*/true, /*prewarm=*/false));
+    ZENITH_ASSIGN_OR_RETURN(double socket, ScanOnMount(/*local_layers=*/false, /*prewarm=*/false));
+    std::printf("cold scan round %d: local %.3f s, zenith %.3f s, over the socket %.3f s\n", round + 1, local, zenith,
+                socket);
+    std::fflush(stdout);
+    f->scans_local.push_back(local);
+    f->scans_zenith.push_back(zenith);
+    f->scans_socket.push_back(socket);
+  }
+  ZENITH_ASSIGN_OR_RETURN(f->scan_zenith_prewarming, ScanOnMount(/*local_layers=*/true, /*prewarm=*/true));
   return Status::Ok();
 }
 
@@ -185,11 +216,6 @@ Status ColdBench::MeasureLocal(Figures* f) {
   ZENITH_RETURN_IF_ERROR(pg.Start());
   ZENITH_ASSIGN_OR_RETURN(f->first_local_cold, PgbenchSelect(pg));
   ZENITH_ASSIGN_OR_RETURN(f->warm_local, PgbenchSelect(pg));
-  ZENITH_RETURN_IF_ERROR(pg.Stop());
-  ZENITH_RETURN_IF_ERROR(Sync());
-  ZENITH_RETURN_IF_ERROR(EvictTree(Local()));
-  ZENITH_RETURN_IF_ERROR(pg.Start());
-  ZENITH_ASSIGN_OR_RETURN(f->scan_local, Scan(pg));
   return pg.Stop();
 }
 
@@ -242,13 +268,72 @@ Result<std::pair<double, double>> GetPageRound(const std::string& conninfo, cons
   return std::make_pair(Percentile(all, 0.5), Percentile(all, 0.99));
 }
 
+// Never used: a LocalLayerSource that had to fall back would fail the round.
+class NoFallback : public fs::PageSource {
+ public:
+  Status GetPages(const RelTag&, std::span<const uint32_t>, std::span<uint8_t>) override {
+    return Internal("the layer files were not open");
+  }
+};
+
+// `readers` threads, each reading its own branch's snapshot from the layer
+// files as a local mount does (fs/local_layer_source.h), one block a call.
+Result<std::pair<double, double>> LocalReadRound(const std::string& conninfo, const RelTag& rel, int readers,
+                                                 int seconds) {
+  std::vector<std::vector<double>> us(static_cast<size_t>(readers));
+  std::vector<Status> errors(static_cast<size_t>(readers));
+  std::vector<std::thread> threads;
+  for (int c = 0; c < readers; ++c) {
+    threads.emplace_back([&, c] {
+      errors[c] = [&]() -> Status {
+        const std::string branch = "g" + std::to_string(c);
+        ZENITH_ASSIGN_OR_RETURN(auto client, pageserver::RepoClient::Connect(conninfo));
+        // The newest snapshot the branch sees (its parent's, at first): where a mount reads.
+        ZENITH_ASSIGN_OR_RETURN(auto snapshots, client.ListSnapshots(branch));
+        Lsn lsn;
+        for (const auto& snap : snapshots) lsn = std::max(lsn, snap.valid);
+        ZENITH_ASSIGN_OR_RETURN(auto files, client.LayerFiles(branch, lsn));
+        ZENITH_ASSIGN_OR_RETURN(auto view, fs::OpenLayerView(files, lsn));
+        const auto nblocks = view->RelationSize(rel);
+        if (!nblocks || *nblocks == 0) return NotFound("no pgbench_accounts in the layer files of " + branch);
+        NoFallback none;
+        fs::LocalLayerSource source(
+            none, [view](Lsn) -> Result<std::shared_ptr<const pageserver::SnapshotView>> { return view; }, lsn);
+        if (!source.WaitLoaded()) return Internal("the layer files of " + branch + " did not open");
+        std::mt19937 rng(static_cast<unsigned>(c + 1));
+        std::vector<uint8_t> page(pageserver::kPageSize);
+        const auto end = Clock::now() + std::chrono::seconds(seconds);
+        while (Clock::now() < end) {
+          const uint32_t b = rng() % *nblocks;
+          const auto t0 = Clock::now();
+          ZENITH_RETURN_IF_ERROR(source.GetPages(rel, std::span(&b, 1), page));
+          us[c].push_back(Since(t0) * 1e6);
+        }
+        return Status::Ok();
+      }();
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  for (int c = 0; c < readers; ++c) {
+    ZENITH_RETURN_IF_ERROR(errors[c]);
+    all.insert(all.end(), us[c].begin(), us[c].end());
+  }
+  return std::make_pair(Percentile(all, 0.5), Percentile(all, 0.99));
+}
+
+// Each round starts with the layer files evicted, as after a restart.
 Status ColdBench::MeasureGetPage(Figures* f) {
   auto seg = ParseRelationPath(accounts_path_);
   if (!seg) return Internal("not a relation path: " + accounts_path_);
   const std::string conninfo = pageserver::PageServerConnString(env_.repo(), 64000);
-  for (int clients : kGetPageClients) {
-    ZENITH_ASSIGN_OR_RETURN(auto r, GetPageRound(conninfo, seg->tag, clients, opt_.getpage_seconds));
-    f->getpage.push_back(r);
+  for (int readers : kGetPageClients) {
+    ZENITH_RETURN_IF_ERROR(ColdPageServer());
+    ZENITH_ASSIGN_OR_RETURN(auto local, LocalReadRound(conninfo, seg->tag, readers, opt_.getpage_seconds));
+    f->reads_local.push_back(local);
+    ZENITH_RETURN_IF_ERROR(ColdPageServer());
+    ZENITH_ASSIGN_OR_RETURN(auto socket, GetPageRound(conninfo, seg->tag, readers, opt_.getpage_seconds));
+    f->reads_socket.push_back(socket);
   }
   return Status::Ok();
 }
@@ -269,15 +354,17 @@ void ColdBench::Print(const Figures& f) const {
       Fixed(f.first_local_cold, "", 0), f.first_zenith_no_prewarm / f.first_local_cold, "");
   Row("pgbench -S TPS, warm (next " + std::to_string(opt_.seconds) + " s)", Fixed(f.warm_zenith, "", 0),
       Fixed(f.warm_local, "", 0), f.warm_zenith / f.warm_local, "no worse");
-  Row("cold scan of pgbench_accounts (time)", Fixed(f.scan_zenith, " s"), Fixed(f.scan_local, " s"),
-      f.scan_local / f.scan_zenith, ">= 0.8 (local/zenith)");
-  Row("... the same with ZENITH_FS_READAHEAD_MB=64", Fixed(f.scan_zenith_readahead, " s"), Fixed(f.scan_local, " s"),
-      f.scan_local / f.scan_zenith_readahead, "");
-  Row("... the same while prewarming the database", Fixed(f.scan_zenith_prewarming, " s"), Fixed(f.scan_local, " s"),
-      f.scan_local / f.scan_zenith_prewarming, "");
-  for (size_t i = 0; i < f.getpage.size(); ++i) {
-    std::printf("GetPage with %d client(s) at once: p50 %.0f us, p99 %.0f us%s\n", kGetPageClients[i],
-                f.getpage[i].first, f.getpage[i].second, kGetPageClients[i] == 8 ? " (goals: 30 / 200 us)" : "");
+  const double local = Median(f.scans_local), zenith = Median(f.scans_zenith), socket = Median(f.scans_socket);
+  Row("cold scan of pgbench_accounts (median time)", Fixed(zenith, " s"), Fixed(local, " s"), local / zenith,
+      ">= 0.8 (local/zenith)");
+  Row("... over the page server's socket (median)", Fixed(socket, " s"), Fixed(local, " s"), local / socket, "");
+  Row("... while prewarming the database (once)", Fixed(f.scan_zenith_prewarming, " s"), Fixed(local, " s"),
+      local / f.scan_zenith_prewarming, "");
+  for (size_t i = 0; i < f.reads_local.size(); ++i) {
+    std::printf("page reads, %d mount(s) at once: local mount p50 %.1f us, p99 %.1f us; over the socket p50 %.0f us, "
+                "p99 %.0f us%s\n",
+                kGetPageClients[i], f.reads_local[i].first, f.reads_local[i].second, f.reads_socket[i].first,
+                f.reads_socket[i].second, kGetPageClients[i] == 8 ? " (goals: 30 / 200 us)" : "");
   }
   std::printf("pgbench scale %d, %d clients; shared_buffers %s; load average %s\n", opt_.scale, opt_.clients,
               opt_.settings.shared_buffers.c_str(), LoadAverage().c_str());
@@ -307,6 +394,7 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", opt.seconds, "seconds of each pgbench -S run");
   app.add_option("--clients", opt.clients, "pgbench clients");
   app.add_option("--getpage-seconds", opt.getpage_seconds, "seconds of each GetPage round");
+  app.add_option("--scan-rounds", opt.scan_rounds, "rounds of cold scans (local, zenith, over the socket)");
   app.add_flag("--keep", opt.keep, "keep the run's directory");
   CLI11_PARSE(app, argc, argv);
   return RunBenchmark("cold_bench", opt.base_dir, opt.keep, [&] { return ColdBench(opt).Run(); });

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "common/file_util.h"
@@ -226,9 +227,74 @@ TEST_F(MountWalkthrough, ZenithStartStopAndStatus) {
   EXPECT_EQ(status.out.find("main"), std::string::npos) << status.out;
 }
 
+// The number `pattern`'s group matched in its last match in `log`, or -1.
+long LastNumber(const std::string& log, const std::string& pattern) {
+  long found = -1;
+  const std::regex re(pattern);
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it) {
+    found = std::stol((*it)[1].str());
+  }
+  return found;
+}
+
+// A mount on the page server's machine reads the layer files of its
+// snapshot itself (fs/local_layer_source.h); with ZENITH_FS_LOCAL_LAYERS=0
+// every read goes over the socket. The files and the rows are the same
+// both ways, byte for byte.
+TEST_F(MountWalkthrough, AMountReadsItsSnapshotsLayerFilesAndSeesWhatTheSocketServes) {
+  const std::string relpath = LoadThenStopAndUnmount(
+      "create table big (v int, s text); insert into big select g, repeat('x', 200) from generate_series(1, 20000) g; "
+      "update big set s = 'changed' where v % 7 = 0; select pg_relation_filepath('big')");
+  ASSERT_FALSE(relpath.empty());
+  const std::string query = "select count(*), md5(string_agg(big::text, ',' order by v)) from big";
+  auto logs = ListDirectory(env_.repo() + "/datadirs");
+  ASSERT_TRUE(logs.ok() && logs->size() == 1) << logs.status().ToString();
+  const std::string fs_log = env_.repo() + "/datadirs/" + (*logs)[0] + "/zenith-fs.log";
+  std::string files[2], rows[2];
+  // Each way twice: the table's file as a fresh mount shows it, then the
+  // rows a compute reads (the compute's hint bits change the file).
+  for (int round = 0; round < 4; ++round) {
+    const int local = round % 2 == 0;
+    const bool with_compute = round >= 2;
+    env_.SetEnv("ZENITH_FS_LOCAL_LAYERS", std::to_string(local));
+    const size_t log_start = ReadFileToString(fs_log).value_or("").size();
+    auto this_mount = [&] { return ReadFileToString(fs_log).value_or("").substr(log_start); };
+    Mount("main", "main");
+    if (local) {
+      EXPECT_TRUE(WaitUntil([&] { return this_mount().find("reading pages from the layer files") != std::string::npos; },
+                            std::chrono::seconds(10)))
+          << this_mount();
+    }
+    if (with_compute) {
+      Compute compute(env_, "main", 5432);
+      compute.Start();
+      rows[local] = compute.Query(query);
+      EXPECT_TRUE(compute.pg().Stop("fast").ok());
+    } else {
+      files[local] = ReadFileToString(dir_.Sub("main") + "/" + relpath).value_or("unreadable");
+    }
+    env_.MustZenith({"umount", dir_.Sub("main")});
+    ASSERT_TRUE(RemoveTree(dir_.Sub("main")).ok());
+    const std::string log = this_mount();
+    if (local) {
+      EXPECT_GT(LastNumber(log, R"((\d+) pages from layer files)"), 500) << log;
+    } else {
+      EXPECT_EQ(log.find("pages from layer files"), std::string::npos) << log;
+      EXPECT_GT(LastNumber(log, R"(GetPage: \d+ calls, (\d+) pages)"), 500) << log;
+    }
+  }
+  EXPECT_GT(files[1].size(), 500u * 8192);
+  EXPECT_TRUE(files[1] == files[0]) << "the table's file differs between the layer files and the socket";
+  EXPECT_EQ(rows[1], rows[0]);
+  EXPECT_EQ(rows[1].substr(0, 6), "20000|");
+}
+
 TEST_F(MountWalkthrough, PageServerKilledUnderARunningComputeComesBack) {
   LoadThenStopAndUnmount(
       "create table big (v int, s text); insert into big select g, repeat('x', 200) from generate_series(1, 20000) g");
+  // Reads over the page server's socket, as a remote mount's are (a local
+  // one reads the layer files itself once they are open).
+  env_.SetEnv("ZENITH_FS_LOCAL_LAYERS", "0");
   Mount("main", "main");  // a fresh mount: the table's pages are only on the page server
   Compute main(env_, "main", 5432);
   main.Start();

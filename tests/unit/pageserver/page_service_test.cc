@@ -10,6 +10,8 @@
 #include <random>
 #include <thread>
 
+#include "pageserver/client/repo_client.h"
+#include "pageserver/layer_file.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 
@@ -343,6 +345,39 @@ TEST_F(PageServiceTest, AttachLeaseIsExclusiveAndEndsWithItsConnection) {
   holder.reset();  // the connection ends: the lease goes with it
   WaitUntil([&] { return server_->repo().Mounts().empty(); }, std::chrono::seconds(5));
   EXPECT_TRUE(other->Query("attach main /mnt/two 77").ok());
+}
+
+TEST_F(PageServiceTest, LayerFilesNameTheViewAtASnapshotToALocalClient) {
+  auto client = RepoClient::Connect(conninfo());
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto files = client->LayerFiles("main", layer0_.valid);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  ASSERT_EQ(files->size(), 1u);
+  const LayerFileEntry& f = (*files)[0];
+  EXPECT_EQ(f.path.front(), '/') << f.path;
+  EXPECT_EQ(f.valid, layer0_.valid);
+  auto layer = LayerFile::Open(f.path);
+  ASSERT_TRUE(layer.ok()) << layer.status().ToString();
+  EXPECT_EQ((*layer)->timeline_id(), f.timeline);
+  EXPECT_EQ((*layer)->lsns().valid, f.valid);
+
+  // Only at an LSN a snapshot is valid at: a mount never reads elsewhere.
+  auto between = client->LayerFiles("main", Lsn(layer0_.valid.value + 8));
+  EXPECT_EQ(between.status().code(), StatusCode::kNotFound) << between.status().ToString();
+  EXPECT_EQ(client->LayerFiles("nosuchbranch", layer0_.valid).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(PageServiceTest, LayerFilesAreNotToldToAClientThatMayNotOpenThem) {
+  server_.reset();
+  auto server = InProcessServer::Start(repo_.root(), {}, /*owner_only=*/false);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  server_ = std::move(*server);
+  auto client = RepoClient::Connect(conninfo());
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto files = client->LayerFiles("main", layer0_.valid);
+  ASSERT_FALSE(files.ok());
+  EXPECT_NE(files.status().message().find("only for a client on the page server's machine"), std::string::npos)
+      << files.status().ToString();
 }
 
 TEST_F(PageServiceTest, PrepareWalCopiesTheBranchPointSegmentOnce) {

@@ -83,11 +83,15 @@ class TestRepo {
 // .s.PGSQL.<kServerPort> inside the repository, as zenith-pageserver does.
 class InProcessServer {
  public:
-  static Result<std::unique_ptr<InProcessServer>> Start(const std::string& root, PageServiceOptions options = {}) {
+  // `owner_only`: the socket serves only this process's user, who is then
+  // a local client (Session::local), as in zenith-pageserver.
+  static Result<std::unique_ptr<InProcessServer>> Start(const std::string& root, PageServiceOptions options = {},
+                                                        bool owner_only = true) {
     std::unique_ptr<InProcessServer> s(new InProcessServer());
     ZENITH_ASSIGN_OR_RETURN(s->repo_, Repository::Open(root));
     PqServerOptions pq;
     pq.unix_socket_path = UnixSocketPath(root, kServerPort);
+    pq.unix_owner_only = owner_only;
     s->server_ = std::make_unique<PqServer>(pq, MakePageServiceCommands(*s->repo_, options));
     ZENITH_RETURN_IF_ERROR(s->server_->Start());
     s->conninfo_ = PageServerConnString(root, kServerPort);

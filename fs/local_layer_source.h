@@ -1,0 +1,91 @@
+// LocalLayerSource: the PageSource of a mount on the page server's own
+// machine. It reads pages from the layer files of the mount's snapshot,
+// mapped into zenith-fs, instead of asking GetPage@LSN over the socket:
+// a cold read costs a lookup and a copy, not two processes' wakeups.
+//
+// The page server says which files make up its view at the mount's LSN
+// (`layer_files`, told only to a client on its Unix socket, which runs as
+// the repository's owner). They are read the way the page server reads
+// them (pageserver::SnapshotView: newest layer first, floors, page CRCs),
+// so a page read here is the page GetPage@LSN returns. Layer files never
+// change; one that compaction or GC removes while it is mapped stays
+// readable until it is unmapped, so a loaded view never changes under a
+// reader.
+//
+// Loading (the list, then opening each file, which checks its index) runs
+// on a thread of its own. Until a view is loaded, and whenever loading
+// failed, reads go to `fallback` (the page server's socket). When the
+// mount moves to a newer snapshot (MoveTo, see mount_lease.h), the view at
+// the new LSN replaces the old one once loaded, and the old files are
+// unmapped, so that what GC deleted frees its space.
+//
+// Thread-safety: GetPages from any number of threads, MoveTo from any
+// thread; mu_ guards the view and the wanted LSN.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/lsn.h"
+#include "common/status.h"
+#include "fs/page_source.h"
+#include "pageserver/client/repo_client.h"
+#include "pageserver/snapshot_view.h"
+
+namespace zenith::fs {
+
+// Opens `files` (as `layer_files` lists them, newest first) as the view at
+// `lsn`. Each file's header must name the timeline and valid LSN listed;
+// the newest must be valid at `lsn`. Errors name the file.
+Result<std::shared_ptr<const pageserver::SnapshotView>> OpenLayerView(
+    const std::vector<pageserver::LayerFileEntry>& files, Lsn lsn);
+
+class LocalLayerSource : public PageSource {
+ public:
+  using View = pageserver::SnapshotView;
+  // The view at an LSN the mount reads at (in production: `layer_files`
+  // from the page server, then OpenLayerView).
+  using Loader = std::function<Result<std::shared_ptr<const View>>(Lsn)>;
+
+  // Starts loading the view at `lsn`. `fallback` must outlive this.
+  LocalLayerSource(PageSource& fallback, Loader load, Lsn lsn);
+  ~LocalLayerSource();
+  LocalLayerSource(const LocalLayerSource&) = delete;
+  LocalLayerSource& operator=(const LocalLayerSource&) = delete;
+
+  Status GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) override;
+
+  // The mount reads at this snapshot from now on: load its view.
+  void MoveTo(Lsn lsn);
+  // Waits until the view at the latest LSN asked for is loaded or failed to
+  // load; true if loaded (tests, benchmarks).
+  bool WaitLoaded();
+
+  // "N calls, M pages from layer files at LSN; K calls through the page
+  // server", for logs.
+  std::string Summary() const;
+
+ private:
+  std::shared_ptr<const View> CurrentView() const;
+  void LoadLoop();
+
+  PageSource& fallback_;
+  const Loader load_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;     // the loader waits for work
+  std::condition_variable settled_;  // WaitLoaded waits for the loader
+  std::shared_ptr<const View> view_;  // guarded by mu_; null until loaded
+  Lsn wanted_;                        // guarded by mu_
+  Lsn tried_;                         // guarded by mu_: the last LSN loading ended for
+  bool stop_ = false;                 // guarded by mu_
+  std::atomic<uint64_t> calls_{0}, pages_{0}, fallback_calls_{0};
+  std::thread loader_;
+};
+
+}  // namespace zenith::fs
