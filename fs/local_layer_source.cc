@@ -1,10 +1,14 @@
 #include "fs/local_layer_source.h"
 
+#include <fcntl.h>
+
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
+#include "common/file_util.h"
 #include "common/pg_abi.h"
 
 namespace zenith::fs {
@@ -19,6 +23,12 @@ namespace {
 // list and the open is gone, and the next list names its successor.
 constexpr int kLoadAttempts = 3;
 constexpr std::chrono::milliseconds kRetryDelay{100};
+// A read of this many adjacent pages is the kernel's readahead of a
+// sequential reader: the file after it is read ahead, kPrefetchChunks
+// chunks of kChunkBytes.
+constexpr size_t kSequentialRun = 4;
+constexpr uint64_t kChunkBytes = 1 << 20;
+constexpr uint64_t kPrefetchChunks = 3;
 
 }  // namespace
 
@@ -96,25 +106,72 @@ void LocalLayerSource::LoadLoop() {
   settled_.notify_all();
 }
 
+// Each run of pages that lie one after another in one layer file is read
+// with one pread, straight into `out`, then each page's CRC is checked
+// there: a cold read costs what PostgreSQL's own read of a local file
+// costs (the kernel's readahead of the layer file, one copy), and the
+// CRC runs over memory the copy just brought into the cache.
 Status LocalLayerSource::GetPages(const RelTag& rel, std::span<const uint32_t> blocks, std::span<uint8_t> out) {
   const std::shared_ptr<const SnapshotView> view = CurrentView();
   if (view == nullptr) {
     fallback_calls_.fetch_add(1, std::memory_order_relaxed);
     return fallback_.GetPages(rel, blocks, out);
   }
+  auto failed = [&](size_t i, const Status& s) {
+    return Status(s.code(), "block " + std::to_string(blocks[i]) + " of " + rel.ToString() + " in the layer files at " +
+                                view->lsn().ToString() + ": " + s.message());
+  };
   const size_t bs = kZenithPgAbi.blcksz;
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    Result<std::span<const uint8_t>> page = view->GetPage(rel, blocks[i]);
-    if (!page.ok()) {
-      return Status(page.status().code(), "block " + std::to_string(blocks[i]) + " of " + rel.ToString() +
-                                              " in the layer files at " + view->lsn().ToString() + ": " +
-                                              page.status().message());
+  std::vector<SnapshotView::PageSlot> slots(blocks.size());
+  if (Status s = view->LocateAll(rel, blocks, slots); !s.ok()) {
+    return Status(s.code(), "reading " + rel.ToString() + " in the layer files at " + view->lsn().ToString() + ": " +
+                                s.message());
+  }
+  for (size_t i = 0; i < blocks.size();) {
+    const LayerFile* layer = slots[i].layer;
+    if (layer == nullptr) {
+      std::memset(out.data() + i * bs, 0, bs);
+      ++i;
+      continue;
     }
-    std::memcpy(out.data() + i * bs, page->data(), bs);
+    size_t n = 1;  // the run: the next pages in the same file
+    while (i + n < blocks.size() && slots[i + n].layer == layer &&
+           layer->PageOffset(slots[i + n].index) == layer->PageOffset(slots[i].index) + n * bs) {
+      ++n;
+    }
+    std::span<uint8_t> run = out.subspan(i * bs, n * bs);
+    if (n >= kSequentialRun) PrefetchAfter(*layer, layer->PageOffset(slots[i].index) + n * bs);
+    Result<size_t> got = PreadFull(layer->fd(), run, layer->PageOffset(slots[i].index), layer->path());
+    if (got.ok() && *got != run.size()) got = Corruption("layer file \"" + layer->path() + "\" is cut short");
+    if (!got.ok()) return failed(i, got.status());
+    for (size_t k = 0; k < n; ++k) {
+      if (Status s = layer->CheckPage(slots[i + k].index, run.subspan(k * bs, bs)); !s.ok()) return failed(i + k, s);
+    }
+    i += n;
   }
   calls_.fetch_add(1, std::memory_order_relaxed);
   pages_.fetch_add(blocks.size(), std::memory_order_relaxed);
   return Status::Ok();
+}
+
+// The layer file is one file under every mount's readers (PostgreSQL's
+// parallel workers each scan their own part of a table), so the kernel's
+// readahead of it, which follows one stream per open file, loses track;
+// here each sequential run asks for the chunks after it itself. The disk
+// serves those requests while the reader works on this run.
+void LocalLayerSource::PrefetchAfter(const LayerFile& layer, uint64_t end) {
+  const uint64_t first = end / kChunkBytes;  // the chunk the run ends in, then the next ones
+  for (uint64_t chunk = first; chunk < first + kPrefetchChunks; ++chunk) {
+    {
+      std::lock_guard lock(prefetch_mu_);
+      const PrefetchedChunk key{&layer, chunk};
+      if (std::find(prefetched_.begin(), prefetched_.end(), key) != prefetched_.end()) continue;
+      prefetched_[next_prefetched_++ % prefetched_.size()] = key;
+    }
+    // A hint: if it fails, the read finds the pages on disk.
+    ::posix_fadvise(layer.fd(), static_cast<off_t>(chunk * kChunkBytes), static_cast<off_t>(kChunkBytes),
+                    POSIX_FADV_WILLNEED);
+  }
 }
 
 std::string LocalLayerSource::Summary() const {

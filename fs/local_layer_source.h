@@ -1,15 +1,18 @@
 // LocalLayerSource: the PageSource of a mount on the page server's own
 // machine. It reads pages from the layer files of the mount's snapshot,
-// mapped into zenith-fs, instead of asking GetPage@LSN over the socket:
+// opened by zenith-fs, instead of asking GetPage@LSN over the socket:
 // a cold read costs a lookup and a copy, not two processes' wakeups.
 //
 // The page server says which files make up its view at the mount's LSN
 // (`layer_files`, told only to a client on its Unix socket, which runs as
 // the repository's owner). They are read the way the page server reads
 // them (pageserver::SnapshotView: newest layer first, floors, page CRCs),
-// so a page read here is the page GetPage@LSN returns. Layer files never
-// change; one that compaction or GC removes while it is mapped stays
-// readable until it is unmapped, so a loaded view never changes under a
+// so a page read here is the page GetPage@LSN returns. Pages are copied
+// with pread, a run of pages adjacent in a file at once, as PostgreSQL
+// reads a local file: the kernel's readahead of the layer file serves a
+// sequential reader, and each page's CRC is checked on the copy. Layer files never
+// change; one that compaction or GC removes while it is open stays
+// readable until it is closed, so a loaded view never changes under a
 // reader.
 //
 // Loading (the list, then opening each file, which checks its index) runs
@@ -17,12 +20,13 @@
 // failed, reads go to `fallback` (the page server's socket). When the
 // mount moves to a newer snapshot (MoveTo, see mount_lease.h), the view at
 // the new LSN replaces the old one once loaded, and the old files are
-// unmapped, so that what GC deleted frees its space.
+// closed, so that what GC deleted frees its space.
 //
 // Thread-safety: GetPages from any number of threads, MoveTo from any
 // thread; mu_ guards the view and the wanted LSN.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -74,6 +78,9 @@ class LocalLayerSource : public PageSource {
  private:
   std::shared_ptr<const View> CurrentView() const;
   void LoadLoop();
+  // Reads ahead (in the background) the chunks of `layer` after byte `end`
+  // of a sequential run that were not asked for lately.
+  void PrefetchAfter(const pageserver::LayerFile& layer, uint64_t end);
 
   PageSource& fallback_;
   const Loader load_;
@@ -85,6 +92,15 @@ class LocalLayerSource : public PageSource {
   Lsn tried_;                         // guarded by mu_: the last LSN loading ended for
   bool stop_ = false;                 // guarded by mu_
   std::atomic<uint64_t> calls_{0}, pages_{0}, fallback_calls_{0};
+  // The chunks read ahead lately (a ring): each is asked for once.
+  struct PrefetchedChunk {
+    const pageserver::LayerFile* layer = nullptr;
+    uint64_t chunk = 0;
+    bool operator==(const PrefetchedChunk&) const = default;
+  };
+  std::mutex prefetch_mu_;
+  std::array<PrefetchedChunk, 64> prefetched_{};  // guarded by prefetch_mu_
+  size_t next_prefetched_ = 0;                    // guarded by prefetch_mu_
   std::thread loader_;
 };
 

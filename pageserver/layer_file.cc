@@ -47,6 +47,7 @@ Result<std::shared_ptr<LayerFile>> LayerFile::Open(const std::string& path) {
   if (map == MAP_FAILED) return ErrnoStatus("map", path, errno);
   std::shared_ptr<LayerFile> layer(new LayerFile());
   layer->path_ = path;
+  layer->fd_ = std::move(fd);
   layer->map_ = static_cast<const uint8_t*>(map);
   layer->map_size_ = static_cast<size_t>(st.st_size);
   Status s = layer->Validate(st.st_mtime);
@@ -163,23 +164,36 @@ std::pair<uint64_t, uint64_t> LayerFile::PageRange(const RelTag& rel) const {
 
 uint32_t LayerFile::BlockAt(uint64_t index) const { return LoadU32(index_, index * lf::kIndexEntrySize + 16); }
 
-Result<std::span<const uint8_t>> LayerFile::PageAt(uint64_t index) const {
+uint64_t LayerFile::PageOffset(uint64_t index) const {
+  return lf::kHeaderSize + uint64_t{LoadU32(index_, index * lf::kIndexEntrySize + 20)} * lf::kPageSize;
+}
+
+Status LayerFile::CheckPage(uint64_t index, std::span<const uint8_t> page) const {
   auto entry = index_.subspan(index * lf::kIndexEntrySize, lf::kIndexEntrySize);
-  auto page = pages_.subspan(uint64_t{LoadU32(entry, 20)} * lf::kPageSize, lf::kPageSize);
-  if (ComputeCrc32c(page) != LoadU32(entry, 24)) {
-    RelTag rel{LoadU32(entry, 0), LoadU32(entry, 4), LoadU32(entry, 8), static_cast<ForkNumber>(LoadU8(entry, 12))};
-    return Corruption("layer file \"" + path_ + "\" is corrupt: bad CRC of block " + std::to_string(BlockAt(index)) +
-                      " of relation " + rel.ToString());
-  }
+  if (ComputeCrc32c(page) == LoadU32(entry, 24)) return Status::Ok();
+  RelTag rel{LoadU32(entry, 0), LoadU32(entry, 4), LoadU32(entry, 8), static_cast<ForkNumber>(LoadU8(entry, 12))};
+  return Corruption("layer file \"" + path_ + "\" is corrupt: bad CRC of block " + std::to_string(BlockAt(index)) +
+                    " of relation " + rel.ToString());
+}
+
+Result<std::span<const uint8_t>> LayerFile::PageAt(uint64_t index) const {
+  auto page = std::span<const uint8_t>(map_ + PageOffset(index), lf::kPageSize);
+  ZENITH_RETURN_IF_ERROR(CheckPage(index, page));
   return page;
 }
 
-Result<std::optional<std::span<const uint8_t>>> LayerFile::FindPage(const RelTag& rel, uint32_t block) const {
+std::optional<uint64_t> LayerFile::IndexOf(const RelTag& rel, uint32_t block) const {
   const uint64_t i = LowerBound(rel, block);
-  if (i == page_count_) return std::optional<std::span<const uint8_t>>();
+  if (i == page_count_) return std::nullopt;
   auto entry = index_.subspan(i * lf::kIndexEntrySize, lf::kIndexEntrySize);
-  if (LoadRelKey(entry) != KeyOf(rel) || LoadU32(entry, 16) != block) return std::optional<std::span<const uint8_t>>();
-  ZENITH_ASSIGN_OR_RETURN(auto page, PageAt(i));
+  if (LoadRelKey(entry) != KeyOf(rel) || LoadU32(entry, 16) != block) return std::nullopt;
+  return i;
+}
+
+Result<std::optional<std::span<const uint8_t>>> LayerFile::FindPage(const RelTag& rel, uint32_t block) const {
+  const std::optional<uint64_t> i = IndexOf(rel, block);
+  if (!i) return std::optional<std::span<const uint8_t>>();
+  ZENITH_ASSIGN_OR_RETURN(auto page, PageAt(*i));
   return std::optional<std::span<const uint8_t>>(page);
 }
 

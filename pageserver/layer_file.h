@@ -3,7 +3,9 @@
 // The file is memory-mapped read-only. Memory use is the kernel's page
 // cache, shared and reclaimable: it does not grow with the database in the
 // process's private memory. A lookup is a binary search in the mapped index:
-// O(log n) with no allocation.
+// O(log n) with no allocation. The file also stays open, for readers that
+// copy pages with pread (IndexOf, PageOffset, CheckPage) instead of
+// through the mapping.
 //
 // Thread-safety: immutable after Open(); any number of threads may read.
 #pragma once
@@ -17,6 +19,7 @@
 #include "common/lsn.h"
 #include "common/relation_path.h"
 #include "common/status.h"
+#include "common/unique_fd.h"
 #include "pageserver/client/page_protocol.h"
 #include "pageserver/client/timeline_id.h"
 
@@ -66,6 +69,15 @@ class LayerFile {
   // The page of (rel, block) if this layer holds it: nullopt if absent;
   // Corruption if its CRC does not match. The span lives as long as *this.
   Result<std::optional<std::span<const uint8_t>>> FindPage(const RelTag& rel, uint32_t block) const;
+  // The index position of (rel, block)'s page if this layer holds it; reads
+  // only the index, never the page.
+  std::optional<uint64_t> IndexOf(const RelTag& rel, uint32_t block) const;
+  // Where the page at an index position lies in the file (for pread on fd()).
+  uint64_t PageOffset(uint64_t index) const;
+  // Corruption naming the block unless `page` (read from PageOffset(index))
+  // matches the CRC the index holds for it.
+  Status CheckPage(uint64_t index, std::span<const uint8_t> page) const;
+  int fd() const { return fd_.get(); }
   // Index positions [first, second) of the pages held for `rel`, in block
   // order, for BlockAt/PageAt (merging layers walks them).
   std::pair<uint64_t, uint64_t> PageRange(const RelTag& rel) const;
@@ -91,6 +103,7 @@ class LayerFile {
   uint64_t LowerBound(const RelTag& rel, uint32_t block) const;
 
   std::string path_;
+  UniqueFd fd_;
   const uint8_t* map_ = nullptr;
   size_t map_size_ = 0;
   uint32_t version_ = 0;

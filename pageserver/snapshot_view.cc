@@ -1,6 +1,7 @@
 #include "pageserver/snapshot_view.h"
 
 #include <array>
+#include <vector>
 
 #include "pageserver/layer_format.h"
 
@@ -18,20 +19,43 @@ std::optional<uint32_t> SnapshotView::RelationSize(const RelTag& rel) const {
   return info->nblocks;
 }
 
-Result<std::span<const uint8_t>> SnapshotView::GetPage(const RelTag& rel, uint32_t block) const {
+Status SnapshotView::LocateAll(const RelTag& rel, std::span<const uint32_t> blocks, std::span<PageSlot> slots) const {
   auto size = RelationSize(rel);
   if (!size) return NotFound("relation " + rel.ToString() + " does not exist at " + lsn_.ToString());
-  if (block >= *size) {
-    return InvalidArgument("block " + std::to_string(block) + " is past the end of relation " + rel.ToString() + " (" +
-                           std::to_string(*size) + " blocks at " + lsn_.ToString() + ")");
+  // Below which block each layer lets a search fall through (0: it ends there).
+  std::vector<uint32_t> floors(layers_.size());
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    auto info = layers_[l]->FindRelation(rel);
+    floors[l] = info ? info->floor : 0;
   }
-  for (const auto& layer : layers_) {
-    ZENITH_ASSIGN_OR_RETURN(auto page, layer->FindPage(rel, block));
-    if (page) return *page;
-    auto info = layer->FindRelation(rel);
-    if (!info || block >= info->floor) return ZeroPage();
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const uint32_t block = blocks[i];
+    if (block >= *size) {
+      return InvalidArgument("block " + std::to_string(block) + " is past the end of relation " + rel.ToString() +
+                             " (" + std::to_string(*size) + " blocks at " + lsn_.ToString() + ")");
+    }
+    slots[i] = PageSlot{};
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      if (std::optional<uint64_t> index = layers_[l]->IndexOf(rel, block)) {
+        slots[i] = PageSlot{layers_[l].get(), *index};
+        break;
+      }
+      if (block >= floors[l]) break;  // cut away or not there: zeros
+    }
   }
-  return ZeroPage();
+  return Status::Ok();
+}
+
+Result<SnapshotView::PageSlot> SnapshotView::Locate(const RelTag& rel, uint32_t block) const {
+  PageSlot slot;
+  ZENITH_RETURN_IF_ERROR(LocateAll(rel, std::span(&block, 1), std::span(&slot, 1)));
+  return slot;
+}
+
+Result<std::span<const uint8_t>> SnapshotView::GetPage(const RelTag& rel, uint32_t block) const {
+  ZENITH_ASSIGN_OR_RETURN(PageSlot slot, Locate(rel, block));
+  if (slot.layer == nullptr) return ZeroPage();
+  return slot.layer->PageAt(slot.index);
 }
 
 }  // namespace zenith::pageserver

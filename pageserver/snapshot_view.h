@@ -40,6 +40,18 @@ class SnapshotView {
   // damaged layer.
   Result<std::span<const uint8_t>> GetPage(const RelTag& rel, uint32_t block) const;
 
+  // Where GetPage's page is, found without reading it: index `index` of
+  // `layer`, or a page of zeros when `layer` is null. The same errors as
+  // GetPage, except Corruption, which only reading the page can tell.
+  struct PageSlot {
+    const LayerFile* layer = nullptr;
+    uint64_t index = 0;
+  };
+  Result<PageSlot> Locate(const RelTag& rel, uint32_t block) const;
+  // Locate for each of `blocks` into `slots` (the same size), looking the
+  // relation up once per layer, not once per block.
+  Status LocateAll(const RelTag& rel, std::span<const uint32_t> blocks, std::span<PageSlot> slots) const;
+
  private:
   Lsn lsn_;
   std::vector<std::shared_ptr<const LayerFile>> layers_;

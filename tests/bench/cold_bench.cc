@@ -16,7 +16,8 @@
 //       prewarming) and the medians are compared; the same rounds give
 //       zenith over the page server's socket (ZENITH_FS_LOCAL_LAYERS=0),
 //       as a remote mount reads; once more while prewarming the database;
-//   page reads with 1, 4 and 8 mounts reading at once, p50/p99: as a local
+//   page reads with 1, 4 and 8 mounts reading at once, p50/p99, from layer
+//       files in the page cache: as a local
 //       mount reads (fs::LocalLayerSource on the layer files of its
 //       branch's snapshot, one per thread) and as a remote one does
 //       (GetPage@LSN, one pagestream each, one request in flight); random
@@ -29,8 +30,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -219,94 +223,33 @@ Status ColdBench::MeasureLocal(Figures* f) {
   return pg.Stop();
 }
 
-// `clients` threads, each on its own branch, one GetPage in flight.
-Result<std::pair<double, double>> GetPageRound(const std::string& conninfo, const RelTag& rel, int clients,
-                                               int seconds) {
-  std::vector<std::vector<double>> us(static_cast<size_t>(clients));
-  std::vector<Status> errors(static_cast<size_t>(clients));
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      const std::string branch = "g" + std::to_string(c);
-      auto stream = pageserver::PageStream::Open(conninfo, branch);
-      if (!stream.ok()) {
-        errors[c] = stream.status();
-        return;
-      }
-      auto client = pageserver::RepoClient::Connect(conninfo);
-      auto described = client.ok() ? client->DescribeTimeline(branch) : Result<pageserver::TimelineDescription>(client.status());
-      if (!described.ok()) {
-        errors[c] = described.status();
-        return;
-      }
-      const Lsn lsn = described->end_of_wal;
-      auto nblocks = (*stream)->Nblocks(rel, lsn);
-      if (!nblocks.ok()) {
-        errors[c] = nblocks.status();
-        return;
-      }
-      std::mt19937 rng(static_cast<unsigned>(c + 1));
-      std::vector<uint8_t> page(pageserver::kPageSize);
-      const auto end = Clock::now() + std::chrono::seconds(seconds);
-      while (Clock::now() < end) {
-        const uint32_t b = rng() % *nblocks;
-        const auto t0 = Clock::now();
-        if (Status s = (*stream)->GetPages(rel, std::span(&b, 1), lsn, page); !s.ok()) {
-          errors[c] = s;
-          return;
-        }
-        us[c].push_back(Since(t0) * 1e6);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  std::vector<double> all;
-  for (int c = 0; c < clients; ++c) {
-    ZENITH_RETURN_IF_ERROR(errors[c]);
-    all.insert(all.end(), us[c].begin(), us[c].end());
-  }
-  return std::make_pair(Percentile(all, 0.5), Percentile(all, 0.99));
-}
-
-// Never used: a LocalLayerSource that had to fall back would fail the round.
-class NoFallback : public fs::PageSource {
- public:
-  Status GetPages(const RelTag&, std::span<const uint32_t>, std::span<uint8_t>) override {
-    return Internal("the layer files were not open");
-  }
+// One mount's reader of pgbench_accounts on its own branch: `read` fills a
+// page with a block; `keep` holds what it reads through.
+struct BlockReader {
+  uint32_t nblocks = 0;
+  std::function<Status(uint32_t block, std::span<uint8_t> page)> read;
+  std::shared_ptr<void> keep;
 };
+using ReaderOpener = std::function<Result<BlockReader>(const std::string& branch)>;
 
-// `readers` threads, each reading its own branch's snapshot from the layer
-// files as a local mount does (fs/local_layer_source.h), one block a call.
-Result<std::pair<double, double>> LocalReadRound(const std::string& conninfo, const RelTag& rel, int readers,
-                                                 int seconds) {
+// `readers` threads, each with the reader `open` gives for branch g<i>,
+// reading random blocks one at a time; p50 and p99 of all calls, in us.
+Result<std::pair<double, double>> ReadRound(int readers, int seconds, const ReaderOpener& open) {
   std::vector<std::vector<double>> us(static_cast<size_t>(readers));
   std::vector<Status> errors(static_cast<size_t>(readers));
   std::vector<std::thread> threads;
   for (int c = 0; c < readers; ++c) {
     threads.emplace_back([&, c] {
       errors[c] = [&]() -> Status {
-        const std::string branch = "g" + std::to_string(c);
-        ZENITH_ASSIGN_OR_RETURN(auto client, pageserver::RepoClient::Connect(conninfo));
-        // The newest snapshot the branch sees (its parent's, at first): where a mount reads.
-        ZENITH_ASSIGN_OR_RETURN(auto snapshots, client.ListSnapshots(branch));
-        Lsn lsn;
-        for (const auto& snap : snapshots) lsn = std::max(lsn, snap.valid);
-        ZENITH_ASSIGN_OR_RETURN(auto files, client.LayerFiles(branch, lsn));
-        ZENITH_ASSIGN_OR_RETURN(auto view, fs::OpenLayerView(files, lsn));
-        const auto nblocks = view->RelationSize(rel);
-        if (!nblocks || *nblocks == 0) return NotFound("no pgbench_accounts in the layer files of " + branch);
-        NoFallback none;
-        fs::LocalLayerSource source(
-            none, [view](Lsn) -> Result<std::shared_ptr<const pageserver::SnapshotView>> { return view; }, lsn);
-        if (!source.WaitLoaded()) return Internal("the layer files of " + branch + " did not open");
+        ZENITH_ASSIGN_OR_RETURN(BlockReader reader, open("g" + std::to_string(c)));
+        if (reader.nblocks == 0) return NotFound("pgbench_accounts is empty");
         std::mt19937 rng(static_cast<unsigned>(c + 1));
         std::vector<uint8_t> page(pageserver::kPageSize);
         const auto end = Clock::now() + std::chrono::seconds(seconds);
         while (Clock::now() < end) {
-          const uint32_t b = rng() % *nblocks;
+          const uint32_t b = rng() % reader.nblocks;
           const auto t0 = Clock::now();
-          ZENITH_RETURN_IF_ERROR(source.GetPages(rel, std::span(&b, 1), page));
+          ZENITH_RETURN_IF_ERROR(reader.read(b, page));
           us[c].push_back(Since(t0) * 1e6);
         }
         return Status::Ok();
@@ -322,17 +265,60 @@ Result<std::pair<double, double>> LocalReadRound(const std::string& conninfo, co
   return std::make_pair(Percentile(all, 0.5), Percentile(all, 0.99));
 }
 
-// Each round starts with the layer files evicted, as after a restart.
+// As a remote mount reads: GetPage@LSN on a pagestream, one request in flight.
+ReaderOpener OverTheSocket(const std::string& conninfo, const RelTag& rel) {
+  return [conninfo, rel](const std::string& branch) -> Result<BlockReader> {
+    ZENITH_ASSIGN_OR_RETURN(auto client, pageserver::RepoClient::Connect(conninfo));
+    ZENITH_ASSIGN_OR_RETURN(auto described, client.DescribeTimeline(branch));
+    const Lsn lsn = described.end_of_wal;
+    ZENITH_ASSIGN_OR_RETURN(std::shared_ptr<pageserver::PageStream> stream, pageserver::PageStream::Open(conninfo, branch));
+    ZENITH_ASSIGN_OR_RETURN(uint32_t nblocks, stream->Nblocks(rel, lsn));
+    auto read = [stream, rel, lsn](uint32_t b, std::span<uint8_t> page) {
+      return stream->GetPages(rel, std::span(&b, 1), lsn, page);
+    };
+    return BlockReader{nblocks, read, stream};
+  };
+}
+
+// Never used: a LocalLayerSource that had to fall back would fail the round.
+class NoFallback : public fs::PageSource {
+ public:
+  Status GetPages(const RelTag&, std::span<const uint32_t>, std::span<uint8_t>) override {
+    return Internal("the layer files were not open");
+  }
+};
+
+// As a local mount reads: its snapshot's layer files (fs/local_layer_source.h).
+ReaderOpener FromTheLayerFiles(const std::string& conninfo, const RelTag& rel) {
+  return [conninfo, rel](const std::string& branch) -> Result<BlockReader> {
+    ZENITH_ASSIGN_OR_RETURN(auto client, pageserver::RepoClient::Connect(conninfo));
+    // The newest snapshot the branch sees (its parent's, at first): where a mount reads.
+    ZENITH_ASSIGN_OR_RETURN(auto snapshots, client.ListSnapshots(branch));
+    Lsn lsn;
+    for (const auto& snap : snapshots) lsn = std::max(lsn, snap.valid);
+    ZENITH_ASSIGN_OR_RETURN(auto files, client.LayerFiles(branch, lsn));
+    ZENITH_ASSIGN_OR_RETURN(auto view, fs::OpenLayerView(files, lsn));
+    static NoFallback none;
+    auto source = std::make_shared<fs::LocalLayerSource>(
+        none, [view](Lsn) -> Result<std::shared_ptr<const pageserver::SnapshotView>> { return view; }, lsn);
+    if (!source->WaitLoaded()) return Internal("the layer files of " + branch + " did not open");
+    auto read = [source, rel](uint32_t b, std::span<uint8_t> page) {
+      return source->GetPages(rel, std::span(&b, 1), page);
+    };
+    return BlockReader{view->RelationSize(rel).value_or(0), read, source};
+  };
+}
+
+// The serving path: the layer files as the scans before left them (in the
+// page cache), as in the earlier runs of this benchmark.
 Status ColdBench::MeasureGetPage(Figures* f) {
   auto seg = ParseRelationPath(accounts_path_);
   if (!seg) return Internal("not a relation path: " + accounts_path_);
   const std::string conninfo = pageserver::PageServerConnString(env_.repo(), 64000);
   for (int readers : kGetPageClients) {
-    ZENITH_RETURN_IF_ERROR(ColdPageServer());
-    ZENITH_ASSIGN_OR_RETURN(auto local, LocalReadRound(conninfo, seg->tag, readers, opt_.getpage_seconds));
+    ZENITH_ASSIGN_OR_RETURN(auto local, ReadRound(readers, opt_.getpage_seconds, FromTheLayerFiles(conninfo, seg->tag)));
     f->reads_local.push_back(local);
-    ZENITH_RETURN_IF_ERROR(ColdPageServer());
-    ZENITH_ASSIGN_OR_RETURN(auto socket, GetPageRound(conninfo, seg->tag, readers, opt_.getpage_seconds));
+    ZENITH_ASSIGN_OR_RETURN(auto socket, ReadRound(readers, opt_.getpage_seconds, OverTheSocket(conninfo, seg->tag)));
     f->reads_socket.push_back(socket);
   }
   return Status::Ok();
@@ -397,5 +383,6 @@ int main(int argc, char** argv) {
   app.add_option("--scan-rounds", opt.scan_rounds, "rounds of cold scans (local, zenith, over the socket)");
   app.add_flag("--keep", opt.keep, "keep the run's directory");
   CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);  // not a line per view the local reads open
   return RunBenchmark("cold_bench", opt.base_dir, opt.keep, [&] { return ColdBench(opt).Run(); });
 }
