@@ -38,7 +38,7 @@ Result<std::shared_ptr<const SnapshotView>> OpenLayerView(const std::vector<Laye
   }
   std::vector<std::shared_ptr<const LayerFile>> layers;
   for (const LayerFileEntry& f : files) {
-    ZENITH_ASSIGN_OR_RETURN(std::shared_ptr<LayerFile> layer, LayerFile::Open(f.path));
+    ZENITH_ASSIGN_OR_RETURN(std::shared_ptr<LayerFile> layer, LayerFile::Open(f.path, LayerFile::Fd::kKeep));
     if (layer->timeline_id() != f.timeline || layer->lsns().valid != f.valid) {
       return Corruption("layer file \"" + f.path + "\" is not the layer the page server listed (timeline " +
                         f.timeline.ToString() + ", valid at " + f.valid.ToString() + ")");

@@ -36,7 +36,7 @@ LayerFile::~LayerFile() {
   if (map_ != nullptr) munmap(const_cast<uint8_t*>(map_), map_size_);
 }
 
-Result<std::shared_ptr<LayerFile>> LayerFile::Open(const std::string& path) {
+Result<std::shared_ptr<LayerFile>> LayerFile::Open(const std::string& path, Fd keep) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
@@ -47,7 +47,7 @@ Result<std::shared_ptr<LayerFile>> LayerFile::Open(const std::string& path) {
   if (map == MAP_FAILED) return ErrnoStatus("map", path, errno);
   std::shared_ptr<LayerFile> layer(new LayerFile());
   layer->path_ = path;
-  layer->fd_ = std::move(fd);
+  if (keep == Fd::kKeep) layer->fd_ = std::move(fd);
   layer->map_ = static_cast<const uint8_t*>(map);
   layer->map_size_ = static_cast<size_t>(st.st_size);
   Status s = layer->Validate(st.st_mtime);

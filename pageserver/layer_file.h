@@ -3,9 +3,10 @@
 // The file is memory-mapped read-only. Memory use is the kernel's page
 // cache, shared and reclaimable: it does not grow with the database in the
 // process's private memory. A lookup is a binary search in the mapped index:
-// O(log n) with no allocation. The file also stays open, for readers that
-// copy pages with pread (IndexOf, PageOffset, CheckPage) instead of
-// through the mapping.
+// O(log n) with no allocation. Opened with kKeepFd, the file also stays
+// open, for readers that copy pages with pread (IndexOf, PageOffset,
+// CheckPage) instead of through the mapping (the page server does not: it
+// may hold many more layers than a process may hold files open).
 //
 // Thread-safety: immutable after Open(); any number of threads may read.
 #pragma once
@@ -46,7 +47,8 @@ class LayerFile {
   // CRCs). Corruption with the path in the message if anything is off.
   // Non-const only so that a version-1 layer's start can be filled in
   // (AssumeStart) before the layer is shared.
-  static Result<std::shared_ptr<LayerFile>> Open(const std::string& path);
+  enum class Fd { kClose, kKeep };
+  static Result<std::shared_ptr<LayerFile>> Open(const std::string& path, Fd fd = Fd::kClose);
   ~LayerFile();
   LayerFile(const LayerFile&) = delete;
   LayerFile& operator=(const LayerFile&) = delete;
@@ -77,6 +79,7 @@ class LayerFile {
   // Corruption naming the block unless `page` (read from PageOffset(index))
   // matches the CRC the index holds for it.
   Status CheckPage(uint64_t index, std::span<const uint8_t> page) const;
+  // The open file; -1 unless opened with Fd::kKeep.
   int fd() const { return fd_.get(); }
   // Index positions [first, second) of the pages held for `rel`, in block
   // order, for BlockAt/PageAt (merging layers walks them).
