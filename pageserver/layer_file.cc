@@ -177,7 +177,7 @@ Status LayerFile::CheckPage(uint64_t index, std::span<const uint8_t> page) const
 }
 
 Result<std::span<const uint8_t>> LayerFile::PageAt(uint64_t index) const {
-  auto page = std::span<const uint8_t>(map_ + PageOffset(index), lf::kPageSize);
+  auto page = pages_.subspan(PageOffset(index) - lf::kHeaderSize, lf::kPageSize);
   ZENITH_RETURN_IF_ERROR(CheckPage(index, page));
   return page;
 }

@@ -172,7 +172,7 @@ class PageService {
   }
 
   // layer_files <branch|timeline> <lsn>: the files a mount reading at that
-  // snapshot may map and read itself, as GetPage@LSN would (SnapshotView).
+  // snapshot may open and read itself, as GetPage@LSN would (SnapshotView).
   // Each row names the layer's timeline and valid LSN, which the client
   // checks against the file it opens. The files stay while the snapshot is
   // pinned, or until compaction replaces them by merged ones holding the same
