@@ -22,12 +22,18 @@ std::optional<uint32_t> SnapshotView::RelationSize(const RelTag& rel) const {
 Status SnapshotView::LocateAll(const RelTag& rel, std::span<const uint32_t> blocks, std::span<PageSlot> slots) const {
   auto size = RelationSize(rel);
   if (!size) return NotFound("relation " + rel.ToString() + " does not exist at " + lsn_.ToString());
-  // Below which block each layer lets a search fall through (0: it ends there).
-  std::vector<uint32_t> floors(layers_.size());
-  for (size_t l = 0; l < layers_.size(); ++l) {
+  // Below which block layer l lets a search fall through (0: it ends
+  // there), looked up when a search first reaches the layer: a page found
+  // in the newest layer costs no other lookup. Kept for a batch only, so a
+  // single block (every GetPage) allocates nothing.
+  std::vector<int64_t> floors(blocks.size() > 1 ? layers_.size() : 0, -1);
+  auto floor_of = [&](size_t l) -> uint32_t {
+    if (!floors.empty() && floors[l] >= 0) return static_cast<uint32_t>(floors[l]);
     auto info = layers_[l]->FindRelation(rel);
-    floors[l] = info ? info->floor : 0;
-  }
+    const uint32_t floor = info ? info->floor : 0;
+    if (!floors.empty()) floors[l] = floor;
+    return floor;
+  };
   for (size_t i = 0; i < blocks.size(); ++i) {
     const uint32_t block = blocks[i];
     if (block >= *size) {
@@ -40,7 +46,7 @@ Status SnapshotView::LocateAll(const RelTag& rel, std::span<const uint32_t> bloc
         slots[i] = PageSlot{layers_[l].get(), *index};
         break;
       }
-      if (block >= floors[l]) break;  // cut away or not there: zeros
+      if (block >= floor_of(l)) break;  // cut away or not there: zeros
     }
   }
   return Status::Ok();
