@@ -94,6 +94,22 @@ inline Status EvictTree(const std::string& dir) {
   return Status::Ok();
 }
 
+// Reads every regular file below `dir` once, so that its pages are in the
+// page cache.
+inline Status ReadTree(const std::string& dir) {
+  ZENITH_ASSIGN_OR_RETURN(testing::RunResult r, MustRun({"find", dir, "-type", "f"}));
+  std::istringstream lines(r.out);
+  std::vector<uint8_t> buf(1 << 20);
+  for (std::string path; std::getline(lines, path);) {
+    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+    for (uint64_t at = 0;; at += buf.size()) {
+      ZENITH_ASSIGN_OR_RETURN(size_t got, PreadFull(fd.get(), buf, at, path));
+      if (got < buf.size()) break;
+    }
+  }
+  return Status::Ok();
+}
+
 // A plain data directory with the files of a stopped mount: everything but
 // pg_wal, which gets the WAL from the last checkpoint's redo on (all a clean
 // start needs).

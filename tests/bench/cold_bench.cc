@@ -15,7 +15,9 @@
 //       --scan-rounds rounds alternate a local and a zenith scan (not
 //       prewarming) and the medians are compared; the same rounds give
 //       zenith over the page server's socket (ZENITH_FS_LOCAL_LAYERS=0),
-//       as a remote mount reads; once more while prewarming the database;
+//       as a remote mount reads, and a fresh mount whose layer files are in
+//       the page cache (a branch of a repository in use: what reading
+//       through FUSE costs without the disk); once more while prewarming;
 //   page reads with 1, 4 and 8 mounts reading at once, p50/p99, from layer
 //       files in the page cache: as a local
 //       mount reads (fs::LocalLayerSource on the layer files of its
@@ -71,7 +73,7 @@ struct Options {
 
 struct Figures {
   double first_zenith = 0, first_local_cold = 0, warm_local = 0, warm_zenith = 0;
-  std::vector<double> scans_zenith, scans_local, scans_socket;  // one per round
+  std::vector<double> scans_zenith, scans_local, scans_socket, scans_layers_in_memory;  // one per round
   double scan_zenith_prewarming = 0;
   double first_zenith_no_prewarm = 0;
   // p50, p99 in us for 1, 4, 8 readers: a local mount's, a remote one's
@@ -101,7 +103,8 @@ class ColdBench {
   }
   Result<double> Scan(const Server& pg) const;
   Status FirstSeconds(bool prewarm, double* first, double* warm);
-  Result<double> ScanOnMount(bool local_layers, bool prewarm);
+  enum class Layers { kCold, kInMemory };
+  Result<double> ScanOnMount(bool local_layers, bool prewarm, Layers layers = Layers::kCold);
   Result<double> ScanLocal();
   Status MeasureZenith(Figures* f);
   Status MeasureLocal(Figures* f);
@@ -164,13 +167,15 @@ Status ColdBench::FirstSeconds(bool prewarm, double* first, double* warm) {
   return Zenith({"umount", mnt});
 }
 
-// A cold scan on a fresh mount reading the layer files itself or over the
-// socket, prewarming or not.
-Result<double> ColdBench::ScanOnMount(bool local_layers, bool prewarm) {
+// A scan on a fresh mount reading the layer files itself or over the
+// socket, prewarming or not, with the page server's layer files cold or
+// read into the page cache just before (the mount's own cache is empty).
+Result<double> ColdBench::ScanOnMount(bool local_layers, bool prewarm, Layers layers) {
   const std::string mnt = dir_.Sub("mnt");
   env_.SetEnv("ZENITH_FS_LOCAL_LAYERS", local_layers ? "1" : "0");
   env_.SetEnv("ZENITH_FS_PREWARM", prewarm ? "1" : "0");
   ZENITH_RETURN_IF_ERROR(ColdPageServer());
+  if (layers == Layers::kInMemory) ZENITH_RETURN_IF_ERROR(ReadTree(env_.repo() + "/timelines"));
   ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
   Server pg(opt_.settings, mnt, dir_.path(), kPort);
   ZENITH_RETURN_IF_ERROR(pg.Start());
@@ -202,9 +207,11 @@ Status ColdBench::MeasureZenith(Figures* f) {
     ZENITH_ASSIGN_OR_RETURN(double local, ScanLocal());
     ZENITH_ASSIGN_OR_RETURN(double zenith, ScanOnMount(/*local_layers=*/true, /*prewarm=*/false));
     ZENITH_ASSIGN_OR_RETURN(double socket, ScanOnMount(/*local_layers=*/false, /*prewarm=*/false));
-    std::printf("cold scan round %d: local %.3f s, zenith %.3f s, over the socket %.3f s\n", round + 1, local, zenith,
-                socket);
+    ZENITH_ASSIGN_OR_RETURN(double in_memory, ScanOnMount(/*local_layers=*/true, /*prewarm=*/false, Layers::kInMemory));
+    std::printf("cold scan round %d: local %.3f s, zenith %.3f s, over the socket %.3f s, layer files in memory %.3f s\n",
+                round + 1, local, zenith, socket, in_memory);
     std::fflush(stdout);
+    f->scans_layers_in_memory.push_back(in_memory);
     f->scans_local.push_back(local);
     f->scans_zenith.push_back(zenith);
     f->scans_socket.push_back(socket);
@@ -344,6 +351,9 @@ void ColdBench::Print(const Figures& f) const {
   Row("cold scan of pgbench_accounts (median time)", Fixed(zenith, " s"), Fixed(local, " s"), local / zenith,
       ">= 0.8 (local/zenith)");
   Row("... over the page server's socket (median)", Fixed(socket, " s"), Fixed(local, " s"), local / socket, "");
+  const double in_memory = Median(f.scans_layers_in_memory);
+  Row("... the layer files in memory, a fresh mount (median)", Fixed(in_memory, " s"), Fixed(local, " s"),
+      local / in_memory, "");
   Row("... while prewarming the database (once)", Fixed(f.scan_zenith_prewarming, " s"), Fixed(local, " s"),
       local / f.scan_zenith_prewarming, "");
   for (size_t i = 0; i < f.reads_local.size(); ++i) {
