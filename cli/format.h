@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/progress.h"
+#include "pageserver/client/repo_client.h"
 
 namespace zenith::cli {
 
@@ -15,6 +16,14 @@ using zenith::FormatBytes;  // common/progress.h
 
 // "1 layer", "3 layers".
 std::string Plural(uint64_t n, const char* one, const char* many);
+
+// "2026-11-30 06:40:12 UTC".
+std::string FormatUnixTime(int64_t seconds);
+
+// How background compaction or GC fares, for `zenith pageserver status`:
+// "ok, last run ...", "not run yet", or "FAILING: N runs in a row since
+// ...: <problem>".
+std::string DescribeBackgroundRun(const pageserver::BackgroundRun& run);
 
 // Rows as left-aligned columns two spaces apart, one line each ("\n"
 // terminated); the last column is not padded.

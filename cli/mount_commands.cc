@@ -3,12 +3,32 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/format.h"
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
 #include "common/daemon_process.h"
 
 namespace zenith::cli {
+
+namespace {
+
+// A line on stderr for each kind of background history work that keeps
+// failing: the repository grows until someone looks.
+void WarnIfHistoryFails(pageserver::RepoClient& client) {
+  auto status = client.DescribeServer();
+  if (!status.ok()) return;
+  auto warn = [](const char* what, const std::optional<pageserver::BackgroundRun>& run) {
+    if (run && run->failing_runs > 0) {
+      std::fprintf(stderr, "warning: the page server's %s is failing (%s); see zenith pageserver status\n", what,
+                   run->problem.c_str());
+    }
+  };
+  warn("compaction", status->compaction);
+  warn("garbage collection", status->gc);
+}
+
+}  // namespace
 
 int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir) {
   auto s = Connect(g);
@@ -107,6 +127,7 @@ int CmdStatus(const GlobalOptions& g) {
     std::string mode = m.read_only ? "read-only at " + m.point.ToString() : "read-write";
     std::printf("%-20s %-8d %-20s %-22s %s\n", m.branch.c_str(), m.pid, pg.c_str(), mode.c_str(), m.mountpoint.c_str());
   }
+  WarnIfHistoryFails(s->client);
   return kExitOk;
 }
 

@@ -8,6 +8,7 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/format.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
 #include "cli/repo_context.h"
@@ -153,12 +154,16 @@ int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::
     std::printf("page server stopped\n");
     return kExitOk;
   }
-  auto pid = RunningPageServer(*repo);
-  if (!pid) {
+  auto client = pageserver::RepoClient::Connect(PageServerConnString(*repo));
+  auto status = client.ok() ? client->DescribeServer() : Result<pageserver::ServerStatus>(client.status());
+  if (!status.ok()) {
     std::printf("page server is not running\n");
     return kExitNotRunning;
   }
-  std::printf("page server running (pid %d), socket %s\n", *pid, repo->layout.socket_path(repo->config.port).c_str());
+  std::printf("page server running (pid %d), socket %s\n", status->pid,
+              repo->layout.socket_path(repo->config.port).c_str());
+  if (status->compaction) std::printf("compaction: %s\n", DescribeBackgroundRun(*status->compaction).c_str());
+  if (status->gc) std::printf("garbage collection: %s\n", DescribeBackgroundRun(*status->gc).c_str());
   return kExitOk;
 }
 

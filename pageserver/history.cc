@@ -170,7 +170,57 @@ Result<History::Snapshot> History::TakeSnapshot(const RetentionPolicy& retention
 
 Result<CompactionReport> History::Compact(std::optional<int64_t> window_seconds) {
   std::lock_guard run(run_mu_);
-  return CompactLocked(RetentionFor(window_seconds));
+  return RunCompaction(RetentionFor(window_seconds));
+}
+
+Result<CompactionReport> History::RunCompaction(const RetentionPolicy& retention) {
+  run_problem_.clear();
+  Result<CompactionReport> report = Internal("compaction did not run");
+  Status done = CatchAll("compaction", [&] {
+    report = CompactLocked(retention);
+    return report.status();
+  });
+  Finish(&HistoryHealth::compaction, done);
+  if (!done.ok()) return done;
+  return report;
+}
+
+Result<GcReport> History::RunCollection(const RetentionPolicy& retention) {
+  run_problem_.clear();
+  Result<GcReport> report = Internal("garbage collection did not run");
+  Status done = CatchAll("garbage collection", [&] {
+    report = CollectLocked(retention);
+    return report.status();
+  });
+  Finish(&HistoryHealth::gc, done);
+  if (!done.ok()) return done;
+  return report;
+}
+
+void History::NoteProblem(const std::string& problem) {
+  spdlog::warn("{}", problem);
+  run_problem_ = problem;
+}
+
+void History::Finish(HistoryRunHealth HistoryHealth::*which, const Status& result) {
+  if (cancel_) return;  // stopping: the run was cut short, not failing
+  const std::string problem = result.ok() ? run_problem_ : result.message();
+  const int64_t now = std::time(nullptr);
+  std::lock_guard lock(health_mu_);
+  HistoryRunHealth& run = health_.*which;
+  run.last_run = now;
+  run.problem = problem;
+  if (problem.empty()) {
+    run.failing_runs = 0;
+    run.failing_since = 0;
+  } else if (run.failing_runs++ == 0) {
+    run.failing_since = now;
+  }
+}
+
+HistoryHealth History::Health() const {
+  std::lock_guard lock(health_mu_);
+  return health_;
 }
 
 Result<CompactionReport> History::CompactLocked(const RetentionPolicy& retention) {
@@ -195,8 +245,12 @@ Result<CompactionReport> History::CompactLocked(const RetentionPolicy& retention
     if (step == nullptr) return report;
     if (Status s = RunStep(*snap, *step, &report); !s.ok()) {
       if (cancel_) return s;
-      spdlog::warn("compaction of timeline {} skipped a step: {}", snap->timelines[step->timeline]->id().ToString(),
-                   s.message());
+      const std::string what = "compaction of timeline " + snap->timelines[step->timeline]->id().ToString() +
+                               " skipped a step: " + s.message();
+      // Busy: a mount or a branch took a point since the plan; the next
+      // plan knows it. Anything else is a problem to report.
+      if (s.code() == StatusCode::kBusy) spdlog::info("{}", what);
+      else NoteProblem(what);
       failed.insert(snap->layers[step->timeline][step->first]->path());
     }
   }
@@ -280,7 +334,7 @@ Status History::RunStep(const Snapshot& snap, const CompactionStep& step, Compac
 void History::RemoveFile(const std::string& path, uint64_t* count, uint64_t* bytes) {
   const uint64_t size = FileBytes(path);
   if (Status s = zenith::RemoveFile(path); !s.ok()) {
-    spdlog::warn("{}", s.message());
+    NoteProblem(s.message());
     return;
   }
   ++*count;
@@ -290,8 +344,8 @@ void History::RemoveFile(const std::string& path, uint64_t* count, uint64_t* byt
 Result<GcReport> History::CollectGarbage(std::optional<int64_t> window_seconds) {
   std::lock_guard run(run_mu_);
   const RetentionPolicy retention = RetentionFor(window_seconds);
-  ZENITH_ASSIGN_OR_RETURN(CompactionReport compaction, CompactLocked(retention));
-  ZENITH_ASSIGN_OR_RETURN(GcReport report, CollectLocked(retention));
+  ZENITH_ASSIGN_OR_RETURN(CompactionReport compaction, RunCompaction(retention));
+  ZENITH_ASSIGN_OR_RETURN(GcReport report, RunCollection(retention));
   for (auto& row : report.timelines) {
     if (auto it = compaction.by_timeline.find(row.timeline); it != compaction.by_timeline.end()) row.compaction = it->second;
   }
@@ -358,7 +412,7 @@ Result<GcReport> History::CollectLocked(const RetentionPolicy& retention) {
     row.layer_bytes_removed = TreeBytes(layout.layers_dir(id));
     row.wal_bytes_removed = TreeBytes(layout.wal_dir(id));
     if (Status s = RenameFile(layout.timeline_dir(id), doomed); !s.ok()) {
-      spdlog::warn("could not set aside the deleted timeline {}: {}", id.ToString(), s.message());
+      NoteProblem("could not set aside the deleted timeline " + id.ToString() + ": " + s.message());
       continue;
     }
     IgnoreError(RemoveTree(layout.datadir(id)));
@@ -436,12 +490,12 @@ void History::Loop() {
   for (;;) {
     if (compacting) {
       std::lock_guard run(run_mu_);
-      Status done = CatchAll("background compaction", [&] { return CompactLocked(options_.retention).status(); });
+      Status done = RunCompaction(options_.retention).status();
       if (!done.ok() && !cancel_) spdlog::warn("background compaction: {}", done.message());
     }
     if (collecting && Clock::now() >= next_gc) {
       std::lock_guard run(run_mu_);
-      Status done = CatchAll("background GC", [&] { return CollectLocked(options_.retention).status(); });
+      Status done = RunCollection(options_.retention).status();
       if (!done.ok() && !cancel_) spdlog::warn("background garbage collection: {}", done.message());
       next_gc = Clock::now() + options_.gc_period;
     }

@@ -17,6 +17,12 @@
 // basebackup and snapshot uploads never wait for it. Runs (background or
 // on demand) are serialised by run_mu_.
 //
+// Problems. A step that fails (a merged layer that cannot be written, a
+// file that cannot be removed) is skipped and the run goes on: the next run
+// tries again. Each run's outcome is kept (Health) so that `zenith
+// pageserver status` and `zenith status` can say when the background work
+// keeps failing (a full disk, wrong permissions), not only the log.
+//
 // Mount pins live in the page server's memory: after a restart, a mount
 // takes its pin again within a second (its lease keepalive). Nothing runs
 // before the startup grace has passed.
@@ -81,6 +87,19 @@ struct GcReport {
   std::vector<TimelineGcReport> timelines;
 };
 
+// How the latest runs of compaction or of GC ended (background or asked
+// for; a run cancelled by a stopping server is not counted).
+struct HistoryRunHealth {
+  int64_t last_run = 0;       // unix seconds when the latest run ended; 0: none yet
+  uint64_t failing_runs = 0;  // runs in a row, up to the latest, with a problem
+  int64_t failing_since = 0;  // unix seconds when the first of them ended
+  std::string problem;        // the latest run's last problem; "" if it had none
+};
+
+struct HistoryHealth {
+  HistoryRunHealth compaction, gc;
+};
+
 // One line of `zenith branch -v`.
 struct BranchDescription {
   std::string name;
@@ -113,6 +132,7 @@ class History {
   // Compacts, then collects: one `zenith gc`.
   Result<GcReport> CollectGarbage(std::optional<int64_t> window_seconds = std::nullopt);
   Result<std::vector<BranchDescription>> DescribeBranches();
+  HistoryHealth Health() const;
 
  private:
   struct Snapshot;
@@ -123,6 +143,14 @@ class History {
   Status CheckNoPointMoves(const Snapshot& snap, int t, const std::vector<std::shared_ptr<const LayerFile>>& run);
   Result<GcReport> CollectLocked(const RetentionPolicy& retention);
   void RemoveFile(const std::string& path, uint64_t* count, uint64_t* bytes);
+  // A step of the current run failed and was skipped (logged, and kept for
+  // Health). REQUIRES: run_mu_.
+  void NoteProblem(const std::string& problem);
+  // The current run ended with `result`: records its outcome in `run`.
+  // REQUIRES: run_mu_.
+  void Finish(HistoryRunHealth HistoryHealth::*run, const Status& result);
+  Result<CompactionReport> RunCompaction(const RetentionPolicy& retention);  // REQUIRES: run_mu_
+  Result<GcReport> RunCollection(const RetentionPolicy& retention);         // REQUIRES: run_mu_
   void Pause(const char* where);
   void Loop();
   bool WaitUntil(std::chrono::steady_clock::time_point when);  // false when stopped
@@ -133,6 +161,9 @@ class History {
   std::atomic<bool> cancel_{false};
 
   std::mutex run_mu_;  // one compaction or collection at a time
+  std::string run_problem_;  // guarded by run_mu_: the current run's last problem
+  mutable std::mutex health_mu_;
+  HistoryHealth health_;  // guarded by health_mu_
 
   std::mutex mu_;
   std::condition_variable wake_;

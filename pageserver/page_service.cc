@@ -64,14 +64,27 @@ class PageService {
 
   Status Status_(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "status"));
-    return ctx.SendRows({
+    std::vector<Row> rows = {
         Row{"version", "zenith 0.1 (PostgreSQL 15)"},
         Row{"repository", repo_.layout().root},
         Row{"system_id", std::to_string(repo_.config().system_id)},
         Row{"pid", std::to_string(getpid())},
         Row{"timelines_loaded", std::to_string(repo_.loaded_timelines())},
         Row{"mounts", std::to_string(repo_.Mounts().size())},
-    });
+    };
+    if (options_.history != nullptr) {
+      const HistoryHealth health = options_.history->Health();
+      AddRunRows("compaction_", health.compaction, &rows);
+      AddRunRows("gc_", health.gc, &rows);
+    }
+    return ctx.SendRows(rows);
+  }
+
+  static void AddRunRows(const std::string& prefix, const HistoryRunHealth& run, std::vector<Row>* rows) {
+    rows->push_back(Row{prefix + "last_run", std::to_string(run.last_run)});
+    rows->push_back(Row{prefix + "failing_runs", std::to_string(run.failing_runs)});
+    rows->push_back(Row{prefix + "failing_since", std::to_string(run.failing_since)});
+    rows->push_back(Row{prefix + "problem", run.problem});
   }
 
   Status BranchList(CommandContext& ctx) {

@@ -74,6 +74,15 @@ class RowReader {
   Status error_;
 };
 
+// One field of a BackgroundRun from a `status` row named <run>_<field>.
+void ReadBackgroundRun(const std::string& field, RowReader& r, std::optional<BackgroundRun>* run) {
+  if (!*run) run->emplace();
+  if (field == "last_run") (*run)->last_run = static_cast<int64_t>(r.Number());
+  else if (field == "failing_runs") (*run)->failing_runs = r.Number();
+  else if (field == "failing_since") (*run)->failing_since = static_cast<int64_t>(r.Number());
+  else if (field == "problem") (*run)->problem = r.Text();
+}
+
 // The rows of `command`, each with exactly `columns` columns.
 Result<std::vector<Row>> QueryRows(PageServerClient& conn, const std::string& command, const std::vector<std::string>& params,
                               size_t columns) {
@@ -144,6 +153,8 @@ Result<ServerStatus> RepoClient::DescribeServer() {
     else if (name == "pid") pid = r.Number();
     else if (name == "timelines_loaded") s.timelines_loaded = r.Number();
     else if (name == "mounts") s.mounts = r.Number();
+    else if (name.starts_with("compaction_")) ReadBackgroundRun(name.substr(11), r, &s.compaction);
+    else if (name.starts_with("gc_")) ReadBackgroundRun(name.substr(3), r, &s.gc);
     ZENITH_RETURN_IF_ERROR(r.Finish(0).status());
   }
   if (pid == 0) return ProtocolError("unexpected reply to status: no pid");

@@ -27,10 +27,20 @@
 
 namespace zenith::pageserver {
 
+// How the latest background runs of compaction or GC ended (history.h).
+struct BackgroundRun {
+  int64_t last_run = 0;       // unix seconds; 0: none yet
+  uint64_t failing_runs = 0;  // in a row, up to the latest
+  int64_t failing_since = 0;  // unix seconds
+  std::string problem;        // the latest run's; "" if none
+};
+
 struct ServerStatus {
   pid_t pid = 0;
   std::string version, repository;
   uint64_t system_id = 0, timelines_loaded = 0, mounts = 0;
+  // Absent from a server that does not compact or collect.
+  std::optional<BackgroundRun> compaction, gc;
 };
 
 struct BranchEntry {  // branch_list

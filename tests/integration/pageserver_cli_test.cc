@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -279,7 +280,12 @@ TEST_F(PageServerCliTest, PageServerStartStatusStop) {
   auto comm = ReadFileToString("/proc/" + pid + "/comm");
   EXPECT_EQ(comm.ok() ? *comm : "gone", "zenith-pageserv\n") << "the daemon runs (comm is cut at 15 characters)";
   EXPECT_EQ(env_.MustZenith({"pageserver", "start"}).out, line) << "starting again finds the running one";
-  EXPECT_EQ(env_.MustZenith({"pageserver", "status"}).out, line);
+  // Then how compaction and GC fare (none has failed here).
+  const std::string shown = env_.MustZenith({"pageserver", "status"}).out;
+  EXPECT_EQ(shown.substr(0, line.size()), line);
+  EXPECT_TRUE(std::regex_search(shown, std::regex("\ncompaction: (not run yet|ok, last run [0-9: -]+ UTC)\n"
+                                                  "garbage collection: (not run yet|ok, last run [0-9: -]+ UTC)\n$")))
+      << shown;
 
   RunResult psql = Psql("status");
   ASSERT_TRUE(psql.ok()) << psql.Describe();
@@ -301,6 +307,37 @@ TEST_F(PageServerCliTest, PageServerStartStatusStop) {
   EXPECT_EQ(stop_again.exit_code, 1);
   EXPECT_EQ(stop_again.err, "zenith: no page server is running for " + repo() + "\n");
   EXPECT_EQ(env_.Zenith({"pageserver", "status"}).exit_code, 3);
+}
+
+// History work that cannot read or write a timeline's GC cutoff (a
+// directory stands where the file goes: root cannot use it either) fails,
+// and both status commands say so until a run succeeds. (Compaction, the
+// first half of `zenith gc`, is the one that meets it here.)
+TEST_F(PageServerCliTest, FailingHistoryWorkShowsInBothStatusCommandsUntilItSucceeds) {
+  InitAndStart();
+  const std::string blocker = repo() + "/timelines/" + RefOf("main") + "/gc_cutoff";
+  ASSERT_TRUE(MakeDirectories(blocker + "/in-the-way", 0700).ok());
+  RunResult gc = env_.Zenith({"gc", "--window", "0s"});
+  EXPECT_EQ(gc.exit_code, 1) << gc.Describe();
+  EXPECT_NE(gc.err.find("gc_cutoff"), std::string::npos) << gc.Describe();
+
+  RunResult status = env_.MustZenith({"status"});
+  EXPECT_TRUE(std::regex_search(status.err, std::regex("^warning: the page server's (compaction|garbage collection) "
+                                                       "is failing \\([^\n]*gc_cutoff[^\n]*\\); see zenith pageserver status\n")))
+      << status.Describe();
+  const std::string ps = env_.MustZenith({"pageserver", "status"}).out;
+  EXPECT_TRUE(std::regex_search(ps, std::regex("\n(compaction|garbage collection): FAILING: 1 run in a row since "
+                                               "[0-9: -]+ UTC: [^\n]*gc_cutoff")))
+      << ps;
+
+  ASSERT_TRUE(RemoveTree(blocker).ok());
+  EXPECT_TRUE(env_.MustZenith({"gc", "--window", "0s"}).ok());
+  status = env_.MustZenith({"status"});
+  EXPECT_EQ(status.err, "") << status.Describe();
+  const std::string after = env_.MustZenith({"pageserver", "status"}).out;
+  EXPECT_TRUE(std::regex_search(after, std::regex("\ncompaction: ok, last run [0-9: -]+ UTC\n"
+                                                  "garbage collection: ok, last run [0-9: -]+ UTC\n$")))
+      << after;
 }
 
 TEST_F(PageServerCliTest, AKilledPageServerIsReplacedByTheNextCommand) {

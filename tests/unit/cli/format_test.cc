@@ -35,5 +35,17 @@ TEST(Format, TableColumnsAreAlignedTwoSpacesApartAndTheLastIsNotPadded) {
   EXPECT_EQ(RenderTable({{"a", "b"}, {"long"}}), "a     b\nlong\n") << "a short row ends early";
 }
 
+TEST(Format, ABackgroundRunSaysNotRunOkOrFailingWithSinceWhenAndWhy) {
+  pageserver::BackgroundRun run;
+  EXPECT_EQ(DescribeBackgroundRun(run), "not run yet");
+  run.last_run = 1764489612;  // 2025-11-30 08:00:12 UTC
+  EXPECT_EQ(DescribeBackgroundRun(run), "ok, last run 2025-11-30 08:00:12 UTC");
+  run.failing_runs = 3;
+  run.failing_since = 1764489000;
+  run.problem = "could not write: No space left on device";
+  EXPECT_EQ(DescribeBackgroundRun(run),
+            "FAILING: 3 runs in a row since 2025-11-30 07:50:00 UTC: could not write: No space left on device");
+}
+
 }  // namespace
 }  // namespace zenith::cli

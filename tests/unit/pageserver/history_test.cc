@@ -2,14 +2,17 @@
 // what compaction replaces reads the same at every kept snapshot and is
 // gone from disk; pins and branch points keep their snapshots; GC removes
 // layers and WAL segments no point needs, persists its cutoff and refuses
-// branches before it; deleted branches go whole; and a crash between
-// writing a merged layer and removing its inputs loses nothing.
+// branches before it; deleted branches go whole; a crash between writing a
+// merged layer and removing its inputs loses nothing; and a run whose steps
+// fail (a full disk, a file that will not go) changes nothing it should
+// not and is reported (Health) until a run succeeds.
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "pageserver/history.h"
 #include "pageserver/layer_merge.h"
+#include "tests/harness/fault_file_io.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 
 namespace zenith::pageserver::testing {
@@ -195,6 +198,76 @@ TEST_F(HistoryTest, GcRemovesWhatNoPointNeedsAndRefusesBranchesBeforeItsCutoff) 
   Reopen();
   EXPECT_EQ(main_->gc_cutoff(), valids.back()) << "the cutoff survives a restart";
   EXPECT_TRUE(repo_obj_->FindTimeline("new").ok());
+}
+
+TEST_F(HistoryTest, ACompactionThatCannotWriteIsReportedUntilARunSucceeds) {
+  using ::zenith::testing::FaultFileIo;
+  using ::zenith::testing::FaultRule;
+  std::vector<Lsn> valids = CommitMany(*main_, 5, 3, 12);
+  const std::string newest = Read(*main_, valids.back());
+  const size_t layers = main_->OwnLayers().size();
+  EXPECT_EQ(history_->Health().compaction.last_run, 0) << "no run yet";
+  {
+    FaultFileIo io;
+    io.AddRule({::zenith::testing::FileOp::kWrite, "layers", 1, FaultRule::kForever, ::zenith::testing::Fault::kEnospc});
+    ScopedFileIo scope(io);
+    for (int run = 0; run < 2; ++run) {
+      auto report = history_->Compact();
+      ASSERT_TRUE(report.ok()) << "a failed step is skipped, not the run: " << report.status().ToString();
+      EXPECT_EQ(report->total.merges + report->total.images, 0u);
+    }
+    EXPECT_GT(io.faults_injected(), 0);
+  }
+  HistoryRunHealth health = history_->Health().compaction;
+  EXPECT_GT(health.last_run, 0);
+  EXPECT_EQ(health.failing_runs, 2u);
+  EXPECT_GT(health.failing_since, 0);
+  EXPECT_LE(health.failing_since, health.last_run);
+  EXPECT_NE(health.problem.find("No space left"), std::string::npos) << health.problem;
+  EXPECT_EQ(history_->Health().gc.last_run, 0) << "GC did not run";
+  EXPECT_EQ(main_->OwnLayers().size(), layers) << "nothing was replaced";
+  EXPECT_EQ(LayerFiles(*main_), layers) << "and no partial file is left";
+  EXPECT_EQ(Read(*main_, valids.back()), newest);
+
+  auto report = history_->Compact();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_GE(report->total.merges, 1u);
+  health = history_->Health().compaction;
+  EXPECT_EQ(health.failing_runs, 0u) << health.problem;
+  EXPECT_EQ(health.failing_since, 0);
+  EXPECT_EQ(health.problem, "");
+  EXPECT_LT(main_->OwnLayers().size(), layers);
+  EXPECT_EQ(Read(*main_, valids.back()), newest);
+}
+
+TEST_F(HistoryTest, AGcThatCannotRemoveFilesIsReportedAndRemovesThemNextTime) {
+  using ::zenith::testing::FaultFileIo;
+  using ::zenith::testing::FaultRule;
+  const size_t last = ends_.size() - 1;
+  std::vector<Lsn> valids = CommitMany(*main_, last - 30, 3, 10);
+  const std::string newest = Read(*main_, valids.back());
+  {
+    FaultFileIo io;
+    io.AddRule({::zenith::testing::FileOp::kUnlink, "", 1, FaultRule::kForever, ::zenith::testing::Fault::kEio});
+    ScopedFileIo scope(io);
+    auto report = history_->CollectGarbage(/*window_seconds=*/0);
+    ASSERT_TRUE(report.ok()) << "a file that will not go is skipped: " << report.status().ToString();
+    EXPECT_GT(io.faults_injected(), 0);
+  }
+  HistoryRunHealth health = history_->Health().gc;
+  EXPECT_EQ(health.failing_runs, 1u);
+  EXPECT_NE(health.problem.find(main_->id().ToString()), std::string::npos) << "names the file: " << health.problem;
+  const size_t files_left = ListDirectory(main_->wal_dir()).value().size() + LayerFiles(*main_);
+  EXPECT_EQ(Read(*main_, valids.back()), newest);
+
+  auto report = history_->CollectGarbage(0);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  health = history_->Health().gc;
+  EXPECT_EQ(health.failing_runs, 0u) << health.problem;
+  EXPECT_EQ(health.problem, "");
+  EXPECT_LT(ListDirectory(main_->wal_dir()).value().size() + LayerFiles(*main_), files_left)
+      << "what the failed run could not remove is gone now";
+  EXPECT_EQ(Read(*main_, valids.back()), newest);
 }
 
 TEST_F(HistoryTest, BranchDeletionIsRefusedWhileChildrenOrAMountNeedIt) {

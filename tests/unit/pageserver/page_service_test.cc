@@ -12,6 +12,7 @@
 
 #include "pageserver/client/repo_client.h"
 #include "pageserver/layer_file.h"
+#include "tests/harness/fault_file_io.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 
@@ -365,6 +366,58 @@ TEST_F(PageServiceTest, LayerFilesNameTheViewAtASnapshotToALocalClient) {
   auto between = client->LayerFiles("main", Lsn(layer0_.valid.value + 8));
   EXPECT_EQ(between.status().code(), StatusCode::kNotFound) << between.status().ToString();
   EXPECT_EQ(client->LayerFiles("nosuchbranch", layer0_.valid).status().code(), StatusCode::kNotFound);
+}
+
+// `status` carries how compaction and GC fare (zenith pageserver status and
+// zenith status show it): a collection that cannot write its cutoff fails,
+// is counted, named, and forgotten once one succeeds.
+TEST_F(PageServiceTest, StatusSaysWhenGarbageCollectionFailsAndWhenItRecovers) {
+  using ::zenith::testing::FaultFileIo;
+  using ::zenith::testing::FaultRule;
+  server_.reset();
+  auto server = InProcessServer::Start(repo_.root(), {}, /*owner_only=*/true, /*with_history=*/true);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  server_ = std::move(*server);
+  auto client = RepoClient::Connect(conninfo());
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto status = client->DescribeServer();
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  ASSERT_TRUE(status->gc && status->compaction) << "a server with history says how it fares";
+  EXPECT_EQ(status->gc->last_run, 0);
+  {
+    FaultFileIo io;
+    io.AddRule({::zenith::testing::FileOp::kRename, "gc_cutoff", 1, FaultRule::kForever,
+                ::zenith::testing::Fault::kEio});
+    ScopedFileIo scope(io);
+    auto gc = client->CollectGarbage("0s");
+    EXPECT_FALSE(gc.ok()) << "the cutoff could not be made durable";
+    EXPECT_GT(io.faults_injected(), 0);
+  }
+  status = client->DescribeServer();
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_EQ(status->gc->failing_runs, 1u);
+  EXPECT_GT(status->gc->failing_since, 0);
+  EXPECT_NE(status->gc->problem.find("gc_cutoff"), std::string::npos) << status->gc->problem;
+  EXPECT_GT(status->compaction->last_run, 0) << "gc compacts first";
+  EXPECT_EQ(status->compaction->failing_runs, 0u) << status->compaction->problem;
+
+  auto gc = client->CollectGarbage("0s");
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  status = client->DescribeServer();
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_EQ(status->gc->failing_runs, 0u) << status->gc->problem;
+  EXPECT_EQ(status->gc->problem, "");
+  EXPECT_GE(status->gc->last_run, status->compaction->last_run);
+
+  server_.reset();
+  server = InProcessServer::Start(repo_.root());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  server_ = std::move(*server);
+  client = RepoClient::Connect(conninfo());
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  status = client->DescribeServer();
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_FALSE(status->gc || status->compaction) << "nothing to say for a server without history";
 }
 
 TEST_F(PageServiceTest, LayerFilesAreNotToldToAClientThatMayNotOpenThem) {

@@ -85,10 +85,18 @@ class InProcessServer {
  public:
   // `owner_only`: the socket serves only this process's user, who is then
   // a local client (Session::local), as in zenith-pageserver.
+  // `with_history`: it compacts and collects when asked (`gc`), never in
+  // the background.
   static Result<std::unique_ptr<InProcessServer>> Start(const std::string& root, PageServiceOptions options = {},
-                                                        bool owner_only = true) {
+                                                        bool owner_only = true, bool with_history = false) {
     std::unique_ptr<InProcessServer> s(new InProcessServer());
     ZENITH_ASSIGN_OR_RETURN(s->repo_, Repository::Open(root));
+    if (with_history) {
+      HistoryOptions history;
+      history.compaction_period = history.gc_period = std::chrono::seconds(0);
+      s->history_ = std::make_unique<History>(*s->repo_, history);
+      options.history = s->history_.get();
+    }
     PqServerOptions pq;
     pq.unix_socket_path = UnixSocketPath(root, kServerPort);
     pq.unix_owner_only = owner_only;
@@ -108,6 +116,7 @@ class InProcessServer {
  private:
   InProcessServer() = default;
   std::unique_ptr<Repository> repo_;
+  std::unique_ptr<History> history_;
   std::unique_ptr<PqServer> server_;
   std::string conninfo_;
 };
