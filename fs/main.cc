@@ -349,13 +349,14 @@ int ServeReadOnly(const Args& args, Readiness& ready, sigset_t signals) {
   auto config = pageserver::RepoConfig::Load(layout.config());
   if (!config.ok()) return fail(config.status());
   const std::string conninfo = pageserver::PageServerConnString(layout.socket_dir(), config->port);
-  // This connection lives as long as the mount: it holds the registration
-  // and the pin of the snapshot.
-  auto client = pageserver::ConnectOrStartRepo(layout, *config);
-  if (!client.ok()) return fail(client.status());
+  MountLease::Connector connect = [layout, config = *config] { return pageserver::ConnectOrStartRepo(layout, config); };
+  // Its connection lives as long as the mount: it holds the registration
+  // and the pin of the snapshot, taken again if the page server restarts.
   // The CLI resolved the point: it is a record end, which attaching checks.
-  auto owner = client->AttachReadOnly(args.branch, *point_lsn, args.mountpoint, getpid());
+  ReadOnlyRegistration registration(connect, args.branch, *point_lsn, args.mountpoint);
+  auto owner = registration.Attach();
   if (!owner.ok()) return fail(owner.status());
+  pageserver::RepoClient* client = &registration.client();
   const pageserver::ReadPoint point{*owner, *point_lsn};
   const std::string timeline = point.timeline.ToString();
   auto tar = client->BasebackupAt(timeline, point.lsn);
@@ -370,7 +371,7 @@ int ServeReadOnly(const Args& args, Readiness& ready, sigset_t signals) {
   if (wal.ok()) wal = WriteStandbySettings(scratch);
   if (!wal.ok()) return fail(wal);
 
-  MountLease::Connector connect = [layout, config = *config] { return pageserver::ConnectOrStartRepo(layout, config); };
+  registration.StartKeepAlive();
   RemotePageSource remote(conninfo, timeline, snapshot.valid, [&connect] { return connect().status(); });
   MountPages pages(remote, LocalLayersEnabled() ? std::optional(LayerLoader(connect, timeline)) : std::nullopt,
                    snapshot.valid);

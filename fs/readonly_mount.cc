@@ -7,6 +7,7 @@
 
 #include "common/byte_io.h"
 #include "common/daemon_process.h"
+#include "common/catch_all.h"
 #include "common/file_util.h"
 
 namespace zenith::fs {
@@ -33,6 +34,41 @@ void RemoveStaleReadOnlyDirs(const pageserver::RepoLayout& layout, const pageser
     if (pid <= 0 || ProcessAlive(static_cast<pid_t>(pid))) continue;
     spdlog::info("removing {}, left by a read-only mount whose daemon is gone", name);
     IgnoreError(RemoveTree(layout.datadir(timeline) + "/" + name));
+  }
+}
+
+Result<pageserver::TimelineId> ReadOnlyRegistration::Attach() {
+  conn_.reset();
+  ZENITH_ASSIGN_OR_RETURN(pageserver::RepoClient client, connect_());
+  ZENITH_ASSIGN_OR_RETURN(pageserver::TimelineId owner, client.AttachReadOnly(target_, lsn_, mountpoint_, getpid()));
+  conn_.emplace(std::move(client));
+  return owner;
+}
+
+void ReadOnlyRegistration::StartKeepAlive() { thread_ = std::thread([this] { KeepAlive(); }); }
+
+void ReadOnlyRegistration::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReadOnlyRegistration::Tick() {
+  if (conn_ && conn_->DescribeServer().ok()) return;
+  if (auto owner = Attach(); !owner.ok()) spdlog::warn("could not register the read-only mount again: {}", owner.status().message());
+  else spdlog::info("registered the read-only mount again after losing the page server connection");
+}
+
+void ReadOnlyRegistration::KeepAlive() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) break;
+    }
+    IgnoreError(CatchAll("read-only mount keepalive", [&] { Tick(); }));
   }
 }
 

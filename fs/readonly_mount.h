@@ -9,13 +9,19 @@
 // never comes while serving read-only queries. No snapshot is uploaded (its
 // checkpoints are the standby's restartpoints, kept in the scratch) and no
 // WAL is written to the timeline; its lease-free registration with the page
-// server (attach_readonly) only keeps the branch from being deleted under it
-// and shows it in `zenith status`.
+// server (attach_readonly) keeps the branch from being deleted under it,
+// pins the snapshot and shows the mount in `zenith status`.
 //
-// Thread-safety: reentrant.
+// Thread-safety: the functions are reentrant; ReadOnlyRegistration below
+// says its own.
 #pragma once
 
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "common/lsn.h"
 #include "common/status.h"
@@ -30,5 +36,47 @@ Status WriteStandbySettings(const std::string& scratch_dir);
 // Removes the read-only scratch directories of `timeline` whose zenith-fs
 // is gone (killed before it could clean up).
 void RemoveStaleReadOnlyDirs(const pageserver::RepoLayout& layout, const pageserver::TimelineId& timeline);
+
+// The registration of a read-only mount, held by one page server
+// connection: it lives in the page server's memory and ends with the
+// connection. A keepalive thread checks the connection every second and,
+// when it broke (the page server restarted, or died and the connector
+// starts one), registers the mount again, as MountLease does for a
+// read-write one.
+//
+// Thread-safety: Attach and client() on the owner's thread before
+// StartKeepAlive; after it, the connection is the keepalive thread's.
+class ReadOnlyRegistration {
+ public:
+  using Connector = std::function<Result<pageserver::RepoClient>()>;
+
+  ReadOnlyRegistration(Connector connect, std::string target, Lsn lsn, std::string mountpoint)
+      : connect_(std::move(connect)), target_(std::move(target)), lsn_(lsn), mountpoint_(std::move(mountpoint)) {}
+  ~ReadOnlyRegistration() { Stop(); }
+  ReadOnlyRegistration(const ReadOnlyRegistration&) = delete;
+  ReadOnlyRegistration& operator=(const ReadOnlyRegistration&) = delete;
+
+  // Connects and registers; the timeline that holds the point.
+  Result<pageserver::TimelineId> Attach();
+  // The registration's connection, for the mount's setup. REQUIRES: Attach
+  // succeeded, StartKeepAlive not called.
+  pageserver::RepoClient& client() { return *conn_; }
+  void StartKeepAlive();
+  void Stop();
+
+ private:
+  void KeepAlive();
+  void Tick();
+
+  const Connector connect_;
+  const std::string target_;
+  const Lsn lsn_;
+  const std::string mountpoint_;
+  std::optional<pageserver::RepoClient> conn_;  // see the class comment
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
 
 }  // namespace zenith::fs

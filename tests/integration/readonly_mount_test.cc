@@ -1,10 +1,12 @@
 // Read-only mounts of any point of a branch's history (`zenith mount
 // --read-only BRANCH@LSN|@TIME DIR`, fs/readonly_mount.h): stock PostgreSQL
 // on each is a hot standby that sees exactly what was committed at its
-// point, any number of them run alongside the read-write mount, and nothing
-// they do reaches the repository.
+// point, any number of them run alongside the read-write mount, nothing
+// they do reaches the repository, and a restarted page server has them
+// registered again within seconds.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <map>
@@ -13,6 +15,7 @@
 #include "common/file_util.h"
 #include "tests/harness/compute.h"
 #include "tests/harness/test_env.h"
+#include "tests/harness/wait.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
@@ -108,6 +111,40 @@ TEST_F(ReadOnlyMount, EachPointSeesExactlyWhatWasCommittedThere) {
   auto datadirs = ListDirectory(env_.repo() + "/datadirs/" + MainTimeline());
   ASSERT_TRUE(datadirs.ok());
   for (const auto& name : *datadirs) EXPECT_FALSE(name.starts_with("readonly-")) << name << " was left behind";
+}
+
+// The page server keeps a read-only mount's registration in memory: when
+// it restarts (stopped, or killed), the mount registers again, so that
+// `zenith status` lists it and its branch cannot be deleted under it.
+TEST_F(ReadOnlyMount, ItIsRegisteredAgainWhenThePageServerRestarts) {
+  env_.MustZenith({"branch", "exp", "main"});
+  MountReadOnly("exp", "ro");
+  Compute ro(env_, "ro", 5433);
+  ro.Start();
+  const std::string dir = dir_.Sub("ro");
+  auto listed = [&] { return env_.MustZenith({"status"}).out.find(dir) != std::string::npos; };
+  auto refused = [&] {
+    RunResult r = env_.Zenith({"branch", "delete", "exp"});
+    return r.exit_code == 1 && r.err.find("exp") != std::string::npos;
+  };
+  ASSERT_TRUE(listed());
+  EXPECT_TRUE(refused());
+
+  for (const bool kill : {false, true}) {
+    const pid_t before = PageServerPid(env_);
+    ASSERT_GT(before, 0);
+    if (kill) ASSERT_EQ(::kill(before, SIGKILL), 0);
+    else env_.MustZenith({"pageserver", "stop"});
+    env_.MustZenith({"pageserver", "start"});  // unless the mount's keepalive started one already
+    ASSERT_NE(PageServerPid(env_), before);
+    EXPECT_TRUE(WaitUntil(listed, std::chrono::seconds(10))) << (kill ? "after kill -9" : "after a stop")
+                                                             << ": zenith status does not list " << dir;
+    EXPECT_TRUE(refused()) << "the branch of a read-only mount was deleted under it";
+    EXPECT_EQ(ro.Query("select count(*) > 0 from pg_class"), "t") << "its PostgreSQL went on";
+  }
+  ASSERT_TRUE(ro.pg().Stop("fast").ok());
+  env_.MustZenith({"umount", dir});
+  EXPECT_TRUE(env_.MustZenith({"branch", "delete", "exp"}).ok()) << "once unmounted, the branch can go";
 }
 
 std::string Dump(const Compute& c) { return PgDump(c.ConnArgs()); }
