@@ -1,6 +1,7 @@
 #include "fs/local_layer_source.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <spdlog/spdlog.h>
 
@@ -48,8 +49,8 @@ Result<std::shared_ptr<const SnapshotView>> OpenLayerView(const std::vector<Laye
   return std::make_shared<const SnapshotView>(lsn, std::move(layers));
 }
 
-LocalLayerSource::LocalLayerSource(PageSource& fallback, Loader load, Lsn lsn)
-    : fallback_(fallback), load_(std::move(load)), wanted_(lsn) {
+LocalLayerSource::LocalLayerSource(PageSource& fallback, Loader load, Lsn lsn, std::chrono::milliseconds check_period)
+    : fallback_(fallback), load_(std::move(load)), check_period_(check_period), wanted_(lsn) {
   loader_ = std::thread([this] { LoadLoop(); });
 }
 
@@ -81,13 +82,27 @@ std::shared_ptr<const SnapshotView> LocalLayerSource::CurrentView() const {
   return view_;
 }
 
+bool LocalLayerSource::HoldsRemovedFile(const View& view) {
+  for (const auto& layer : view.layers()) {
+    struct stat st;
+    if (::fstat(layer->fd(), &st) == 0 && st.st_nlink == 0) return true;
+  }
+  return false;
+}
+
 // Loads each LSN asked for, newest request first; the old view stays in
-// use until the new one is ready (both are right: mount_lease.h).
+// use until the new one is ready (both are right: mount_lease.h). Between
+// requests, reopens the view whose files were removed.
 void LocalLayerSource::LoadLoop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    wake_.wait(lock, [this] { return stop_ || tried_ != wanted_; });
+    const bool asked = wake_.wait_for(lock, check_period_, [this] { return stop_ || tried_ != wanted_; });
     if (stop_) break;
+    if (!asked) {
+      if (view_ == nullptr || view_->lsn() != wanted_ || !HoldsRemovedFile(*view_)) continue;
+      spdlog::info("a layer file of the snapshot valid at {} was removed (compaction or GC): opening its view again",
+                   view_->lsn().ToString());
+    }
     const Lsn lsn = wanted_;
     lock.unlock();
     Result<std::shared_ptr<const SnapshotView>> view = NotFound("not loaded");
@@ -96,10 +111,17 @@ void LocalLayerSource::LoadLoop() {
       if (view.ok()) break;
       if (attempt < kLoadAttempts) std::this_thread::sleep_for(kRetryDelay);
     }
-    if (view.ok()) spdlog::info("reading pages from the layer files of the snapshot valid at {}", lsn.ToString());
-    else spdlog::warn("reading pages through the page server: the layer files at {} did not open: {}", lsn.ToString(), view.status().message());
     lock.lock();
-    if (view.ok()) view_ = std::move(*view);
+    if (view.ok()) {
+      spdlog::info("reading pages from the layer files of the snapshot valid at {}", lsn.ToString());
+      view_ = std::move(*view);
+    } else if (view_ != nullptr) {
+      spdlog::warn("the layer files at {} did not open ({}); reading on from those of the snapshot valid at {}",
+                   lsn.ToString(), view.status().message(), view_->lsn().ToString());
+    } else {
+      spdlog::warn("reading pages through the page server: the layer files at {} did not open: {}", lsn.ToString(),
+                   view.status().message());
+    }
     tried_ = lsn;
     settled_.notify_all();
   }

@@ -20,7 +20,12 @@
 // failed, reads go to `fallback` (the page server's socket). When the
 // mount moves to a newer snapshot (MoveTo, see mount_lease.h), the view at
 // the new LSN replaces the old one once loaded, and the old files are
-// closed, so that what GC deleted frees its space.
+// closed, so that what GC deleted frees its space. A mount that stays at
+// one snapshot (a read-only one, or one that takes no checkpoint) would
+// hold the files compaction replaced for as long: every `check_period` the
+// loader looks whether a file of its view was removed and, if so, opens
+// the view at the same LSN again (the same pages, from the files that
+// replaced them) and closes the old files.
 //
 // Thread-safety: GetPages from any number of threads, MoveTo from any
 // thread; mu_ guards the view and the wanted LSN.
@@ -28,6 +33,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -57,8 +63,10 @@ class LocalLayerSource : public PageSource {
   // from the page server, then OpenLayerView).
   using Loader = std::function<Result<std::shared_ptr<const View>>(Lsn)>;
 
+  static constexpr std::chrono::milliseconds kCheckPeriod{30000};
+
   // Starts loading the view at `lsn`. `fallback` must outlive this.
-  LocalLayerSource(PageSource& fallback, Loader load, Lsn lsn);
+  LocalLayerSource(PageSource& fallback, Loader load, Lsn lsn, std::chrono::milliseconds check_period = kCheckPeriod);
   ~LocalLayerSource();
   LocalLayerSource(const LocalLayerSource&) = delete;
   LocalLayerSource& operator=(const LocalLayerSource&) = delete;
@@ -78,12 +86,15 @@ class LocalLayerSource : public PageSource {
  private:
   std::shared_ptr<const View> CurrentView() const;
   void LoadLoop();
+  // Whether a file of the view was removed since it was opened.
+  static bool HoldsRemovedFile(const View& view);
   // Reads ahead (in the background) the chunks of `layer` after byte `end`
   // of a sequential run that were not asked for lately.
   void PrefetchAfter(const pageserver::LayerFile& layer, uint64_t end);
 
   PageSource& fallback_;
   const Loader load_;
+  const std::chrono::milliseconds check_period_;
   mutable std::mutex mu_;
   std::condition_variable wake_;     // the loader waits for work
   std::condition_variable settled_;  // WaitLoaded waits for the loader

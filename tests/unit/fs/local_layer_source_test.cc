@@ -8,9 +8,13 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "common/file_util.h"
 #include "common/pg_abi.h"
@@ -46,9 +50,11 @@ class SocketSource : public PageSource {
 class LocalLayerSourceTest : public ::testing::Test {
  protected:
   // A layer valid at `valid` with block b of kRel filled with fills[b]
-  // (' ' = not held); kRel has fills.size() blocks.
-  LayerFileEntry Layer(uint64_t valid, const std::string& fills) {
-    auto writer = LayerWriter::Create(dir_.path(), kTimeline);
+  // (' ' = not held); kRel has fills.size() blocks. In `dir` (default: the
+  // test's directory).
+  LayerFileEntry Layer(uint64_t valid, const std::string& fills, std::string dir = "") {
+    if (dir.empty()) dir = dir_.path();
+    auto writer = LayerWriter::Create(dir, kTimeline);
     EXPECT_TRUE(writer.ok()) << writer.status().ToString();
     for (size_t b = 0; b < fills.size(); ++b) {
       if (fills[b] == ' ') continue;
@@ -152,6 +158,62 @@ TEST_F(LocalLayerSourceTest, AFileThatIsNotTheListedLayerIsRefused) {
   LayerFileEntry gone = entry;
   gone.path += ".gone";
   EXPECT_EQ(OpenLayerView({gone}, Lsn(100)).status().code(), StatusCode::kNotFound);
+}
+
+// Whether this process holds `path` open although it was removed.
+bool HoldsRemoved(const std::string& path) {
+  auto fds = ListDirectory("/proc/self/fd");
+  for (const auto& fd : fds.value_or(std::vector<std::string>{})) {
+    char target[4096];
+    const ssize_t n = ::readlink(("/proc/self/fd/" + fd).c_str(), target, sizeof target - 1);
+    if (n > 0 && std::string(target, static_cast<size_t>(n)) == path + " (deleted)") return true;
+  }
+  return false;
+}
+
+// A mount that stays at one snapshot while compaction replaces its layer
+// files: the loader notices a file of its view was removed, opens the view
+// at the same LSN again from the files listed now, and lets the old go.
+TEST_F(LocalLayerSourceTest, AViewWhoseFileWasRemovedIsOpenedAgainAndTheOldFileLetGo) {
+  std::mutex mu;
+  std::vector<LayerFileEntry> listed = {Layer(100, "ab")};
+  int loads = 0;
+  LocalLayerSource source(socket_, [&](Lsn lsn) {
+    std::lock_guard lock(mu);
+    ++loads;
+    return OpenLayerView(listed, lsn);
+  }, Lsn(100), std::chrono::milliseconds(20));
+  ASSERT_TRUE(source.WaitLoaded());
+  EXPECT_EQ(Read(source, 2), "ab");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(loads, 1) << "nothing was removed: the view stays";
+  }
+
+  // What compaction does: the replacement is written, then the old file
+  // removed. (Its pages differ here only so that the test sees which file
+  // is read; compaction's read the same.)
+  ASSERT_TRUE(MakeDirectories(dir_.Sub("compacted"), 0700).ok());
+  const LayerFileEntry replacement = Layer(100, "cd", dir_.Sub("compacted"));
+  const std::string old_path = listed[0].path;
+  {
+    std::lock_guard lock(mu);
+    listed = {replacement};
+  }
+  ASSERT_TRUE(RemoveFile(old_path).ok());
+  EXPECT_TRUE(HoldsRemoved(old_path));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Read(source, 2) != "cd" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Read(source, 2), "cd") << "the view was not opened again";
+  EXPECT_FALSE(HoldsRemoved(old_path)) << "the removed file is still open: its space is not freed";
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(loads, 2);
+  }
+  EXPECT_EQ(socket_.calls, 0);
 }
 
 TEST_F(LocalLayerSourceTest, ADamagedPageIsAnErrorNamingTheBlockNotOtherBytes) {
