@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "common/catch_all.h"
 
 namespace zenith::fs {
 
@@ -27,17 +26,10 @@ Result<std::string> MountLease::PinnedBasebackup() { return conn_->Basebackup(ti
 
 void MountLease::StartKeepAlive(OnMoved on_moved) {
   on_moved_ = std::move(on_moved);
-  thread_ = std::thread([this] { KeepAlive(); });
+  keepalive_.Start(std::chrono::seconds(1), "mount lease keepalive", [this] { Tick(); });
 }
 
-void MountLease::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void MountLease::Stop() { keepalive_.Stop(); }
 
 // Releases the pin superseded a tick ago, then pins the newest snapshot
 // stored and moves the mount's reads to it. A snapshot merged away before
@@ -91,16 +83,6 @@ void MountLease::Tick() {
   conn_.reset();
   if (Status s = Acquire(); !s.ok()) spdlog::warn("could not renew the mount lease: {}", s.message());
   else spdlog::info("renewed the mount lease after losing the page server connection");
-}
-
-void MountLease::KeepAlive() {
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) break;
-    }
-    IgnoreError(CatchAll("mount lease keepalive", [&] { Tick(); }));
-  }
 }
 
 }  // namespace zenith::fs

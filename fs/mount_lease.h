@@ -26,14 +26,13 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "common/lsn.h"
+#include "common/periodic_thread.h"
 #include "common/status.h"
 #include "pageserver/client/repo_client.h"
 
@@ -68,7 +67,6 @@ class MountLease {
   void SetComputeUrl(std::string url);
 
  private:
-  void KeepAlive();
   void Tick();  // one keepalive round: check, move the pin, or take all again
   void MovePin();
   void CallMeMaybe();
@@ -84,11 +82,9 @@ class MountLease {
   bool pinned_with_wal_ = true;
   Lsn releasing_;  // the previous pin, released at the next tick
   std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;  // guarded by mu_
   std::string compute_url_;  // guarded by mu_
   std::string receiver_state_;  // keepalive thread: the last one logged
-  std::thread thread_;
+  PeriodicThread keepalive_;    // last: stopped first
 };
 
 }  // namespace zenith::fs

@@ -7,7 +7,6 @@
 
 #include "common/byte_io.h"
 #include "common/daemon_process.h"
-#include "common/catch_all.h"
 #include "common/file_util.h"
 
 namespace zenith::fs {
@@ -45,31 +44,14 @@ Result<pageserver::TimelineId> ReadOnlyRegistration::Attach() {
   return owner;
 }
 
-void ReadOnlyRegistration::StartKeepAlive() { thread_ = std::thread([this] { KeepAlive(); }); }
-
-void ReadOnlyRegistration::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+void ReadOnlyRegistration::StartKeepAlive() {
+  keepalive_.Start(std::chrono::seconds(1), "read-only mount keepalive", [this] { Tick(); });
 }
 
 void ReadOnlyRegistration::Tick() {
   if (conn_ && conn_->DescribeServer().ok()) return;
   if (auto owner = Attach(); !owner.ok()) spdlog::warn("could not register the read-only mount again: {}", owner.status().message());
   else spdlog::info("registered the read-only mount again after losing the page server connection");
-}
-
-void ReadOnlyRegistration::KeepAlive() {
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) break;
-    }
-    IgnoreError(CatchAll("read-only mount keepalive", [&] { Tick(); }));
-  }
 }
 
 }  // namespace zenith::fs

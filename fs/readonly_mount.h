@@ -16,14 +16,12 @@
 // says its own.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "common/lsn.h"
+#include "common/periodic_thread.h"
 #include "common/status.h"
 #include "pageserver/client/repo_client.h"
 #include "pageserver/client/repo_layout.h"
@@ -62,10 +60,9 @@ class ReadOnlyRegistration {
   // succeeded, StartKeepAlive not called.
   pageserver::RepoClient& client() { return *conn_; }
   void StartKeepAlive();
-  void Stop();
+  void Stop() { keepalive_.Stop(); }
 
  private:
-  void KeepAlive();
   void Tick();
 
   const Connector connect_;
@@ -73,10 +70,7 @@ class ReadOnlyRegistration {
   const Lsn lsn_;
   const std::string mountpoint_;
   std::optional<pageserver::RepoClient> conn_;  // see the class comment
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;  // guarded by mu_
-  std::thread thread_;
+  PeriodicThread keepalive_;                    // last: stopped first
 };
 
 }  // namespace zenith::fs

@@ -173,28 +173,26 @@ Result<CompactionReport> History::Compact(std::optional<int64_t> window_seconds)
   return RunCompaction(RetentionFor(window_seconds));
 }
 
-Result<CompactionReport> History::RunCompaction(const RetentionPolicy& retention) {
+template <typename Report>
+Result<Report> History::Tracked(HistoryRunHealth HistoryHealth::*which, const char* what,
+                                const std::function<Result<Report>()>& run) {
   run_problem_.clear();
-  Result<CompactionReport> report = Internal("compaction did not run");
-  Status done = CatchAll("compaction", [&] {
-    report = CompactLocked(retention);
+  Result<Report> report = Internal(std::string(what) + " did not run");
+  Status done = CatchAll(what, [&] {
+    report = run();
     return report.status();
   });
-  Finish(&HistoryHealth::compaction, done);
+  Finish(which, done);
   if (!done.ok()) return done;
   return report;
 }
 
+Result<CompactionReport> History::RunCompaction(const RetentionPolicy& retention) {
+  return Tracked<CompactionReport>(&HistoryHealth::compaction, "compaction", [&] { return CompactLocked(retention); });
+}
+
 Result<GcReport> History::RunCollection(const RetentionPolicy& retention) {
-  run_problem_.clear();
-  Result<GcReport> report = Internal("garbage collection did not run");
-  Status done = CatchAll("garbage collection", [&] {
-    report = CollectLocked(retention);
-    return report.status();
-  });
-  Finish(&HistoryHealth::gc, done);
-  if (!done.ok()) return done;
-  return report;
+  return Tracked<GcReport>(&HistoryHealth::gc, "garbage collection", [&] { return CollectLocked(retention); });
 }
 
 void History::NoteProblem(const std::string& problem) {

@@ -34,6 +34,7 @@
 #include <chrono>
 #include <map>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -149,6 +150,11 @@ class History {
   // The current run ended with `result`: records its outcome in `run`.
   // REQUIRES: run_mu_.
   void Finish(HistoryRunHealth HistoryHealth::*run, const Status& result);
+  // Runs `run` (guarded by CatchAll) and records its outcome in `which`.
+  // REQUIRES: run_mu_.
+  template <typename Report>
+  Result<Report> Tracked(HistoryRunHealth HistoryHealth::*which, const char* what,
+                         const std::function<Result<Report>()>& run);
   Result<CompactionReport> RunCompaction(const RetentionPolicy& retention);  // REQUIRES: run_mu_
   Result<GcReport> RunCollection(const RetentionPolicy& retention);         // REQUIRES: run_mu_
   void Pause(const char* where);
