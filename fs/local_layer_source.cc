@@ -98,10 +98,15 @@ void LocalLayerSource::LoadLoop() {
   for (;;) {
     const bool asked = wake_.wait_for(lock, check_period_, [this] { return stop_ || tried_ != wanted_; });
     if (stop_) break;
-    if (!asked) {
-      if (view_ == nullptr || view_->lsn() != wanted_ || !HoldsRemovedFile(*view_)) continue;
+    if (!asked) {  // the check, without the lock readers take
+      const std::shared_ptr<const SnapshotView> view = view_;
+      if (view == nullptr || view->lsn() != wanted_) continue;
+      lock.unlock();
+      const bool removed = HoldsRemovedFile(*view);
+      lock.lock();
+      if (!removed || stop_ || view_ != view || tried_ != wanted_) continue;
       spdlog::info("a layer file of the snapshot valid at {} was removed (compaction or GC): opening its view again",
-                   view_->lsn().ToString());
+                   view->lsn().ToString());
     }
     const Lsn lsn = wanted_;
     lock.unlock();
