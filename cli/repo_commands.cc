@@ -154,9 +154,8 @@ int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::
     std::printf("page server stopped\n");
     return kExitOk;
   }
-  auto client = pageserver::RepoClient::Connect(PageServerConnString(*repo));
-  auto status = client.ok() ? client->DescribeServer() : Result<pageserver::ServerStatus>(client.status());
-  if (!status.ok()) {
+  auto status = DescribeRunningPageServer(*repo);
+  if (!status) {
     std::printf("page server is not running\n");
     return kExitNotRunning;
   }

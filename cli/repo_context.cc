@@ -57,11 +57,17 @@ Result<RepoClient> ConnectPageServer(const RepoContext& repo) {
   return pageserver::ConnectOrStartRepo(repo.layout, repo.config);
 }
 
-std::optional<pid_t> RunningPageServer(const RepoContext& repo) {
+std::optional<pageserver::ServerStatus> DescribeRunningPageServer(const RepoContext& repo) {
   auto client = RepoClient::Connect(PageServerConnString(repo));
   if (!client.ok()) return std::nullopt;
   auto status = client->DescribeServer();
   if (!status.ok()) return std::nullopt;
+  return *status;
+}
+
+std::optional<pid_t> RunningPageServer(const RepoContext& repo) {
+  auto status = DescribeRunningPageServer(repo);
+  if (!status) return std::nullopt;
   return status->pid;
 }
 

@@ -37,6 +37,8 @@ Result<pageserver::RepoClient> ConnectPageServer(const RepoContext& repo);
 Result<pid_t> StartPageServer(const RepoContext& repo);
 // Stops it (SIGTERM, then waits); NotFound if none runs.
 Status StopPageServer(const RepoContext& repo);
+// What the running page server says of itself (`status`), if one answers.
+std::optional<pageserver::ServerStatus> DescribeRunningPageServer(const RepoContext& repo);
 // The pid of the running page server, if one answers.
 std::optional<pid_t> RunningPageServer(const RepoContext& repo);
 

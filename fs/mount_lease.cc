@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-
 namespace zenith::fs {
 
 Status MountLease::Pin(Lsn lsn, bool with_wal) { return conn_->Pin(timeline_, lsn, with_wal); }
