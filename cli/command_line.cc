@@ -12,7 +12,7 @@ namespace {
 struct Values {
   std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
       start_branch, stop_branch, ps_action, ps_listen, pageserver, mount_scratch;
-  std::string init_from_datadir, init_from_server;
+  std::string init_from_datadir, init_from_server, init_auth = "peer-scram";
   bool branch_verbose = false, mount_read_only = false;
   std::vector<std::string> pg_ctl_args;
 };
@@ -28,9 +28,17 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.init = app.add_subcommand("init", "create a repository: initdb (or an existing cluster), imported as branch \"main\"");
   auto* from_datadir = s.init->add_option("--from-datadir", v.init_from_datadir,
                                           "import this stopped PostgreSQL 15 data directory instead (it is only read)");
-  s.init->add_option("--from", v.init_from_server,
-                     "import a base backup of this running PostgreSQL 15 server instead (a libpq connection string)")
-      ->excludes(from_datadir);
+  auto* from_server =
+      s.init->add_option("--from", v.init_from_server,
+                         "import a base backup of this running PostgreSQL 15 server instead (a libpq connection string)")
+          ->excludes(from_datadir);
+  s.init->add_option("--auth", v.init_auth,
+                     "the new cluster's pg_hba.conf: peer-scram (the default: peer on the Unix socket, scram-sha-256 "
+                     "on TCP) or trust (anyone on this machine is superuser: a throwaway sandbox); imports keep "
+                     "their own")
+      ->check(CLI::IsMember({"peer-scram", "trust"}))
+      ->excludes(from_datadir)
+      ->excludes(from_server);
   s.branch = app.add_subcommand(
       "branch", "list branches (-v: with sizes), create NEW from PARENT[@LSN], or `delete` NAME");
   s.branch->add_option("name", v.branch_name, "the new branch (or `delete`)");
@@ -86,7 +94,7 @@ Result<Command> BranchCommand(const Values& v) {
 }
 
 Result<Command> Chosen(const Subcommands& s, const Values& v) {
-  if (s.init->parsed()) return Command{InitCmd{v.init_from_datadir, v.init_from_server}};
+  if (s.init->parsed()) return Command{InitCmd{v.init_from_datadir, v.init_from_server, v.init_auth == "trust"}};
   if (s.branch->parsed()) return BranchCommand(v);
   if (s.gc->parsed()) return Command{GcCmd{v.gc_window}};
   if (s.mount->parsed()) {

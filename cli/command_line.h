@@ -16,6 +16,7 @@ namespace zenith::cli {
 struct InitCmd {
   std::string from_datadir;  // "" = a fresh initdb
   std::string from_server;   // a running server's connection string, or ""
+  bool trust = false;        // a fresh initdb's pg_hba.conf: trust, not peer and scram-sha-256
 };
 struct BranchListCmd {
   bool verbose = false;

@@ -85,7 +85,12 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how) {
   // imported: CreateRepository makes everything it copies durable. Its
   // warning about the skipped sync would only mislead.
   bool after_blank = false;
-  auto code = RunForegroundFiltered({initdb, "-D", temp, "--no-instructions", "--no-sync"}, [&](std::string_view line) {
+  // What Debian's pg_createcluster gives a cluster: only the OS user of
+  // the same name on the Unix socket, a password over TCP.
+  std::vector<std::string> argv = {initdb, "-D", temp, "--no-instructions", "--no-sync"};
+  if (how.trust) argv.insert(argv.end(), {"-A", "trust"});
+  else argv.insert(argv.end(), {"--auth-local=peer", "--auth-host=scram-sha-256"});
+  auto code = RunForegroundFiltered(argv, [&](std::string_view line) {
     if (line == "Sync to disk skipped." || line == "The data directory might become corrupt if the operating system crashes.") {
       return false;
     }

@@ -64,6 +64,9 @@ TEST_F(InitFromDatadir, AStoppedClusterBecomesMainWithItsDataAndSystemIdentifier
     ASSERT_TRUE(env_.MustZenith({"mount", branch, mount}).ok());
     EXPECT_EQ(SystemId(mount), SystemId(dir_.Sub("source")));
     EXPECT_FALSE(SystemId(mount).empty());
+    EXPECT_EQ(ReadFileToString(mount + "/pg_hba.conf").value_or("mount"),
+              ReadFileToString(dir_.Sub("source/pg_hba.conf")).value_or("source"))
+        << "an import keeps the source's pg_hba.conf";
     PgCluster on_mount(mount, dir_.path(), 5441);
     ASSERT_TRUE(on_mount.Start().ok());
     EXPECT_TRUE(Dump(on_mount) == before) << branch << " does not dump like the source";
@@ -89,6 +92,9 @@ TEST_F(InitFromDatadir, ARunningServerIsImportedThroughABaseBackup) {
   source.Query("insert into pgbench_history (tid, bid, aid, delta) values (1, 1, 1, 1)");  // after: not imported
   ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
   EXPECT_EQ(SystemId(dir_.Sub("main")), SystemId(dir_.Sub("source")));
+  EXPECT_EQ(ReadFileToString(dir_.Sub("main/pg_hba.conf")).value_or("mount"),
+            ReadFileToString(dir_.Sub("source/pg_hba.conf")).value_or("source"))
+      << "an import keeps the source's pg_hba.conf";
   PgCluster on_mount(dir_.Sub("main"), dir_.path(), 5444);
   ASSERT_TRUE(on_mount.Start().ok());
   EXPECT_TRUE(Dump(on_mount) == before) << "the import does not dump like the server did";

@@ -99,6 +99,9 @@ class RemoteMount : public ::testing::Test {
     RunResult tmp = AsRemote({"mktemp", "-d", "/var/tmp/zenith-remote-XXXXXX"});
     ASSERT_TRUE(tmp.ok()) << tmp.Describe();
     remote_dir_ = tmp.out.substr(0, tmp.out.find('\n'));
+    // The test connects to the computes through their Unix sockets here
+    // (peer authentication: this user as the role of its own name).
+    ASSERT_TRUE(AsRemote({"chmod", "711", remote_dir_}).ok());
     // Nothing passes through the filesystem: the other user cannot even
     // list the repository.
     ASSERT_FALSE(AsRemote({"ls", env_.repo()}).ok());
@@ -153,7 +156,8 @@ class RemoteMount : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.Describe() << AsRemote({"cat", Remote(name + ".pglog")}).out;
   }
   std::string ComputeConnInfo(int port) const {
-    return "host=127.0.0.1 port=" + std::to_string(port) + " dbname=postgres connect_timeout=10 user=" + CurrentUserName();
+    return "host=" + remote_dir_ + " port=" + std::to_string(port) + " dbname=postgres connect_timeout=10 user=" +
+           CurrentUserName();
   }
   std::string Sql(int port, const std::string& sql) {
     auto conn = PgConnection::Open(ComputeConnInfo(port));
@@ -288,7 +292,7 @@ TEST_F(RemoteMount, AcknowledgedCommitsSurviveKillNineOfTheComputeAndItsScratch)
     ASSERT_NO_FATAL_FAILURE(StartPostgres(next, pg_port_));
     EXPECT_EQ(Missing(acked, Ids(pg_port_)), "") << "after round " << round;
   }
-  RunResult amcheck = RunCommand({PgBin("pg_amcheck"), "--install-missing", "--heapallindexed", "-h", "127.0.0.1", "-p",
+  RunResult amcheck = RunCommand({PgBin("pg_amcheck"), "--install-missing", "--heapallindexed", "-h", remote_dir_, "-p",
                                   std::to_string(pg_port_), "-U", CurrentUserName(), "-d", "postgres"});
   EXPECT_TRUE(amcheck.ok() && amcheck.out.empty()) << amcheck.Describe() << amcheck.out;
   EXPECT_GT(acked.size(), 150u);

@@ -66,6 +66,13 @@ TEST(CommandLine, MountStartStopAndTheRestCarryTheirArguments) {
   EXPECT_EQ(CommandOf<InitCmd>(Parse({"init", "--from", "host=db1"})).from_server, "host=db1");
   EXPECT_FALSE(Parse({"init", "--from", "host=db1", "--from-datadir", "/srv/pg"}).invocation.has_value())
       << "one source at a time";
+  EXPECT_FALSE(CommandOf<InitCmd>(Parse({"init"})).trust) << "peer and scram-sha-256 unless asked";
+  EXPECT_FALSE(CommandOf<InitCmd>(Parse({"init", "--auth", "peer-scram"})).trust);
+  EXPECT_TRUE(CommandOf<InitCmd>(Parse({"init", "--auth", "trust"})).trust);
+  for (auto bad : {Parse({"init", "--auth", "md5"}), Parse({"init", "--auth", "trust", "--from", "host=db1"}),
+                   Parse({"init", "--auth", "trust", "--from-datadir", "/srv/pg"})}) {
+    EXPECT_FALSE(bad.invocation.has_value()) << "an unknown method, or one for an import (which keeps its own)";
+  }
   CommandOf<StatusCmd>(Parse({"status"}));
 }
 
