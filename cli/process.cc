@@ -14,6 +14,7 @@
 
 #include "common/spawn.h"
 #include "common/unique_fd.h"
+#include "pageserver/client/conninfo_password.h"
 
 namespace zenith::cli {
 
@@ -87,6 +88,14 @@ Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv) {
   });
   ZENITH_ASSIGN_OR_RETURN(out.exit_code, WaitForExit(*pid, argv[0]));
   return out;
+}
+
+Result<std::string> MovePasswordToEnvironment(const std::string& conninfo) {
+  ZENITH_ASSIGN_OR_RETURN(pageserver::ConnInfoParts parts, pageserver::SplitPassword(conninfo));
+  if (parts.has_password && ::setenv("PGPASSWORD", parts.password.c_str(), 1) != 0) {
+    return ErrnoStatus("set PGPASSWORD", errno);
+  }
+  return parts.without_password;
 }
 
 }  // namespace zenith::cli

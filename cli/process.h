@@ -38,4 +38,11 @@ inline constexpr size_t kMaxCollectedErrors = 64 * 1024;
 // the CLI can say what went wrong in its own words.
 Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv);
 
+// `conninfo` (a libpq connection string or URI) as a child's arguments and
+// the CLI's messages may show it: a password it names moves to this
+// process's environment (PGPASSWORD), which the programs the CLI starts
+// inherit and libpq reads; nothing else sees it. kInvalidArgument if libpq
+// cannot parse it. The CLI runs one command: setting its environment is safe.
+Result<std::string> MovePasswordToEnvironment(const std::string& conninfo);
+
 }  // namespace zenith::cli

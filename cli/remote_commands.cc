@@ -72,22 +72,28 @@ std::optional<std::string> MountedHere(const std::string& url, const std::string
 
 }  // namespace
 
-int CmdMountRemote(const std::string& url, const std::string& branch, const std::string& dir, const std::string& scratch) {
+int CmdMountRemote(const std::string& given_url, const std::string& branch, const std::string& dir,
+                   const std::string& scratch) {
+  auto url = MovePasswordToEnvironment(given_url);
+  if (!url.ok()) return Fail(url.status().message());
   const std::string abs = AbsolutePath(dir);
   const std::string where = scratch.empty() ? DefaultScratch(abs) : AbsolutePath(scratch);
-  auto lsn = MountRemote({url, branch, abs, where});
+  auto lsn = MountRemote({*url, branch, abs, where});
   if (!lsn.ok()) return Fail(lsn.status().message());
   std::printf("mounted branch %s at %s from the page server (snapshot at %s; local files in %s)\n", branch.c_str(),
               abs.c_str(), lsn->c_str(), where.c_str());
   return kExitOk;
 }
 
-int CmdStartRemote(const std::string& url, const std::string& branch, const std::vector<std::string>& pg_ctl_args) {
-  std::string dir = MountedHere(url, branch).value_or("");
+int CmdStartRemote(const std::string& given_url, const std::string& branch,
+                   const std::vector<std::string>& pg_ctl_args) {
+  auto url = MovePasswordToEnvironment(given_url);
+  if (!url.ok()) return Fail(url.status().message());
+  std::string dir = MountedHere(*url, branch).value_or("");
   if (dir.empty()) {
-    dir = DefaultMountpoint(url, branch);
+    dir = DefaultMountpoint(*url, branch);
     if (IsZenithMount(dir)) IgnoreError(Unmount(dir, std::nullopt));  // a dead daemon's leftover
-    auto lsn = MountRemote({url, branch, dir, DirName(dir) + "/scratch"});
+    auto lsn = MountRemote({*url, branch, dir, DirName(dir) + "/scratch"});
     if (!lsn.ok()) return Fail(lsn.status().message());
     std::printf("Creating data directory from snapshot at %s...\n", lsn->c_str());
     std::fflush(stdout);
@@ -99,9 +105,11 @@ int CmdStartRemote(const std::string& url, const std::string& branch, const std:
   return *code;
 }
 
-int CmdStopRemote(const std::string& url, const std::string& branch) {
-  auto dir = MountedHere(url, branch);
-  if (!dir) return Fail("branch '" + branch + "' is not mounted on this machine from " + url);
+int CmdStopRemote(const std::string& given_url, const std::string& branch) {
+  auto url = MovePasswordToEnvironment(given_url);
+  if (!url.ok()) return Fail(url.status().message());
+  auto dir = MountedHere(*url, branch);
+  if (!dir) return Fail("branch '" + branch + "' is not mounted on this machine from " + *url);
   if (RunningPostmaster(*dir)) {
     auto code = RunForeground({PgBinDir() + "/pg_ctl", "-D", *dir, "-m", "fast", "-w", "stop"});
     if (!code.ok() || *code != 0) return Fail("pg_ctl stop failed on " + *dir);

@@ -70,7 +70,9 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how) {
     return kExitOk;
   }
   if (!how.from_server.empty()) {
-    if (Status s = CreateWithPageServer(repo, {"--create-from-server", how.from_server}); !s.ok()) {
+    auto conninfo = MovePasswordToEnvironment(how.from_server);
+    if (!conninfo.ok()) return Fail("could not import the server: " + conninfo.status().message());
+    if (Status s = CreateWithPageServer(repo, {"--create-from-server", *conninfo}); !s.ok()) {
       return Fail("could not import the server: " + s.message());
     }
     std::printf("new zenith repository was created in %s from the server\n", Display(g, repo).c_str());

@@ -45,6 +45,7 @@
 #include "fs/remote_page_source.h"
 #include "fs/scratch_setup.h"
 #include "fs/snapshot_uploader.h"
+#include "pageserver/client/conninfo_password.h"
 #include "pageserver/client/repo_client.h"
 #include "pageserver/client/repo_config.h"
 #include "pageserver/client/repo_layout.h"
@@ -409,6 +410,17 @@ int main(int argc, char** argv) {
       (!args.pageserver.empty() && !args.read_only_at.empty())) {
     std::fprintf(stderr, "zenith-fs: give --repo, or --pageserver with --scratch (read-write mounts only)\n");
     return 2;
+  }
+  // A password in the URL goes where libpq reads it, and out of every log
+  // line (`zenith mount` never puts one in these arguments).
+  if (!args.pageserver.empty()) {
+    auto url = zenith::pageserver::SplitPassword(args.pageserver);
+    if (!url.ok()) {
+      std::fprintf(stderr, "zenith-fs: --pageserver: %s\n", url.status().message().c_str());
+      return 2;
+    }
+    if (url->has_password) setenv("PGPASSWORD", url->password.c_str(), 1);
+    args.pageserver = url->without_password;
   }
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%P] %l: %v");
 

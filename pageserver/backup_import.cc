@@ -25,6 +25,7 @@
 #include "common/str_format.h"
 #include "common/wal_directory.h"
 #include "common/wal_reader.h"
+#include "pageserver/client/conninfo_password.h"
 #include "pageserver/layer_writer.h"
 #include "pageserver/new_repository.h"
 
@@ -301,27 +302,30 @@ Result<std::string> QueryValue(PGconn* conn, const std::string& sql) {
   return std::string(PQgetvalue(r.get(), 0, 0));
 }
 
-// A connection to a PostgreSQL 15 primary.
-Result<Connection> ConnectToSource(const std::string& conninfo) {
+// A connection to a PostgreSQL 15 primary. Messages name the server by
+// `source.without_password`.
+Result<Connection> ConnectToSource(const std::string& conninfo, const ConnInfoParts& source) {
   Connection conn(PQconnectdb(conninfo.c_str()), &PQfinish);
+  const std::string& shown = source.without_password;
   if (PQstatus(conn.get()) != CONNECTION_OK) {
-    return Unavailable("cannot connect to " + conninfo + ": " + WithoutTrailingSpace(PQerrorMessage(conn.get())));
+    return Unavailable("cannot connect to " + shown + ": " + WithoutTrailingSpace(PQerrorMessage(conn.get())));
   }
   const int version = PQserverVersion(conn.get());
   if (version / 10000 != 15) {
-    return InvalidArgument("the server at " + conninfo + " is PostgreSQL " + std::to_string(version / 10000) +
+    return InvalidArgument("the server at " + shown + " is PostgreSQL " + std::to_string(version / 10000) +
                            "; zenith needs PostgreSQL 15");
   }
   ZENITH_ASSIGN_OR_RETURN(std::string standby, QueryValue(conn.get(), "select pg_is_in_recovery()"));
-  if (standby == "t") return InvalidArgument("the server at " + conninfo + " is a standby; import from its primary");
+  if (standby == "t") return InvalidArgument("the server at " + shown + " is a standby; import from its primary");
   return conn;
 }
 
 // pg_basebackup writing the archive into a pipe; killed and reaped if not
-// waited for.
+// waited for. Its arguments name the server without the password, which
+// it gets in its environment (PGPASSWORD).
 class BasebackupProcess {
  public:
-  static Result<std::unique_ptr<BasebackupProcess>> Start(const std::string& pg_bin_dir, const std::string& conninfo,
+  static Result<std::unique_ptr<BasebackupProcess>> Start(const std::string& pg_bin_dir, const ConnInfoParts& source,
                                                           const std::string& scratch_dir);
   ~BasebackupProcess() {
     if (pid_ <= 0) return;
@@ -340,7 +344,7 @@ class BasebackupProcess {
 };
 
 Result<std::unique_ptr<BasebackupProcess>> BasebackupProcess::Start(const std::string& pg_bin_dir,
-                                                                    const std::string& conninfo,
+                                                                    const ConnInfoParts& source,
                                                                     const std::string& scratch_dir) {
   auto p = std::make_unique<BasebackupProcess>();
   ZENITH_ASSIGN_OR_RETURN(p->errors_, OpenFile(scratch_dir, O_TMPFILE | O_RDWR, 0600));
@@ -351,7 +355,8 @@ Result<std::unique_ptr<BasebackupProcess>> BasebackupProcess::Start(const std::s
   ::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);  // fewer wakeups; the default 64 kB works too
   SpawnOptions options;
   options.argv = {pg_bin_dir + "/pg_basebackup", "-D", "-", "-F", "t", "-X", "fetch", "-c", "fast",
-                  "--no-manifest", "-d", conninfo};
+                  "--no-manifest", "-d", source.without_password};
+  if (source.has_password) options.env["PGPASSWORD"] = source.password;
   options.stdin_null = true;
   options.stdout_fd = write_end.get();
   options.stderr_fd = p->errors_.get();
@@ -401,7 +406,8 @@ Status CreateRepositoryFromBackup(const std::string& root, const TarReader::Sour
 Status CreateRepositoryFromServer(const std::string& root, const std::string& conninfo, const std::string& pg_bin_dir,
                                   RepoConfig config, std::FILE* progress_stream) {
   if (PathExists(root)) return AlreadyExists("a zenith repository already exists in \"" + root + "\"");
-  ZENITH_ASSIGN_OR_RETURN(Connection conn, ConnectToSource(conninfo));
+  ZENITH_ASSIGN_OR_RETURN(ConnInfoParts server, SplitPassword(conninfo));
+  ZENITH_ASSIGN_OR_RETURN(Connection conn, ConnectToSource(conninfo, server));
   // Held by this connection while it lives: the server keeps the WAL from
   // here on, which the backup fetches at its end. Without one (no free
   // slot, no privilege) a busy server may recycle it first, and
@@ -415,7 +421,7 @@ Status CreateRepositoryFromServer(const std::string& root, const std::string& co
     const uint64_t total = size.ok() ? std::strtoull(size->c_str(), nullptr, 10) : 0;
     progress = std::make_unique<ProgressLine>("imported", total, progress_stream);
   }
-  ZENITH_ASSIGN_OR_RETURN(auto backup, BasebackupProcess::Start(pg_bin_dir, conninfo, DirName(root)));
+  ZENITH_ASSIGN_OR_RETURN(auto backup, BasebackupProcess::Start(pg_bin_dir, server, DirName(root)));
   bool ended = false;
   const TarReader::Source source = PipeSource(backup->output(), progress.get(), &ended);
   Status s = CreateRepositoryAtomically(root, [&](const RepoLayout& layout) {

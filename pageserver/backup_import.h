@@ -43,7 +43,9 @@ Status CreateRepositoryFromBackup(const std::string& root, const TarReader::Sour
 // the output of `<pg_bin_dir>/pg_basebackup` as it comes. A progress line
 // goes to `progress_stream` when it is a terminal (nullptr: none).
 // Unavailable ("cannot connect to ...") when the server cannot be reached;
-// IoError with pg_basebackup's own message when it fails.
+// IoError with pg_basebackup's own message when it fails. A password in
+// `conninfo` reaches pg_basebackup through its environment, never its
+// arguments, and no message repeats it.
 Status CreateRepositoryFromServer(const std::string& root, const std::string& conninfo, const std::string& pg_bin_dir,
                                   RepoConfig config, std::FILE* progress_stream);
 

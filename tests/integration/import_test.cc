@@ -193,6 +193,60 @@ TEST_F(InitFromDatadir, ABaseBackupTheServerRefusesIsAClearErrorAndNoRepository)
   for (const auto& name : *left) EXPECT_FALSE(name.starts_with(".zenith")) << name << " was left behind";
 }
 
+// A password in --from's connection string is the user's to type, but no
+// program zenith starts shows it in its arguments (anyone may read
+// /proc/PID/cmdline), and no message repeats it. A pg_basebackup that
+// records its own and its parent's arguments stands in for the real one.
+TEST_F(InitFromDatadir, APasswordInTheConnectionStringReachesNoProcessArgumentsAndNoMessage) {
+  PgCluster source(dir_.Sub("source"), dir_.path(), 5450);
+  ASSERT_TRUE(source.Initdb().ok());
+  ASSERT_TRUE(source.Start().ok());
+  const std::string password = "Pw-in-conninfo-7Qz";
+  source.Query("create table notes (body text); insert into notes values ('kept');"
+               "alter role postgres password '" + password + "'");
+  ASSERT_TRUE(WriteFileDurably(dir_.Sub("source/pg_hba.conf"),
+                               "local all all scram-sha-256\nlocal replication all scram-sha-256\n")
+                  .ok());
+  source.Query("select pg_reload_conf()");
+  ASSERT_TRUE(WaitUntil([&] { return !source.Psql("select 1").ok(); }, std::chrono::seconds(30)))
+      << "the source still lets clients in without a password";
+
+  const std::string bin = dir_.Sub("pgbin"), seen = dir_.Sub("arguments.log");
+  ASSERT_TRUE(MakeDirectories(bin, 0700).ok());
+  ASSERT_TRUE(RunShell("for f in " + DirName(PgBin("initdb")) + "/*; do ln -s \"$f\" " + bin + "/; done").ok());
+  ASSERT_TRUE(RemoveFile(bin + "/pg_basebackup").ok());
+  ASSERT_TRUE(WriteFileDurably(bin + "/pg_basebackup",
+                               "#!/bin/sh\n{ tr '\\0' ' ' < /proc/$$/cmdline; echo; tr '\\0' ' ' < /proc/$PPID/cmdline; "
+                               "echo; } >> " + seen + "\nexec " + PgBin("pg_basebackup") + " \"$@\"\n",
+                               0700)
+                  .ok());
+  env_.SetEnv("ZENITH_PG_BIN", bin);
+  env_.SetEnv("PGPASSFILE", "/dev/null");
+  const std::string conninfo = "host=" + dir_.path() + " port=5450 user=postgres dbname=postgres";
+
+  RunResult wrong = env_.Zenith({"init", "--from", conninfo + " password=Wrong-" + password});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.Describe();
+  EXPECT_NE(wrong.err.find("password authentication failed"), std::string::npos) << wrong.err;
+  EXPECT_EQ((wrong.out + wrong.err).find(password), std::string::npos) << wrong.Describe();
+  EXPECT_FALSE(PathExists(env_.repo()));
+
+  RunResult init = env_.MustZenith({"init", "--from", conninfo + " password=" + password});
+  EXPECT_EQ((init.out + init.err).find(password), std::string::npos) << init.Describe();
+  const std::string arguments = ReadFileToString(seen).value_or("");
+  EXPECT_NE(arguments.find("pg_basebackup"), std::string::npos) << arguments;
+  EXPECT_NE(arguments.find("zenith-pageserver"), std::string::npos) << arguments;
+  EXPECT_EQ(arguments.find(password), std::string::npos) << arguments;
+  ASSERT_TRUE(source.Stop("fast").ok());
+  ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
+  PgCluster on_mount(dir_.Sub("main"), dir_.path(), 5451);
+  ASSERT_TRUE(on_mount.Start().ok()) << on_mount.Log();
+  RunResult notes = RunCommand({PgBin("psql"), "-X", "-A", "-t", "-w", "-h", dir_.path(), "-p", "5451", "-U",
+                                "postgres", "-d", "postgres", "-c", "select body from notes"},
+                               {.env = {{"PGPASSWORD", password}, {"PGPASSFILE", "/dev/null"}}});
+  EXPECT_EQ(notes.out, "kept\n") << notes.Describe();
+  ASSERT_TRUE(on_mount.Stop("fast").ok());
+}
+
 TEST_F(InitFromDatadir, AServerThatCannotBeReachedIsAClearErrorAndNoRepository) {
   RunResult r = env_.Zenith({"init", "--from", "host=" + dir_.path() + " port=5449 user=postgres dbname=postgres"});
   EXPECT_EQ(r.exit_code, 1) << r.Describe();

@@ -7,7 +7,9 @@
 // standby: a COMMIT that returned is in the repository.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <cctype>
 #include <climits>
+#include <cstdio>
 #include <unistd.h>
 
 #include <atomic>
@@ -376,6 +378,59 @@ TEST_F(RemoteMount, StartAndStopNeedOnlyThePageServersUrl) {
   Compute local(env_, "main", pg_port_ + 1);
   local.Start();
   EXPECT_EQ(local.Query("select v from t"), "from afar");
+}
+
+
+// Every byte but letters and digits as %XX, for a URL's user info.
+std::string PercentEncoded(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c)) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// A password written into the URL, as users do: the mount works, and the
+// daemon that keeps running for the mount's life does not show it in its
+// arguments (anyone may read /proc/PID/cmdline), nor do logs or messages.
+TEST_F(RemoteMount, APasswordInTheUrlReachesNoProcessArgumentsAndNoMessage) {
+  auto url_with = [&](const std::string& password) {
+    return "postgresql://zenith:" + PercentEncoded(password) + "@127.0.0.1:" + std::to_string(ps_port_);
+  };
+  const std::map<std::string, std::string> no_password = {{"PGPASSFILE", "/dev/null"}, {"HOME", remote_dir_}};
+  RunResult mount = AsRemote({ZenithProgram(), "mount", "main", Remote("m"), "--pageserver", url_with(password_),
+                              "--scratch", Remote("m.scratch")},
+                             no_password);
+  ASSERT_TRUE(mount.ok()) << mount.Describe();
+  const pid_t fs = FsDaemonOf(Remote("m"));
+  ASSERT_GT(fs, 0);
+  RunResult cmdline = AsRemote({"cat", "/proc/" + std::to_string(fs) + "/cmdline"});
+  ASSERT_TRUE(cmdline.ok()) << cmdline.Describe();
+  EXPECT_NE(cmdline.out.find("--pageserver"), std::string::npos) << cmdline.out;
+  EXPECT_EQ(cmdline.out.find(PercentEncoded(password_)), std::string::npos) << "zenith-fs shows the password";
+  EXPECT_EQ(cmdline.out.find(password_), std::string::npos) << "zenith-fs shows the password";
+  ASSERT_NO_FATAL_FAILURE(StartPostgres("m", pg_port_));
+  EXPECT_EQ(Sql(pg_port_, "create table t (v int); insert into t values (7); select v from t"), "7\n");
+
+  RunResult wrong = AsRemote({ZenithProgram(), "mount", "main", Remote("bad"), "--pageserver",
+                              url_with(password_ + "x"), "--scratch", Remote("bad.scratch")},
+                             no_password);
+  EXPECT_FALSE(wrong.ok());
+  RunResult stop = AsRemote({ZenithProgram(), "stop", "nosuchbranch", "--pageserver", url_with(password_)}, no_password);
+  EXPECT_FALSE(stop.ok());
+  const std::string fs_log = AsRemote({"cat", Remote("m.scratch") + ".log"}).out;
+  EXPECT_NE(fs_log.find("mounted"), std::string::npos) << fs_log;
+  for (const std::string& shown : {mount.out + mount.err, wrong.out + wrong.err, stop.out + stop.err, fs_log,
+                                   ReadFileToString(env_.repo() + "/pageserver.log").value_or("")}) {
+    EXPECT_EQ(shown.find(password_), std::string::npos) << shown;
+    EXPECT_EQ(shown.find(PercentEncoded(password_)), std::string::npos) << shown;
+  }
 }
 
 }  // namespace
