@@ -524,6 +524,41 @@ TEST_F(PageServiceRolesTest, AComputeMayDoWhatAMountNeeds) {
   EXPECT_TRUE((*stream)->Nblocks({1663, 1, 1259, ForkNumber::kMain}, layer0_.valid).ok());
 }
 
+// An unknown user is answered as a known one is (PostgreSQL's mock
+// authentication): a SCRAM exchange with a salt of its own, the same at
+// every attempt, and the same iterations; only its proof can never match.
+// Nothing in the exchange tells which users exist.
+TEST_F(PageServiceRolesTest, AnUnknownUserIsAskedForAPasswordAsAKnownOneIs) {
+  // The server-first message's "s=<salt>,i=<iterations>" for `user`.
+  auto salt_of = [&](const std::string& user) -> std::string {
+    RawClient c(server_->server().tcp_port().value_or(0));
+    EXPECT_TRUE(c.connected());
+    c.Send(StartupPacket({{"user", user}, {"database", "zenith"}}));
+    std::vector<BackendMessage> ms = c.ReadUntil('R');
+    const BackendMessage* sasl = FindMessage(ms, 'R');
+    if (sasl == nullptr || sasl->body.size() < 4 || LoadBe32Test(sasl->body.data()) != 10) {
+      return "no SASL request for " + user;
+    }
+    const std::string client_first = "n,,n=,r=clientnonce";
+    c.Send(Message('p', CStr("SCRAM-SHA-256") + Be32(static_cast<uint32_t>(client_first.size())) + client_first));
+    ms = c.ReadUntil('R');
+    const BackendMessage* cont = FindMessage(ms, 'R');
+    if (cont == nullptr || cont->body.size() < 4 || LoadBe32Test(cont->body.data()) != 11) {
+      return "no SASL continue for " + user;
+    }
+    const std::string server_first = cont->body.substr(4);
+    return server_first.substr(server_first.find(",s="));
+  };
+  const std::string unknown = salt_of("postgres");
+  EXPECT_EQ(unknown.rfind(",s=", 0), 0u) << unknown;
+  EXPECT_EQ(salt_of("postgres"), unknown) << "the same salt at every attempt, as a real user's";
+  const std::string known = salt_of("compute");
+  EXPECT_EQ(known.rfind(",s=", 0), 0u) << known;
+  EXPECT_NE(known, unknown);
+  EXPECT_EQ(known.size(), unknown.size());
+  EXPECT_EQ(known.substr(known.find(",i=")), unknown.substr(unknown.find(",i=")));
+}
+
 TEST_F(PageServiceTest, PrepareWalCopiesTheBranchPointSegmentOnce) {
   auto created = RunQuery(conninfo(), "branch_create $1 $2", {"dev", "main"});
   ASSERT_TRUE(created.ok());
