@@ -72,7 +72,7 @@ Status CreatePasswordFile(const std::string& path) {
 Result<std::string> ReadPasswordFile(const std::string& path) {
   // The mode is checked on the file that is read, not on a name that may
   // have changed in between; a symbolic link is not followed.
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));  // a FIFO never blocks the start
   if (!fd.valid()) {
     if (errno == ENOENT) return NotFound("no password file " + path);
     if (errno == ELOOP) return PermissionDenied("password file " + path + " is a symbolic link; make it a file of mode 0600");
