@@ -53,8 +53,8 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
                     "a hot standby's data directory at that point (default: the end of WAL); no lease, nothing stored");
   s.mount->add_option("dir", v.mount_dir)->required();
   const char* remote_help =
-      "a page server on another machine: postgresql://zenith@HOST:PORT (the password as libpq takes it: PGPASSWORD, "
-      "~/.pgpass); no repository is needed here";
+      "a page server on another machine: postgresql://compute@HOST:PORT (the password of its .zenith/compute-password "
+      "as libpq takes it: PGPASSWORD, ~/.pgpass); no repository is needed here";
   auto* mount_remote = s.mount->add_option("--pageserver", v.pageserver, remote_help);
   s.mount->add_option("--scratch", v.mount_scratch,
                       "with --pageserver: the local directory for the mount's own files and WAL (default: under "
@@ -77,8 +77,9 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.ps = app.add_subcommand("pageserver", "manage the page server");
   s.ps->add_option("action", v.ps_action)->required()->check(CLI::IsMember({"start", "stop", "status"}));
   s.ps->add_option("--listen", v.ps_listen,
-                   "with start: also listen on HOST:PORT (TCP, SCRAM-SHA-256 as user zenith, the password in "
-                   ".zenith/password); kept for later starts");
+                   "with start: also listen on HOST:PORT (TCP, SCRAM-SHA-256 as user zenith with the password in "
+                   ".zenith/password, or as user compute, for remote mounts only, with .zenith/compute-password); "
+                   "kept for later starts");
   return s;
 }
 

@@ -308,7 +308,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   if (!fs.ok()) return fail(fs.status());
   uploader = std::make_unique<SnapshotUploader>(
       SnapshotUploader::Options{conninfo, timeline, scratch, wal_dir, prepared->manifest.system_id, *checkpoint,
-                                [&lease](Lsn valid) { lease.MoveTo(valid); }},
+                                [&lease](Lsn valid) { lease.MoveTo(valid); }, [&lease] { return lease.token(); }},
       fs->get());
   uploader->Start();
   if (Status s = (*fs)->Mount(args.mountpoint); !s.ok()) return fail(s);
@@ -398,7 +398,7 @@ int main(int argc, char** argv) {
   Args args;
   auto* repo = app.add_option("--repo", args.repo, "the repository's .zenith directory");
   auto* remote = app.add_option("--pageserver", args.pageserver,
-                                "a remote mount: the page server's postgresql://zenith@HOST:PORT (password as libpq takes it)");
+                                "a remote mount: the page server's postgresql://compute@HOST:PORT (password as libpq takes it)");
   repo->excludes(remote);
   app.add_option("--scratch", args.scratch, "with --pageserver: the mount's local scratch directory")->needs(remote);
   app.add_option("--branch", args.branch, "the branch (or timeline id) to mount")->required();

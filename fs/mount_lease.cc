@@ -10,7 +10,11 @@ Status MountLease::Pin(Lsn lsn, bool with_wal) { return conn_->Pin(timeline_, ls
 Status MountLease::Acquire() {
   ZENITH_ASSIGN_OR_RETURN(auto conn, connect_());
   conn_.emplace(std::move(conn));
-  ZENITH_RETURN_IF_ERROR(conn_->Attach(timeline_, mountpoint_, getpid()));
+  ZENITH_ASSIGN_OR_RETURN(std::string token, conn_->Attach(timeline_, mountpoint_, getpid()));
+  {
+    std::lock_guard lock(mu_);
+    token_ = std::move(token);
+  }
   releasing_ = Lsn();  // a new session holds no old pin
   if (!pinned_.valid()) return Status::Ok();
   // Kept as it is on failure: reads at a snapshot that is gone fail (the
@@ -50,6 +54,11 @@ void MountLease::MovePin() {
   pinned_with_wal_ = false;
 }
 
+std::string MountLease::token() const {
+  std::lock_guard lock(mu_);
+  return token_;
+}
+
 void MountLease::SetComputeUrl(std::string url) {
   std::lock_guard lock(mu_);
   compute_url_ = std::move(url);
@@ -80,6 +89,10 @@ void MountLease::Tick() {
     return;
   }
   conn_.reset();
+  {
+    std::lock_guard lock(mu_);
+    token_.clear();  // that lease is gone with its connection
+  }
   if (Status s = Acquire(); !s.ok()) spdlog::warn("could not renew the mount lease: {}", s.message());
   else spdlog::info("renewed the mount lease after losing the page server connection");
 }

@@ -11,6 +11,10 @@
 // at the old LSN have finished by then). History then need not keep the
 // starting snapshot, nor the WAL from its redo, for the mount's whole life.
 //
+// The lease has a token, a secret the page server gives with it: the
+// mount's snapshot uploads, on a connection of their own, present it
+// (put_snapshot is refused to anyone else). A lease taken again has a new one.
+//
 // A keepalive thread checks the connection every second; when it broke (the
 // page server restarted, or died and the connector starts one), it takes
 // the lease and the pin again.
@@ -65,6 +69,8 @@ class MountLease {
   void MoveTo(Lsn valid) { wanted_ = valid.value; }
   // The mount's PostgreSQL listens at `url` (postgresql://HOST:PORT).
   void SetComputeUrl(std::string url);
+  // The token of the lease held now; "" while it is not. Any thread.
+  std::string token() const;
 
  private:
   void Tick();  // one keepalive round: check, move the pin, or take all again
@@ -81,8 +87,9 @@ class MountLease {
   Lsn pinned_;
   bool pinned_with_wal_ = true;
   Lsn releasing_;  // the previous pin, released at the next tick
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::string compute_url_;  // guarded by mu_
+  std::string token_;        // guarded by mu_
   std::string receiver_state_;  // keepalive thread: the last one logged
   PeriodicThread keepalive_;    // last: stopped first
 };

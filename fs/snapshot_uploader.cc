@@ -25,10 +25,14 @@ constexpr size_t kBlocksPerRead = 64;
 // See Superseded().
 constexpr int kMaxSupersededInARow = 3;
 
-// Worth retrying: the page server was unreachable or the connection broke.
+// Worth retrying: the page server was unreachable or the connection broke,
+// or it did not see the lease (kPermissionDenied): after a page server
+// restart the keepalive takes the lease again, with a new token, within a
+// second.
 bool IsTransient(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kProtocol ||
-         s.code() == StatusCode::kIoError || s.code() == StatusCode::kTimeout;
+         s.code() == StatusCode::kIoError || s.code() == StatusCode::kTimeout ||
+         s.code() == StatusCode::kPermissionDenied;
 }
 
 }  // namespace
@@ -223,7 +227,8 @@ Status SnapshotUploader::SendFiles(const std::vector<DatadirEntry>& entries, con
 
 Result<bool> SnapshotUploader::Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end) {
   const auto start = Clock::now();
-  ZENITH_RETURN_IF_ERROR(client_->BeginCopyIn("put_snapshot " + options_.timeline));
+  const std::string token = options_.lease_token ? options_.lease_token() : "";
+  ZENITH_RETURN_IF_ERROR(client_->BeginCopyIn("put_snapshot $1 $2", {options_.timeline, token}));
   pageserver::SnapshotEnd end{};
   std::vector<DatadirEntry> entries;
   Clock::duration locked;

@@ -67,6 +67,9 @@ class SnapshotUploader {
     // Called on the upload thread with the valid of each snapshot the page
     // server stored. May be empty.
     std::function<void(Lsn)> on_stored;
+    // The token of the mount's lease now (MountLease::token), asked at each
+    // attempt: the page server stores snapshots only from the lease holder.
+    std::function<std::string()> lease_token;
   };
 
   // REQUIRES: `fs` outlives the uploader.

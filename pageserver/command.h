@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "pageserver/role.h"
 
 namespace zenith::pageserver {
 
@@ -50,6 +51,9 @@ class Session {
   // came over the Unix socket, which serves nobody else): it may be told
   // the repository's file paths, and may open them.
   virtual bool local() const = 0;
+  // What the client may do (role.h): its TCP user's role once it has
+  // authenticated; the owner's for a client of the Unix socket.
+  virtual Role role() const = 0;
   // Runs `hook` once when the connection ends, however it ends: Terminate, an
   // abrupt close, a protocol error, or the server stopping. Hooks run on the
   // connection's thread, newest first, before the socket is closed, so a client

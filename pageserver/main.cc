@@ -32,7 +32,7 @@
 #include "pageserver/page_service.h"
 #include "pageserver/pq_server.h"
 #include "pageserver/repository.h"
-#include "pageserver/scram.h"
+#include "pageserver/tcp_users.h"
 
 namespace zenith::pageserver {
 namespace {
@@ -57,21 +57,15 @@ void RaiseFileLimit() {
 }
 
 // The TCP endpoint of config.listen, if any: SCRAM-SHA-256 with the
-// repository's password, read now (a new one takes effect at the next start).
+// repository's passwords (tcp_users.h), read now (a new one takes effect at
+// the next start). The password files are checked even when not listening.
 Status ConfigureTcp(const RepoConfig& config, const RepoLayout& layout, PqServerOptions* options) {
+  ZENITH_ASSIGN_OR_RETURN(TcpUsers users, LoadTcpUsers(layout, /*listening=*/!config.listen.empty()));
   if (config.listen.empty()) return Status::Ok();
   ZENITH_ASSIGN_OR_RETURN(ListenAddress listen, ParseListenAddress(config.listen));
-  auto password = ReadFileToString(layout.password_file());
-  std::string secret = password.ok() ? *password : "";
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (secret.empty()) {
-    return InvalidArgument("listening on " + config.listen + " needs a password in " + layout.password_file() +
-                           " (one line, mode 0600)");
-  }
-  ZENITH_ASSIGN_OR_RETURN(ScramVerifier verifier, ScramVerifier::FromPassword(secret));
   options->tcp_host = listen.host;
   options->tcp_port = listen.port;
-  options->tcp_password = std::make_shared<const ScramVerifier>(std::move(verifier));
+  options->tcp_users = std::make_shared<const TcpUsers>(std::move(users));
   return Status::Ok();
 }
 
@@ -109,6 +103,7 @@ int Serve(const std::string& root) {
   options.unix_owner_only = true;
   if (Status s = ConfigureTcp(config, layout, &options); !s.ok()) {
     spdlog::error("{}", s.message());
+    IgnoreError(RemoveFile(layout.pid_file()));
     return 1;
   }
   options.max_connections = 1000;

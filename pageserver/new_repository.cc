@@ -2,26 +2,10 @@
 
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
-#include "common/byte_io.h"
 #include "common/file_util.h"
-#include "pageserver/scram.h"
+#include "pageserver/tcp_users.h"
 
 namespace zenith::pageserver {
-
-namespace {
-
-// A new random password for the TCP endpoint (pageserver/scram.h).
-Status WritePassword(const RepoLayout& layout) {
-  std::string raw(24, '\0');
-  if (RAND_bytes(reinterpret_cast<uint8_t*>(raw.data()), static_cast<int>(raw.size())) != 1) {
-    return Internal("OpenSSL could not make a password");
-  }
-  return WriteFileDurably(layout.password_file(), Base64Encode(raw) + "\n", 0600);
-}
-
-}  // namespace
 
 Status CreateRepositoryAtomically(const std::string& root, const std::function<Status(const RepoLayout&)>& build) {
   if (PathExists(root)) return AlreadyExists("a zenith repository already exists in \"" + root + "\"");
@@ -51,7 +35,9 @@ Status WriteRepositoryFiles(const RepoLayout& layout, const TimelineId& main, co
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.metadata(main), TimelineMetadata{main, {}, {}}.ToJson()));
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.branch_ref("main"), main.ToString() + "\n", 0644));
   ZENITH_RETURN_IF_ERROR(config.Save(layout.config()));
-  return WritePassword(layout);
+  // The TCP endpoint's users' passwords (tcp_users.h).
+  for (Role role : {Role::kZenith, Role::kCompute}) ZENITH_RETURN_IF_ERROR(CreatePasswordFile(PasswordFile(layout, role)));
+  return Status::Ok();
 }
 
 }  // namespace zenith::pageserver

@@ -29,7 +29,7 @@ Status CreateRepositoryAtomically(const std::string& root, const std::function<S
 Status MakeRepositoryDirectories(const RepoLayout& layout, const TimelineId& main);
 
 // The last step, once main's layer 0 and WAL are in place: main's metadata
-// and branch ref, the config and the TCP endpoint's password.
+// and branch ref, the config and the TCP endpoint's passwords.
 Status WriteRepositoryFiles(const RepoLayout& layout, const TimelineId& main, const RepoConfig& config);
 
 }  // namespace zenith::pageserver

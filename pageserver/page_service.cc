@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #include <charconv>
 #include <filesystem>
 
@@ -56,6 +59,38 @@ Result<std::optional<int64_t>> ParseWindowArg(const CommandContext& ctx) {
 std::string Count(uint64_t n) { return std::to_string(n); }
 
 constexpr std::chrono::milliseconds kRemoteWalWait{30000};
+
+// 128 random bits, hex: a lease's token.
+Result<std::string> RandomToken() {
+  uint8_t raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) return Internal("OpenSSL could not make a lease token");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : raw) out += {kHex[b >> 4], kHex[b & 15]};
+  return out;
+}
+
+bool SameToken(std::string_view a, std::string_view b) {
+  return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The one place a session's role is checked: before any command runs.
+Status CheckRole(const Session& session, RoleSet allowed, const std::string& command) {
+  if (RoleIn(session.role(), allowed)) return Status::Ok();
+  return PermissionDenied(command + ": permission denied for role " + std::string(RoleName(session.role())) +
+                          "; only the repository's owner (role zenith) may run it");
+}
+
+// A client on another machine names its directory "HOST:PATH"
+// (RemoteMountpointLabel): never a path of this machine, which the owner's
+// `zenith status`, `stop` and `umount` would act on.
+Status CheckMountpoint(const Session& session, const std::string& mountpoint) {
+  const size_t colon = mountpoint.find(':');
+  if (session.local() || (colon != std::string::npos && colon > 0 && mountpoint.find('/') > colon)) {
+    return Status::Ok();
+  }
+  return InvalidArgument("a mount over TCP names its directory HOST:PATH, not '" + mountpoint + "'");
+}
 
 class PageService {
  public:
@@ -211,8 +246,9 @@ class PageService {
   }
 
   Status PutSnapshot(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "put_snapshot <branch|timeline>"));
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 2, "put_snapshot <branch|timeline> [<lease token>]"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_RETURN_IF_ERROR(CheckLease(ctx, tl->id(), ctx.args().size() == 2 ? ctx.args()[1] : ""));
     ZENITH_RETURN_IF_ERROR(ctx.StartCopyIn());
     // A remote compute's snapshot may come before its WAL has.
     const std::chrono::milliseconds wal_wait = receivers_->Receiving(tl->id()) ? kRemoteWalWait : std::chrono::milliseconds(0);
@@ -233,9 +269,13 @@ class PageService {
   Status Attach(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 3, 3, "attach <branch|timeline> <mountpoint> <pid>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_RETURN_IF_ERROR(CheckMountpoint(ctx.session(), ctx.args()[1]));
     ZENITH_ASSIGN_OR_RETURN(int64_t pid, ParsePidArg(ctx.args()[2]));
+    ZENITH_ASSIGN_OR_RETURN(std::string token, RandomToken());
     const uint64_t session = ctx.session().id();
-    ZENITH_RETURN_IF_ERROR(repo_.Attach(MountInfo{tl->id(), repo_.BranchOf(tl->id()), ctx.args()[1], pid, session}));
+    MountInfo lease{tl->id(), repo_.BranchOf(tl->id()), ctx.args()[1], pid, session};
+    lease.lease_token = token;
+    ZENITH_RETURN_IF_ERROR(repo_.Attach(lease));
     Repository* repo = &repo_;
     TimelineId id = tl->id();
     // The lease ends: its WAL receiver writes nothing more before the next
@@ -244,7 +284,7 @@ class PageService {
       receivers->StopFor(id, session);
       repo->Detach(id, session);
     });
-    return ctx.SendOk("ATTACH");
+    return ctx.SendRows({Row{token}});
   }
 
   // callmemaybe <branch|timeline> <url>: the remote compute of the mount
@@ -258,9 +298,8 @@ class PageService {
       return InvalidArgument("callmemaybe takes a postgresql:// URL, not '" + url + "'");
     }
     const uint64_t session = ctx.session().id();
-    bool holds_lease = false;
-    for (const auto& m : repo_.Mounts()) holds_lease |= m.timeline == tl->id() && !m.read_only && m.session == session;
-    if (!holds_lease) {
+    const std::optional<MountInfo> lease = LeaseOf(tl->id());
+    if (!lease || lease->session != session) {
       return Busy("callmemaybe: this connection does not hold the mount lease of timeline " + tl->id().ToString() +
                   "; attach first");
     }
@@ -283,6 +322,7 @@ class PageService {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 4, 4, "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>"));
     const auto& args = ctx.args();
     ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(args[1]));
+    ZENITH_RETURN_IF_ERROR(CheckMountpoint(ctx.session(), args[2]));
     ZENITH_ASSIGN_OR_RETURN(int64_t pid, ParsePidArg(args[3]));
     ZENITH_ASSIGN_OR_RETURN(auto point, repo_.ResolvePoint(args[0], lsn.ToString()));
     if (point.lsn != lsn) return InvalidArgument("LSN " + lsn.ToString() + " is not a record end; `point` gives one");
@@ -400,6 +440,22 @@ class PageService {
   }
 
  private:
+  std::optional<MountInfo> LeaseOf(const TimelineId& id) const {
+    for (const auto& m : repo_.Mounts()) {
+      if (m.timeline == id && !m.read_only) return m;
+    }
+    return std::nullopt;
+  }
+
+  // Only the mount holding a timeline's lease writes it, whatever the role:
+  // on the lease's own connection, or on another presenting its token (a
+  // mount uploads on a connection of its own, docs/design.md §8).
+  Status CheckLease(CommandContext& ctx, const TimelineId& id, std::string_view token) const {
+    const std::optional<MountInfo> lease = LeaseOf(id);
+    if (lease && (lease->session == ctx.session().id() || SameToken(lease->lease_token, token))) return Status::Ok();
+    return PermissionDenied("put_snapshot: this connection does not hold the mount lease of timeline " + Hex(id) +
+                            "; only the mount holding it stores snapshots there");
+  }
 
   Result<History*> RequireHistory() const {
     if (options_.history == nullptr) return Unavailable("this server does not compact or collect history");
@@ -469,44 +525,52 @@ class PageService {
 CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions options) {
   auto service = std::make_shared<PageService>(repo, options);
   CommandTable table;
-  auto add = [&](std::string name, std::string usage, std::vector<std::string> columns,
+  // Each entry names the roles that may run it (role.h): a compute gets
+  // what a mount needs, the owner everything.
+  auto add = [&](RoleSet roles, std::string name, std::string usage, std::vector<std::string> columns,
                  Status (PageService::*method)(CommandContext&)) {
-    table.Add(CommandSpec{std::move(name), std::move(usage), std::move(columns),
-                          [service, method](CommandContext& ctx) { return (service.get()->*method)(ctx); }});
+    table.Add(CommandSpec{name, std::move(usage), std::move(columns),
+                          [service, method, roles, name](CommandContext& ctx) {
+                            ZENITH_RETURN_IF_ERROR(CheckRole(ctx.session(), roles, name));
+                            return (service.get()->*method)(ctx);
+                          }});
   };
-  add("status", "status", {"name", "value"}, &PageService::Status_);
-  add("branch_list", "branch_list", {"name", "timeline_id", "ancestor_timeline_id", "ancestor_lsn"},
+  constexpr RoleSet kOwner = kOwnerOnly, kMount = kOwnerAndCompute;
+  add(kMount, "status", "status", {"name", "value"}, &PageService::Status_);
+  add(kOwner, "branch_list", "branch_list", {"name", "timeline_id", "ancestor_timeline_id", "ancestor_lsn"},
       &PageService::BranchList);
-  add("branch_create", "branch_create <name> <parent>[@<lsn>]", {"name", "timeline_id", "lsn", "at_end_of_wal"},
+  add(kOwner, "branch_create", "branch_create <name> <parent>[@<lsn>]", {"name", "timeline_id", "lsn", "at_end_of_wal"},
       &PageService::BranchCreate);
-  add("timeline_describe", "timeline_describe <branch|timeline>",
+  add(kMount, "timeline_describe", "timeline_describe <branch|timeline>",
       {"timeline_id", "branch", "ancestor_timeline_id", "ancestor_lsn", "end_of_wal", "latest_snapshot"},
       &PageService::TimelineDescribe);
-  add("snapshot_list", "snapshot_list <branch|timeline>", {"timeline_id", "redo", "checkpoint", "valid", "pages"},
+  add(kOwner, "snapshot_list", "snapshot_list <branch|timeline>", {"timeline_id", "redo", "checkpoint", "valid", "pages"},
       &PageService::SnapshotList);
-  add("basebackup", "basebackup <branch|timeline> [<lsn>] [pin]", {}, &PageService::Basebackup);
-  add("pagestream", "pagestream <branch|timeline> [exact]", {}, &PageService::PageStream);
-  add("layer_files", "layer_files <branch|timeline> <lsn>", {"path", "timeline_id", "valid"}, &PageService::LayerFiles);
-  add("put_snapshot", "put_snapshot <branch|timeline>", {}, &PageService::PutSnapshot);
-  add("prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
-  add("attach", "attach <branch|timeline> <mountpoint> <pid>", {}, &PageService::Attach);
-  add("callmemaybe", "callmemaybe <branch|timeline> <url>", {"state", "flushed", "error"}, &PageService::CallMeMaybe);
-  add("mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid", "pinned", "mode", "point"},
+  add(kMount, "basebackup", "basebackup <branch|timeline> [<lsn>] [pin]", {}, &PageService::Basebackup);
+  add(kMount, "pagestream", "pagestream <branch|timeline> [exact]", {}, &PageService::PageStream);
+  add(kOwner, "layer_files", "layer_files <branch|timeline> <lsn>", {"path", "timeline_id", "valid"},
+      &PageService::LayerFiles);
+  add(kMount, "put_snapshot", "put_snapshot <branch|timeline> [<lease token>]", {}, &PageService::PutSnapshot);
+  add(kMount, "prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
+  add(kMount, "attach", "attach <branch|timeline> <mountpoint> <pid>", {"lease_token"}, &PageService::Attach);
+  add(kMount, "callmemaybe", "callmemaybe <branch|timeline> <url>", {"state", "flushed", "error"},
+      &PageService::CallMeMaybe);
+  add(kMount, "mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid", "pinned", "mode", "point"},
       &PageService::Mounts);
-  add("point", "point <branch|timeline> [<lsn>|<time>]", {"timeline_id", "lsn"}, &PageService::Point);
-  add("attach_readonly", "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>", {"timeline_id"},
+  add(kMount, "point", "point <branch|timeline> [<lsn>|<time>]", {"timeline_id", "lsn"}, &PageService::Point);
+  add(kMount, "attach_readonly", "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>", {"timeline_id"},
       &PageService::AttachReadOnly);
-  add("wal", "wal <branch|timeline> <from> <upto>", {}, &PageService::Wal);
-  add("pin", "pin <branch|timeline> <lsn> [pages]", {}, &PageService::Pin);
-  add("unpin", "unpin <branch|timeline> <lsn>", {}, &PageService::Unpin);
-  add("branch_delete", "branch_delete <name>", {}, &PageService::BranchDelete);
-  add("branch_info", "branch_info",
+  add(kMount, "wal", "wal <branch|timeline> <from> <upto>", {}, &PageService::Wal);
+  add(kMount, "pin", "pin <branch|timeline> <lsn> [pages]", {}, &PageService::Pin);
+  add(kMount, "unpin", "unpin <branch|timeline> <lsn>", {}, &PageService::Unpin);
+  add(kOwner, "branch_delete", "branch_delete <name>", {}, &PageService::BranchDelete);
+  add(kOwner, "branch_info", "branch_info",
       {"name", "timeline_id", "parent", "branch_lsn", "end_of_wal", "oldest_lsn", "logical_size", "own_bytes",
        "exclusive_bytes", "layers"},
       &PageService::BranchInfo);
-  add("compact", "compact [<window>]", {"merges", "layers_merged", "images", "bytes_written", "bytes_removed"},
+  add(kOwner, "compact", "compact [<window>]", {"merges", "layers_merged", "images", "bytes_written", "bytes_removed"},
       &PageService::Compact);
-  add("gc", "gc [<window>]",
+  add(kOwner, "gc", "gc [<window>]",
       {"branch", "timeline_id", "cutoff", "deleted", "layers_merged", "merges", "images", "compacted_bytes_removed",
        "layers_removed", "layer_bytes_removed", "wal_removed",
        "wal_bytes_removed", "layers_left", "layer_bytes_left", "wal_left", "wal_bytes_left"},

@@ -1,32 +1,44 @@
 // The page server's commands: the one table mapping command names to
 // handlers (see command.h for the protocol side, client/page_protocol.h for
-// the binary formats inside COPY streams).
+// the binary formats inside COPY streams). Commands marked * may be run by
+// role compute too, the rest only by the owner, role zenith (role.h); a
+// compute gets SQLSTATE 42501 (insufficient_privilege) for those.
 //
-//   status                                  name/value rows
+//  *status                                  name/value rows
 //   branch_list                             branches with ancestry
 //   branch_create <name> <parent>[@<lsn>]   forks; metadata only
-//   timeline_describe <branch|timeline>     ancestry and end of WAL
+//  *timeline_describe <branch|timeline>     ancestry and end of WAL
 //   snapshot_list <branch|timeline>         visible snapshots, newest first
 //   branch_delete <name>                    removes a branch's name
 //   branch_info                             branches with sizes (`zenith branch -v`)
-//   basebackup <branch|timeline> [<lsn>] [pin]
+//  *basebackup <branch|timeline> [<lsn>] [pin]
 //                                           CopyOut tar + manifest; `pin`
 //                                           pins its snapshot for the session
-//   pagestream <branch|timeline> [exact]    CopyBoth GetPage@LSN; `exact`:
+//  *pagestream <branch|timeline> [exact]    CopyBoth GetPage@LSN; `exact`:
 //                                           only at an LSN a snapshot is valid at
 //   layer_files <branch|timeline> <lsn>     the layer files of the view at a
 //                                           snapshot's valid, newest first
 //                                           (local clients only: a mount
 //                                           maps them, fs/local_layer_source.h)
-//   put_snapshot <branch|timeline>          CopyIn snapshot layer
-//   prepare_wal <branch|timeline> <lsn>     copy ancestor WAL a mount needs
-//   attach <timeline> <mountpoint> <pid>    take the read-write mount lease
-//   callmemaybe <timeline> <url>            stream the WAL of the lease's remote
+//  *put_snapshot <branch|timeline> [<token>]
+//                                           CopyIn snapshot layer; only from
+//                                           the holder of the timeline's lease:
+//                                           its connection, or one giving the
+//                                           lease's token
+//  *prepare_wal <branch|timeline> <lsn>     copy ancestor WAL a mount needs
+//  *attach <timeline> <mountpoint> <pid>    take the read-write mount lease;
+//                                           its token (secret). Over TCP the
+//                                           mountpoint is HOST:PATH
+//  *callmemaybe <timeline> <url>            stream the WAL of the lease's remote
 //                                           compute (wal_receiver.h); its state
-//   pin <branch|timeline> <lsn> [pages]     keep a mount's snapshot (session);
+//  *point <branch|timeline> [<lsn>|<time>]  where a read of that point goes
+//  *attach_readonly <target> <lsn> <mountpoint> <pid>
+//                                           register a read-only mount
+//  *wal <branch|timeline> <from> <upto>     CopyOut the WAL in [from, upto)
+//  *pin <branch|timeline> <lsn> [pages]     keep a mount's snapshot (session);
 //                                           `pages`: no longer its WAL
-//   unpin <branch|timeline> <lsn>           drop one of the session's pins
-//   mounts                                  the leases held, with their pins
+//  *unpin <branch|timeline> <lsn>           drop one of the session's pins
+//  *mounts                                  the leases held, with their pins
 //   compact [<window>]                      compact now
 //   gc [<window>]                           compact, then collect garbage
 //

@@ -330,7 +330,7 @@ Status PqConnection::CommandRun::Finish(Status handler_status) {
 
 PqConnection::PqConnection(UniqueFd fd, const CommandTable& commands, const StopEvent& stop,
                            PqConnectionOptions options)
-    : socket_(std::move(fd), stop), commands_(commands), options_(std::move(options)) {}
+    : socket_(std::move(fd), stop), commands_(commands), options_(std::move(options)), role_(options_.role) {}
 
 PqConnection::~PqConnection() { RunCloseHooks(); }
 
@@ -427,7 +427,7 @@ Result<PqConnection::StartupOutcome> PqConnection::AcceptStartup(const pq::Start
     return StartupOutcome::kRefused;
   }
   if (minor > 0 || !packet.protocol_options.empty()) pq::AppendNegotiateProtocolVersion(out, 0, packet.protocol_options);
-  if (options_.password != nullptr) {
+  if (options_.users != nullptr) {
     if (Status s = Authenticate(); !s.ok()) {
       if (s.code() != StatusCode::kPermissionDenied) return s;
       spdlog::warn("connection {} from {}: {}", id(), options_.peer, s.message());
@@ -453,7 +453,9 @@ Status PqConnection::Authenticate() {
   const Status denied = PermissionDenied("password authentication failed for user \"" + user + "\"");
   std::string* out = &socket_.output();
   pq::AppendAuthenticationSasl(out, "SCRAM-SHA-256");
-  ScramExchange scram(*options_.password);
+  // An unknown user goes through the same exchange, against a mock verifier.
+  const TcpUsers::Match match = options_.users->Find(user);
+  ScramExchange scram(match.verifier);
   ZENITH_ASSIGN_OR_RETURN(FrontendMessage first, ReadAuthMessage());
   ZENITH_ASSIGN_OR_RETURN(pq::SaslInitialResponse initial, pq::DecodeSaslInitialResponse(first.bytes()));
   if (initial.mechanism != "SCRAM-SHA-256") {
@@ -466,7 +468,8 @@ Status PqConnection::Authenticate() {
   if (server_final.status().code() == StatusCode::kPermissionDenied) return denied;
   ZENITH_RETURN_IF_ERROR(server_final.status());
   // The same message for a wrong user as for a wrong password: nothing to learn.
-  if (user != options_.password_user) return denied;
+  if (!match.role) return denied;
+  role_ = *match.role;
   pq::AppendAuthenticationSaslFinal(out, *server_final);
   return Status::Ok();
 }

@@ -31,7 +31,7 @@
 #include "common/unique_fd.h"
 #include "pageserver/command.h"
 #include "pageserver/pq_message.h"
-#include "pageserver/scram.h"
+#include "pageserver/tcp_users.h"
 
 namespace zenith::pageserver {
 
@@ -115,10 +115,11 @@ struct PqConnectionOptions {
   // The peer came over the Unix socket as the repository's owner
   // (Session::local).
   bool local = false;
-  // Set: the client authenticates with SCRAM-SHA-256 against it, as user
-  // `password_user`, before anything else (TCP). Not owned.
-  const ScramVerifier* password = nullptr;
-  std::string password_user = "zenith";
+  // Set: the client authenticates with SCRAM-SHA-256 as one of these users
+  // before anything else (TCP), and gets that user's role. Not owned.
+  const TcpUsers* users = nullptr;
+  // The role of a client that does not authenticate (Session::role).
+  Role role = Role::kZenith;
 };
 
 class PqConnection final : public Session {
@@ -137,6 +138,7 @@ class PqConnection final : public Session {
   const std::map<std::string, std::string>& startup_params() const override { return params_; }
   uint64_t id() const override { return options_.id; }
   bool local() const override { return options_.local; }
+  Role role() const override { return role_; }
   void OnClose(std::function<void()> hook) override { close_hooks_.push_back(std::move(hook)); }
 
  private:
@@ -193,6 +195,7 @@ class PqConnection final : public Session {
   std::map<std::string, Statement> statements_;
   std::map<std::string, Portal> portals_;
   std::vector<std::function<void()>> close_hooks_;
+  Role role_;                         // options_.role, or the authenticated user's
   Status fatal_;                      // the framing broke: close after reporting
   bool ignore_till_sync_ = false;
   bool terminate_requested_ = false;  // Terminate arrived inside a COPY

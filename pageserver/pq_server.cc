@@ -253,7 +253,7 @@ void PqServer::StartConnection(UniqueFd fd, std::string peer, bool is_unix) {
   options.max_connections = options_.max_connections;
   if (is_unix && options_.unix_owner_only) options.refuse_peer = PeerRefusal(fd.get());
   options.local = is_unix && options_.unix_owner_only && options.refuse_peer.empty();
-  if (!is_unix) options.password = options_.tcp_password.get();
+  if (!is_unix) options.users = options_.tcp_users.get();
   if (active >= options_.max_connections) {
     if (refusing >= options_.max_connections) {
       spdlog::warn("page server: dropped a connection from {}: too many connections", options.peer);

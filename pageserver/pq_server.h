@@ -44,10 +44,10 @@ struct PqServerOptions {
   // interface); port 0 picks a free one (see tcp_port()).
   std::optional<uint16_t> tcp_port;
   std::string tcp_host = "127.0.0.1";
-  // Set: every TCP client authenticates with SCRAM-SHA-256 as user "zenith"
-  // against this verifier before any command (unset: TCP is trusted, for
-  // tests on a private port).
-  std::shared_ptr<const ScramVerifier> tcp_password;
+  // Set: every TCP client authenticates with SCRAM-SHA-256 as one of these
+  // users before any command, and gets its role (unset: TCP is trusted, as
+  // role zenith, for tests on a private port).
+  std::shared_ptr<const TcpUsers> tcp_users;
   // Serve on the Unix socket only clients running as this process's user
   // (peer credentials); others get FATAL 28000.
   bool unix_owner_only = false;

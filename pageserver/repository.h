@@ -59,6 +59,9 @@ struct MountInfo {
   // writes nothing to the repository; a read-write one holds the lease.
   bool read_only = false;
   Lsn point;
+  // A read-write lease's secret: another connection of its mount presents
+  // it to store snapshots (put_snapshot). Never listed or logged.
+  std::string lease_token;
 };
 
 // "[A-Za-z0-9._-]+", not "." or "..", not starting with "." (reserved for

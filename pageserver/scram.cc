@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <optional>
 
 namespace zenith::pageserver {
@@ -96,6 +97,16 @@ Result<ScramVerifier> ScramVerifier::FromPassword(std::string_view password, std
   v.server_key = Hmac(salted, "Server Key");
   OPENSSL_cleanse(salted.data(), salted.size());
   return v;
+}
+
+ScramVerifier MockScramVerifier(std::string_view user, std::string_view secret) {
+  Key key{};
+  const size_t n = std::min(secret.size(), key.size());
+  std::copy_n(secret.begin(), n, key.begin());
+  const Key salt = Hmac(key, user);
+  ScramVerifier v;
+  v.salt.assign(reinterpret_cast<const char*>(salt.data()), 16);
+  return v;  // zero keys: no client key hashes to them
 }
 
 ScramExchange::ScramExchange(const ScramVerifier& verifier, std::string server_nonce)

@@ -34,6 +34,13 @@ struct ScramVerifier {
   static Result<ScramVerifier> FromPassword(std::string_view password, std::string salt = "", int iterations = 4096);
 };
 
+// The verifier of a user who does not exist, as PostgreSQL's mock
+// authentication: its salt is derived from `user` and `secret`, so every
+// attempt as that user sees the same salt, as with a real user, and no proof
+// matches its keys. The exchange then fails like a wrong password's: a
+// client cannot tell which users exist.
+ScramVerifier MockScramVerifier(std::string_view user, std::string_view secret);
+
 class ScramExchange {
  public:
   // `server_nonce` empty: 18 random bytes, base64 (tests pass RFC 7677's).

@@ -76,17 +76,17 @@ Status PageServerClient::DrainResults(const std::string& command) {
   return first;
 }
 
+PGresult* PageServerClient::Exec(const std::string& command, const std::vector<std::string>& params) {
+  if (params.empty()) return PQexec(conn_, command.c_str());
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  return PQexecParams(conn_, command.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                      0);
+}
+
 Result<PageServerClient::Rows> PageServerClient::Query(const std::string& command,
                                                        const std::vector<std::string>& params) {
-  PGresult* res;
-  if (params.empty()) {
-    res = PQexec(conn_, command.c_str());
-  } else {
-    std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p.c_str());
-    res = PQexecParams(conn_, command.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                       nullptr, 0);
-  }
+  PGresult* res = Exec(command, params);
   ResultGuard g{res};
   ZENITH_RETURN_IF_ERROR(ResultStatus(res, command));
   Rows rows;
@@ -120,8 +120,8 @@ Status PageServerClient::CopyOut(const std::string& command,
   return sink_status;
 }
 
-Status PageServerClient::BeginCopyIn(const std::string& command) {
-  PGresult* res = PQexec(conn_, command.c_str());
+Status PageServerClient::BeginCopyIn(const std::string& command, const std::vector<std::string>& params) {
+  PGresult* res = Exec(command, params);
   ResultGuard g{res};
   ZENITH_RETURN_IF_ERROR(ResultStatus(res, command));
   if (PQresultStatus(res) != PGRES_COPY_IN) return ProtocolError("\"" + command + "\" did not start a COPY IN");

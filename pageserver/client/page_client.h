@@ -46,7 +46,8 @@ class PageServerClient {
 
   // CopyIn: Begin, Send..., then End (waits for the server's verdict) or
   // Abort (sends CopyFail).
-  Status BeginCopyIn(const std::string& command);
+  // `params` as Query's (a secret goes as one: it is never in an error).
+  Status BeginCopyIn(const std::string& command, const std::vector<std::string>& params = {});
   Status SendCopyData(std::span<const uint8_t> data);
   Status EndCopyIn();
   void AbortCopyIn(const std::string& reason);
@@ -71,6 +72,8 @@ class PageServerClient {
 
  private:
   explicit PageServerClient(PGconn* conn) : conn_(conn) {}
+  // PQexec, or PQexecParams with `params`; the caller PQclears the result.
+  PGresult* Exec(const std::string& command, const std::vector<std::string>& params);
   Status ResultStatus(PGresult* res, const std::string& command);
   Status ConnectionError(const std::string& what);
   Status DrainResults(const std::string& command);

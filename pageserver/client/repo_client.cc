@@ -260,8 +260,10 @@ Result<std::vector<MountEntry>> RepoClient::Mounts() {
   });
 }
 
-Status RepoClient::Attach(const std::string& target, const std::string& mountpoint, pid_t pid) {
-  return conn_->Query("attach $1 $2 $3", {target, mountpoint, std::to_string(pid)}).status();
+Result<std::string> RepoClient::Attach(const std::string& target, const std::string& mountpoint, pid_t pid) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "attach $1 $2 $3", {target, mountpoint, std::to_string(pid)}, 1));
+  if (rows.size() != 1 || rows[0][0].empty()) return ProtocolError("unexpected reply to attach: no lease token");
+  return rows[0][0];
 }
 
 std::string RemoteMountpointLabel(const std::string& dir) {

@@ -137,8 +137,11 @@ class RepoClient {
   // (kNotFound otherwise); only over the Unix socket (kPermissionDenied).
   Result<std::vector<LayerFileEntry>> LayerFiles(const std::string& target, Lsn lsn);
 
-  // Registers this connection as the mount of `target` at `mountpoint`.
-  Status Attach(const std::string& target, const std::string& mountpoint, pid_t pid);
+  // Registers this connection as the mount of `target` at `mountpoint`
+  // (HOST:PATH over TCP: RemoteMountpointLabel); the lease's token, a
+  // secret that lets the mount's other connections store snapshots
+  // (put_snapshot) while the lease lasts.
+  Result<std::string> Attach(const std::string& target, const std::string& mountpoint, pid_t pid);
   // Pins the snapshot valid at `lsn` for this connection's session; with
   // its WAL from the snapshot's redo when `with_wal`.
   Status Pin(const std::string& target, Lsn lsn, bool with_wal);

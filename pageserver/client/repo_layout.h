@@ -14,7 +14,8 @@
 //       readonly.log                the read-only mounts' daemons' log
 //     .s.PGSQL.<port>               the page server's Unix socket
 //     pageserver.pid, pageserver.log, pageserver.lock
-//     password                      the TCP endpoint's password (0600)
+//     password                      the TCP endpoint's password of user zenith (0600)
+//     compute-password              the same of user compute (pageserver/role.h)
 //
 // Thread-safety: plain value type.
 #pragma once
@@ -51,6 +52,8 @@ struct RepoLayout {
   std::string lock_file() const { return root + "/pageserver.lock"; }
   // The TCP endpoint's password (mode 0600), made by `zenith init`.
   std::string password_file() const { return root + "/password"; }
+  // The same for user compute: what remote mounts need (pageserver/role.h).
+  std::string compute_password_file() const { return root + "/compute-password"; }
   // libpq's host= for the Unix socket: the directory holding .s.PGSQL.<port>.
   std::string socket_dir() const { return root; }
   std::string socket_path(int port) const { return root + "/.s.PGSQL." + std::to_string(port); }

@@ -27,6 +27,7 @@ constexpr std::array kMappings{
     Mapping{StatusCode::kProtocol, "08P01"},
     Mapping{StatusCode::kUnavailable, "08006"},
     Mapping{StatusCode::kUnavailable, "53300"},
+    Mapping{StatusCode::kPermissionDenied, "42501"},  // insufficient_privilege: a command the role may not run
     Mapping{StatusCode::kPermissionDenied, "28P01"},
     Mapping{StatusCode::kPermissionDenied, "28000"},
     Mapping{StatusCode::kInternal, "XX000"},

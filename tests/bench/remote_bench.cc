@@ -72,7 +72,7 @@ class RemoteBench {
 Status RemoteBench::Build() {
   ZENITH_RETURN_IF_ERROR(Zenith({"init"}));
   ZENITH_RETURN_IF_ERROR(Zenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(ps_port_)}));
-  ZENITH_ASSIGN_OR_RETURN(std::string password, ReadFileToString(env_.repo() + "/password"));
+  ZENITH_ASSIGN_OR_RETURN(std::string password, ReadFileToString(env_.repo() + "/compute-password"));
   env_.SetEnv("PGPASSWORD", password.substr(0, password.find('\n')));
   ZENITH_RETURN_IF_ERROR(Zenith({"branch", "bench", "main"}));
   const std::string mnt = dir_.Sub("build");
@@ -124,7 +124,7 @@ Status RemoteBench::Run() {
   const std::string load_at_start = LoadAverage();
   std::printf("zenith remote-mount benchmark in %s (load average %s)\n", dir_.path().c_str(), load_at_start.c_str());
   ZENITH_RETURN_IF_ERROR(Build());
-  const std::string url = "postgresql://zenith@127.0.0.1:" + std::to_string(ps_port_);
+  const std::string url = "postgresql://compute@127.0.0.1:" + std::to_string(ps_port_);
   ZENITH_ASSIGN_OR_RETURN(Tps remote, OnMount({"mount", "bench", dir_.Sub("remote"), "--pageserver", url, "--scratch",
                                                dir_.Sub("remote-scratch")},
                                               dir_.Sub("remote")));

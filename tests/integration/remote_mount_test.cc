@@ -2,8 +2,9 @@
 // a compute on a machine that cannot see the repository. Here the other
 // machine is another OS user (tests/run.sh creates it and lets the test user
 // run commands as it through sudo) who cannot read the repository: anything
-// the mount gets, it gets over the page server's TCP endpoint, with its
-// password. Its PostgreSQL streams WAL to the page server, a synchronous
+// the mount gets, it gets over the page server's TCP endpoint, as user
+// compute with .zenith/compute-password (the owner's password stays on the
+// page server's machine). Its PostgreSQL streams WAL to the page server, a synchronous
 // standby: a COMMIT that returned is in the repository.
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -95,8 +96,9 @@ class RemoteMount : public ::testing::Test {
       GTEST_SKIP() << user_ << " cannot run " << ZenithProgram() << " (the build directory is not readable)";
     }
     ASSERT_TRUE(env_.MustZenith({"init"}).ok());
-    password_ = ReadFileToString(env_.repo() + "/password").value_or("");
+    password_ = ReadFileToString(env_.repo() + "/compute-password").value_or("");
     password_ = password_.substr(0, password_.find('\n'));
+    ASSERT_FALSE(password_.empty());
     ASSERT_TRUE(env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(ps_port_)}).ok());
     RunResult tmp = AsRemote({"mktemp", "-d", "/var/tmp/zenith-remote-XXXXXX"});
     ASSERT_TRUE(tmp.ok()) << tmp.Describe();
@@ -141,7 +143,7 @@ class RemoteMount : public ::testing::Test {
     return RunCommand(full, {.cwd = "/", .timeout = timeout});
   }
   std::string Remote(const std::string& name) const { return remote_dir_ + "/" + name; }
-  std::string Url() const { return "postgresql://zenith@127.0.0.1:" + std::to_string(ps_port_); }
+  std::string Url() const { return "postgresql://compute@127.0.0.1:" + std::to_string(ps_port_); }
 
   // `zenith mount main DIR --pageserver URL` as the other user, with
   // `password` in PGPASSWORD.
@@ -206,7 +208,7 @@ class RemoteMount : public ::testing::Test {
   // range (32768 and up) that outgoing connections take theirs from.
   const int ps_port_ = 21000 + static_cast<int>(getpid() % 5000);
   const int pg_port_ = 26000 + static_cast<int>(getpid() % 5000);
-  std::string password_, remote_dir_;
+  std::string password_, remote_dir_;  // password_: the compute's
 };
 
 // Clients that insert unique ids and record each once its COMMIT returned.
@@ -344,7 +346,8 @@ TEST_F(RemoteMount, ABranchMadeRightAfterACommitSeesIt) {
 
 TEST_F(RemoteMount, AWrongPasswordOrNoneIsRefusedAndChangesNothing) {
   const std::string before = env_.MustZenith({"branch", "-v"}).out;
-  for (const std::string& bad : {password_ + "x", std::string("")}) {
+  const std::string owners = ReadFileToString(env_.repo() + "/password").value_or("");
+  for (const std::string& bad : {password_ + "x", std::string(""), owners.substr(0, owners.find('\n'))}) {
     RunResult r = MountRemote("bad", bad);
     EXPECT_FALSE(r.ok());
     EXPECT_NE(r.err.find("password"), std::string::npos) << r.Describe();

@@ -1,7 +1,9 @@
 // The page server's TCP endpoint (`zenith pageserver start --listen
 // HOST:PORT`): every connection authenticates with SCRAM-SHA-256 as user
-// zenith, with the password `zenith init` made in .zenith/password; libpq
-// (psql) is the client. A wrong password or none runs no command.
+// zenith, with the password `zenith init` made in .zenith/password, or as
+// user compute, with .zenith/compute-password, which may only do what a
+// mount needs; libpq (psql) is the client. A wrong password or none runs no
+// command, and a password file others may read stops the page server.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,20 +24,26 @@ class TcpAuth : public ::testing::Test {
     auto password = ReadFileToString(env_.repo() + "/password");
     ASSERT_TRUE(password.ok());
     password_ = password->substr(0, password->find('\n'));
+    auto compute = ReadFileToString(env_.repo() + "/compute-password");
+    ASSERT_TRUE(compute.ok()) << compute.status().ToString();
+    compute_password_ = compute->substr(0, compute->find('\n'));
+  }
+  void Listen() {
+    ASSERT_TRUE(env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_)}).ok());
   }
   // psql over TCP as `user` with `password` ("" = none at all).
   RunResult Psql(const std::string& sql, const std::string& password, const std::string& user = "zenith") {
     std::map<std::string, std::string> env = {{"PGPASSFILE", "/dev/null"}, {"PGCONNECT_TIMEOUT", "10"}};
     if (!password.empty()) env["PGPASSWORD"] = password;
-    return RunCommand({PgBin("psql"), "-X", "-A", "-t", "-w", "-h", "127.0.0.1", "-p", std::to_string(port_), "-U",
-                       user, "-d", "zenith", "-c", sql},
+    return RunCommand({PgBin("psql"), "-X", "-A", "-t", "-w", "-v", "VERBOSITY=verbose", "-h", "127.0.0.1", "-p",
+                       std::to_string(port_), "-U", user, "-d", "zenith", "-c", sql},
                       {.env = env});
   }
   std::string Log() { return ReadFileToString(env_.repo() + "/pageserver.log").value_or(""); }
 
   TempDir dir_{"tcp-auth"};
   ZenithEnv env_;
-  std::string password_;
+  std::string password_, compute_password_;
   // A port of this test's own (tests run in parallel), below the ephemeral
   // range (32768 and up) that outgoing connections take theirs from.
   const int port_ = 15000 + static_cast<int>(getpid() % 5000);
@@ -46,6 +54,10 @@ TEST_F(TcpAuth, OnlyThePasswordOpensTheTcpEndpoint) {
   ASSERT_EQ(::stat((env_.repo() + "/password").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_GE(password_.size(), 24u);
+  ASSERT_EQ(::stat((env_.repo() + "/compute-password").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_GE(compute_password_.size(), 24u);
+  EXPECT_NE(compute_password_, password_);
   RunResult start = env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_)});
   EXPECT_NE(start.out.find("listening on 127.0.0.1:" + std::to_string(port_)), std::string::npos) << start.out;
 
@@ -85,6 +97,92 @@ TEST_F(TcpAuth, BadListenAddressesAreRefused) {
   }
   EXPECT_EQ(ReadFileToString(env_.repo() + "/config").value().find("\"listen\": \"1"), std::string::npos)
       << "a refused address is not kept";
+}
+
+// A compute machine holds the compute password: with it, nothing that
+// removes or changes branches or history runs (SQLSTATE 42501), and what a
+// mount asks first does.
+TEST_F(TcpAuth, TheComputePasswordCannotDeleteBranchesOrCollectGarbage) {
+  Listen();
+  env_.MustZenith({"branch", "dev", "main"});
+  const std::string branches = env_.MustZenith({"branch", "-v"}).out;
+  for (const char* command : {"branch_delete dev", "branch_delete main", "gc 0s", "gc", "compact", "branch_create evil main",
+                              "branch_list", "branch_info"}) {
+    RunResult r = Psql(command, compute_password_, "compute");
+    EXPECT_FALSE(r.ok()) << command;
+    EXPECT_NE(r.err.find("42501"), std::string::npos) << command << ": " << r.err;
+    EXPECT_NE(r.err.find("permission denied for role compute"), std::string::npos) << command << ": " << r.err;
+  }
+  EXPECT_EQ(env_.MustZenith({"branch", "-v"}).out, branches) << "no branch made, deleted or collected";
+
+  for (const char* command : {"status", "timeline_describe main", "point main"}) {
+    RunResult r = Psql(command, compute_password_, "compute");
+    EXPECT_TRUE(r.ok()) << command << ": " << r.Describe();
+  }
+  // The owner's password may do everything, there too.
+  RunResult owner = Psql("branch_delete dev", password_);
+  EXPECT_TRUE(owner.ok()) << owner.Describe();
+  EXPECT_EQ(env_.MustZenith({"branch"}).out, "main\n");
+}
+
+// As PostgreSQL: one message for a user that does not exist and for a wrong
+// password, so the endpoint does not tell which users exist.
+TEST_F(TcpAuth, AWrongUserAndAWrongPasswordFailAlike) {
+  Listen();
+  auto failure = [&](const std::string& user, const std::string& password) {
+    RunResult r = Psql("status", password, user);
+    EXPECT_FALSE(r.ok()) << user;
+    std::string err = r.err;
+    const std::string quoted = "\"" + user + "\"";
+    if (size_t at = err.find(quoted); at != std::string::npos) err.replace(at, quoted.size(), "\"USER\"");
+    return err;
+  };
+  const std::string wrong_password = failure("zenith", password_ + "x");
+  EXPECT_NE(wrong_password.find("password authentication failed for user \"USER\""), std::string::npos)
+      << wrong_password;
+  EXPECT_EQ(failure("postgres", password_), wrong_password) << "an unknown user, the right password";
+  EXPECT_EQ(failure("nosuchuser", "whatever"), wrong_password);
+  EXPECT_EQ(failure("compute", password_), wrong_password) << "the owner's password is not the compute's";
+  EXPECT_EQ(failure("zenith", compute_password_), wrong_password) << "nor the other way round";
+  EXPECT_EQ(failure("compute", compute_password_ + "x"), wrong_password);
+}
+
+// As ssh refuses a private key others can read: the page server does not
+// start, and says which file and what to do.
+TEST_F(TcpAuth, APasswordFileOthersMayReadStopsThePageServer) {
+  for (const std::string name : {"password", "compute-password"}) {
+    const std::string path = env_.repo() + "/" + name;
+    ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+    RunResult start = env_.Zenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_)});
+    EXPECT_NE(start.exit_code, 0) << name << ": " << start.Describe();
+    const std::string log = Log();
+    EXPECT_NE(log.find("permissions 0640 for password file " + path + " are too open"), std::string::npos)
+        << name << ":\n" << log;
+    EXPECT_NE(log.find("chmod 600 " + path), std::string::npos) << log;
+    EXPECT_FALSE(Psql("status", password_).ok()) << "no page server listens";
+    ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  }
+  Listen();
+  EXPECT_TRUE(Psql("status", password_).ok());
+  EXPECT_TRUE(Psql("status", compute_password_, "compute").ok());
+}
+
+// A repository made before the compute role has no compute password: the
+// page server makes one when it starts rather than failing.
+TEST_F(TcpAuth, ARepositoryWithoutAComputePasswordGetsOneAtStart) {
+  const std::string path = env_.repo() + "/compute-password";
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  Listen();
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto made = ReadFileToString(path);
+  ASSERT_TRUE(made.ok());
+  const std::string password = made->substr(0, made->find('\n'));
+  EXPECT_GE(password.size(), 24u);
+  RunResult r = Psql("status", password, "compute");
+  EXPECT_TRUE(r.ok()) << r.Describe();
+  EXPECT_TRUE(Psql("status", password_).ok()) << "the owner's password is as it was";
 }
 
 }  // namespace

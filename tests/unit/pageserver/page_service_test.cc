@@ -12,6 +12,7 @@
 
 #include "pageserver/client/repo_client.h"
 #include "pageserver/layer_file.h"
+#include "pageserver/tcp_users.h"
 #include "tests/harness/fault_file_io.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 #include "tests/unit/pageserver/repo_test_support.h"
@@ -431,6 +432,134 @@ TEST_F(PageServiceTest, LayerFilesAreNotToldToAClientThatMayNotOpenThem) {
   ASSERT_FALSE(files.ok());
   EXPECT_NE(files.status().message().find("only for a client on the page server's machine"), std::string::npos)
       << files.status().ToString();
+}
+
+// The roles on the TCP endpoint (pageserver/role.h): a compute machine holds
+// .zenith/compute-password, with which it may do what a mount needs and
+// nothing that removes or changes the repository's branches and history.
+class PageServiceRolesTest : public PageServiceTest {
+ protected:
+  void SetUp() override {
+    PageServiceTest::SetUp();
+    server_.reset();
+    auto server = InProcessServer::StartWithTcp(repo_.root());
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+  }
+  std::string Password(Role role) {
+    auto password = ReadPasswordFile(PasswordFile(repo_.layout(), role));
+    EXPECT_TRUE(password.ok()) << password.status().ToString();
+    return password.value_or("");
+  }
+  std::string TcpAs(Role role) { return server_->TcpConnInfo(std::string(RoleName(role)), Password(role)); }
+  Result<RepoClient> ClientAs(Role role) { return RepoClient::Connect(TcpAs(role)); }
+};
+
+TEST_F(PageServiceRolesTest, AComputeIsRefusedTheOwnersCommandsWith42501AndNothingChanges) {
+  PgConn compute = Connect(TcpAs(Role::kCompute));
+  ASSERT_EQ(PQstatus(compute.get()), CONNECTION_OK) << PQerrorMessage(compute.get());
+  const std::vector<std::string> names = RepoNames();
+  for (const std::string& command : std::vector<std::string>{"branch_delete main", "gc 0s", "gc", "compact 0s", "branch_create evil main", "branch_list", "branch_info",
+        "snapshot_list main", "layer_files main " + layer0_.valid.ToString()}) {
+    for (bool extended : {false, true}) {
+      PgResult res = extended ? ExecParams(compute.get(), command, {}) : Exec(compute.get(), command);
+      EXPECT_EQ(SqlState(res.get()), "42501") << command << ": " << PQresultErrorMessage(res.get());
+      EXPECT_NE(ErrorMessage(res.get()).find("permission denied for role compute"), std::string::npos)
+          << ErrorMessage(res.get());
+    }
+  }
+  EXPECT_EQ(RepoNames(), names) << "no branch made or removed";
+  auto local = RepoClient::Connect(conninfo());
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  auto status = local->DescribeServer();
+  ASSERT_TRUE(status.ok() && status->gc && status->compaction) << status.status().ToString();
+  EXPECT_EQ(status->gc->last_run, 0) << "no garbage collection ran";
+  EXPECT_EQ(status->compaction->last_run, 0) << "no compaction ran";
+
+  // Through RepoClient, as the CLI sees it: permission denied, said clearly.
+  auto client = ClientAs(Role::kCompute);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Status deleted = client->DeleteBranch("main");
+  EXPECT_EQ(deleted.code(), StatusCode::kPermissionDenied) << deleted.ToString();
+  EXPECT_NE(deleted.message().find("branch_delete: permission denied for role compute"), std::string::npos)
+      << deleted.message();
+  EXPECT_EQ(client->CollectGarbage("0s").status().code(), StatusCode::kPermissionDenied);
+
+  // The owner's password may, on the same endpoint.
+  auto owner = ClientAs(Role::kZenith);
+  ASSERT_TRUE(owner.ok()) << owner.status().ToString();
+  EXPECT_TRUE(owner->CreateBranch("dev", "main").ok());
+  EXPECT_TRUE(owner->DeleteBranch("dev").ok());
+}
+
+TEST_F(PageServiceRolesTest, AComputeMayDoWhatAMountNeeds) {
+  auto client = ClientAs(Role::kCompute);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_TRUE(client->DescribeServer().ok());
+  auto described = client->DescribeTimeline("main");
+  ASSERT_TRUE(described.ok()) << described.status().ToString();
+  // A path of this machine is the owner's to name: `zenith stop` and
+  // `zenith umount` act on what the mount table says.
+  Status local_path = client->Attach("main", "/home/owner/pgdata", 4242).status();
+  EXPECT_EQ(local_path.code(), StatusCode::kInvalidArgument) << local_path.ToString();
+  auto token = client->Attach("main", "computehost:/srv/pgdata", 4242);
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  EXPECT_EQ(token->size(), 32u);
+  auto tar = client->Basebackup("main", /*pin=*/true);
+  EXPECT_TRUE(tar.ok()) << tar.status().ToString();
+  EXPECT_TRUE(client->PrepareWal("main", layer0_.redo).ok());
+  std::string wal;
+  EXPECT_TRUE(client->FetchWal("main", layer0_.redo, described->end_of_wal, [&](std::span<const uint8_t> b) {
+    wal.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(wal.size(), described->end_of_wal - layer0_.redo);
+  auto mounts = client->Mounts();
+  ASSERT_TRUE(mounts.ok() && mounts->size() == 1) << mounts.status().ToString();
+  EXPECT_EQ((*mounts)[0].mountpoint, "computehost:/srv/pgdata");
+  auto point = client->ResolvePoint("main", "");
+  ASSERT_TRUE(point.ok()) << point.status().ToString();
+  auto stream = PageStream::Open(TcpAs(Role::kCompute), "main");
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  EXPECT_TRUE((*stream)->Nblocks({1663, 1, 1259, ForkNumber::kMain}, layer0_.valid).ok());
+}
+
+// An unknown user is answered as a known one is (PostgreSQL's mock
+// authentication): a SCRAM exchange with a salt of its own, the same at
+// every attempt, and the same iterations; only its proof can never match.
+// Nothing in the exchange tells which users exist.
+TEST_F(PageServiceRolesTest, AnUnknownUserIsAskedForAPasswordAsAKnownOneIs) {
+  // The server-first message's "s=<salt>,i=<iterations>" for `user`.
+  auto salt_of = [&](const std::string& user) -> std::string {
+    RawClient c(server_->server().tcp_port().value_or(0));
+    EXPECT_TRUE(c.connected());
+    c.Send(StartupPacket({{"user", user}, {"database", "zenith"}}));
+    std::vector<BackendMessage> ms = c.ReadUntil('R');
+    const BackendMessage* sasl = FindMessage(ms, 'R');
+    if (sasl == nullptr || sasl->body.size() < 4 || LoadBe32Test(sasl->body.data()) != 10) {
+      return "no SASL request for " + user;
+    }
+    const std::string client_first = "n,,n=,r=clientnonce";
+    c.Send(Message('p', CStr("SCRAM-SHA-256") + Be32(static_cast<uint32_t>(client_first.size())) + client_first));
+    ms = c.ReadUntil('R');
+    const BackendMessage* cont = FindMessage(ms, 'R');
+    if (cont == nullptr || cont->body.size() < 4 || LoadBe32Test(cont->body.data()) != 11) {
+      return "no SASL continue for " + user;
+    }
+    const std::string server_first = cont->body.substr(4);
+    const size_t salt = server_first.find(",s=");
+    return salt == std::string::npos ? "no salt in " + server_first : server_first.substr(salt);
+  };
+  auto iterations = [](const std::string& salt) { return salt.substr(std::min(salt.size(), salt.find(",i="))); };
+  const std::string unknown = salt_of("postgres");
+  EXPECT_EQ(unknown.rfind(",s=", 0), 0u) << unknown;
+  EXPECT_EQ(salt_of("postgres"), unknown) << "the same salt at every attempt, as a real user's";
+  const std::string known = salt_of("compute");
+  EXPECT_EQ(known.rfind(",s=", 0), 0u) << known;
+  EXPECT_NE(known, unknown);
+  EXPECT_EQ(known.size(), unknown.size());
+  EXPECT_EQ(iterations(known), iterations(unknown));
+  EXPECT_EQ(iterations(known), ",i=4096");
 }
 
 TEST_F(PageServiceTest, PrepareWalCopiesTheBranchPointSegmentOnce) {

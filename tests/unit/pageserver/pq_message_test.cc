@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/byte_io.h"
+#include "pageserver/client/sql_state.h"
 #include "pageserver/command.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 
@@ -178,6 +179,10 @@ TEST(PqMessage, SqlStatesFollowStatusCodes) {
   EXPECT_EQ(SqlStateFor(ProtocolError("x")), "08P01");
   EXPECT_EQ(SqlStateFor(Unavailable("x")), "08006");
   EXPECT_EQ(SqlStateFor(Internal("x")), "XX000");
+  // A command a role may not run: insufficient_privilege, read back as such.
+  EXPECT_EQ(SqlStateFor(PermissionDenied("x")), "42501");
+  EXPECT_EQ(CodeForSqlState("42501"), StatusCode::kPermissionDenied);
+  EXPECT_EQ(CodeForSqlState("28P01"), StatusCode::kPermissionDenied);
 }
 
 TEST(PqMessage, ParsesCommandLines) {

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -343,7 +345,7 @@ inline const BackendMessage* FindMessage(const std::vector<BackendMessage>& ms, 
   return nullptr;
 }
 
-// A client on a raw Unix socket.
+// A client on a raw Unix socket (or TCP to 127.0.0.1).
 class RawClient {
  public:
   explicit RawClient(const std::string& path) {
@@ -351,6 +353,14 @@ class RawClient {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  explicit RawClient(uint16_t tcp_port) {
+    fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(tcp_port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   }
   bool connected() const { return connected_; }

@@ -17,11 +17,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/byte_io.h"
@@ -39,6 +41,7 @@
 #include "pageserver/page_service.h"
 #include "pageserver/pq_server.h"
 #include "pageserver/repository.h"
+#include "pageserver/tcp_users.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -89,6 +92,32 @@ class InProcessServer {
   // the background.
   static Result<std::unique_ptr<InProcessServer>> Start(const std::string& root, PageServiceOptions options = {},
                                                         bool owner_only = true, bool with_history = false) {
+    return Launch(root, options, owner_only, with_history, /*tcp=*/false);
+  }
+  // As Start(root, {}, true, true), and listening on TCP 127.0.0.1 (a free
+  // port) as zenith-pageserver does: clients authenticate as the users of
+  // the repository's password files (pageserver/tcp_users.h).
+  static Result<std::unique_ptr<InProcessServer>> StartWithTcp(const std::string& root) {
+    return Launch(root, {}, true, true, /*tcp=*/true);
+  }
+  ~InProcessServer() { server_.reset(); }  // every connection ends before the repository goes
+
+  Repository& repo() { return *repo_; }
+  PqServer& server() { return *server_; }
+  const std::string& conninfo() const { return conninfo_; }
+  const std::string& socket_path() const { return server_->unix_socket_path(); }
+  Result<std::unique_ptr<PageServerClient>> Client() const { return PageServerClient::Connect(conninfo_); }
+  // libpq's connection string for TCP as `user` with `password`
+  // (StartWithTcp only).
+  std::string TcpConnInfo(const std::string& user, const std::string& password) const {
+    return "host=127.0.0.1 port=" + std::to_string(server_->tcp_port().value_or(0)) + " user='" + user +
+           "' password='" + password + "' dbname=zenith connect_timeout=10";
+  }
+
+ private:
+  InProcessServer() = default;
+  static Result<std::unique_ptr<InProcessServer>> Launch(const std::string& root, PageServiceOptions options,
+                                                         bool owner_only, bool with_history, bool tcp) {
     std::unique_ptr<InProcessServer> s(new InProcessServer());
     ZENITH_ASSIGN_OR_RETURN(s->repo_, Repository::Open(root));
     if (with_history) {
@@ -100,21 +129,17 @@ class InProcessServer {
     PqServerOptions pq;
     pq.unix_socket_path = UnixSocketPath(root, kServerPort);
     pq.unix_owner_only = owner_only;
+    if (tcp) {
+      ZENITH_ASSIGN_OR_RETURN(TcpUsers users, LoadTcpUsers(RepoLayout{root}, /*listening=*/true));
+      pq.tcp_port = 0;
+      pq.tcp_users = std::make_shared<const TcpUsers>(std::move(users));
+    }
     s->server_ = std::make_unique<PqServer>(pq, MakePageServiceCommands(*s->repo_, options));
     ZENITH_RETURN_IF_ERROR(s->server_->Start());
     s->conninfo_ = PageServerConnString(root, kServerPort);
     return s;
   }
-  ~InProcessServer() { server_.reset(); }  // every connection ends before the repository goes
 
-  Repository& repo() { return *repo_; }
-  PqServer& server() { return *server_; }
-  const std::string& conninfo() const { return conninfo_; }
-  const std::string& socket_path() const { return server_->unix_socket_path(); }
-  Result<std::unique_ptr<PageServerClient>> Client() const { return PageServerClient::Connect(conninfo_); }
-
- private:
-  InProcessServer() = default;
   std::unique_ptr<Repository> repo_;
   std::unique_ptr<History> history_;
   std::unique_ptr<PqServer> server_;
@@ -385,10 +410,24 @@ inline Result<SnapshotStream> CollectSnapshot(const std::string& conninfo, const
   return out;
 }
 
-// Sends `messages` and then `end` as one put_snapshot of `timeline`.
+// Takes the mount lease of `timeline` on `client`'s connection, as a mount
+// does before it uploads (only the lease holder may put_snapshot). Waits
+// while a connection that just closed (a previous call's) still holds it.
+inline Status TakeLease(PageServerClient& client, const std::string& timeline) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    Status s = client.Query("attach $1 $2 $3", {timeline, "/test/mount", std::to_string(getpid())}).status();
+    if (s.code() != StatusCode::kBusy || std::chrono::steady_clock::now() > deadline) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// Sends `messages` and then `end` as one put_snapshot of `timeline`, on a
+// connection that takes its lease first.
 inline Status PutSnapshot(const std::string& conninfo, const std::string& timeline,
                           const std::vector<std::string>& messages, const SnapshotEnd& end) {
   ZENITH_ASSIGN_OR_RETURN(auto client, PageServerClient::Connect(conninfo));
+  ZENITH_RETURN_IF_ERROR(TakeLease(*client, timeline));
   ZENITH_RETURN_IF_ERROR(client->BeginCopyIn("put_snapshot " + timeline));
   for (const auto& m : messages) ZENITH_RETURN_IF_ERROR(client->SendCopyData(AsBytes(m)));
   std::string end_msg;

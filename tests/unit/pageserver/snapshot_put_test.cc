@@ -8,6 +8,7 @@
 
 #include <thread>
 
+#include "pageserver/client/repo_client.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 
 namespace zenith::pageserver::testing {
@@ -234,7 +235,8 @@ TEST_F(BadSnapshotTest, MalformedStreamsAreRefused) {
   {  // CopyDone without the End record
     auto client = PageServerClient::Connect(conninfo());
     ASSERT_TRUE(client.ok());
-    ASSERT_TRUE((*client)->BeginCopyIn("put_snapshot b").ok());
+    ASSERT_TRUE(TakeLease(**client, "b").ok());
+  ASSERT_TRUE((*client)->BeginCopyIn("put_snapshot b").ok());
     for (const auto& m : msgs) ASSERT_TRUE((*client)->SendCopyData(AsBytes(m)).ok());
     Status s = (*client)->EndCopyIn();
     EXPECT_NE(s.message().find("ended without its end record"), std::string::npos) << s.ToString();
@@ -243,7 +245,8 @@ TEST_F(BadSnapshotTest, MalformedStreamsAreRefused) {
   {  // the client gives up (CopyFail)
     auto client = PageServerClient::Connect(conninfo());
     ASSERT_TRUE(client.ok());
-    ASSERT_TRUE((*client)->BeginCopyIn("put_snapshot b").ok());
+    ASSERT_TRUE(TakeLease(**client, "b").ok());
+  ASSERT_TRUE((*client)->BeginCopyIn("put_snapshot b").ok());
     for (size_t i = 0; i < msgs.size() / 2; ++i) ASSERT_TRUE((*client)->SendCopyData(AsBytes(msgs[i])).ok());
     (*client)->AbortCopyIn("the compute went away");
     EXPECT_TRUE((*client)->Query("status").ok());
@@ -371,9 +374,62 @@ TEST_F(BadSnapshotTest, LsnsOutOfOrderBeyondTheWalOrNotNewerAreRefused) {
   ExpectRefused("the same snapshot again", stream_.messages, end, "is not newer than the latest one");
 }
 
+// Only the mount holding a timeline's lease stores snapshots there, whatever
+// its role (a local connection here is role zenith): on the lease's own
+// connection, or on another giving the token `attach` answered with, as a
+// mount's uploader does. Each refusal leaves no layer.
+TEST_F(BadSnapshotTest, OnlyTheLeaseHolderPutsSnapshots) {
+  // `stream` on a connection of its own, with `token` if not empty.
+  auto put = [&](const std::string& token) -> Status {
+    ZENITH_ASSIGN_OR_RETURN(auto client, PageServerClient::Connect(conninfo()));
+    ZENITH_RETURN_IF_ERROR(token.empty() ? client->BeginCopyIn("put_snapshot b")
+                                         : client->BeginCopyIn("put_snapshot $1 $2", {"b", token}));
+    for (const auto& m : stream_.messages) ZENITH_RETURN_IF_ERROR(client->SendCopyData(AsBytes(m)));
+    std::string end;
+    AppendSnapshotEnd(&end, stream_.end);
+    ZENITH_RETURN_IF_ERROR(client->SendCopyData(AsBytes(end)));
+    return client->EndCopyIn();
+  };
+  auto expect_refused = [&](const Status& s, const std::string& what) {
+    EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << what << ": " << s.ToString();
+    EXPECT_NE(s.message().find("does not hold the mount lease of timeline " + b_id_), std::string::npos) << s.message();
+    EXPECT_EQ(LayerNames(), layers_before_) << what;
+  };
+  expect_refused(put(""), "nobody holds the lease");
+
+  std::optional<RepoClient> holder;
+  {
+    auto connected = RepoClient::Connect(conninfo());
+    ASSERT_TRUE(connected.ok()) << connected.status().ToString();
+    holder.emplace(std::move(*connected));
+  }
+  auto token = holder->Attach("b", "/test/holder", getpid());
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  expect_refused(put(""), "another connection holds the lease");
+  std::string wrong = *token;
+  wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+  expect_refused(put(wrong), "a wrong token");
+  auto other = RepoClient::Connect(conninfo());
+  ASSERT_TRUE(other.ok());
+  auto main_token = other->Attach("main", "/test/main", getpid());
+  ASSERT_TRUE(main_token.ok()) << main_token.status().ToString();
+  expect_refused(put(*main_token), "the token of another timeline's lease");
+
+  Status stored = put(*token);
+  ASSERT_TRUE(stored.ok()) << stored.ToString();
+  EXPECT_EQ(LayerNames().size(), layers_before_.size() + 1);
+  layers_before_ = LayerNames();
+
+  // The lease ends with its connection; its token with it.
+  holder.reset();
+  ASSERT_TRUE(WaitUntil([&] { return server_->repo().Mounts().size() == 1; }, std::chrono::seconds(5)));
+  expect_refused(put(*token), "the token of a lease that ended");
+}
+
 TEST_F(BadSnapshotTest, AStreamCutOffMidwayLeavesNothingBehind) {
   auto client = PageServerClient::Connect(conninfo());
   ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(TakeLease(**client, "b").ok());
   ASSERT_TRUE((*client)->BeginCopyIn("put_snapshot b").ok());
   for (size_t i = 0; i < stream_.messages.size() / 2; ++i) {
     ASSERT_TRUE((*client)->SendCopyData(AsBytes(stream_.messages[i])).ok());
