@@ -25,8 +25,10 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/export_files.h"
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
+#include "common/beneath.h"
 #include "common/file_util.h"
 #include "common/page_header.h"
 #include "common/progress.h"
@@ -42,13 +44,6 @@ namespace {
 using pageserver::kPageSize;
 constexpr uint32_t kRangePages = 128;  // 1 MB: one GetPages call, one write
 constexpr int kConnections = 4;
-
-// The settings zenith appended to postgresql.auto.conf after its
-// "# zenith:" comment belong to a mount, not to the export.
-std::string WithoutZenithSettings(const std::string& conf) {
-  const size_t ours = conf.find("# zenith:");
-  return ours == std::string::npos ? conf : conf.substr(0, ours);
-}
 
 // Runs work(i) for every i in [0, count) on kConnections threads, each
 // with its own state from `make_state` (a connection); the first error
@@ -75,32 +70,6 @@ Status ForEachInParallel(size_t count, const std::function<Result<State>()>& mak
   for (int i = 0; i < kConnections; ++i) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   return failed;
-}
-
-// The basebackup's directories, links and files under `dir` (files synced),
-// the relation files' directories, and pg_wal, a directory of its own.
-Status WriteSnapshotFiles(const pageserver::BasebackupArchive& archive, const std::string& dir) {
-  for (const auto& [entry, data] : archive.entries) {
-    const std::string path = dir + "/" + entry.name;
-    if (entry.type == TarEntryType::kDirectory) {
-      ZENITH_RETURN_IF_ERROR(MakeDirectories(path, 0700));
-      if (::chmod(path.c_str(), entry.mode & 07777) != 0) return ErrnoStatus("chmod", path, errno);
-      continue;
-    }
-    ZENITH_RETURN_IF_ERROR(MakeDirectories(DirName(path), 0700));
-    if (entry.type == TarEntryType::kSymlink) {
-      if (::symlink(entry.link_target.c_str(), path.c_str()) != 0) return ErrnoStatus("create symlink", path, errno);
-      continue;
-    }
-    const std::string contents = entry.name == "postgresql.auto.conf" ? WithoutZenithSettings(data) : data;
-    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, entry.mode & 07777));
-    ZENITH_RETURN_IF_ERROR(WriteFull(fd.get(), AsBytes(contents), path));
-    ZENITH_RETURN_IF_ERROR(FsyncFd(fd.get(), path));
-  }
-  for (const auto& file : archive.manifest.relations) {
-    ZENITH_RETURN_IF_ERROR(MakeDirectories(DirName(dir + "/" + file.path), 0700));
-  }
-  return MakeDirectories(dir + "/pg_wal", 0700);
 }
 
 // The WAL from the snapshot's redo to the point, synced.
@@ -147,7 +116,7 @@ struct Fetcher {
 // Every relation file of the snapshot: made at its size (a hole), filled
 // range by range from the page server, then synced.
 Status WriteRelationFiles(const RepoContext& repo, const std::string& timeline,
-                          const pageserver::BasebackupManifest& manifest, const std::string& dir,
+                          const pageserver::BasebackupManifest& manifest, const BeneathDir& dir,
                           ProgressLine& progress) {
   const auto& files = manifest.relations;
   std::vector<RelSegment> segs;
@@ -156,8 +125,8 @@ Status WriteRelationFiles(const RepoContext& repo, const std::string& timeline,
     auto seg = ParseRelationPath(files[i].path);
     if (!seg) return Corruption("the basebackup's manifest names \"" + files[i].path + "\", no relation file");
     segs.push_back(*seg);
-    const std::string path = dir + "/" + files[i].path;
-    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, 0600));
+    const std::string path = dir.path() + "/" + files[i].path;
+    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, dir.OpenFile(files[i].path, O_WRONLY | O_CREAT | O_EXCL, 0600));
     if (::ftruncate(fd.get(), static_cast<off_t>(files[i].size)) != 0) return ErrnoStatus("size", path, errno);
     const auto pages = static_cast<uint32_t>(files[i].size / kPageSize);
     for (uint32_t p = 0; p < pages; p += kRangePages) ranges.push_back({i, p, std::min(kRangePages, pages - p)});
@@ -171,22 +140,21 @@ Status WriteRelationFiles(const RepoContext& repo, const std::string& timeline,
   };
   ZENITH_RETURN_IF_ERROR(ForEachInParallel<Fetcher>(ranges.size(), connect, [&](Fetcher& f, size_t i) {
     const PageRange& r = ranges[i];
-    const std::string path = dir + "/" + files[r.file].path;
+    const std::string path = dir.path() + "/" + files[r.file].path;
     const uint32_t first_block = segs[r.file].segno * BlocksPerSegment() + r.first;
     f.blocks.resize(r.count);
     std::iota(f.blocks.begin(), f.blocks.end(), first_block);
     const auto out = std::span(f.buf).first(size_t{r.count} * kPageSize);
     ZENITH_RETURN_IF_ERROR(f.pages->GetPages(segs[r.file].tag, f.blocks, lsn, out));
-    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY));
+    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, dir.OpenFile(files[r.file].path, O_WRONLY));
     ZENITH_RETURN_IF_ERROR(WriteSparse(fd.get(), out, uint64_t{r.first} * kPageSize, path));
     progress.Add(out.size());
     return Status::Ok();
   }));
   std::function<Result<int>()> none = []() -> Result<int> { return 0; };
   return ForEachInParallel<int>(files.size(), none, [&](int&, size_t i) {
-    const std::string path = dir + "/" + files[i].path;
-    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
-    return FsyncFd(fd.get(), path);
+    ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, dir.OpenFile(files[i].path, O_RDONLY));
+    return FsyncFd(fd.get(), dir.path() + "/" + files[i].path);
   });
 }
 
@@ -213,9 +181,10 @@ Status ExportPoint(Session& s, const std::string& branch, const pageserver::Read
   uint64_t total = 0;
   for (const auto& file : archive.manifest.relations) total += file.size;
   ProgressLine progress("exported", total, stderr);
-  Status done = WriteSnapshotFiles(archive, dir);
+  ZENITH_ASSIGN_OR_RETURN(BeneathDir root, BeneathDir::Open(dir));
+  Status done = WriteSnapshotFiles(archive, root);
   if (done.ok()) done = WriteWal(s, timeline, archive.manifest.snapshot.redo, point.lsn, dir + "/pg_wal");
-  if (done.ok()) done = WriteRelationFiles(s.repo, timeline, archive.manifest, dir, progress);
+  if (done.ok()) done = WriteRelationFiles(s.repo, timeline, archive.manifest, root, progress);
   progress.End();
   ZENITH_RETURN_IF_ERROR(done);
   return SyncDirectories(dir);

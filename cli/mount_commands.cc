@@ -101,6 +101,11 @@ int CmdStop(const GlobalOptions& g, const std::string& branch) {
   if (!mounts.ok()) return Fail(mounts.status().message());
   for (const auto& m : *mounts) {
     if (m.timeline != *timeline || m.read_only) continue;
+    // The page server lists what its client said: pg_ctl runs only on the
+    // zenith mount that client's daemon serves, never on another cluster.
+    if (Status mine = CheckMountOf(m.mountpoint, m.pid); !mine.ok()) {
+      return Fail("will not stop branch " + branch + ": " + mine.message());
+    }
     if (RunningPostmaster(m.mountpoint)) {
       auto code = RunForeground({s->repo.config.pg_bin_dir + "/pg_ctl", "-D", m.mountpoint, "-m", "fast", "-w", "stop"});
       if (!code.ok() || *code != 0) return Fail("pg_ctl stop failed on " + m.mountpoint);

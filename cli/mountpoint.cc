@@ -68,6 +68,17 @@ std::optional<pid_t> ListedDaemon(std::string_view mount_table, const std::strin
 
 std::optional<pid_t> MountDaemon(const std::string& dir) { return ListedDaemon(MountTable(), dir); }
 
+Status CheckListedMountOf(std::string_view mount_table, const std::string& dir, pid_t daemon) {
+  if (!ListsZenithMount(mount_table, dir)) return InvalidArgument(dir + " is not a zenith mount");
+  if (ListedDaemon(mount_table, dir) != daemon) {
+    return InvalidArgument(dir + " is a zenith mount of another daemon than the branch's (pid " + std::to_string(daemon) +
+                           ")");
+  }
+  return Status::Ok();
+}
+
+Status CheckMountOf(const std::string& dir, pid_t daemon) { return CheckListedMountOf(MountTable(), dir, daemon); }
+
 Status PrepareMountpoint(const std::string& dir) {
   struct stat st;
   if (stat(dir.c_str(), &st) != 0) {

@@ -28,6 +28,14 @@ std::optional<pid_t> ListedDaemon(std::string_view mount_table, const std::strin
 // The same, for this machine now.
 std::optional<pid_t> MountDaemon(const std::string& dir);
 
+// OK when `mount_table` lists a zenith mount at `dir` served by the
+// zenith-fs of pid `daemon` (as the page server lists a read-write mount).
+// InvalidArgument, naming the directory, otherwise: the CLI then runs
+// nothing (pg_ctl) on it.
+Status CheckListedMountOf(std::string_view mount_table, const std::string& dir, pid_t daemon);
+// The same, for this machine now.
+Status CheckMountOf(const std::string& dir, pid_t daemon);
+
 // An empty directory to mount on, created (0700) when missing.
 // InvalidArgument, saying why and what to do, for a file, a non-empty
 // directory, a live zenith mount or one whose daemon died.

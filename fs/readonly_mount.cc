@@ -13,13 +13,13 @@ namespace zenith::fs {
 
 Status WriteStandbySettings(const std::string& scratch_dir) {
   // The scratch is disposable: nothing in it is synced (scratch_setup.h).
-  ZENITH_RETURN_IF_ERROR(OpenFile(scratch_dir + "/standby.signal", O_WRONLY | O_CREAT | O_TRUNC, 0600).status());
+  ZENITH_RETURN_IF_ERROR(OpenFile(scratch_dir + "/standby.signal", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600).status());
   const std::string conf = scratch_dir + "/postgresql.auto.conf";
   std::string text;
   if (auto old = ReadFileToString(conf); old.ok()) text = *old;
   if (!text.empty() && text.back() != '\n') text += "\n";
   text += "# zenith: a read-only mount, recovered to its point\nhot_standby = 'on'\n";
-  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(conf, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(conf, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600));
   return WriteFull(fd.get(), AsBytes(text), conf);
 }
 

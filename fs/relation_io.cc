@@ -20,6 +20,17 @@ uint64_t BlockSize() { return kZenithPgAbi.blcksz; }
 
 }  // namespace
 
+uint64_t SegmentFileMaxBytes() { return uint64_t{BlocksPerSegment()} * BlockSize(); }
+
+// md.c never writes a segment past RELSEG_SIZE blocks (it opens the next
+// segment): anything beyond would map onto the next segment's blocks in a
+// snapshot, and a write at a huge offset would grow the block sets to match.
+Status RelationFile::CheckWithinSegment(std::string_view op, uint64_t offset, uint64_t length) const {
+  const uint64_t max = SegmentFileMaxBytes();
+  if (offset > max || length > max - offset) return ErrnoStatus(op, path_, EFBIG);
+  return Status::Ok();
+}
+
 Result<uint64_t> RelationFile::FileSize() const {
   struct stat st;
   if (::fstat(fd_, &st) != 0) return ErrnoStatus("stat", path_, errno);
@@ -122,7 +133,7 @@ std::vector<uint32_t> RelationFile::PartialRemoteBlocks(uint64_t offset, uint64_
 
 Status RelationFile::Write(uint64_t offset, std::span<const uint8_t> data) {
   if (data.empty()) return Status::Ok();
-  if ((offset + data.size() - 1) / BlockSize() > UINT32_MAX) return ErrnoStatus("write", path_, EFBIG);
+  ZENITH_RETURN_IF_ERROR(CheckWithinSegment("write", offset, data.size()));
   // A block that needs no read-modify-write now never will (segment.h), so
   // the answer taken without the lock stays true under the shared lock.
   const std::vector<uint32_t> partial = PartialRemoteBlocks(offset, data.size());
@@ -161,6 +172,7 @@ Status RelationFile::WriteLocked(uint64_t offset, std::span<const uint8_t> data,
 }
 
 Result<bool> RelationFile::Truncate(uint64_t new_size) {
+  ZENITH_RETURN_IF_ERROR(CheckWithinSegment("truncate", new_size, 0));
   const uint64_t bs = BlockSize();
   const auto cut = static_cast<uint32_t>(new_size / bs);
   std::vector<uint8_t> page;
@@ -187,6 +199,7 @@ Result<bool> RelationFile::Truncate(uint64_t new_size) {
 Status RelationFile::Allocate(int mode, uint64_t offset, uint64_t length) {
   if (mode == FALLOC_FL_KEEP_SIZE) return Status::Ok();
   if (mode != 0) return ErrnoStatus("allocate space in", path_, EOPNOTSUPP);
+  ZENITH_RETURN_IF_ERROR(CheckWithinSegment("allocate space in", offset, length));
   std::unique_lock lock(seg_.io_mutex());
   ZENITH_ASSIGN_OR_RETURN(uint64_t size, FileSize());
   if (offset + length <= size) return Status::Ok();

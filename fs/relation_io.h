@@ -28,6 +28,9 @@
 
 namespace zenith::fs {
 
+// The largest a relation segment file may be: RELSEG_SIZE blocks (1 GB).
+uint64_t SegmentFileMaxBytes();
+
 class RelationFile {
  public:
   // `fd`: an fd of the segment's scratch file, readable for Read, writable
@@ -41,12 +44,14 @@ class RelationFile {
   // only at the end of the file). A PageSource failure is kIoError.
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out);
 
-  // Writes `data` at `offset` (any offset and length). A block partially
+  // Writes `data` at `offset` (any offset and length within the segment:
+  // EFBIG for a byte past SegmentFileMaxBytes()). A block partially
   // written that is remote is first fetched from the PageSource. Every block
   // touched becomes local (and dirty while linked).
   Status Write(uint64_t offset, std::span<const uint8_t> data);
 
-  // Sets the file's size. Returns true when it shrank: the caller then
+  // Sets the file's size (EFBIG past SegmentFileMaxBytes()). Returns true
+  // when it shrank: the caller then
   // records the relation's floor (RelationTable::Truncated) with
   // new_size / BLCKSZ. A remote block cut in the middle is fetched and its
   // head written locally, so that after re-extension its tail reads zeros.
@@ -56,10 +61,13 @@ class RelationFile {
   // fallocate(2) on the segment. Mode 0 extends the file (sparse: the
   // scratch is disposable, so there is no space to reserve), KEEP_SIZE is a
   // no-op; other modes would change data and are not supported (EOPNOTSUPP).
+  // EFBIG when mode 0 would extend the file past SegmentFileMaxBytes().
   Status Allocate(int mode, uint64_t offset, uint64_t length);
 
  private:
   Result<uint64_t> FileSize() const;
+  // EFBIG unless [offset, offset + length) ends within the segment.
+  Status CheckWithinSegment(std::string_view op, uint64_t offset, uint64_t length) const;
   // Records the blocks of [offset, offset + length) as used (Segment::NoteUsed).
   void NoteUsed(uint64_t offset, uint64_t length);
   // Fetches `blocks` (within the segment) into `out` with one GetPages

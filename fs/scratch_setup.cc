@@ -10,6 +10,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/beneath.h"
 #include "common/byte_io.h"
 #include "common/file_util.h"
 #include "common/tar.h"
@@ -113,43 +114,41 @@ Status PrepareDirectory(const std::string& scratch_dir, const std::map<std::stri
   return MakeDirectories(scratch_dir, 0700);
 }
 
-// Writes one archive entry below `root`, over what Sweep left of the old
-// scratch. Names are validated by TarReader (no "..", not absolute) and no
-// symlink made earlier is followed: Sweep removed the old ones and
-// O_NOFOLLOW refuses one in the last component.
-Status Extract(const std::string& root, const TarEntry& entry, const std::string& data) {
-  const std::string path = root + "/" + entry.name;
-  ZENITH_RETURN_IF_ERROR(MakeDirectories(DirName(path), 0700));
+// Writes one archive entry beneath `root`, over what Sweep left of the old
+// scratch. No link is followed anywhere in the path (common/beneath.h): a
+// link the archive made (pg_tblspc/<oid>) can never be written through.
+Status Extract(const BeneathDir& root, const TarEntry& entry, const std::string& data) {
+  if (const size_t slash = entry.name.rfind('/'); slash != std::string::npos) {
+    ZENITH_RETURN_IF_ERROR(root.MakeDirectories(std::string_view(entry.name).substr(0, slash), 0700));
+  }
+  const mode_t mode = entry.mode & 07777;
   switch (entry.type) {
     case TarEntryType::kDirectory:
-      if (::mkdir(path.c_str(), entry.mode & 07777) != 0 && errno != EEXIST) {
-        return ErrnoStatus("create directory", path, errno);
-      }
-      if (::chmod(path.c_str(), entry.mode & 07777) != 0) return ErrnoStatus("chmod", path, errno);
-      return Status::Ok();
+      ZENITH_RETURN_IF_ERROR(root.MakeDirectories(entry.name, mode));
+      return root.ChmodDirectory(entry.name, mode);
     case TarEntryType::kSymlink:
-      if (::symlink(entry.link_target.c_str(), path.c_str()) != 0) return ErrnoStatus("create symlink", path, errno);
-      return Status::Ok();
+      return root.Symlink(entry.name, entry.link_target);
     case TarEntryType::kFile: {
-      ZENITH_ASSIGN_OR_RETURN(UniqueFd fd,
-                              OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, entry.mode & 07777));
-      if (::fchmod(fd.get(), entry.mode & 07777) != 0) return ErrnoStatus("chmod", path, errno);
+      ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, root.OpenFile(entry.name, O_WRONLY | O_CREAT | O_TRUNC, mode));
+      const std::string path = root.path() + "/" + entry.name;
+      if (::fchmod(fd.get(), mode) != 0) return ErrnoStatus("chmod", path, errno);
       return WriteFull(fd.get(), AsBytes(data), path);
     }
   }
   return Status::Ok();
 }
 
-// A relation file of `size` bytes and no data (a sparse file), reusing the
-// old scratch's inode when there is one: creating hundreds of files per
-// mount is what made mounting slow.
-Status ResetSparseFile(const std::string& path, uint64_t size, std::set<std::string>* made_dirs) {
-  if (std::string dir = DirName(path); made_dirs->insert(dir).second) {
-    ZENITH_RETURN_IF_ERROR(MakeDirectories(dir, 0700));
+// A relation file of `size` bytes and no data (a sparse file) beneath
+// `root`, reusing the old scratch's inode when there is one: creating
+// hundreds of files per mount is what made mounting slow.
+Status ResetSparseFile(const BeneathDir& root, const std::string& rel, uint64_t size,
+                       std::set<std::string>* made_dirs) {
+  if (const size_t slash = rel.rfind('/'); slash != std::string::npos && made_dirs->insert(rel.substr(0, slash)).second) {
+    ZENITH_RETURN_IF_ERROR(root.MakeDirectories(rel.substr(0, slash), 0700));
   }
-  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_NOFOLLOW, 0600));
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, root.OpenFile(rel, O_WRONLY | O_CREAT, 0600));
   if (::ftruncate(fd.get(), 0) != 0 || ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    return ErrnoStatus("size", path, errno);
+    return ErrnoStatus("size", root.path() + "/" + rel, errno);
   }
   return Status::Ok();
 }
@@ -236,17 +235,18 @@ Result<PreparedScratch> BuildScratch(const std::string& scratch_dir, const std::
                                      const std::string& wal_dir) {
   ZENITH_ASSIGN_OR_RETURN(pageserver::BasebackupArchive backup, pageserver::ParseBasebackupArchive(basebackup_tar));
   ZENITH_RETURN_IF_ERROR(PrepareDirectory(scratch_dir, WantedPaths(backup, !wal_dir.empty())));
-  for (const auto& [entry, data] : backup.entries) ZENITH_RETURN_IF_ERROR(Extract(scratch_dir, entry, data));
+  ZENITH_ASSIGN_OR_RETURN(BeneathDir root, BeneathDir::Open(scratch_dir));
+  for (const auto& [entry, data] : backup.entries) ZENITH_RETURN_IF_ERROR(Extract(root, entry, data));
   PreparedScratch out;
   std::set<std::string> made_dirs;
   for (const auto& file : backup.manifest.relations) {
-    ZENITH_RETURN_IF_ERROR(ResetSparseFile(scratch_dir + "/" + file.path, file.size, &made_dirs));
+    ZENITH_RETURN_IF_ERROR(ResetSparseFile(root, file.path, file.size, &made_dirs));
     out.remote_files[file.path] = file.size;
   }
   if (wal_dir.empty()) {
-    ZENITH_RETURN_IF_ERROR(MakeDirectories(scratch_dir + "/pg_wal/archive_status", 0700));
-  } else if (::symlink(wal_dir.c_str(), (scratch_dir + "/pg_wal").c_str()) != 0) {
-    return ErrnoStatus("create symlink", scratch_dir + "/pg_wal", errno);
+    ZENITH_RETURN_IF_ERROR(root.MakeDirectories("pg_wal/archive_status", 0700));
+  } else {
+    ZENITH_RETURN_IF_ERROR(root.Symlink("pg_wal", wal_dir));
   }
   ZENITH_RETURN_IF_ERROR(ApplyMountSettings(scratch_dir));
   if (::chmod(scratch_dir.c_str(), 0700) != 0) return ErrnoStatus("chmod", scratch_dir, errno);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/archive_links.h"
 #include "common/backup_rules.h"
 #include "common/byte_io.h"
 #include "common/daemon_process.h"
@@ -111,6 +112,7 @@ class BackupReceiver {
   std::vector<uint8_t> buf_ = std::vector<uint8_t>(kChunk);
   std::optional<std::string> label_, control_;
   TarEntry control_entry_;
+  ArchiveLinkCheck links_;  // a mount extracts what is kept: no link but pg_tblspc/<oid>, nothing below one
   std::vector<DatadirEntry> relation_files_;
   size_t wal_segments_ = 0;
 };
@@ -126,6 +128,7 @@ Status BackupReceiver::ReceiveAll(TarReader& tar) {
 Status BackupReceiver::Receive(TarReader& tar, const TarEntry& entry) {
   const std::string& name = entry.name;
   const bool file = entry.type == TarEntryType::kFile;
+  ZENITH_RETURN_IF_ERROR(links_.Check(entry));
   if (name == "backup_label" && file) {
     ZENITH_ASSIGN_OR_RETURN(label_, ReadTarEntryData(tar, entry, 64 * 1024));
     return Status::Ok();

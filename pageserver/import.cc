@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/archive_links.h"
 #include "common/byte_io.h"
 #include "common/daemon_process.h"
 #include "common/datadir_scan.h"
@@ -97,9 +98,22 @@ Status AddRelationPages(const std::string& path, const RelSegment& seg, uint64_t
   return Status::Ok();
 }
 
+// A mount extracts the files kept: links only where PostgreSQL makes them
+// (the scan never goes below one).
+Status CheckLinks(const std::string& datadir, const std::vector<DatadirEntry>& entries) {
+  for (const auto& e : entries) {
+    if (e.kind == DatadirEntryKind::kSymlink && !IsTablespaceLinkPath(e.path)) {
+      return InvalidArgument("\"" + datadir + "/" + e.path +
+                             "\" is a symbolic link; PostgreSQL makes links only at pg_tblspc/<oid>");
+    }
+  }
+  return Status::Ok();
+}
+
 Status WriteLayerZero(const std::string& datadir, const RepoLayout& layout, const TimelineId& id,
                       const SnapshotLsns& lsns, ProgressLine* progress) {
   ZENITH_ASSIGN_OR_RETURN(auto entries, ScanDatadir(datadir));
+  ZENITH_RETURN_IF_ERROR(CheckLinks(datadir, entries));
   ZENITH_ASSIGN_OR_RETURN(auto writer, LayerWriter::Create(layout.layers_dir(id), id));
   for (const auto& e : entries) {
     if (e.relation) ZENITH_RETURN_IF_ERROR(AddRelationPages(datadir + "/" + e.path, *e.relation, e.size, *writer, progress));

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/archive_links.h"
 #include "common/backup_rules.h"
 #include "common/byte_io.h"
 #include "common/pg_abi.h"
@@ -29,13 +30,17 @@ Status CheckFileEntry(const TarEntry& entry) {
   return Status::Ok();
 }
 
-// Checks every entry of a tar body and returns its global/pg_control.
+// Checks every entry of a tar body (names beneath the data directory, links
+// only where PostgreSQL makes them and nothing below one: a mount extracts
+// these files) and returns its global/pg_control.
 Result<std::string> ControlFileFromTar(const std::string& body) {
   TarReader reader(MemoryTarSource({AsBytes(body), TarEndOfArchive()}));
+  ArchiveLinkCheck links;
   std::optional<std::string> control;
   for (;;) {
     ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());
     if (!entry) break;
+    ZENITH_RETURN_IF_ERROR(links.Check(*entry));
     ZENITH_RETURN_IF_ERROR(CheckFileEntry(*entry));
     if (entry->name != kPgControlPath) continue;
     ZENITH_ASSIGN_OR_RETURN(control, ReadTarEntryData(reader, *entry, kZenithPgAbi.control_file_size));

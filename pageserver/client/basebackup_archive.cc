@@ -1,5 +1,6 @@
 #include "pageserver/client/basebackup_archive.h"
 
+#include "common/archive_links.h"
 #include "common/byte_io.h"
 
 namespace zenith::pageserver {
@@ -19,9 +20,11 @@ Result<BasebackupArchive> ParseBasebackupArchive(const std::string& tar) {
   ZENITH_ASSIGN_OR_RETURN(std::string manifest_json, ReadTarEntryData(reader, *first, kMaxBasebackupFile));
   BasebackupArchive out;
   ZENITH_ASSIGN_OR_RETURN(out.manifest, BasebackupManifest::FromJson(manifest_json));
+  ArchiveLinkCheck links;
   for (;;) {
     ZENITH_ASSIGN_OR_RETURN(auto entry, reader.Next());
     if (!entry) break;
+    if (Status s = links.Check(*entry); !s.ok()) return Corruption("the basebackup: " + s.message());
     if (entry->name == "pg_wal" || entry->name.starts_with("pg_wal/")) continue;
     std::string data;
     if (entry->type == TarEntryType::kFile) {
@@ -31,6 +34,9 @@ Result<BasebackupArchive> ParseBasebackupArchive(const std::string& tar) {
   }
   for (const auto& file : out.manifest.relations) {
     if (!ValidateTarEntryName(file.path).ok()) return Corruption("bad relation path in the manifest: " + file.path);
+    if (Status s = links.Check(TarEntry{.name = file.path}); !s.ok()) {
+      return Corruption("the basebackup's manifest: " + s.message());
+    }
   }
   return out;
 }

@@ -24,8 +24,9 @@ struct BasebackupArchive {
 };
 
 // Corruption when the archive does not start with its manifest, a member is
-// damaged or too large for a non-relation file, or the manifest names a
-// relation file with a bad path.
+// damaged or too large for a non-relation file, the manifest names a
+// relation file with a bad path, or a member or relation file is a link
+// other than pg_tblspc/<oid> or lies below one (common/archive_links.h).
 Result<BasebackupArchive> ParseBasebackupArchive(const std::string& tar);
 
 }  // namespace zenith::pageserver

@@ -46,6 +46,19 @@ TEST(Mountpoint, TheDaemonOfAMountIsNamedByItsSource) {
   EXPECT_EQ(ListedDaemon(table, "/home/u/none"), std::nullopt);
 }
 
+TEST(Mountpoint, OnlyTheListedDaemonsZenithMountMayBeStopped) {
+  const std::string table =
+      "zenith:4242 /home/u/main fuse.zenith rw,nosuid,nodev 0 0\n"
+      "/dev/sda1 /home/u/pgdata ext4 rw 0 0\n";
+  EXPECT_TRUE(CheckListedMountOf(table, "/home/u/main", 4242).ok());
+  Status plain = CheckListedMountOf(table, "/home/u/pgdata", 4242);
+  EXPECT_EQ(plain.message(), "/home/u/pgdata is not a zenith mount");
+  EXPECT_EQ(CheckListedMountOf(table, "/home/u/elsewhere", 4242).message(), "/home/u/elsewhere is not a zenith mount");
+  Status other = CheckListedMountOf(table, "/home/u/main", 77);
+  EXPECT_FALSE(other.ok());
+  EXPECT_NE(other.message().find("another daemon"), std::string::npos) << other.ToString();
+}
+
 TEST(Mountpoint, AMissingDirectoryIsCreatedPrivate) {
   TempDir dir("mountpoint");
   const std::string target = dir.path() + "/a/b";

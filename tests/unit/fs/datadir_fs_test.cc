@@ -199,6 +199,42 @@ TEST_F(DatadirFsTest, WritesPastTheEndExtendRelationFiles) {
   EXPECT_EQ(ReadAt(Mnt(rel), 0, 8 * kPage), expected);
 }
 
+TEST_F(DatadirFsTest, WritesAndTruncationsPastASegmentsEndAreEfbigAndChangeNoSegment) {
+  const uint64_t segment_bytes = uint64_t{BlocksPerSegment()} * kPage;
+  const std::string& rel = src_.t_path;
+  const std::string before = ReadAt(Mnt(rel), 0, 4 * kPage);
+  int fd = ::open(Mnt(rel).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  const std::string page = Bytes(kPage, 'X');
+  // Block 0 of the next segment, and block 2^31 - 1 (before, its block
+  // sets would have grown to hundreds of MB). A write across the end is
+  // cut there by the kernel, as at a file size limit.
+  for (uint64_t offset : {segment_bytes, segment_bytes + 10, ((uint64_t{1} << 31) - 1) * kPage}) {
+    errno = 0;
+    EXPECT_EQ(::pwrite(fd, page.data(), page.size(), static_cast<off_t>(offset)), -1) << offset;
+    EXPECT_EQ(errno, EFBIG) << offset << ": " << strerror(errno);
+  }
+  errno = 0;
+  EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(segment_bytes + kPage)), -1);
+  EXPECT_EQ(errno, EFBIG) << strerror(errno);
+  errno = 0;
+  EXPECT_EQ(::truncate(Mnt(rel).c_str(), static_cast<off_t>(uint64_t{1} << 42)), -1);
+  EXPECT_EQ(errno, EFBIG) << strerror(errno);
+  errno = 0;
+  EXPECT_EQ(::fallocate(fd, 0, static_cast<off_t>(segment_bytes - kPage), 2 * kPage), -1);
+  EXPECT_EQ(errno, EFBIG) << strerror(errno);
+  ::close(fd);
+
+  struct stat st;
+  ASSERT_EQ(::stat(Mnt(rel).c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), remote_.at(rel));
+  EXPECT_EQ(ReadAt(Mnt(rel), 0, 4 * kPage), before);
+  auto session = mounted_.fs().BeginSnapshot();
+  ASSERT_TRUE(session.ok());
+  EXPECT_TRUE((*session)->delta().dirty.empty()) << "no block of this segment or the next is in the snapshot";
+  EXPECT_TRUE((*session)->delta().floors.empty());
+}
+
 TEST_F(DatadirFsTest, TruncatedRemoteBlocksReadAsZerosAfterReExtension) {
   const std::string& rel = src_.other_path;
   ASSERT_GE(remote_.at(rel), 4 * kPage);

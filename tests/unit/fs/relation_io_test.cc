@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -130,6 +131,40 @@ TEST_F(RelationIoTest, ATruncationInsideARemoteBlockKeepsItsHead) {
   EXPECT_EQ(*n, 100u);
   EXPECT_EQ(std::vector<uint8_t>(tail.begin(), tail.begin() + 100), Filled('R', 100)) << "the head of block 2";
   EXPECT_FALSE(segment_.IsRemote(2));
+}
+
+TEST_F(RelationIoTest, WritesAndTruncationsPastTheSegmentAreEfbigAndTrackNothing) {
+  const uint64_t segment_bytes = uint64_t{BlocksPerSegment()} * kPage;
+  ASSERT_EQ(SegmentFileMaxBytes(), segment_bytes);
+  const std::vector<uint8_t> page = Filled('W');
+  struct Case {
+    std::string what;
+    Status status;
+  };
+  for (const Case& c : {
+           Case{"a write at the segment's end", File().Write(segment_bytes, page)},
+           Case{"a write across the segment's end", File().Write(segment_bytes - 100, page)},
+           Case{"a write near block 2^31", File().Write((uint64_t{1} << 31) * kPage - kPage, page)},
+           Case{"a write at the largest offset", File().Write(UINT64_MAX - 10, page)},
+           Case{"a truncation past the end", File().Truncate(segment_bytes + 1).status()},
+           Case{"a truncation to 2^40 bytes", File().Truncate(uint64_t{1} << 40).status()},
+           Case{"an allocation past the end", File().Allocate(0, segment_bytes - kPage, 2 * kPage)},
+           Case{"an allocation that overflows", File().Allocate(0, kPage, UINT64_MAX)},
+       }) {
+    EXPECT_EQ(c.status.sys_errno(), EFBIG) << c.what << ": " << c.status.ToString();
+  }
+  struct stat st;
+  ASSERT_EQ(::fstat(fd_.get(), &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(8 * kPage)) << "the file is as it was";
+  EXPECT_EQ(segment_.TakeDirty(), std::vector<uint32_t>{}) << "no block of this or any segment is dirty";
+  EXPECT_EQ(segment_.Used(), std::vector<uint32_t>{});
+  EXPECT_EQ(segment_.remote_limit(), 8u);
+
+  // Up to the segment's end is fine: PostgreSQL fills a segment to exactly 1 GB.
+  ASSERT_TRUE(File().Write(segment_bytes - kPage, page).ok());
+  EXPECT_EQ(segment_.TakeDirty(), std::vector<uint32_t>{BlocksPerSegment() - 1});
+  EXPECT_TRUE(File().Truncate(segment_bytes).ok());
+  EXPECT_TRUE(File().Allocate(0, 0, segment_bytes).ok());
 }
 
 // Records what each read names ahead.

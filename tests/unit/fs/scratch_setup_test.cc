@@ -10,6 +10,7 @@
 
 #include "common/byte_io.h"
 #include "common/file_util.h"
+#include "common/pg_abi.h"
 #include "common/tar.h"
 #include "tests/harness/temp_dir.h"
 
@@ -155,6 +156,50 @@ TEST_F(ScratchSetupTest, MalformedArchiveLeavesTheScratchAsItWas) {
   EXPECT_EQ(built.status().code(), StatusCode::kCorruption);
   EXPECT_TRUE(PathExists(Scratch() + "/postmaster.pid"));
   EXPECT_TRUE(PathExists(Scratch() + "/base/5/16384"));
+}
+
+// A basebackup of the kind a tampered repository (or a page server from
+// before archives were checked) could send: `links` (name -> target), then
+// `files`, and the manifest's relation files.
+std::string HostileBasebackup(const std::vector<std::pair<std::string, std::string>>& links,
+                              const std::vector<std::string>& files, const std::vector<Relation>& relations) {
+  pageserver::BasebackupManifest manifest;
+  manifest.timeline_id = std::string(32, 'a');
+  manifest.snapshot_timeline_id = manifest.timeline_id;
+  for (const auto& r : relations) manifest.relations.push_back({r.path, r.size});
+  std::string tar;
+  TarWriter writer([&](std::span<const uint8_t> bytes) {
+    tar.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return Status::Ok();
+  });
+  EXPECT_TRUE(writer.AddFile(pageserver::kManifestName, 0600, 0, AsBytes(manifest.ToJson())).ok());
+  EXPECT_TRUE(writer.AddDirectory("pg_tblspc", 0700, 0).ok());
+  for (const auto& [name, target] : links) EXPECT_TRUE(writer.AddSymlink(name, target, 0).ok());
+  for (const auto& name : files) EXPECT_TRUE(writer.AddFile(name, 0600, 0, AsBytes(std::string("ssh-ed25519 AAAA"))).ok());
+  EXPECT_TRUE(writer.Finish().ok());
+  return tar;
+}
+
+TEST_F(ScratchSetupTest, NothingIsWrittenThroughALinkTheArchiveHolds) {
+  const std::string outside = dir_.Sub("home/.ssh");
+  ASSERT_TRUE(MakeDirectories(outside).ok());
+  const std::string in_tablespace = "pg_tblspc/16400/" + std::string(kZenithPgAbi.tablespace_version_directory);
+  struct Case {
+    std::string what, tar;
+  };
+  for (const Case& c : {
+           Case{"a link, then a file below it", HostileBasebackup({{"x", outside}}, {"x/authorized_keys"}, {})},
+           Case{"a file below a tablespace link",
+                HostileBasebackup({{"pg_tblspc/16400", outside}}, {"pg_tblspc/16400/authorized_keys"}, {})},
+           Case{"a relation file below a tablespace link",
+                HostileBasebackup({{"pg_tblspc/16400", outside}}, {}, {{in_tablespace + "/5/16401", 8192}})},
+       }) {
+    auto built = BuildScratch(Scratch(), c.tar, Wal());
+    ASSERT_FALSE(built.ok()) << c.what;
+    EXPECT_NE(built.status().message().find("symbolic link"), std::string::npos) << c.what << ": "
+                                                                                 << built.status().ToString();
+    EXPECT_TRUE(ListDirectory(outside).value().empty()) << c.what << ": nothing is written outside the scratch";
+  }
 }
 
 }  // namespace

@@ -177,6 +177,22 @@ TEST_F(BackupImportTest, AnotherMajorVersionIsRefused) {
   ExpectRefused(archive, StatusCode::kInvalidArgument, "not of a PostgreSQL 15 cluster");
 }
 
+TEST_F(BackupImportTest, LinksOtherThanTablespacesAreRefused) {
+  // A mount extracts what is kept: a link there could let a later entry, or
+  // the mount itself, write outside its directory.
+  for (const std::string name : {"pg_ident.conf", "global"}) {
+    const std::string archive = Rewrite([&](TarEntry& e, std::string& data) {
+      if (e.name == name) {
+        e.type = TarEntryType::kSymlink;
+        e.link_target = "/home/owner/.ssh";
+        data.clear();
+      }
+      return true;
+    });
+    ExpectRefused(archive, StatusCode::kInvalidArgument, "\"" + name + "\" is a symbolic link");
+  }
+}
+
 TEST_F(BackupImportTest, ACutOffArchiveIsCorruptAndLeavesNothing) {
   ExpectRefused(archive_->substr(0, archive_->size() / 2), StatusCode::kCorruption, "");
 }

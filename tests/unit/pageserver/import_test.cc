@@ -126,6 +126,20 @@ TEST_F(ImportTest, CopiesOnlyTheWalFromTheRedoPointToTheEnd) {
   EXPECT_EQ(ListDirectory(layout().wal_dir(*main)).value(), needed);
 }
 
+TEST_F(ImportTest, RefusesALinkOtherThanATablespacesAndLeavesNoRepository) {
+  // A mount would extract the link, and a later snapshot could write
+  // through it; PostgreSQL makes links only at pg_tblspc/<oid>.
+  ASSERT_EQ(::symlink("/home/owner/.ssh", (datadir() + "/x").c_str()), 0);
+  Status s = CreateRepository(root(), datadir(), RepoConfig{});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("/x\" is a symbolic link"), std::string::npos) << s.ToString();
+  EXPECT_EQ(Leftovers(), std::vector<std::string>{});
+  ASSERT_EQ(::unlink((datadir() + "/x").c_str()), 0);
+  ASSERT_EQ(::symlink("/srv/tablespace", (datadir() + "/pg_tblspc/16400").c_str()), 0);
+  s = CreateRepository(root(), datadir(), RepoConfig{});
+  EXPECT_TRUE(s.ok()) << "a tablespace's link is PostgreSQL's own: " << s.ToString();
+}
+
 TEST_F(ImportTest, RefusesAnExistingRepositoryAndLeavesItAlone) {
   ASSERT_EQ(::mkdir(root().c_str(), 0700), 0);
   ASSERT_TRUE(WriteFileDurably(root() + "/mine", "precious").ok());

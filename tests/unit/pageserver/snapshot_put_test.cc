@@ -6,6 +6,8 @@
 // of bad stream is refused with a clear error and leaves no layer file.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "pageserver/client/repo_client.h"
@@ -318,6 +320,71 @@ TEST_F(BadSnapshotTest, MalformedStreamsAreRefused) {
   Status s = PutSnapshot(conninfo(), "b", stream_);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(LayerNames().size(), layers_before_.size() + 1);
+}
+
+// A tar body of `entries` (name, link target or "" for a file); a name
+// TarWriter would refuse ("..", absolute) is patched into the header after.
+std::string CraftedTarBody(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string body;
+  for (const auto& [name, target] : entries) {
+    std::string one;
+    TarWriter tar([&](std::span<const uint8_t> b) {
+      one.append(reinterpret_cast<const char*>(b.data()), b.size());
+      return Status::Ok();
+    });
+    const bool patch = ValidateTarEntryName(name).ok() == false;
+    const std::string written = patch ? std::string("placeholder") : name;
+    EXPECT_TRUE((target.empty() ? tar.AddFile(written, 0600, 0, AsBytes(std::string("ssh-ed25519 AAAA")))
+                                : tar.AddSymlink(written, target, 0))
+                    .ok());
+    EXPECT_TRUE(tar.EndBody().ok());
+    if (patch) {
+      one.replace(0, 100, name + std::string(100 - name.size(), '\0'));
+      std::memset(one.data() + 148, ' ', 8);
+      unsigned sum = 0;
+      for (size_t i = 0; i < 512; ++i) sum += static_cast<uint8_t>(one[i]);
+      char field[8];
+      std::snprintf(field, sizeof field, "%06o", sum);
+      std::memcpy(one.data() + 148, field, 7);
+    }
+    body += one;
+  }
+  return body;
+}
+
+TEST_F(BadSnapshotTest, FilesThatCouldWriteOutsideADataDirectoryAreRefused) {
+  const auto snapshots_before = ListSnapshots(conninfo(), "b");
+  ASSERT_TRUE(snapshots_before.ok());
+  const std::string tablespace = "pg_tblspc/16400";
+  struct Case {
+    std::string what;
+    std::vector<std::pair<std::string, std::string>> entries;
+    std::string message;
+  };
+  for (const Case& c : {
+           Case{"a link then a file through it", {{"x", "/home/owner/.ssh"}, {"x/authorized_keys", ""}},
+                "\"x\" is a symbolic link"},
+           Case{"a link alone", {{"pg_hba.conf", "/etc/shadow"}}, "\"pg_hba.conf\" is a symbolic link"},
+           Case{"a file below a tablespace link", {{tablespace, "/home/owner"}, {tablespace + "/.bashrc", ""}},
+                "lies below the symbolic link \"pg_tblspc/16400\""},
+           Case{"a dot-dot name", {{"../outside", ""}}, "escapes the target directory"},
+           Case{"an absolute name", {{"/home/owner/.ssh/authorized_keys", ""}}, "is an absolute path"},
+       }) {
+    auto hostile = stream_.messages;
+    for (auto& m : SnapshotFilesMessages(CraftedTarBody(c.entries))) hostile.push_back(m);
+    ExpectRefused(c.what, hostile, stream_.end, c.message);
+  }
+  auto after = ListSnapshots(conninfo(), "b");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), snapshots_before->size()) << "the repository is unchanged";
+
+  // A tablespace link alone is PostgreSQL's own, and accepted.
+  auto with_tablespace = stream_.messages;
+  for (auto& m : SnapshotFilesMessages(CraftedTarBody({{tablespace, "/srv/tablespace"}}))) {
+    with_tablespace.push_back(m);
+  }
+  Status s = PutSnapshot(conninfo(), "b", with_tablespace, stream_.end);
+  EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
 TEST_F(BadSnapshotTest, ControlFilesThatDoNotDescribeTheSnapshotAreRefused) {
