@@ -21,8 +21,10 @@
 //   put_snapshot <branch|timeline>          CopyIn snapshot layer
 //   prepare_wal <branch|timeline> <lsn>     copy ancestor WAL a mount needs
 //   attach <timeline> <mountpoint> <pid>    take the read-write mount lease
-//   callmemaybe <timeline> <url>            stream the WAL of the lease's remote
-//                                           compute (wal_receiver.h); its state
+//   wal_token <timeline>                    the lease's secret for put_wal
+//   put_wal <timeline> <token>              CopyBoth: a remote compute's WAL,
+//                                           forwarded by its mount; durable
+//                                           before answered (wal_receiver.h)
 //   pin <branch|timeline> <lsn> [pages]     keep a mount's snapshot (session);
 //                                           `pages`: no longer its WAL
 //   unpin <branch|timeline> <lsn>           drop one of the session's pins
