@@ -13,6 +13,8 @@
 #include "access/xlog_internal.h"
 #include "access/xlogrecord.h"
 #include "catalog/catversion.h"
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_control.h"
 #include "catalog/pg_tablespace_d.h"
 #include "common/relpath.h"
@@ -155,4 +157,28 @@ const struct ZenithPgAbi kZenithPgAbi = {
     .page_layout_version = PG_PAGE_LAYOUT_VERSION,
     .page_lsn_xlogid = offsetof(PageXLogRecPtr, xlogid),
     .page_lsn_xrecoff = offsetof(PageXLogRecPtr, xrecoff),
+
+    .item_id_size = sizeof(ItemIdData),
+    .lp_normal = LP_NORMAL,
+    .tuple_xmin = offsetof(HeapTupleHeaderData, t_choice.t_heap.t_xmin),
+    .tuple_xmax = offsetof(HeapTupleHeaderData, t_choice.t_heap.t_xmax),
+    .tuple_infomask = offsetof(HeapTupleHeaderData, t_infomask),
+    .tuple_hoff = offsetof(HeapTupleHeaderData, t_hoff),
+    .tuple_header_size = SizeofHeapTupleHeader,
+    .heap_xmin_invalid = HEAP_XMIN_INVALID,
+    .heap_xmax_invalid = HEAP_XMAX_INVALID,
+    .heap_xmax_lock_only = HEAP_XMAX_LOCK_ONLY,
+    .heap_xmax_is_multi = HEAP_XMAX_IS_MULTI,
+    .authid_relation_oid = AuthIdRelationId,
+    .bootstrap_superuser_id = BOOTSTRAP_SUPERUSERID,
+    .authid_oid_offset = offsetof(FormData_pg_authid, oid),
+    .authid_rolname_offset = offsetof(FormData_pg_authid, rolname),
 };
+
+void ZenithDecodeItemId(const uint8_t* item, uint32_t* offset, uint32_t* flags, uint32_t* length) {
+  ItemIdData id;
+  memcpy(&id, item, sizeof id);
+  *offset = ItemIdGetOffset(&id);
+  *flags = ItemIdGetFlags(&id);
+  *length = ItemIdGetLength(&id);
+}

@@ -146,7 +146,23 @@ struct ZenithPgAbi {
   uint8_t page_layout_version;    /* PG_PAGE_LAYOUT_VERSION */
   /* pd_lsn is a PageXLogRecPtr, two uint32 halves, not a uint64: their offsets */
   uint32_t page_lsn_xlogid, page_lsn_xrecoff;
+
+  /* heap tuples (access/htup_details.h, storage/itemid.h), for the one
+   * catalog zenith reads: pg_authid (catalog/pg_authid.h) */
+  uint32_t item_id_size;          /* sizeof(ItemIdData) */
+  uint8_t lp_normal;              /* LP_NORMAL */
+  uint32_t tuple_xmin, tuple_xmax, tuple_infomask, tuple_hoff; /* offsets in HeapTupleHeaderData */
+  uint32_t tuple_header_size;     /* SizeofHeapTupleHeader */
+  uint16_t heap_xmin_invalid, heap_xmax_invalid, heap_xmax_lock_only, heap_xmax_is_multi; /* t_infomask bits */
+  uint32_t authid_relation_oid;   /* AuthIdRelationId: global/1260 */
+  uint32_t bootstrap_superuser_id; /* BOOTSTRAP_SUPERUSERID: the role initdb made */
+  uint32_t authid_oid_offset, authid_rolname_offset; /* offsetof(FormData_pg_authid, oid / rolname) */
 };
+
+/* The offset, flags and length of the line pointer at `item` (4 bytes of
+ * bitfields, whose order the compiler chooses: decoded by the server's own
+ * macros). */
+void ZenithDecodeItemId(const uint8_t* item, uint32_t* offset, uint32_t* flags, uint32_t* length);
 
 extern const struct ZenithPgAbi kZenithPgAbi;
 

@@ -26,6 +26,7 @@
 #include <optional>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <chrono>
 #include <spdlog/spdlog.h>
@@ -34,6 +35,8 @@
 #include "common/byte_io.h"
 #include "common/catch_all.h"
 #include "common/file_util.h"
+#include "common/pg_abi.h"
+#include "common/pg_authid.h"
 #include "common/pg_control.h"
 #include "fs/datadir_fs.h"
 #include "fs/local_layer_source.h"
@@ -45,6 +48,7 @@
 #include "fs/remote_page_source.h"
 #include "fs/scratch_setup.h"
 #include "fs/snapshot_uploader.h"
+#include "fs/wal_forwarder.h"
 #include "pageserver/client/conninfo_password.h"
 #include "pageserver/client/repo_client.h"
 #include "pageserver/client/repo_config.h"
@@ -248,15 +252,30 @@ Result<Site> FindSite(const Args& args) {
               [layout, config] { return pageserver::ConnectOrStartRepo(layout, config); }, layout, ""};
 }
 
+// The name of the snapshot's bootstrap superuser (pg_authid, oid 10), read
+// through the mount's page source before anything could change it.
+Result<std::string> SnapshotSuperuser(PageSource& pages, const std::map<std::string, uint64_t>& remote_files) {
+  const RelTag authid{kZenithPgAbi.global_tablespace_oid, 0, kZenithPgAbi.authid_relation_oid};
+  auto it = remote_files.find("global/" + std::to_string(authid.rel));
+  if (it == remote_files.end()) return Corruption("the snapshot has no pg_authid (global/1260)");
+  return ReadBootstrapSuperuser(static_cast<uint32_t>(it->second / kZenithPgAbi.blcksz),
+                                [&](uint32_t block, std::span<uint8_t> page) {
+                                  const uint32_t blocks[] = {block};
+                                  return pages.GetPages(authid, blocks, page);
+                                });
+}
+
 // A remote mount's own pg_wal gets the timeline's WAL from the snapshot's
-// redo to its end, and its settings say where the page server is.
+// redo to its end; its settings let the mount's OS user, and only it,
+// replicate as the snapshot's superuser (fs/remote_compute.h).
 Status PrepareRemoteCompute(RepoClient& client, const std::string& timeline, Lsn redo, const std::string& scratch,
-                            ComputeEndpoints* ends) {
+                            PageSource& pages, const std::map<std::string, uint64_t>& remote_files,
+                            std::string* superuser) {
   ZENITH_ASSIGN_OR_RETURN(auto described, client.DescribeTimeline(timeline));
   ZENITH_RETURN_IF_ERROR(pageserver::FetchWalSegments(client, timeline, redo, described.end_of_wal, scratch + "/pg_wal"));
-  ZENITH_ASSIGN_OR_RETURN(auto tcp, client.connection().TcpEndpoints());
-  *ends = {tcp.peer, tcp.local};
-  return ApplyRemoteComputeSettings(scratch, *ends);
+  ZENITH_ASSIGN_OR_RETURN(*superuser, SnapshotSuperuser(pages, remote_files));
+  ZENITH_ASSIGN_OR_RETURN(std::string os_user, MountOsUser());
+  return ApplyRemoteComputeSettings(scratch, {os_user, *superuser});
 }
 
 int Serve(const Args& args, Readiness& ready, sigset_t signals) {
@@ -275,6 +294,9 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   MountLease lease(site->connect, timeline,
                    site->remote() ? pageserver::RemoteMountpointLabel(args.mountpoint) : args.mountpoint);
   if (Status s = lease.Acquire(); !s.ok()) return fail(s);
+  if (site->remote()) {
+    if (Status s = lease.EnableWalToken(); !s.ok()) return fail(s);
+  }
   steps.Done("connect");
 
   const std::string scratch = site->remote() ? site->remote_scratch : site->layout->scratch_dir(id);
@@ -289,15 +311,16 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
   const auto& snapshot = prepared->manifest.snapshot;
   lease.SetPinned(snapshot.valid);
   if (Status s = client->PrepareWal(timeline, snapshot.redo); !s.ok()) return fail(s);
-  ComputeEndpoints ends;
+  RemotePageSource remote(conninfo, timeline, snapshot.valid, [&site] { return site->connect().status(); });
+  std::string superuser;
   if (site->remote()) {
-    if (Status s = PrepareRemoteCompute(*client, timeline, snapshot.redo, scratch, &ends); !s.ok()) return fail(s);
+    Status s = PrepareRemoteCompute(*client, timeline, snapshot.redo, scratch, remote, prepared->remote_files, &superuser);
+    if (!s.ok()) return fail(s);
   }
   steps.Done("prepare_wal");
   auto checkpoint = CheckpointIn(scratch);
   if (!checkpoint.ok()) return fail(checkpoint.status());
 
-  RemotePageSource remote(conninfo, timeline, snapshot.valid, [&site] { return site->connect().status(); });
   MountPages pages(remote,
                    !site->remote() && LocalLayersEnabled() ? std::optional(LayerLoader(site->connect, timeline))
                                                            : std::nullopt,
@@ -324,14 +347,18 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
                           ? std::vector<HotRun>{}
                           : RunsWithin(ParseHotList(ReadFileToString(hot_list).value_or("")), prepared->remote_files));
   HotListKeeper hot_keeper(hot_list, [&fs] { return (*fs)->UsedBlocks(); });
-  std::optional<ComputeWatcher> watcher;
-  if (site->remote()) watcher.emplace(scratch, ends.compute_ip, [&lease](const std::string& url) { lease.SetComputeUrl(url); });
+  std::optional<WalForwarder> forwarder;
+  if (site->remote()) {
+    forwarder.emplace(WalForwarder::Options{
+        scratch, superuser, prepared->manifest.system_id, timeline,
+        [url = WithNetworkDeadlines(conninfo)] { return RepoClient::Connect(url); }, [&lease] { return lease.WalToken(); }});
+  }
   spdlog::info("mounted branch {} (timeline {}) at {}{}, snapshot valid at {}", args.branch, timeline, args.mountpoint,
                site->remote() ? " from the page server at " + conninfo : "", snapshot.valid.ToString());
   spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());
   Status run = RunMounted(**fs, pages, scratch, signals);
-  watcher.reset();
+  forwarder.reset();
   Status drained = uploader->Drain(std::chrono::seconds(60));
   if (!drained.ok()) spdlog::error("{}", drained.message());
   uploader.reset();

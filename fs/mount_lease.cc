@@ -16,6 +16,9 @@ Status MountLease::Acquire() {
     token_ = std::move(token);
   }
   releasing_ = Lsn();  // a new session holds no old pin
+  if (wal_token_enabled_) {
+    if (Status s = FetchWalToken(); !s.ok()) spdlog::warn("no WAL token for this remote mount yet: {}", s.message());
+  }
   if (!pinned_.valid()) return Status::Ok();
   // Kept as it is on failure: reads at a snapshot that is gone fail (the
   // page stream is exact), they never return another state.
@@ -59,33 +62,31 @@ std::string MountLease::token() const {
   return token_;
 }
 
-void MountLease::SetComputeUrl(std::string url) {
-  std::lock_guard lock(mu_);
-  compute_url_ = std::move(url);
+Status MountLease::EnableWalToken() {
+  wal_token_enabled_ = true;
+  return FetchWalToken();
 }
 
-// Logs the receiver's state when it changes (its errors say why commits
-// wait, when they do).
-void MountLease::CallMeMaybe() {
-  std::string url;
+Status MountLease::FetchWalToken() {
   {
     std::lock_guard lock(mu_);
-    url = compute_url_;
+    wal_token_.clear();
   }
-  if (url.empty()) return;
-  auto st = conn_->CallMeMaybe(timeline_, url);
-  std::string text = st.ok() ? st->state + (st->error.empty() ? "" : " (" + st->error + ")") : st.status().message();
-  if (text == receiver_state_) return;
-  receiver_state_ = text;
-  if (st.ok() && st->state == "streaming") spdlog::info("the page server streams this compute's WAL from {}", url);
-  else if (st.ok() && st->error.empty()) spdlog::info("the page server's WAL receiver of this compute: {}", text);
-  else spdlog::warn("the page server's WAL receiver of this compute: {}", text);
+  ZENITH_ASSIGN_OR_RETURN(std::string token, conn_->WalToken(timeline_));
+  std::lock_guard lock(mu_);
+  wal_token_ = std::move(token);
+  return Status::Ok();
+}
+
+std::string MountLease::WalToken() {
+  std::lock_guard lock(mu_);
+  return wal_token_;
 }
 
 void MountLease::Tick() {
   if (conn_ && conn_->DescribeServer().ok()) {
     MovePin();
-    CallMeMaybe();
+    if (wal_token_enabled_ && WalToken().empty()) IgnoreError(FetchWalToken());
     return;
   }
   conn_.reset();

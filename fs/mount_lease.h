@@ -19,10 +19,10 @@
 // page server restarted, or died and the connector starts one), it takes
 // the lease and the pin again.
 //
-// A remote mount's PostgreSQL streams its WAL to the page server: once it
-// is up, SetComputeUrl makes every keepalive round say `callmemaybe` on
-// the lease's connection (pageserver/wal_receiver.h), which starts the
-// page server's receiver after a restart and is a no-op while it runs.
+// A remote mount forwards its PostgreSQL's WAL to the page server on a
+// connection of its own (fs/wal_forwarder.h), which proves it holds the
+// lease with the lease's WAL token: taken again with the lease after a
+// page server restart (pageserver/client/wal_stream_protocol.h).
 //
 // Thread-safety: Acquire, PinnedBasebackup and SetPinned before
 // StartKeepAlive, on the owner's thread; MoveTo from any thread; the rest
@@ -67,15 +67,18 @@ class MountLease {
   void Stop();
   // The page server stored a newer snapshot of this mount: pin it next.
   void MoveTo(Lsn valid) { wanted_ = valid.value; }
-  // The mount's PostgreSQL listens at `url` (postgresql://HOST:PORT).
-  void SetComputeUrl(std::string url);
   // The token of the lease held now; "" while it is not. Any thread.
   std::string token() const;
+  // A remote mount: asks for the lease's WAL token now and after every
+  // renewal. Before StartKeepAlive.
+  Status EnableWalToken();
+  // The current WAL token ("" until there is one); any thread.
+  std::string WalToken();
 
  private:
   void Tick();  // one keepalive round: check, move the pin, or take all again
   void MovePin();
-  void CallMeMaybe();
+  Status FetchWalToken();
   Status Pin(Lsn lsn, bool with_wal);
 
   const Connector connect_;
@@ -87,10 +90,10 @@ class MountLease {
   Lsn pinned_;
   bool pinned_with_wal_ = true;
   Lsn releasing_;  // the previous pin, released at the next tick
+  bool wal_token_enabled_ = false;
   mutable std::mutex mu_;
-  std::string compute_url_;  // guarded by mu_
-  std::string token_;        // guarded by mu_
-  std::string receiver_state_;  // keepalive thread: the last one logged
+  std::string token_;      // guarded by mu_
+  std::string wal_token_;  // guarded by mu_
   PeriodicThread keepalive_;    // last: stopped first
 };
 

@@ -4,64 +4,56 @@
 // The mount's pg_wal is a directory of its own in the scratch, filled with
 // the WAL recovery needs (pageserver::FetchWalSegments in
 // pageserver/client/repo_client.h); PostgreSQL writes new WAL there, and
-// the page server's WAL receiver
-// (pageserver/wal_receiver.h) streams it into the timeline as a synchronous
-// standby: a COMMIT returns once the page server holds it durably.
+// the mount daemon itself is its synchronous standby (fs/wal_forwarder.h):
+// it replicates over the Unix socket as the cluster's bootstrap superuser,
+// authenticated by peer with a map from the mount's OS user, and forwards
+// the WAL to the page server. A COMMIT returns once the page server holds
+// it durably. Nothing is trusted by network address: no replication
+// connection over TCP is allowed at all.
 //
-// Thread-safety: reentrant; ComputeWatcher runs a thread of its own.
+// Thread-safety: reentrant.
 #pragma once
 
-#include <atomic>
-#include <functional>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "common/status.h"
 
 namespace zenith::fs {
 
-// Where the page server and the compute reach each other: the two ends of
-// the mount's TCP connection to the page server.
-struct ComputeEndpoints {
-  std::string pageserver_ip;  // the replication connection comes from here
-  std::string compute_ip;     // and goes to PostgreSQL listening here
+// Who may replicate: the OS user the mount (and its PostgreSQL) runs as,
+// mapped to the cluster's bootstrap superuser (common/pg_authid.h).
+struct RemoteComputeAuth {
+  std::string mount_user;  // the OS user
+  std::string superuser;   // the role
 };
+
+// The mount's OS user (its effective uid's name).
+Result<std::string> MountOsUser();
 
 // Adds to the scratch's postgresql.auto.conf: synchronous_standby_names
-// naming the page server's receiver, synchronous_commit = on,
-// listen_addresses with compute_ip, and a bounded wal_keep_size with
-// recycling (the page server's slot keeps what it has not received); and,
-// first in pg_hba.conf, a line
-// letting the page server's address open a replication connection. Each
-// line ends with kRemoteComputeMarker (fs/scratch_setup.h).
-Status ApplyRemoteComputeSettings(const std::string& scratch_dir, const ComputeEndpoints& ends);
+// naming the mount's forwarder, synchronous_commit = on, and a bounded
+// wal_keep_size with recycling (the forwarder's slot keeps what the page
+// server has not flushed); first in pg_hba.conf: replication only over the
+// Unix socket, as the superuser, by peer through the map zenith_mount
+// (the mount's OS user only), every other replication connection, local or
+// TCP, rejected, and the superuser's ordinary logins over the socket by
+// peer through zenith_login (the mount's OS user, or the OS user of the
+// superuser's name); those maps in pg_ident.conf. Each line ends with
+// kRemoteComputeMarker (fs/scratch_setup.h), which every mount removes
+// first. InvalidArgument for a name pg_hba.conf cannot hold.
+Status ApplyRemoteComputeSettings(const std::string& scratch_dir, const RemoteComputeAuth& auth);
 
-// postgresql://HOST:PORT of the PostgreSQL whose postmaster.pid is
-// `postmaster_pid` (its text), once it says it is ready; nullopt before.
-std::optional<std::string> ReadyComputeUrl(const std::string& postmaster_pid, const std::string& compute_ip);
-
-// Whether that PostgreSQL listens on any TCP address (its first listen
-// address is not empty): without one the page server cannot connect.
-bool ListensOnTcp(const std::string& postmaster_pid);
-
-// Watches the scratch's postmaster.pid and reports the compute's URL each
-// time a PostgreSQL becomes ready on the mount (logging an error when it
-// listens on no TCP address).
-class ComputeWatcher {
- public:
-  using OnReady = std::function<void(const std::string& url)>;
-  ComputeWatcher(std::string scratch_dir, std::string compute_ip, OnReady on_ready);
-  ~ComputeWatcher();
-  ComputeWatcher(const ComputeWatcher&) = delete;
-  ComputeWatcher& operator=(const ComputeWatcher&) = delete;
-
- private:
-  void Run();
-  const std::string scratch_dir_, compute_ip_;
-  const OnReady on_ready_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+// Where a ready PostgreSQL takes connections on its Unix socket.
+struct ComputeSocket {
+  std::string dir;  // the first of unix_socket_directories
+  int port = 0;
+  bool operator==(const ComputeSocket&) const = default;
 };
+
+// The socket of the PostgreSQL whose postmaster.pid is `postmaster_pid`
+// (its text), once it says it is ready; nullopt before, or when it has no
+// Unix socket.
+std::optional<ComputeSocket> ReadyComputeSocket(const std::string& postmaster_pid);
 
 }  // namespace zenith::fs

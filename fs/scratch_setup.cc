@@ -180,18 +180,21 @@ Status RewriteFile(const std::string& path, const std::string& text) {
   return WriteFull(fd.get(), AsBytes(text), path);
 }
 
-// pg_hba.conf without the lines a remote mount added (a snapshot it
-// uploaded carries them).
+// pg_hba.conf and pg_ident.conf without the lines a remote mount added (a
+// snapshot it uploaded carries them).
 Status RemoveRemoteComputeLines(const std::string& datadir) {
-  const std::string path = datadir + "/pg_hba.conf";
-  auto text = ReadFileToString(path);
-  if (!text.ok()) return Status::Ok();  // none to clean
-  std::istringstream lines(*text);
-  std::string out, line;
-  while (std::getline(lines, line)) {
-    if (!EndsWith(line, kRemoteComputeMarker)) out += line + "\n";
+  for (const char* name : {"/pg_hba.conf", "/pg_ident.conf"}) {
+    const std::string path = datadir + name;
+    auto text = ReadFileToString(path);
+    if (!text.ok()) continue;  // none to clean
+    std::istringstream lines(*text);
+    std::string out, line;
+    while (std::getline(lines, line)) {
+      if (!EndsWith(line, kRemoteComputeMarker)) out += line + "\n";
+    }
+    if (out != *text) ZENITH_RETURN_IF_ERROR(RewriteFile(path, out));
   }
-  return out == *text ? Status::Ok() : RewriteFile(path, out);
+  return Status::Ok();
 }
 
 }  // namespace

@@ -59,11 +59,11 @@ Status RemoveScratchTrash(const std::string& scratch_dir, const std::atomic<bool
 // Rewrites postgresql.auto.conf in `datadir` (not synced: see above):
 // MountSettings() replace any earlier lines for the same names; other lines
 // are kept, except those a remote mount added (fs/remote_compute.h), here
-// and in pg_hba.conf: they end with kRemoteComputeMarker.
+// and in pg_hba.conf and pg_ident.conf: they end with kRemoteComputeMarker.
 Status ApplyMountSettings(const std::string& datadir);
 
-// The comment ending each line a remote mount adds to postgresql.auto.conf
-// and pg_hba.conf; every mount removes them first.
+// The comment ending each line a remote mount adds to postgresql.auto.conf,
+// pg_hba.conf and pg_ident.conf; every mount removes them first.
 inline constexpr std::string_view kRemoteComputeMarker = "# zenith: remote mount";
 
 }  // namespace zenith::fs

@@ -12,6 +12,7 @@
 #include "common/duration.h"
 #include "pageserver/basebackup.h"
 #include "pageserver/client/page_protocol.h"
+#include "pageserver/client/wal_stream_protocol.h"
 #include "pageserver/snapshot_put.h"
 #include "pageserver/wal_receiver.h"
 
@@ -95,7 +96,7 @@ Status CheckMountpoint(const Session& session, const std::string& mountpoint) {
 class PageService {
  public:
   PageService(Repository& repo, PageServiceOptions options)
-      : repo_(repo), options_(options), receivers_(std::make_shared<WalReceivers>(repo.config().system_id)) {}
+      : repo_(repo), options_(options), receivers_(std::make_shared<WalReceivers>()) {}
 
   Status Status_(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "status"));
@@ -278,33 +279,51 @@ class PageService {
     ZENITH_RETURN_IF_ERROR(repo_.Attach(lease));
     Repository* repo = &repo_;
     TimelineId id = tl->id();
-    // The lease ends: its WAL receiver writes nothing more before the next
+    // The lease ends: its WAL stream writes nothing more before the next
     // mount may take the lease.
     ctx.session().OnClose([repo, id, session, receivers = receivers_] {
-      receivers->StopFor(id, session);
+      receivers->EndLease(id, session);
       repo->Detach(id, session);
     });
     return ctx.SendRows({Row{token}});
   }
 
-  // callmemaybe <branch|timeline> <url>: the remote compute of the mount
-  // holding the lease on this connection is up at `url`; stream its WAL
-  // (wal_receiver.h). Again with the same URL: its receiver's state.
-  Status CallMeMaybe(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "callmemaybe <branch|timeline> <url>"));
+  // wal_token <branch|timeline>: a secret with which another connection
+  // of this mount may stream the timeline's WAL (put_wal) while the lease
+  // this connection holds lasts (pageserver/client/wal_stream_protocol.h).
+  Status WalToken(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "wal_token <branch|timeline>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
-    const std::string& url = ctx.args()[1];
-    if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) {
-      return InvalidArgument("callmemaybe takes a postgresql:// URL, not '" + url + "'");
-    }
     const uint64_t session = ctx.session().id();
     const std::optional<MountInfo> lease = LeaseOf(tl->id());
     if (!lease || lease->session != session) {
-      return Busy("callmemaybe: this connection does not hold the mount lease of timeline " + tl->id().ToString() +
+      return Busy("wal_token: this connection does not hold the mount lease of timeline " + tl->id().ToString() +
                   "; attach first");
     }
-    const WalReceiverState st = receivers_->Ensure(tl, session, url);
-    return ctx.SendRows({Row{st.phase, st.flushed.ToString(), st.error}});
+    const std::string token = receivers_->IssueToken(tl->id(), session);
+    if (token.empty()) return Internal("could not make a WAL token");
+    return ctx.SendRows({Row{token}});
+  }
+
+  // put_wal <branch|timeline> <token>: a remote compute's WAL, forwarded by
+  // its mount (wal_receiver.h): each chunk durable before its answer.
+  Status PutWal(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "put_wal <branch|timeline> <token>"));
+    ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
+    ZENITH_ASSIGN_OR_RETURN(auto stream, receivers_->Open(tl, ctx.args()[1]));
+    ZENITH_RETURN_IF_ERROR(ctx.StartCopyBoth());
+    std::string reply;
+    AppendWalPosition(&reply, stream->start());
+    ZENITH_RETURN_IF_ERROR(ctx.CopyData(AsBytes(reply)));
+    for (;;) {
+      ZENITH_ASSIGN_OR_RETURN(auto msg, ctx.ReadCopyData());  // flushes the answers first
+      if (!msg) return Status::Ok();
+      ZENITH_ASSIGN_OR_RETURN(WalChunk chunk, DecodeWalChunk(AsBytes(*msg)));
+      ZENITH_ASSIGN_OR_RETURN(Lsn flushed, stream->WriteDurably(chunk.at, chunk.bytes));
+      reply.clear();
+      AppendWalPosition(&reply, flushed);
+      ZENITH_RETURN_IF_ERROR(ctx.CopyData(AsBytes(reply)));
+    }
   }
 
   // point <branch|timeline> [<lsn>|<time>]: where a read of that point
@@ -553,8 +572,8 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
   add(kMount, "put_snapshot", "put_snapshot <branch|timeline> [<lease token>]", {}, &PageService::PutSnapshot);
   add(kMount, "prepare_wal", "prepare_wal <branch|timeline> <lsn>", {}, &PageService::PrepareWal);
   add(kMount, "attach", "attach <branch|timeline> <mountpoint> <pid>", {"lease_token"}, &PageService::Attach);
-  add(kMount, "callmemaybe", "callmemaybe <branch|timeline> <url>", {"state", "flushed", "error"},
-      &PageService::CallMeMaybe);
+  add(kMount, "wal_token", "wal_token <branch|timeline>", {"token"}, &PageService::WalToken);
+  add(kMount, "put_wal", "put_wal <branch|timeline> <token>", {}, &PageService::PutWal);
   add(kMount, "mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid", "pinned", "mode", "point"},
       &PageService::Mounts);
   add(kMount, "point", "point <branch|timeline> [<lsn>|<time>]", {"timeline_id", "lsn"}, &PageService::Point);

@@ -29,8 +29,10 @@
 //  *attach <timeline> <mountpoint> <pid>    take the read-write mount lease;
 //                                           its token (secret). Over TCP the
 //                                           mountpoint is HOST:PATH
-//  *callmemaybe <timeline> <url>            stream the WAL of the lease's remote
-//                                           compute (wal_receiver.h); its state
+//  *wal_token <timeline>                    the lease's secret for put_wal
+//  *put_wal <timeline> <token>              CopyBoth: a remote compute's WAL,
+//                                           forwarded by its mount; durable
+//                                           before answered (wal_receiver.h)
 //  *point <branch|timeline> [<lsn>|<time>]  where a read of that point goes
 //  *attach_readonly <target> <lsn> <mountpoint> <pid>
 //                                           register a read-only mount

@@ -1,107 +1,89 @@
-// The WAL receiver (docs/design.md §8, remote mounts): the page server end
-// of a compute on another machine. A remote mount's PostgreSQL writes its
-// WAL to a pg_wal of its own; once it is up, its mount says `callmemaybe
-// <timeline> <url>` on the connection holding the timeline's lease, and a
-// WalReceiver connects to that PostgreSQL as a physical streaming replica
-// (IDENTIFY_SYSTEM, START_REPLICATION PHYSICAL at the timeline's end of
-// WAL), writes what it receives into the timeline's wal/ (WalSegmentWriter)
-// and reports write and flush positions once the bytes are synced. The
-// mount makes the page server a synchronous standby there, so a COMMIT
-// returns only once its record is durable here.
+// The page server end of a remote compute's WAL (docs/design.md §8, remote
+// mounts). The mount daemon on the compute's machine is its PostgreSQL's
+// synchronous standby: it receives the WAL over the Unix socket and sends
+// it here with `put_wal` (pageserver/client/wal_stream_protocol.h), on a
+// connection of its own that proves it holds the timeline's read-write
+// lease with the lease's token (`wal_token`). Each chunk is written into
+// the timeline's wal/ (WalSegmentWriter), synced, and only then answered
+// with the new flushed end, which the mount reports to PostgreSQL: a
+// COMMIT returns once its record is durable here. The page server makes no
+// connection of its own.
 //
-// It starts where the timeline's WAL ends: the end of the last complete
-// record (Timeline::EndOfWal), whatever partial record a dead compute left
-// after it is zeroed first. It reconnects after any disconnect (the
-// compute restarted, the network broke) until it is stopped; a page server
-// restart loses it, and the mount's next callmemaybe starts it again.
+// A stream starts where the timeline's WAL ends: the end of the last
+// complete record (Timeline::EndOfWal); whatever partial record a dead
+// compute left after it is zeroed first. One stream writes a timeline at a
+// time: a new one (the mount reconnected) revokes the one before it, and
+// when the lease ends its stream is revoked before the lease is released,
+// so the next mount never finds a stream still writing wal/. Revoking waits
+// at most for a disk write in progress, never for the network: no lock is
+// held while a stream reads its socket.
 //
-// Thread-safety: WalReceivers is thread-safe; each receiver runs on a
-// thread of its own.
+// Thread-safety: WalReceivers and WalStreamWriter are thread-safe.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
-#include <thread>
 
 #include "common/lsn.h"
 #include "common/status.h"
+#include "common/wal_segment_writer.h"
 #include "pageserver/timeline.h"
 
 namespace zenith::pageserver {
 
-// What a receiver is doing, for `callmemaybe`'s answer and the log.
-struct WalReceiverState {
-  std::string phase;    // "connecting", "streaming" or "waiting to reconnect"
-  Lsn flushed;          // the end of what is durable in wal/ (as reported)
-  std::string error;    // why the last connection ended ("" if none did)
-};
-
-class WalReceiver {
+// The writer of one put_wal stream.
+class WalStreamWriter {
  public:
-  struct Options {
-    std::shared_ptr<Timeline> timeline;
-    std::string compute_url;  // postgresql://HOST:PORT of the compute
-    std::string user;         // the role to replicate as
-    uint64_t system_id = 0;   // the compute must be this database system
-  };
-  explicit WalReceiver(Options options);
-  ~WalReceiver();  // Stop()
-  WalReceiver(const WalReceiver&) = delete;
-  WalReceiver& operator=(const WalReceiver&) = delete;
-
-  // Ends the connection and returns once the thread has exited: nothing
-  // is written to wal/ after it returns. Within about a second.
-  void Stop();
-  WalReceiverState state() const;
-  const std::string& compute_url() const { return options_.compute_url; }
+  WalStreamWriter(std::shared_ptr<Timeline> timeline, Lsn start);
+  // Where the stream starts: the end of WAL when it was opened.
+  Lsn start() const { return start_; }
+  // Writes `bytes` at `at`, which must be where the stream's WAL ends now,
+  // and makes them durable; the new end. kBusy once revoked (nothing is
+  // written then), kInvalidArgument for a gap or an overlap.
+  Result<Lsn> WriteDurably(Lsn at, std::span<const uint8_t> bytes);
+  // Nothing is written after this returns.
+  void Revoke();
 
  private:
-  class Connection;
-  void Run();
-  Status StreamOnce();  // one connection, until it ends or Stop
-  void SetPhase(const std::string& phase);
-
-  const Options options_;
-  std::atomic<bool> stop_{false};
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  WalReceiverState state_;  // guarded by mu_
-  std::thread thread_;
+  const std::shared_ptr<Timeline> timeline_;
+  const Lsn start_;
+  std::mutex mu_;  // guards the fields below; held across a disk write and sync, never network I/O
+  WalSegmentWriter writer_;
+  Lsn end_;
+  bool revoked_ = false;
 };
 
-// The receivers of a page server: at most one per timeline, owned by the
-// session holding its lease.
+// The tokens of remote leases and the streams writing with them.
 class WalReceivers {
  public:
-  explicit WalReceivers(uint64_t system_id) : system_id_(system_id) {}
-  ~WalReceivers();  // stops them all
-
-  // Starts a receiver of `timeline` from `compute_url` for `session`, or
-  // keeps the one running if it is the same; one for another URL or
-  // session is stopped first. Its state.
-  WalReceiverState Ensure(const std::shared_ptr<Timeline>& timeline, uint64_t session, const std::string& compute_url);
-  // Stops the receiver `session` started for `timeline`, if any (the
-  // lease ended); returns once it wrote its last byte.
-  void StopFor(const TimelineId& timeline, uint64_t session);
-  // Whether a receiver writes `timeline`'s WAL.
+  // A new secret for the lease `lease_session` holds on `timeline`; the
+  // previous one of the timeline is void, its stream revoked.
+  std::string IssueToken(const TimelineId& timeline, uint64_t lease_session);
+  // The lease ended: its token is void and its stream revoked.
+  void EndLease(const TimelineId& timeline, uint64_t lease_session);
+  // A writer for the holder of `token`, starting at the timeline's end of
+  // WAL (a partial record after it zeroed). kPermissionDenied unless the
+  // token is the timeline's current one; a stream already writing it is
+  // revoked first.
+  Result<std::shared_ptr<WalStreamWriter>> Open(const std::shared_ptr<Timeline>& timeline, const std::string& token);
+  // Whether a remote lease holds `timeline` (its WAL may arrive after its
+  // snapshots do).
   bool Receiving(const TimelineId& timeline);
 
  private:
-  struct Entry {
+  struct Lease {
     uint64_t session = 0;
-    std::unique_ptr<WalReceiver> receiver;
+    std::string token;
+    std::shared_ptr<WalStreamWriter> stream;
   };
-  const uint64_t system_id_;
-  std::mutex mu_;  // held while a receiver stops: Ensure and StopFor are rare
-  std::map<TimelineId, Entry> receivers_;  // guarded by mu_
-};
+  // Revokes and forgets the stream of `lease`, outside mu_.
+  void RevokeStream(std::shared_ptr<WalStreamWriter> stream);
 
-// The role the page server replicates as: its own user name (the one
-// `zenith init` ran initdb as, whose role is the cluster's superuser).
-std::string ReplicationUser();
+  std::mutex mu_;  // guards leases_; held across disk I/O only (opening a stream), never network I/O
+  std::map<TimelineId, Lease> leases_;
+};
 
 }  // namespace zenith::pageserver

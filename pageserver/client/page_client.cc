@@ -167,6 +167,23 @@ Result<std::string> PageServerClient::ReceiveCopyData() {
   return out;
 }
 
+Result<std::optional<std::string>> PageServerClient::PollCopyData() {
+  if (PQconsumeInput(conn_) == 0) return ConnectionError("the connection to the page server broke");
+  char* buf = nullptr;
+  const int n = PQgetCopyData(conn_, &buf, /*async=*/1);
+  if (n == 0) return std::optional<std::string>();
+  if (n > 0) {
+    std::string out(buf, static_cast<size_t>(n));
+    PQfreemem(buf);
+    return std::optional(std::move(out));
+  }
+  if (n == -1) {
+    Status s = DrainResults("COPY");
+    return s.ok() ? ProtocolError("the page server ended the stream") : s;
+  }
+  return ConnectionError("the connection to the page server broke");
+}
+
 Status PageServerClient::ReceiveCopyData(const std::function<Status(std::span<const uint8_t>)>& use) {
   char* buf = nullptr;
   int n = PQgetCopyData(conn_, &buf, 0);

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -61,6 +62,10 @@ class PageServerClient {
   // The same, handing the message to `use` in libpq's buffer (no copy);
   // returns what `use` returns.
   Status ReceiveCopyData(const std::function<Status(std::span<const uint8_t>)>& use);
+  // Without blocking: reads what arrived on the socket and returns the next
+  // complete CopyData, or nullopt if none has arrived yet (poll socket()).
+  Result<std::optional<std::string>> PollCopyData();
+  int socket() const { return PQsocket(conn_); }
 
   // The IP addresses of a TCP connection: this end's and the server's, as
   // text (for a remote mount's settings: where the page server reaches

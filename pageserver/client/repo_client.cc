@@ -272,18 +272,10 @@ std::string RemoteMountpointLabel(const std::string& dir) {
   return std::string(host) + ":" + dir;
 }
 
-Result<ReceiverState> RepoClient::CallMeMaybe(const std::string& target, const std::string& url) {
-  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "callmemaybe $1 $2", {target, url}, 3));
-  if (rows.size() != 1) return ProtocolError("callmemaybe answered with " + std::to_string(rows.size()) + " rows");
-  auto parsed = ParseRows<ReceiverState>("callmemaybe", rows, [](RowReader& r) {
-    ReceiverState st;
-    st.state = r.Text();
-    st.flushed = r.LsnOrInvalid();
-    st.error = r.Text();
-    return st;
-  });
-  ZENITH_RETURN_IF_ERROR(parsed.status());
-  return parsed->front();
+Result<std::string> RepoClient::WalToken(const std::string& target) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "wal_token $1", {target}, 1));
+  if (rows.size() != 1 || rows[0][0].empty()) return ProtocolError("wal_token answered with no token");
+  return rows[0][0];
 }
 
 Status RepoClient::Pin(const std::string& target, Lsn lsn, bool with_wal) {

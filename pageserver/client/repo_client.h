@@ -90,12 +90,6 @@ struct MountEntry {  // mounts
 // `mounts`): "<host name>:<absolute path>"; a local mount gives the path.
 std::string RemoteMountpointLabel(const std::string& dir);
 
-struct ReceiverState {  // callmemaybe: the page server's WAL receiver of a remote compute
-  std::string state;  // "connecting", "streaming", "waiting to reconnect"
-  Lsn flushed;
-  std::string error;  // why its last connection ended, "" if none did
-};
-
 struct ReadPoint {  // point
   TimelineId timeline;  // whose history the point is (an ancestor's, before a branch point)
   Lsn lsn;              // a record end
@@ -163,10 +157,10 @@ class RepoClient {
   Status FetchWal(const std::string& target, Lsn from, Lsn upto,
                   const std::function<Status(std::span<const uint8_t>)>& sink);
 
-  // Asks the page server to stream the WAL of the remote compute at `url`
-  // (postgresql://HOST:PORT) into `target`; this connection must hold the
-  // lease (Attach). Idempotent; the receiver's state.
-  Result<ReceiverState> CallMeMaybe(const std::string& target, const std::string& url);
+  // The secret with which another connection may stream `target`'s WAL
+  // (put_wal, pageserver/client/wal_stream_protocol.h) while the lease this
+  // connection holds (Attach) lasts.
+  Result<std::string> WalToken(const std::string& target);
 
   // window "" = the configured one.
   Result<std::vector<TimelineGc>> CollectGarbage(const std::string& window);

@@ -4,8 +4,11 @@
 // run commands as it through sudo) who cannot read the repository: anything
 // the mount gets, it gets over the page server's TCP endpoint, as user
 // compute with .zenith/compute-password (the owner's password stays on the
-// page server's machine). Its PostgreSQL streams WAL to the page server, a synchronous
-// standby: a COMMIT that returned is in the repository.
+// page server's machine). Its mount daemon is its PostgreSQL's synchronous
+// standby and forwards the WAL to the page server: a COMMIT that returned is
+// in the repository. Replication is the mount's alone: no other OS user, and
+// nobody over TCP, may open a replication connection to the compute, and
+// the page server connects to no one.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <cctype>
@@ -364,6 +367,80 @@ TEST_F(RemoteMount, AWrongPasswordOrNoneIsRefusedAndChangesNothing) {
   RunResult umount = AsRemote({ZenithProgram(), "umount", Remote("good")}, {{"HOME", remote_dir_}});
   EXPECT_TRUE(umount.ok()) << umount.Describe();
   EXPECT_TRUE(WaitUntil([&] { return env_.MustZenith({"status"}).out.find(Remote("good")) == std::string::npos; }, 30s));
+}
+
+// The inodes of the sockets `pid` holds open (from /proc/<pid>/fd).
+std::set<std::string> SocketInodes(pid_t pid) {
+  std::set<std::string> out;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    char target[256] = {};
+    const ssize_t n = ::readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1);
+    const std::string link(target, n > 0 ? static_cast<size_t>(n) : 0);
+    if (link.rfind("socket:[", 0) == 0) out.insert(link.substr(8, link.size() - 9));
+  }
+  ::closedir(d);
+  return out;
+}
+
+// The TCP connections of `pid` (/proc/net/tcp and tcp6) whose local port
+// is not `listen_port`: ones it opened itself. As "local -> remote" lines.
+std::vector<std::string> OutboundTcp(pid_t pid, int listen_port) {
+  const std::set<std::string> inodes = SocketInodes(pid);
+  std::vector<std::string> out;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string slot, local, remote, state, queues, timer, retrans, uid, timeout, inode;
+      f >> slot >> local >> remote >> state >> queues >> timer >> retrans >> uid >> timeout >> inode;
+      if (!inodes.contains(inode) || state == "0A") continue;  // not its, or listening
+      const int port = std::stoi(local.substr(local.find(':') + 1), nullptr, 16);
+      if (port != listen_port) out.push_back(local + " -> " + remote);
+    }
+  }
+  return out;
+}
+
+TEST_F(RemoteMount, OnlyTheMountReplicatesAndThePageServerConnectsToNoOne) {
+  ASSERT_TRUE(MountRemote("m", password_).ok());
+  ASSERT_NO_FATAL_FAILURE(StartPostgres("m", pg_port_));
+  // A COMMIT returns: the mount's forwarder is the synchronous standby.
+  ASSERT_EQ(Sql(pg_port_, "create table t (v int); insert into t values (1); select 1"), "1\n");
+  EXPECT_EQ(Sql(pg_port_, "select application_name, sync_state from pg_stat_replication"), "zenith_pageserver|sync\n");
+
+  // This process's OS user (not the mount's) is also the superuser's name.
+  // The socket's directory is open to it, as /var/run/postgresql is: it
+  // may log in, but replicate neither there nor over TCP.
+  ASSERT_TRUE(AsRemote({"chmod", "0755", remote_dir_}).ok());
+  const std::string port = std::to_string(pg_port_);
+  RunResult login = RunCommand({PgBin("psql"), "-X", "-A", "-t", "-h", remote_dir_, "-p", port, "-U", CurrentUserName(),
+                                "-d", "postgres", "-c", "select 1"});
+  ASSERT_TRUE(login.ok()) << "the socket is reachable: " << login.Describe();
+  for (const std::string& host : {remote_dir_, std::string("127.0.0.1")}) {
+    const std::string copy = dir_.Sub("stolen-" + std::to_string(host.size()));
+    RunResult backup = RunCommand({PgBin("pg_basebackup"), "-h", host, "-p", port, "-U", CurrentUserName(), "-D", copy,
+                                   "-X", "none", "-w"},
+                                  {.timeout = 60s});
+    EXPECT_FALSE(backup.ok()) << "pg_basebackup through " << host << " was let in";
+    EXPECT_TRUE(backup.err.find("rejects replication connection") != std::string::npos ||
+                backup.err.find("Peer authentication failed") != std::string::npos)
+        << backup.Describe();
+    RunResult replication = RunCommand({PgBin("psql"), "-X", "-w", "host=" + host + " port=" + port + " user=" +
+                                                                      CurrentUserName() + " replication=true dbname=postgres",
+                                        "-c", "IDENTIFY_SYSTEM"});
+    EXPECT_FALSE(replication.ok()) << "a replication connection through " << host << " was let in";
+  }
+
+  // The WAL comes to the page server; it opened no connection of its own.
+  const pid_t ps = PageServerPid(env_);
+  ASSERT_GT(ps, 0);
+  EXPECT_EQ(OutboundTcp(ps, ps_port_), std::vector<std::string>{});
+  EXPECT_EQ(Sql(pg_port_, "insert into t values (2); select count(*) from t"), "2\n");
 }
 
 TEST_F(RemoteMount, StartAndStopNeedOnlyThePageServersUrl) {
