@@ -15,6 +15,10 @@
 //     .s.PGSQL.<port>               the page server's Unix socket
 //     pageserver.pid, pageserver.log, pageserver.lock
 //     password                      the TCP endpoint's password (0600)
+//     ca.crt, ca.key                the repository CA (key 0600): signs server.crt;
+//                                   TCP clients trust ca.crt (sslrootcert)
+//     server.crt, server.key        the TCP endpoint's TLS certificate (key 0600),
+//                                   made at the first start with --listen
 //
 // Thread-safety: plain value type.
 #pragma once
@@ -51,6 +55,12 @@ struct RepoLayout {
   std::string lock_file() const { return root + "/pageserver.lock"; }
   // The TCP endpoint's password (mode 0600), made by `zenith init`.
   std::string password_file() const { return root + "/password"; }
+  // The repository CA, made with the first TLS certificate (tls_certs.h).
+  std::string ca_cert() const { return root + "/ca.crt"; }
+  std::string ca_key() const { return root + "/ca.key"; }
+  // The TCP endpoint's certificate when the config names none.
+  std::string server_cert() const { return root + "/server.crt"; }
+  std::string server_key() const { return root + "/server.key"; }
   // libpq's host= for the Unix socket: the directory holding .s.PGSQL.<port>.
   std::string socket_dir() const { return root; }
   std::string socket_path(int port) const { return root + "/.s.PGSQL." + std::to_string(port); }

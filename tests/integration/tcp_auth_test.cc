@@ -1,7 +1,9 @@
 // The page server's TCP endpoint (`zenith pageserver start --listen
-// HOST:PORT`): every connection authenticates with SCRAM-SHA-256 as user
-// zenith, with the password `zenith init` made in .zenith/password; libpq
-// (psql) is the client. A wrong password or none runs no command.
+// HOST:PORT`): TLS with a certificate the repository's CA (.zenith/ca.crt)
+// signed, and every connection authenticates with SCRAM-SHA-256(-PLUS) as
+// user zenith, with the password `zenith init` made in .zenith/password;
+// libpq (psql) is the client. A wrong password or none runs no command;
+// plain TCP is refused unless the config allows it by name.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,14 +25,19 @@ class TcpAuth : public ::testing::Test {
     ASSERT_TRUE(password.ok());
     password_ = password->substr(0, password->find('\n'));
   }
-  // psql over TCP as `user` with `password` ("" = none at all).
-  RunResult Psql(const std::string& sql, const std::string& password, const std::string& user = "zenith") {
+  // psql over TCP as `user` with `password` ("" = none at all), with the
+  // libpq settings `ssl` (default: TLS verified with the repository's CA).
+  RunResult Psql(const std::string& sql, const std::string& password, const std::string& user = "zenith",
+                 const std::string& ssl = "") {
     std::map<std::string, std::string> env = {{"PGPASSFILE", "/dev/null"}, {"PGCONNECT_TIMEOUT", "10"}};
     if (!password.empty()) env["PGPASSWORD"] = password;
-    return RunCommand({PgBin("psql"), "-X", "-A", "-t", "-w", "-h", "127.0.0.1", "-p", std::to_string(port_), "-U",
-                       user, "-d", "zenith", "-c", sql},
+    const std::string settings = ssl.empty() ? "sslmode=verify-full sslrootcert=" + env_.repo() + "/ca.crt" : ssl;
+    return RunCommand({PgBin("psql"), "-X", "-A", "-t", "-w", "-d",
+                       "host=127.0.0.1 port=" + std::to_string(port_) + " user=" + user + " dbname=zenith " + settings,
+                       "-c", sql},
                       {.env = env});
   }
+  RunResult Listen() { return env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_)}); }
   std::string Log() { return ReadFileToString(env_.repo() + "/pageserver.log").value_or(""); }
 
   TempDir dir_{"tcp-auth"};
@@ -46,7 +53,7 @@ TEST_F(TcpAuth, OnlyThePasswordOpensTheTcpEndpoint) {
   ASSERT_EQ(::stat((env_.repo() + "/password").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_GE(password_.size(), 24u);
-  RunResult start = env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_)});
+  RunResult start = Listen();
   EXPECT_NE(start.out.find("listening on 127.0.0.1:" + std::to_string(port_)), std::string::npos) << start.out;
 
   RunResult ok = Psql("branch_list", password_);
@@ -75,6 +82,77 @@ TEST_F(TcpAuth, OnlyThePasswordOpensTheTcpEndpoint) {
   EXPECT_FALSE(Psql("status", password_).ok());
   RunResult fresh = Psql("status", "a new password");
   EXPECT_TRUE(fresh.ok()) << fresh.Describe();
+}
+
+TEST_F(TcpAuth, TlsWithTheRepositoryCaAndChannelBinding) {
+  RunResult start = Listen();
+  EXPECT_NE(start.out.find(env_.repo() + "/ca.crt"), std::string::npos) << start.out;
+  struct stat st;
+  for (const char* key : {"/ca.key", "/server.key"}) {
+    ASSERT_EQ(::stat((env_.repo() + key).c_str(), &st), 0) << key;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << key;
+  }
+  // verify-full checks 127.0.0.1 against the certificate's subjectAltName;
+  // channel_binding=require fails unless SCRAM-SHA-256-PLUS was offered and
+  // the server proved it holds the certificate's channel.
+  RunResult ok = Psql("status", password_, "zenith",
+                      "sslmode=verify-full channel_binding=require sslrootcert=" + env_.repo() + "/ca.crt");
+  EXPECT_TRUE(ok.ok()) << ok.Describe();
+  RunResult local = Psql("status", password_, "zenith",
+                         "host=localhost sslmode=verify-full channel_binding=require sslrootcert=" + env_.repo() + "/ca.crt");
+  EXPECT_TRUE(local.ok()) << local.Describe();
+  EXPECT_NE(Log().find("TLSv1."), std::string::npos) << "the log names the TLS version of a connection";
+}
+
+TEST_F(TcpAuth, PlainTcpIsRefusedUnlessAllowedByName) {
+  Listen();
+  RunResult plain = Psql("branch_create evil main", password_, "zenith", "sslmode=disable");
+  EXPECT_FALSE(plain.ok());
+  EXPECT_NE(plain.err.find("the page server requires TLS: connect with sslmode=verify-full sslrootcert=.zenith/ca.crt"),
+            std::string::npos)
+      << plain.err;
+  EXPECT_EQ(env_.MustZenith({"branch"}).out, "main\n");
+
+  // A config that asks for it by name: plain TCP works, with a warning at start.
+  env_.MustZenith({"pageserver", "stop"});
+  std::string config = ReadFileToString(env_.repo() + "/config").value();
+  config.insert(config.find('{') + 1, "\n  \"allow_plain_tcp\": true,");
+  ASSERT_TRUE(WriteFileDurably(env_.repo() + "/config", config, 0644).ok());
+  Listen();
+  RunResult allowed = Psql("status", password_, "zenith", "sslmode=disable");
+  EXPECT_TRUE(allowed.ok()) << allowed.Describe();
+  EXPECT_NE(Log().find("allow_plain_tcp is set"), std::string::npos);
+  EXPECT_TRUE(Psql("status", password_).ok()) << "TLS still works";
+}
+
+TEST_F(TcpAuth, AClientTrustingAnotherCaRefusesTheServer) {
+  Listen();
+  // Another repository's CA: what a man in the middle would have.
+  TempDir other_dir("tcp-auth-other");
+  ZenithEnv other(other_dir);
+  ASSERT_TRUE(other.MustZenith({"init"}).ok());
+  ASSERT_TRUE(other.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_ + 5000)}).ok());
+  RunResult r = Psql("status", password_, "zenith", "sslmode=verify-ca sslrootcert=" + other.repo() + "/ca.crt");
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+  other.MustZenith({"pageserver", "stop"});
+}
+
+TEST_F(TcpAuth, AConfiguredCertificateIsUsed) {
+  // A certificate of the operator's own: here another repository's, named in the config.
+  TempDir other_dir("tcp-auth-cert");
+  ZenithEnv other(other_dir);
+  ASSERT_TRUE(other.MustZenith({"init"}).ok());
+  ASSERT_TRUE(other.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_ + 5001)}).ok());
+  other.MustZenith({"pageserver", "stop"});
+  std::string config = ReadFileToString(env_.repo() + "/config").value();
+  config.insert(config.find('{') + 1, "\n  \"tls_cert\": \"" + other.repo() + "/server.crt\", \"tls_key\": \"" +
+                                          other.repo() + "/server.key\",");
+  ASSERT_TRUE(WriteFileDurably(env_.repo() + "/config", config, 0644).ok());
+  Listen();
+  EXPECT_FALSE(PathExists(env_.repo() + "/server.crt")) << "no certificate of its own is made";
+  RunResult ok = Psql("status", password_, "zenith", "sslmode=verify-full sslrootcert=" + other.repo() + "/ca.crt");
+  EXPECT_TRUE(ok.ok()) << ok.Describe();
 }
 
 TEST_F(TcpAuth, BadListenAddressesAreRefused) {
