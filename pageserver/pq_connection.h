@@ -1,6 +1,7 @@
-// One client connection of the page server: buffered socket I/O, the startup
-// handshake, the message loop with the simple and extended query protocols,
-// and the COPY sub-protocols, calling commands from a CommandTable.
+// One client connection of the page server: buffered socket I/O (plain or
+// TLS, pq_transport.h), the startup handshake (SSLRequest, authentication),
+// the message loop with the simple and extended query protocols, and the
+// COPY sub-protocols, calling commands from a CommandTable.
 //
 // Error policy (PostgreSQL's): a malformed message whose framing is intact
 // (bad fields, unknown statement, handler error) gets an ErrorResponse
