@@ -11,7 +11,7 @@ namespace {
 // Every value the subcommands fill in; turned into one Command after parsing.
 struct Values {
   std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
-      start_branch, stop_branch, ps_action, ps_listen, pageserver, mount_scratch;
+      start_branch, stop_branch, ps_action, ps_listen, pageserver, mount_scratch, ca;
   std::string init_from_datadir, init_from_server, init_auth = "peer-scram";
   bool branch_verbose = false, mount_read_only = false;
   std::vector<std::string> pg_ctl_args;
@@ -55,7 +55,11 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   const char* remote_help =
       "a page server on another machine: postgresql://compute@HOST:PORT (the password of its .zenith/compute-password "
       "as libpq takes it: PGPASSWORD, ~/.pgpass); no repository is needed here";
+  const char* ca_help =
+      "with --pageserver: the CA certificate to verify the page server's TLS certificate with (its repository's "
+      ".zenith/ca.crt, copied here; default: a local repository's, else libpq's ~/.postgresql/root.crt)";
   auto* mount_remote = s.mount->add_option("--pageserver", v.pageserver, remote_help);
+  s.mount->add_option("--ca", v.ca, ca_help)->needs(mount_remote);
   s.mount->add_option("--scratch", v.mount_scratch,
                       "with --pageserver: the local directory for the mount's own files and WAL (default: under "
                       "$XDG_STATE_HOME/zenith)")
@@ -69,17 +73,18 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.start->add_option("branch", v.start_branch)->required();
   s.start->add_option("pg_ctl_args", v.pg_ctl_args, "arguments for pg_ctl, after --");
   s.start->allow_extras(false);
-  s.start->add_option("--pageserver", v.pageserver, remote_help);
+  s.start->add_option("--ca", v.ca, ca_help)->needs(s.start->add_option("--pageserver", v.pageserver, remote_help));
   s.stop = app.add_subcommand("stop", "stop PostgreSQL on BRANCH and unmount it");
   s.stop->add_option("branch", v.stop_branch)->required();
-  s.stop->add_option("--pageserver", v.pageserver, "the page server of a remote mount, as for mount");
+  s.stop->add_option("--ca", v.ca, ca_help)
+      ->needs(s.stop->add_option("--pageserver", v.pageserver, "the page server of a remote mount, as for mount"));
   s.status = app.add_subcommand("status", "list mounts");
   s.ps = app.add_subcommand("pageserver", "manage the page server");
   s.ps->add_option("action", v.ps_action)->required()->check(CLI::IsMember({"start", "stop", "status"}));
   s.ps->add_option("--listen", v.ps_listen,
-                   "with start: also listen on HOST:PORT (TCP, SCRAM-SHA-256 as user zenith with the password in "
-                   ".zenith/password, or as user compute, for remote mounts only, with .zenith/compute-password); "
-                   "kept for later starts");
+                   "with start: also listen on HOST:PORT (TCP: TLS with a certificate signed by .zenith/ca.crt, "
+                   "SCRAM-SHA-256 as user zenith with the password in .zenith/password, or as user compute, for "
+                   "remote mounts only, with .zenith/compute-password); kept for later starts");
   return s;
 }
 
@@ -102,12 +107,12 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
     if (v.mount_read_only && !v.pageserver.empty()) {
       return InvalidArgument("--read-only mounts are local for now; --pageserver goes with read-write mounts");
     }
-    return Command{MountCmd{v.mount_branch, v.mount_dir, v.mount_read_only, v.pageserver, v.mount_scratch}};
+    return Command{MountCmd{v.mount_branch, v.mount_dir, v.mount_read_only, v.pageserver, v.ca, v.mount_scratch}};
   }
   if (s.umount->parsed()) return Command{UmountCmd{v.umount_dir}};
   if (s.exp->parsed()) return Command{ExportCmd{v.export_target, v.export_dir}};
-  if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args, v.pageserver}};
-  if (s.stop->parsed()) return Command{StopCmd{v.stop_branch, v.pageserver}};
+  if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args, v.pageserver, v.ca}};
+  if (s.stop->parsed()) return Command{StopCmd{v.stop_branch, v.pageserver, v.ca}};
   if (s.status->parsed()) return Command{StatusCmd{}};
   if (s.ps->parsed()) {
     if (!v.ps_listen.empty() && v.ps_action != "start") return InvalidArgument("--listen goes with `zenith pageserver start`");
@@ -150,16 +155,18 @@ int Run(const Invocation& inv) {
           [&](const BranchDeleteCmd& c) { return CmdBranchDelete(g, c.name); },
           [&](const GcCmd& c) { return CmdGc(g, c.window); },
           [&](const MountCmd& c) {
-            if (!c.pageserver.empty()) return CmdMountRemote(c.pageserver, c.branch, c.dir, c.scratch);
+            if (!c.pageserver.empty()) return CmdMountRemote({c.pageserver, RemoteCa(g, c.ca)}, c.branch, c.dir, c.scratch);
             return c.read_only ? CmdMountReadOnly(g, c.branch, c.dir) : CmdMount(g, c.branch, c.dir);
           },
           [&](const UmountCmd& c) { return CmdUmount(g, c.dir); },
           [&](const ExportCmd& c) { return CmdExport(g, c.target, c.dir); },
           [&](const StartCmd& c) {
             return c.pageserver.empty() ? CmdStart(g, c.branch, c.pg_ctl_args)
-                                        : CmdStartRemote(c.pageserver, c.branch, c.pg_ctl_args);
+                                        : CmdStartRemote({c.pageserver, RemoteCa(g, c.ca)}, c.branch, c.pg_ctl_args);
           },
-          [&](const StopCmd& c) { return c.pageserver.empty() ? CmdStop(g, c.branch) : CmdStopRemote(c.pageserver, c.branch); },
+          [&](const StopCmd& c) {
+            return c.pageserver.empty() ? CmdStop(g, c.branch) : CmdStopRemote({c.pageserver, RemoteCa(g, c.ca)}, c.branch);
+          },
           [&](const StatusCmd&) { return CmdStatus(g); },
           [&](const PageServerCmd& c) { return CmdPageServer(g, c.action, c.listen); },
       },

@@ -34,6 +34,7 @@ struct MountCmd {
   std::string branch, dir;  // branch: BRANCH, or BRANCH@LSN / BRANCH@TIME with read_only
   bool read_only = false;
   std::string pageserver;  // a remote mount: the page server's postgresql:// URL
+  std::string ca;          // with pageserver: --ca, the CA file to trust ("" = the default)
   std::string scratch;     // a remote mount's scratch ("" = the default)
 };
 struct UmountCmd {
@@ -45,11 +46,11 @@ struct ExportCmd {
 struct StartCmd {
   std::string branch;
   std::vector<std::string> pg_ctl_args;
-  std::string pageserver;  // as MountCmd's
+  std::string pageserver, ca;  // as MountCmd's
 };
 struct StopCmd {
   std::string branch;
-  std::string pageserver;  // as MountCmd's
+  std::string pageserver, ca;  // as MountCmd's
 };
 struct StatusCmd {};
 struct PageServerCmd {

@@ -32,11 +32,20 @@ int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::
 int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir);
 // `target`: BRANCH (its end of WAL), BRANCH@LSN or BRANCH@TIME.
 int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const std::string& dir);
+// A page server on another machine: its URL (libpq's), and the CA file its
+// TLS certificate is verified with ("" = libpq's ~/.postgresql/root.crt).
+struct RemotePageServer {
+  std::string url, ca;
+};
+// --ca when given, else the ca.crt of the repository --repo (or
+// $ZENITH_REPO, ./.zenith) names if there is one, else "".
+std::string RemoteCa(const GlobalOptions& g, const std::string& given);
 // A remote mount (cli/remote_commands.cc): no repository here; `scratch` ""
 // is the default place.
-int CmdMountRemote(const std::string& url, const std::string& branch, const std::string& dir, const std::string& scratch);
-int CmdStartRemote(const std::string& url, const std::string& branch, const std::vector<std::string>& pg_ctl_args);
-int CmdStopRemote(const std::string& url, const std::string& branch);
+int CmdMountRemote(const RemotePageServer& server, const std::string& branch, const std::string& dir,
+                   const std::string& scratch);
+int CmdStartRemote(const RemotePageServer& server, const std::string& branch, const std::vector<std::string>& pg_ctl_args);
+int CmdStopRemote(const RemotePageServer& server, const std::string& branch);
 int CmdUmount(const GlobalOptions& g, const std::string& dir);
 // `target` as for CmdMountReadOnly; DIR new or empty.
 int CmdExport(const GlobalOptions& g, const std::string& target, const std::string& dir);

@@ -14,6 +14,7 @@
 #include "cli/process.h"
 #include "common/daemon_process.h"
 #include "common/file_util.h"
+#include "pageserver/client/tls_conninfo.h"
 
 namespace zenith::cli {
 
@@ -141,12 +142,19 @@ Result<std::string> Mount(Session& s, const std::string& branch, const std::stri
   return StartDaemon(s, {"--branch", branch}, s.repo.layout.mount_log(timeline), dir);
 }
 
+Result<RepoClient> ConnectRemote(const RemotePageServer& server) {
+  ZENITH_ASSIGN_OR_RETURN(std::string conninfo, pageserver::SecurePageServerConnInfo(server.url, server.ca));
+  return RepoClient::Connect(conninfo);
+}
+
 Result<std::string> MountRemote(const RemoteMount& m) {
-  ZENITH_ASSIGN_OR_RETURN(RepoClient client, RepoClient::Connect(m.url));
+  ZENITH_ASSIGN_OR_RETURN(RepoClient client, ConnectRemote(m.server));
   ZENITH_RETURN_IF_ERROR(UnmountedTimeline(client, m.branch).status());
   ZENITH_RETURN_IF_ERROR(PrepareMountpoint(m.dir));
   ZENITH_RETURN_IF_ERROR(MakeDirectories(m.scratch, 0700));
-  return StartFsDaemon({"--pageserver", m.url, "--scratch", m.scratch, "--branch", m.branch}, m.scratch + ".log", m.dir);
+  std::vector<std::string> args = {"--pageserver", m.server.url, "--scratch", m.scratch, "--branch", m.branch};
+  if (!m.server.ca.empty()) args.insert(args.end(), {"--ca", AbsolutePath(m.server.ca)});
+  return StartFsDaemon(args, m.scratch + ".log", m.dir);
 }
 
 Status MountReadOnly(Session& s, const std::string& branch, const pageserver::ReadPoint& point,

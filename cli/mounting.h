@@ -37,8 +37,12 @@ Result<std::string> Mount(Session& s, const std::string& branch, const std::stri
 // `scratch` (made if missing) and logs to scratch + ".log". The LSN of the
 // snapshot it starts from.
 struct RemoteMount {
-  std::string url, branch, dir, scratch;
+  RemotePageServer server;
+  std::string branch, dir, scratch;
 };
+// A connection to a remote page server: TLS verified with server.ca, and
+// channel binding (pageserver/client/tls_conninfo.h).
+Result<pageserver::RepoClient> ConnectRemote(const RemotePageServer& server);
 Result<std::string> MountRemote(const RemoteMount& m);
 
 // "BRANCH", "BRANCH@LSN" or "BRANCH@TIME", split; InvalidArgument for a

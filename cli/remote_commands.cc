@@ -6,10 +6,13 @@
 #include <cstdlib>
 #include <functional>
 
+#include <unistd.h>
+
 #include "cli/commands.h"
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
+#include "cli/repo_context.h"
 #include "common/daemon_process.h"
 #include "common/file_util.h"
 #include "common/str_format.h"
@@ -55,8 +58,8 @@ const std::string& PgBinDir() {
 
 // The local directory the page server lists for `branch`'s read-write
 // mount, if it is a zenith mount of this machine.
-std::optional<std::string> MountedHere(const std::string& url, const std::string& branch) {
-  auto client = pageserver::RepoClient::Connect(url);
+std::optional<std::string> MountedHere(const RemotePageServer& server, const std::string& branch) {
+  auto client = ConnectRemote(server);
   if (!client.ok()) return std::nullopt;
   auto timeline = TimelineOf(*client, branch);
   auto mounts = client->Mounts();
@@ -72,28 +75,40 @@ std::optional<std::string> MountedHere(const std::string& url, const std::string
 
 }  // namespace
 
-int CmdMountRemote(const std::string& given_url, const std::string& branch, const std::string& dir,
+std::string RemoteCa(const GlobalOptions& g, const std::string& given) {
+  if (!given.empty()) return AbsolutePath(given);
+  const std::string local = pageserver::RepoLayout{ResolveRepoPath(g.repo)}.ca_cert();
+  return ::access(local.c_str(), R_OK) == 0 ? local : "";
+}
+
+// The page server `given` names, its password (if the URL holds one) moved
+// into this process's environment, where the programs it starts find it.
+static Result<RemotePageServer> WithoutPassword(const RemotePageServer& given) {
+  ZENITH_ASSIGN_OR_RETURN(std::string url, MovePasswordToEnvironment(given.url));
+  return RemotePageServer{url, given.ca};
+}
+
+int CmdMountRemote(const RemotePageServer& given, const std::string& branch, const std::string& dir,
                    const std::string& scratch) {
-  auto url = MovePasswordToEnvironment(given_url);
-  if (!url.ok()) return Fail(url.status().message());
+  auto server = WithoutPassword(given);
+  if (!server.ok()) return Fail(server.status().message());
   const std::string abs = AbsolutePath(dir);
   const std::string where = scratch.empty() ? DefaultScratch(abs) : AbsolutePath(scratch);
-  auto lsn = MountRemote({*url, branch, abs, where});
+  auto lsn = MountRemote({*server, branch, abs, where});
   if (!lsn.ok()) return Fail(lsn.status().message());
   std::printf("mounted branch %s at %s from the page server (snapshot at %s; local files in %s)\n", branch.c_str(),
               abs.c_str(), lsn->c_str(), where.c_str());
   return kExitOk;
 }
 
-int CmdStartRemote(const std::string& given_url, const std::string& branch,
-                   const std::vector<std::string>& pg_ctl_args) {
-  auto url = MovePasswordToEnvironment(given_url);
-  if (!url.ok()) return Fail(url.status().message());
-  std::string dir = MountedHere(*url, branch).value_or("");
+int CmdStartRemote(const RemotePageServer& given, const std::string& branch, const std::vector<std::string>& pg_ctl_args) {
+  auto server = WithoutPassword(given);
+  if (!server.ok()) return Fail(server.status().message());
+  std::string dir = MountedHere(*server, branch).value_or("");
   if (dir.empty()) {
-    dir = DefaultMountpoint(*url, branch);
+    dir = DefaultMountpoint(server->url, branch);
     if (IsZenithMount(dir)) IgnoreError(Unmount(dir, std::nullopt));  // a dead daemon's leftover
-    auto lsn = MountRemote({*url, branch, dir, DirName(dir) + "/scratch"});
+    auto lsn = MountRemote({*server, branch, dir, DirName(dir) + "/scratch"});
     if (!lsn.ok()) return Fail(lsn.status().message());
     std::printf("Creating data directory from snapshot at %s...\n", lsn->c_str());
     std::fflush(stdout);
@@ -105,11 +120,11 @@ int CmdStartRemote(const std::string& given_url, const std::string& branch,
   return *code;
 }
 
-int CmdStopRemote(const std::string& given_url, const std::string& branch) {
-  auto url = MovePasswordToEnvironment(given_url);
-  if (!url.ok()) return Fail(url.status().message());
-  auto dir = MountedHere(*url, branch);
-  if (!dir) return Fail("branch '" + branch + "' is not mounted on this machine from " + *url);
+int CmdStopRemote(const RemotePageServer& given, const std::string& branch) {
+  auto server = WithoutPassword(given);
+  if (!server.ok()) return Fail(server.status().message());
+  auto dir = MountedHere(*server, branch);
+  if (!dir) return Fail("branch '" + branch + "' is not mounted on this machine from " + server->url);
   if (RunningPostmaster(*dir)) {
     auto code = RunForeground({PgBinDir() + "/pg_ctl", "-D", *dir, "-m", "fast", "-w", "stop"});
     if (!code.ok() || *code != 0) return Fail("pg_ctl stop failed on " + *dir);

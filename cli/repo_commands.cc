@@ -150,9 +150,13 @@ int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::
     if (!pid.ok()) return Fail(pid.status().message());
     std::printf("page server running (pid %d), socket %s\n", *pid, repo->layout.socket_path(repo->config.port).c_str());
     if (!repo->config.listen.empty()) {
-      std::printf("listening on %s: user zenith, password in %s; user compute (remote mounts only), password in %s\n",
+      std::printf("listening on %s: TLS, user zenith, password in %s; user compute (remote mounts only), password in %s\n",
                   repo->config.listen.c_str(), repo->layout.password_file().c_str(),
                   repo->layout.compute_password_file().c_str());
+      if (repo->config.tls_cert.empty()) {
+        std::printf("clients verify its certificate with %s (sslmode=verify-full sslrootcert=...)\n",
+                    repo->layout.ca_cert().c_str());
+      }
     }
     return kExitOk;
   }

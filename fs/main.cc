@@ -54,6 +54,7 @@
 #include "pageserver/client/repo_config.h"
 #include "pageserver/client/repo_layout.h"
 #include "pageserver/client/server_launcher.h"
+#include "pageserver/client/tls_conninfo.h"
 
 namespace zenith::fs {
 namespace {
@@ -117,6 +118,7 @@ struct Args {
   std::string repo, branch, mountpoint;
   std::string read_only_at;  // an LSN, for a read-only mount
   std::string pageserver, scratch;  // a remote mount: the page server's URL, a local scratch
+  std::string ca;                   // a remote mount: the CA file to trust ("" = libpq's default)
   int ready_fd = -1;
 };
 
@@ -243,7 +245,7 @@ struct Site {
 
 Result<Site> FindSite(const Args& args) {
   if (!args.pageserver.empty()) {
-    const std::string url = args.pageserver;
+    ZENITH_ASSIGN_OR_RETURN(const std::string url, pageserver::SecurePageServerConnInfo(args.pageserver, args.ca));
     return Site{url, [url] { return RepoClient::Connect(url); }, std::nullopt, args.scratch};
   }
   pageserver::RepoLayout layout{args.repo};
@@ -354,7 +356,7 @@ int Serve(const Args& args, Readiness& ready, sigset_t signals) {
         [url = WithNetworkDeadlines(conninfo)] { return RepoClient::Connect(url); }, [&lease] { return lease.WalToken(); }});
   }
   spdlog::info("mounted branch {} (timeline {}) at {}{}, snapshot valid at {}", args.branch, timeline, args.mountpoint,
-               site->remote() ? " from the page server at " + conninfo : "", snapshot.valid.ToString());
+               site->remote() ? " from the page server at " + args.pageserver : "", snapshot.valid.ToString());
   spdlog::info("mount steps: {}", steps.Summary());
   ready.Report("ok " + snapshot.valid.ToString());
   Status run = RunMounted(**fs, pages, scratch, signals);
@@ -428,6 +430,7 @@ int main(int argc, char** argv) {
                                 "a remote mount: the page server's postgresql://compute@HOST:PORT (password as libpq takes it)");
   repo->excludes(remote);
   app.add_option("--scratch", args.scratch, "with --pageserver: the mount's local scratch directory")->needs(remote);
+  app.add_option("--ca", args.ca, "with --pageserver: the CA certificate that signed the page server's")->needs(remote);
   app.add_option("--branch", args.branch, "the branch (or timeline id) to mount")->required();
   app.add_option("--mountpoint", args.mountpoint, "an empty directory")->required();
   app.add_option("--ready-fd", args.ready_fd, "a pipe to report readiness on");

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +34,9 @@
 #include "pageserver/pq_server.h"
 #include "pageserver/repository.h"
 #include "pageserver/tcp_users.h"
+#include "pageserver/pq_transport.h"
+#include "pageserver/scram.h"
+#include "pageserver/tls_certs.h"
 
 namespace zenith::pageserver {
 namespace {
@@ -56,13 +60,45 @@ void RaiseFileLimit() {
   }
 }
 
-// The TCP endpoint of config.listen, if any: SCRAM-SHA-256 with the
+std::string InRepo(const RepoLayout& layout, const std::string& path) {
+  return path.empty() || path[0] == '/' ? path : layout.root + "/" + path;
+}
+
+// The TCP endpoint's TLS: the certificate and key the config names, else the
+// repository's own (made now if needed, tls_certs.h). A key file others may
+// read is refused, as PostgreSQL refuses it.
+Status ConfigureTls(const RepoConfig& config, const RepoLayout& layout, const std::string& host, PqServerOptions* options) {
+  std::string cert = InRepo(layout, config.tls_cert), key = InRepo(layout, config.tls_key);
+  if (cert.empty()) {
+    ZENITH_RETURN_IF_ERROR(EnsureRepositoryCertificate(layout, host));
+    cert = layout.server_cert();
+    key = layout.server_key();
+  }
+  struct stat st;
+  if (::stat(key.c_str(), &st) != 0) return ErrnoStatus("read the TLS key", key, errno);
+  if ((st.st_mode & 077) != 0) {
+    return PermissionDenied("the TLS key \"" + key + "\" may be read by group or others; chmod 600 it");
+  }
+  ZENITH_ASSIGN_OR_RETURN(options->tcp_tls, TlsServerContext::Load(cert, key));
+  if (options->tcp_tls->endpoint_binding().empty()) {
+    spdlog::warn("the TLS certificate {} has no channel binding hash: SCRAM-SHA-256-PLUS is not offered", cert);
+  }
+  options->allow_plain_tcp = config.allow_plain_tcp;
+  if (config.allow_plain_tcp) {
+    spdlog::warn("allow_plain_tcp is set in {}: TCP clients that do not ask for TLS are served in clear text, their "
+                 "pages, WAL and password exchange readable and open to tampering on the network", layout.config());
+  }
+  return Status::Ok();
+}
+
+// The TCP endpoint of config.listen, if any: TLS, and SCRAM-SHA-256 with the
 // repository's passwords (tcp_users.h), read now (a new one takes effect at
 // the next start). The password files are checked even when not listening.
 Status ConfigureTcp(const RepoConfig& config, const RepoLayout& layout, PqServerOptions* options) {
   ZENITH_ASSIGN_OR_RETURN(TcpUsers users, LoadTcpUsers(layout, /*listening=*/!config.listen.empty()));
   if (config.listen.empty()) return Status::Ok();
   ZENITH_ASSIGN_OR_RETURN(ListenAddress listen, ParseListenAddress(config.listen));
+  ZENITH_RETURN_IF_ERROR(ConfigureTls(config, layout, listen.host, options));
   options->tcp_host = listen.host;
   options->tcp_port = listen.port;
   options->tcp_users = std::make_shared<const TcpUsers>(std::move(users));

@@ -20,6 +20,8 @@ constexpr size_t kReadChunk = 64 << 10;
 constexpr size_t kFlushThreshold = 256 << 10;
 // Named prepared statements, and named portals, one connection may hold.
 constexpr size_t kMaxNamedObjects = 1000;
+constexpr std::string_view kTlsRequiredMessage =
+    "the page server requires TLS: connect with sslmode=verify-full sslrootcert=.zenith/ca.crt";
 // How long a last FATAL message may take to go out before the close.
 constexpr std::chrono::milliseconds kFinalFlushLimit{200};
 
@@ -62,7 +64,7 @@ void StopEvent::Signal() {
 
 // ---- PqSocket ----------------------------------------------------------------
 
-PqSocket::PqSocket(UniqueFd fd, const StopEvent& stop) : fd_(std::move(fd)), stop_(stop), in_(kReadChunk) {}
+PqSocket::PqSocket(UniqueFd fd, const StopEvent& stop) : transport_(std::move(fd)), stop_(stop), in_(kReadChunk) {}
 
 Status PqSocket::Read(size_t n, std::string* out, bool flush_before_block) {
   while (n > 0) {
@@ -81,18 +83,20 @@ Status PqSocket::Fill(bool flush_before_block) {
   in_begin_ = in_end_ = 0;
   for (;;) {
     if (stop_.signaled()) return Break(Unavailable("the page server is shutting down"), false);
-    ssize_t got = ::recv(fd_.get(), in_.data(), in_.size(), 0);
-    if (got > 0) {
-      in_end_ = static_cast<size_t>(got);
+    PqTransport::Io io = transport_.Recv(in_.data(), in_.size());
+    if (io.state == PqTransport::Io::kDone) {
+      in_end_ = io.bytes;
       return Status::Ok();
     }
-    if (got == 0) return Break(Unavailable("the client closed the connection"), true);
-    int err = errno;
-    if (err == EINTR) continue;
-    if (err != EAGAIN && err != EWOULDBLOCK) return Break(ErrnoStatus("receive from the client", err), true);
+    if (io.state != PqTransport::Io::kWait) return BreakOn(std::move(io));
     if (flush_before_block && !out_.empty()) ZENITH_RETURN_IF_ERROR(Flush());
-    ZENITH_RETURN_IF_ERROR(Wait(POLLIN));
+    ZENITH_RETURN_IF_ERROR(Wait(io.events));
   }
+}
+
+Status PqSocket::BreakOn(PqTransport::Io io) {
+  if (io.state == PqTransport::Io::kEof) return Break(Unavailable("the client closed the connection"), true);
+  return Break(std::move(io.error), true);
 }
 
 Status PqSocket::Wait(short events) {
@@ -103,7 +107,7 @@ Status PqSocket::Wait(short events) {
       if (left <= Clock::duration::zero()) return Break(Timeout("timed out waiting for the client"), false);
       timeout_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(left).count()) + 1;
     }
-    pollfd fds[2] = {{fd_.get(), events, 0}, {stop_.fd(), POLLIN, 0}};
+    pollfd fds[2] = {{transport_.fd(), events, 0}, {stop_.fd(), POLLIN, 0}};
     int ready = ::poll(fds, 2, timeout_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
@@ -122,23 +126,36 @@ Status PqSocket::Flush() {
       result = error_;
       break;
     }
-    ssize_t n = ::send(fd_.get(), out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
-    if (n >= 0) {
-      sent += static_cast<size_t>(n);
+    PqTransport::Io io = transport_.Send(out_.data() + sent, out_.size() - sent);
+    if (io.state == PqTransport::Io::kDone) {
+      sent += io.bytes;
       continue;
     }
-    int err = errno;
-    if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) {
-      result = Wait(POLLOUT);
+    if (io.state == PqTransport::Io::kWait) {
+      result = Wait(io.events);
       if (!result.ok()) break;
       continue;
     }
-    result = Break(ErrnoStatus("send to the client", err), true);
+    result = BreakOn(std::move(io));
     break;
   }
   out_.erase(0, sent);
   return result;
+}
+
+Status PqSocket::StartTls(const TlsServerContext& context) {
+  if (Status s = transport_.StartTls(context); !s.ok()) return Break(s, false);
+  for (;;) {
+    if (stop_.signaled()) return Break(Unavailable("the page server is shutting down"), true);
+    PqTransport::Io io = transport_.Handshake();
+    if (io.state == PqTransport::Io::kDone) return Status::Ok();
+    if (io.state == PqTransport::Io::kWait) {
+      ZENITH_RETURN_IF_ERROR(Wait(io.events));
+      continue;
+    }
+    if (io.state == PqTransport::Io::kEof) return Break(Unavailable("the client closed the connection during the TLS handshake"), true);
+    return Break(io.error, true);
+  }
 }
 
 void PqSocket::FlushBestEffort(std::chrono::milliseconds limit) {
@@ -146,15 +163,14 @@ void PqSocket::FlushBestEffort(std::chrono::milliseconds limit) {
   auto deadline = Clock::now() + limit;
   size_t sent = 0;
   while (sent < out_.size()) {
-    ssize_t n = ::send(fd_.get(), out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
-    if (n >= 0) {
-      sent += static_cast<size_t>(n);
+    PqTransport::Io io = transport_.Send(out_.data() + sent, out_.size() - sent);
+    if (io.state == PqTransport::Io::kDone) {
+      sent += io.bytes;
       continue;
     }
-    if (errno == EINTR) continue;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if ((errno != EAGAIN && errno != EWOULDBLOCK) || left <= 0) break;
-    pollfd pfd = {fd_.get(), POLLOUT, 0};
+    if (io.state != PqTransport::Io::kWait || left <= 0) break;
+    pollfd pfd = {transport_.fd(), io.events, 0};
     if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) break;
   }
   out_.clear();
@@ -340,10 +356,11 @@ void PqConnection::Run() {
   if (!outcome.ok()) {
     end = outcome.status();
   } else if (*outcome == StartupOutcome::kReady) {
-    spdlog::info("connection {} from {}: user={} database={} application_name={}", id(), options_.peer,
-                 Param(params_, "user"), Param(params_, "database"), Param(params_, "application_name"));
+    spdlog::info("connection {} from {}: user={} database={} application_name={}{}", id(), options_.peer,
+                 Param(params_, "user"), Param(params_, "database"), Param(params_, "application_name"),
+                 socket_.tls() ? " (" + socket_.DescribeTls() + ")" : "");
     end = ServeMessages();
-  } else if (*outcome == StartupOutcome::kRefused) {
+  } else if (*outcome == StartupOutcome::kRefused && options_.refuse_too_many) {
     spdlog::warn("connection {} from {} refused: too many connections (max {})", id(), options_.peer,
                  options_.max_connections);
   }
@@ -387,13 +404,26 @@ Result<PqConnection::StartupOutcome> PqConnection::Startup() {
       return outcome;
     }
     bool& answered = packet.kind == pq::StartupKind::kSslRequest ? ssl_answered : gss_answered;
-    if (answered) return ProtocolError("duplicate SSL or GSS encryption request");
+    if (answered || socket_.tls()) return ProtocolError("duplicate SSL or GSS encryption request");
     answered = true;
     // Bytes sent before our answer could not have been encrypted (CVE-2021-23214).
     if (socket_.buffered_input() != 0) return ProtocolError("received unencrypted data after an encryption request");
-    socket_.output().push_back('N');  // no SSL, no GSS encryption: go on in plain text
-    ZENITH_RETURN_IF_ERROR(socket_.Flush());
+    if (packet.kind == pq::StartupKind::kSslRequest) {
+      ZENITH_RETURN_IF_ERROR(AnswerSslRequest());
+    } else {
+      socket_.output().push_back('N');  // no GSS encryption: go on as before
+      ZENITH_RETURN_IF_ERROR(socket_.Flush());
+    }
   }
+}
+
+Status PqConnection::AnswerSslRequest() {
+  socket_.output().push_back(options_.tls != nullptr ? 'S' : 'N');
+  ZENITH_RETURN_IF_ERROR(socket_.Flush());
+  if (options_.tls == nullptr) return Status::Ok();
+  Status s = socket_.StartTls(*options_.tls);
+  if (!s.ok()) spdlog::warn("connection {} from {}: {}", id(), options_.peer, s.message());
+  return s;
 }
 
 Result<pq::StartupPacket> PqConnection::ReadStartupPacket() {
@@ -426,6 +456,11 @@ Result<PqConnection::StartupOutcome> PqConnection::AcceptStartup(const pq::Start
     pq::AppendErrorResponse(out, pq::Severity::kFatal, "28000", options_.refuse_peer);
     return StartupOutcome::kRefused;
   }
+  if (options_.tls != nullptr && !socket_.tls() && !options_.allow_plain) {
+    spdlog::warn("connection {} from {} refused: it did not ask for TLS", id(), options_.peer);
+    pq::AppendErrorResponse(out, pq::Severity::kFatal, "28000", std::string(kTlsRequiredMessage));
+    return StartupOutcome::kRefused;
+  }
   if (minor > 0 || !packet.protocol_options.empty()) pq::AppendNegotiateProtocolVersion(out, 0, packet.protocol_options);
   if (options_.users != nullptr) {
     if (Status s = Authenticate(); !s.ok()) {
@@ -452,15 +487,23 @@ Status PqConnection::Authenticate() {
   const std::string user = Param(params_, "user");
   const Status denied = PermissionDenied("password authentication failed for user \"" + user + "\"");
   std::string* out = &socket_.output();
-  pq::AppendAuthenticationSasl(out, "SCRAM-SHA-256");
+  // Over TLS, SCRAM-SHA-256-PLUS first, as PostgreSQL offers them.
+  ScramChannel channel{socket_.tls() ? options_.tls->endpoint_binding() : ""};
+  if (channel.endpoint_binding.empty()) {
+    pq::AppendAuthenticationSasl(out, {kScramSha256});
+  } else {
+    pq::AppendAuthenticationSasl(out, {kScramSha256Plus, kScramSha256});
+  }
   // An unknown user goes through the same exchange, against a mock verifier.
   const TcpUsers::Match match = options_.users->Find(user);
-  ScramExchange scram(match.verifier);
   ZENITH_ASSIGN_OR_RETURN(FrontendMessage first, ReadAuthMessage());
   ZENITH_ASSIGN_OR_RETURN(pq::SaslInitialResponse initial, pq::DecodeSaslInitialResponse(first.bytes()));
-  if (initial.mechanism != "SCRAM-SHA-256") {
-    return ProtocolError("unsupported SASL mechanism \"" + initial.mechanism + "\": the page server offers SCRAM-SHA-256");
+  channel.plus = !channel.endpoint_binding.empty() && initial.mechanism == kScramSha256Plus;
+  if (initial.mechanism != kScramSha256 && !channel.plus) {
+    return ProtocolError("unsupported SASL mechanism \"" + initial.mechanism + "\": the page server offers " +
+                         (channel.endpoint_binding.empty() ? "SCRAM-SHA-256" : "SCRAM-SHA-256-PLUS and SCRAM-SHA-256"));
   }
+  ScramExchange scram(match.verifier, "", std::move(channel));
   ZENITH_ASSIGN_OR_RETURN(std::string server_first, scram.ClientFirst(initial.data));
   pq::AppendAuthenticationSaslContinue(out, server_first);
   ZENITH_ASSIGN_OR_RETURN(FrontendMessage final, ReadAuthMessage());

@@ -1,6 +1,7 @@
-// One client connection of the page server: buffered socket I/O, the startup
-// handshake, the message loop with the simple and extended query protocols,
-// and the COPY sub-protocols, calling commands from a CommandTable.
+// One client connection of the page server: buffered socket I/O (plain or
+// TLS, pq_transport.h), the startup handshake (SSLRequest, authentication),
+// the message loop with the simple and extended query protocols, and the
+// COPY sub-protocols, calling commands from a CommandTable.
 //
 // Error policy (PostgreSQL's): a malformed message whose framing is intact
 // (bad fields, unknown statement, handler error) gets an ErrorResponse
@@ -32,6 +33,8 @@
 #include "pageserver/command.h"
 #include "pageserver/pq_message.h"
 #include "pageserver/tcp_users.h"
+#include "pageserver/pq_transport.h"
+#include "pageserver/scram.h"
 
 namespace zenith::pageserver {
 
@@ -52,9 +55,10 @@ class StopEvent {
   std::unique_ptr<std::atomic<bool>> flag_;
 };
 
-// Buffered I/O on one non-blocking stream socket. Every wait also watches the
-// StopEvent and an optional deadline. After any error the socket is broken():
-// nothing more is read or written.
+// Buffered I/O on one non-blocking stream socket, in plain text or TLS
+// (PqTransport). Every wait also watches the StopEvent and an optional
+// deadline. After any error the socket is broken(): nothing more is read or
+// written.
 class PqSocket {
  public:
   using Clock = std::chrono::steady_clock;
@@ -72,6 +76,13 @@ class PqSocket {
   std::string& output() { return out_; }
   // Sends all pending output, waiting as needed.
   Status Flush();
+  // Runs the TLS handshake as the server; every byte after it is in TLS.
+  // A failed handshake breaks the socket (kProtocol) with peer_gone() set:
+  // nothing can be said to a client that does not speak our TLS.
+  // REQUIRES: no buffered input, no pending output, not in TLS yet.
+  Status StartTls(const TlsServerContext& context);
+  bool tls() const { return transport_.tls(); }
+  std::string DescribeTls() const { return transport_.Describe(); }
   // Flushes when the pending output exceeds `threshold` bytes.
   Status FlushIfOver(size_t threshold) { return out_.size() > threshold ? Flush() : Status::Ok(); }
   // Sends pending output for at most `limit`, ignoring the StopEvent (for a
@@ -88,8 +99,10 @@ class PqSocket {
   Status Fill(bool flush_before_block);
   Status Wait(short events);
   Status Break(Status s, bool peer_gone);
+  // A transport error or end of stream, as Fill and Flush report it.
+  Status BreakOn(PqTransport::Io io);
 
-  UniqueFd fd_;
+  PqTransport transport_;
   const StopEvent& stop_;
   std::optional<Clock::time_point> deadline_;
   std::vector<char> in_;
@@ -115,8 +128,14 @@ struct PqConnectionOptions {
   // The peer came over the Unix socket as the repository's owner
   // (Session::local).
   bool local = false;
+  // Set (TCP): an SSLRequest is answered 'S' and the session goes on in TLS
+  // with this context; a client that starts without TLS gets FATAL 28000
+  // unless allow_plain is set. Unset: SSLRequest is answered 'N'. Not owned.
+  const TlsServerContext* tls = nullptr;
+  bool allow_plain = false;
   // Set: the client authenticates with SCRAM-SHA-256 as one of these users
-  // before anything else (TCP), and gets that user's role. Not owned.
+  // before anything else (TCP), and gets that user's role; over TLS it may
+  // choose SCRAM-SHA-256-PLUS, bound to the TLS channel. Not owned.
   const TcpUsers* users = nullptr;
   // The role of a client that does not authenticate (Session::role).
   Role role = Role::kZenith;
@@ -166,6 +185,8 @@ class PqConnection final : public Session {
   Result<StartupOutcome> Startup();
   Result<pq::StartupPacket> ReadStartupPacket();
   Result<StartupOutcome> AcceptStartup(const pq::StartupPacket& packet);
+  // Answers an SSLRequest: 'S' and the handshake, or 'N'.
+  Status AnswerSslRequest();
   // The SCRAM-SHA-256 exchange; OK once the client proved the password.
   Status Authenticate();
   Status ServeMessages();

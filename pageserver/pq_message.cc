@@ -291,10 +291,10 @@ void AppendAuthenticationOk(std::string* out) {
   m.U32(0);
 }
 
-void AppendAuthenticationSasl(std::string* out, std::string_view mechanism) {
+void AppendAuthenticationSasl(std::string* out, std::initializer_list<std::string_view> mechanisms) {
   MessageBuilder m(out, 'R');
   m.U32(10);
-  m.CString(mechanism);
+  for (std::string_view mechanism : mechanisms) m.CString(mechanism);
   m.CString("");
 }
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,8 +114,9 @@ Status CheckTextFormats(const BindMessage& bind);
 enum class Severity { kError, kFatal };
 
 void AppendAuthenticationOk(std::string* out);
-// AuthenticationSASL offering `mechanism`, then SASLContinue and SASLFinal.
-void AppendAuthenticationSasl(std::string* out, std::string_view mechanism);
+// AuthenticationSASL offering `mechanisms` (in order of preference), then
+// SASLContinue and SASLFinal.
+void AppendAuthenticationSasl(std::string* out, std::initializer_list<std::string_view> mechanisms);
 void AppendAuthenticationSaslContinue(std::string* out, std::string_view data);
 void AppendAuthenticationSaslFinal(std::string* out, std::string_view data);
 void AppendParameterStatus(std::string* out, std::string_view name, std::string_view value);

@@ -90,6 +90,9 @@ Status PqServer::Start() {
     return InvalidArgument("the page server has no listener: set a Unix socket path or a TCP port");
   }
   if (options_.max_connections < 1) return InvalidArgument("max_connections must be at least 1");
+  if (options_.tcp_port && !options_.tcp_tls && !options_.allow_plain_tcp) {
+    return InvalidArgument("a TCP listener needs a TLS certificate (or plain TCP allowed by name)");
+  }
   ZENITH_ASSIGN_OR_RETURN(StopEvent stop, StopEvent::Create());
   stop_ = std::make_unique<StopEvent>(std::move(stop));
   Status s = options_.unix_socket_path.empty() ? Status::Ok() : ListenUnix();
@@ -253,7 +256,11 @@ void PqServer::StartConnection(UniqueFd fd, std::string peer, bool is_unix) {
   options.max_connections = options_.max_connections;
   if (is_unix && options_.unix_owner_only) options.refuse_peer = PeerRefusal(fd.get());
   options.local = is_unix && options_.unix_owner_only && options.refuse_peer.empty();
-  if (!is_unix) options.users = options_.tcp_users.get();
+  if (!is_unix) {
+    options.users = options_.tcp_users.get();
+    options.tls = options_.tcp_tls.get();
+    options.allow_plain = options_.allow_plain_tcp;
+  }
   if (active >= options_.max_connections) {
     if (refusing >= options_.max_connections) {
       spdlog::warn("page server: dropped a connection from {}: too many connections", options.peer);

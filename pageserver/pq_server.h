@@ -1,7 +1,8 @@
 // PqServer: the page server's listeners and connection threads. It accepts
 // clients on a Unix socket (named like PostgreSQL's, so `psql -h DIR -p PORT`
 // finds it) and optionally on TCP 127.0.0.1, and serves each on its own thread
-// with a PqConnection calling the commands of one CommandTable.
+// with a PqConnection calling the commands of one CommandTable. TCP clients
+// get TLS (and only TLS, unless plain TCP was allowed by name).
 //
 // Lifecycle: Start() binds and starts the acceptor; Stop() (also run by the
 // destructor) signals every thread through one StopEvent, closes the
@@ -48,6 +49,11 @@ struct PqServerOptions {
   // users before any command, and gets its role (unset: TCP is trusted, as
   // role zenith, for tests on a private port).
   std::shared_ptr<const TcpUsers> tcp_users;
+  // Set: TCP clients are served over TLS with it (SSLRequest answered 'S').
+  std::shared_ptr<const TlsServerContext> tcp_tls;
+  // Serve TCP clients that do not ask for TLS. Start() refuses a TCP
+  // listener with neither tcp_tls nor this set.
+  bool allow_plain_tcp = false;
   // Serve on the Unix socket only clients running as this process's user
   // (peer credentials); others get FATAL 28000.
   bool unix_owner_only = false;
@@ -68,7 +74,8 @@ class PqServer {
   ~PqServer();  // Stop()
 
   // Binds the listeners and starts accepting. Errors: kInvalidArgument for a
-  // socket path longer than sun_path or no listener configured; kBusy when
+  // socket path longer than sun_path, no listener configured, or TCP with
+  // neither TLS nor allow_plain_tcp; kBusy when
   // another server listens on the socket; kAlreadyExists when the path is
   // taken by something that is not a socket; kIoError from bind/listen.
   // A stale socket file (nobody listening) is replaced.

@@ -109,17 +109,38 @@ ScramVerifier MockScramVerifier(std::string_view user, std::string_view secret) 
   return v;  // zero keys: no client key hashes to them
 }
 
-ScramExchange::ScramExchange(const ScramVerifier& verifier, std::string server_nonce)
-    : verifier_(verifier), server_nonce_(std::move(server_nonce)) {}
+ScramExchange::ScramExchange(const ScramVerifier& verifier, std::string server_nonce, ScramChannel channel)
+    : verifier_(verifier), server_nonce_(std::move(server_nonce)), channel_(std::move(channel)) {}
+
+// Checks the gs2 header (see scram.h) and keeps it in gs2_header_.
+Status ScramExchange::ReadGs2Header(std::string_view message) {
+  const size_t flag_end = message.find(',');
+  if (flag_end == std::string_view::npos || message.substr(flag_end + 1, 1) != ",") {
+    return Malformed("no gs2 header (or an authorization identity, which is not supported)");
+  }
+  const std::string_view flag = message.substr(0, flag_end);
+  gs2_header_ = std::string(message.substr(0, flag_end + 2));
+  if (channel_.plus) {
+    if (flag == "p=" + std::string(kTlsServerEndPoint)) return Status::Ok();
+    return ProtocolError("SCRAM-SHA-256-PLUS was chosen but the client's message does not bind to tls-server-end-point");
+  }
+  if (flag == "n") return Status::Ok();
+  if (flag == "y") {
+    if (channel_.endpoint_binding.empty()) return Status::Ok();
+    return ProtocolError("SCRAM channel binding negotiation error: the client supports channel binding but thinks "
+                         "the page server does not (was SCRAM-SHA-256-PLUS removed from the offer?)");
+  }
+  if (flag.starts_with("p=")) {
+    return ProtocolError("SCRAM-SHA-256 was chosen without channel binding, but the client's message asks for it");
+  }
+  return Malformed("gs2 header");
+}
 
 Result<std::string> ScramExchange::ClientFirst(std::string_view message) {
   if (started_) return ProtocolError("SCRAM-SHA-256: a second client-first message");
   started_ = true;
-  // gs2 header: "n" (no binding) or "y" (client could, thinks we cannot);
-  // "p=" asks for channel binding, which needs TLS.
-  if (message.starts_with("p=")) return ProtocolError("SCRAM-SHA-256 channel binding needs SSL, which is not offered");
-  if (!message.starts_with("n,,") && !message.starts_with("y,,")) return Malformed("no gs2 header");
-  client_first_bare_ = std::string(message.substr(3));
+  ZENITH_RETURN_IF_ERROR(ReadGs2Header(message));
+  client_first_bare_ = std::string(message.substr(gs2_header_.size()));
   auto parts = Split(client_first_bare_);
   if (parts.size() < 2 || !Attribute(parts[0], 'n') || !Attribute(parts[1], 'r')) return Malformed("client-first");
   const std::string_view client_nonce = *Attribute(parts[1], 'r');
@@ -141,7 +162,8 @@ Result<std::string> ScramExchange::ClientFinal(std::string_view message) {
   auto parts = Split(without_proof);
   if (parts.size() < 2 || !Attribute(parts[0], 'c') || !Attribute(parts[1], 'r')) return Malformed("client-final");
   const std::string_view binding = *Attribute(parts[0], 'c');
-  if (binding != "biws" && binding != "eSws") return ProtocolError("SCRAM-SHA-256: unexpected channel binding data");
+  const std::string expected = Base64Encode(gs2_header_ + (channel_.plus ? channel_.endpoint_binding : ""));
+  if (binding != expected) return ProtocolError("SCRAM channel binding check failed");
   if (*Attribute(parts[1], 'r') != nonce_) return ProtocolError("SCRAM-SHA-256: the nonce does not match");
   auto proof = Base64Decode(message.substr(proof_at + 3));
   if (!proof || proof->size() != 32) return Malformed("client proof");

@@ -9,6 +9,7 @@
 #include "common/byte_io.h"
 #include "common/str_format.h"
 #include "pageserver/client/sql_state.h"
+#include "pageserver/client/tls_conninfo.h"
 
 namespace zenith::pageserver {
 
@@ -40,7 +41,8 @@ std::string PageServerConnString(const std::string& repo_root, int port) {
 }
 
 Result<std::unique_ptr<PageServerClient>> PageServerClient::Connect(const std::string& conninfo) {
-  PGconn* conn = PQconnectdb(conninfo.c_str());
+  ZENITH_ASSIGN_OR_RETURN(std::string secured, SecurePageServerConnInfo(conninfo));
+  PGconn* conn = PQconnectdb(secured.c_str());
   if (conn == nullptr) return Unavailable("could not allocate a connection to the page server");
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string msg = TrimMessage(PQerrorMessage(conn));

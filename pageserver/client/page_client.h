@@ -31,6 +31,8 @@ class PageServerClient {
   using Rows = std::vector<std::vector<std::string>>;  // NULL reads as ""
 
   // Unavailable, with libpq's reason, when the server cannot be reached.
+  // Over TCP only with TLS, a verified certificate and channel binding
+  // (SecurePageServerConnInfo: InvalidArgument for a string asking for less).
   static Result<std::unique_ptr<PageServerClient>> Connect(const std::string& conninfo);
   ~PageServerClient();
   PageServerClient(const PageServerClient&) = delete;

@@ -47,6 +47,11 @@ std::string RepoConfig::ToJson() const {
                       {"pg_version", pg_version}, {"pg_bin_dir", pg_bin_dir},
                       {"port", port},             {"listen", listen},
                       {"history", HistoryToJson(history)}};
+  if (!tls_cert.empty() || !tls_key.empty()) {
+    j["tls_cert"] = tls_cert;
+    j["tls_key"] = tls_key;
+  }
+  if (allow_plain_tcp) j["allow_plain_tcp"] = true;
   return j.dump(2) + "\n";
 }
 
@@ -64,6 +69,9 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
     if (const int tcp_port = j.value("tcp_port", 0); tcp_port != 0 && c.listen.empty()) {
       c.listen = "127.0.0.1:" + std::to_string(tcp_port);  // the older form
     }
+    c.tls_cert = j.value("tls_cert", "");
+    c.tls_key = j.value("tls_key", "");
+    c.allow_plain_tcp = j.value("allow_plain_tcp", false);
     if (j.contains("history")) {
       if (!j["history"].is_object()) return Corruption("repository config: history is not an object");
       auto h = HistoryFromJson(j["history"]);
@@ -75,6 +83,9 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
   }
   if (c.format != 1) return Corruption("repository format " + std::to_string(c.format) + " is not supported");
   if (c.port <= 0 || c.port > 65535) return Corruption("repository config has a bad port");
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return Corruption("repository config: name both tls_cert and tls_key, or neither");
+  }
   if (!c.listen.empty()) {
     if (auto listen = ParseListenAddress(c.listen); !listen.ok()) return Corruption("repository config: " + listen.status().message());
   }

@@ -35,6 +35,13 @@ struct RepoConfig {
   // interface), every client authenticating with SCRAM-SHA-256 as user
   // "zenith" with the password in .zenith/password. "" = no TCP.
   std::string listen;
+  // The TCP endpoint's TLS certificate and key files (PEM; a relative path
+  // is in the .zenith directory). Empty: .zenith/server.crt and server.key,
+  // made at the first start and signed by the repository CA (.zenith/ca.crt).
+  std::string tls_cert, tls_key;
+  // Serve TCP clients that do not ask for TLS (a warning at every start).
+  // Off: they get FATAL 28000 telling them to use TLS.
+  bool allow_plain_tcp = false;
   HistoryConfig history;
 
   std::string ToJson() const;

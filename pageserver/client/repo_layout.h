@@ -16,6 +16,10 @@
 //     pageserver.pid, pageserver.log, pageserver.lock
 //     password                      the TCP endpoint's password of user zenith (0600)
 //     compute-password              the same of user compute (pageserver/role.h)
+//     ca.crt, ca.key                the repository CA (key 0600): signs server.crt;
+//                                   TCP clients trust ca.crt (sslrootcert)
+//     server.crt, server.key        the TCP endpoint's TLS certificate (key 0600),
+//                                   made at the first start with --listen
 //
 // Thread-safety: plain value type.
 #pragma once
@@ -54,6 +58,12 @@ struct RepoLayout {
   std::string password_file() const { return root + "/password"; }
   // The same for user compute: what remote mounts need (pageserver/role.h).
   std::string compute_password_file() const { return root + "/compute-password"; }
+  // The repository CA, made with the first TLS certificate (tls_certs.h).
+  std::string ca_cert() const { return root + "/ca.crt"; }
+  std::string ca_key() const { return root + "/ca.key"; }
+  // The TCP endpoint's certificate when the config names none.
+  std::string server_cert() const { return root + "/server.crt"; }
+  std::string server_key() const { return root + "/server.key"; }
   // libpq's host= for the Unix socket: the directory holding .s.PGSQL.<port>.
   std::string socket_dir() const { return root; }
   std::string socket_path(int port) const { return root + "/.s.PGSQL." + std::to_string(port); }

@@ -15,6 +15,12 @@
 // the reads from disk (the kernel's readahead around a fault brings in many
 // pages at once, so a cold run is mostly cache hits after the first faults).
 //
+// Then the same warm reads at depths 1 and 8 over the Unix socket, over
+// plain TCP and over TCP with TLS (verify-full against the repository's CA,
+// SCRAM-SHA-256-PLUS): what TLS costs a GetPage. The bench's repository
+// listens on 127.0.0.1 with "allow_plain_tcp" so both TCP rows run in one
+// server.
+//
 // Usage: bench_getpage_bench [--scale N] [--dir DIR] [--depths 1,8,32,128] [--passes N]
 //   --dir keeps the cluster and repository there and reuses them next time.
 // Prints figures; it is not a test.
@@ -41,6 +47,7 @@
 #include "pageserver/client/page_client.h"
 #include "pageserver/client/page_protocol.h"
 #include "pageserver/import.h"
+#include "pageserver/client/repo_config.h"
 #include "pageserver/client/repo_layout.h"
 #include "tests/bench/bench_support.h"
 #include "tests/harness/pg_cluster.h"
@@ -202,9 +209,9 @@ void Print(const std::string& what, int depth, Figures f) {
 
 // Reads `blocks` of `rel` with up to `depth` GetPage requests in flight on
 // one pagestream; compares every 97th page with the data directory.
-Figures RunGetPage(Server& server, const RelTag& rel, const std::vector<uint32_t>& blocks, Lsn lsn, int depth,
-                   int local_fd) {
-  PGconn* conn = PQconnectdb(server.conninfo().c_str());
+Figures RunGetPage(Server& server, const std::string& conninfo, const RelTag& rel, const std::vector<uint32_t>& blocks,
+                   Lsn lsn, int depth, int local_fd) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
   if (PQstatus(conn) != CONNECTION_OK) Die(PQerrorMessage(conn));
   PGresult* res = PQexec(conn, "pagestream main");
   if (PQresultStatus(res) != PGRES_COPY_BOTH) Die(PQerrorMessage(conn));
@@ -244,6 +251,21 @@ Figures RunGetPage(Server& server, const RelTag& rel, const std::vector<uint32_t
   f.major_faults = server.MajorFaults() - faults0;
   PQfinish(conn);
   return f;
+}
+
+// Makes the repository listen on 127.0.0.1 (TLS, and plain TCP allowed by
+// name) from its next start; libpq settings for it, password included.
+std::string ListenOnTcp(const pageserver::RepoLayout& layout) {
+  auto config = pageserver::RepoConfig::Load(layout.config());
+  Check(config.status(), "load the config");
+  const int port = 26000 + static_cast<int>(getpid() % 5000);
+  config->listen = "127.0.0.1:" + std::to_string(port);
+  config->allow_plain_tcp = true;
+  Check(config->Save(layout.config()), "save the config");
+  if (!PathExists(layout.password_file())) Check(WriteFileDurably(layout.password_file(), "bench\n", 0600), "password");
+  std::string password = ReadFileToString(layout.password_file()).value();
+  password = password.substr(0, password.find('\n'));
+  return "host=127.0.0.1 port=" + std::to_string(port) + " user=zenith dbname=zenith gssencmode=disable password=" + password;
 }
 
 Figures RunPread(int fd, const std::vector<uint32_t>& blocks) {
@@ -308,19 +330,29 @@ int Main(int argc, char** argv) {
   for (int depth : {1, cold_depth}) {  // cold: a fresh server, the layer out of the page cache
     EvictDirectory(layers);
     Server server(layout.root);
-    Figures f = RunGetPage(server, seg->tag, blocks, lsn, depth, fd->get());
+    Figures f = RunGetPage(server, server.conninfo(), seg->tag, blocks, lsn, depth, fd->get());
     if (depth == cold_depth) cold_rate = static_cast<double>(blocks.size()) / f.seconds;
     Print("zenith cold (layer file)", depth, f);
   }
   {
     Server server(layout.root);
-    RunGetPage(server, seg->tag, blocks, lsn, 64, fd->get());  // warms the page cache and the mapping
+    RunGetPage(server, server.conninfo(), seg->tag, blocks, lsn, 64, fd->get());  // warms the page cache and the mapping
     std::vector<uint32_t> repeated;
     for (int pass = 0; pass < o.passes; ++pass) repeated.insert(repeated.end(), blocks.begin(), blocks.end());
     for (int depth : o.depths) {
-      Figures f = RunGetPage(server, seg->tag, repeated, lsn, depth, fd->get());
+      Figures f = RunGetPage(server, server.conninfo(), seg->tag, repeated, lsn, depth, fd->get());
       if (depth == cold_depth) warm_rate = static_cast<double>(repeated.size()) / f.seconds;
       Print("zenith warm (in memory)", depth, f);
+    }
+  }
+  {
+    const std::string tcp = ListenOnTcp(layout);
+    Server server(layout.root);
+    RunGetPage(server, server.conninfo(), seg->tag, blocks, lsn, 64, fd->get());  // warm again
+    const std::string tls = tcp + " sslmode=verify-full channel_binding=require sslrootcert=" + layout.ca_cert();
+    for (const auto& [name, conninfo] : std::vector<std::pair<std::string, std::string>>{
+             {"warm, unix socket", server.conninfo()}, {"warm, plain TCP", tcp + " sslmode=disable"}, {"warm, TLS", tls}}) {
+      for (int depth : {1, 8}) Print(name, depth, RunGetPage(server, conninfo, seg->tag, blocks, lsn, depth, fd->get()));
     }
   }
   Check(Evict(datafile), "evict " + datafile);

@@ -5,8 +5,10 @@
 // directory holding the same database.
 //
 // The remote mount runs on this machine as this user: what it measures is
-// the path, TCP with SCRAM and the synchronous WAL stream, not another
-// machine's network. Each side starts after sync(1) and a warm-up of -S.
+// the path, TCP with TLS and SCRAM-SHA-256-PLUS (the CA found in the
+// repository, as for any local `zenith mount --pageserver`) and the
+// synchronous WAL stream, not another machine's network. Each side starts
+// after sync(1) and a warm-up of -S.
 //
 // Usage (as an unprivileged user; PostgreSQL refuses root):
 //   build/bench/bench_remote_bench [--scale 50] [--duration 60] [--warmup 20]

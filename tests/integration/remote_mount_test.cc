@@ -4,11 +4,13 @@
 // run commands as it through sudo) who cannot read the repository: anything
 // the mount gets, it gets over the page server's TCP endpoint, as user
 // compute with .zenith/compute-password (the owner's password stays on the
-// page server's machine). Its mount daemon is its PostgreSQL's synchronous
-// standby and forwards the WAL to the page server: a COMMIT that returned is
-// in the repository. Replication is the mount's alone: no other OS user, and
-// nobody over TCP, may open a replication connection to the compute, and
-// the page server connects to no one.
+// page server's machine), over TLS verified with the repository's CA (a copy
+// of .zenith/ca.crt given with --ca, or in ~/.postgresql/root.crt). Its mount
+// daemon is its PostgreSQL's synchronous standby and forwards the WAL to the
+// page server: a COMMIT that returned is in the repository. Replication is
+// the mount's alone: no other OS user, and nobody over TCP, may open a
+// replication connection to the compute, and the page server connects to no
+// one.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <cctype>
@@ -113,6 +115,16 @@ class RemoteMount : public ::testing::Test {
     // list the repository.
     ASSERT_FALSE(AsRemote({"ls", env_.repo()}).ok());
     ASSERT_FALSE(AsRemote({"test", "-r", env_.repo() + "/config"}).ok());
+    // What the operator hands the compute's owner: the CA certificate.
+    ASSERT_NO_FATAL_FAILURE(GiveRemote(env_.repo() + "/ca.crt", Remote("ca.crt")));
+  }
+
+  // Copies `file` (ours) to `to` (the other user's).
+  void GiveRemote(const std::string& file, const std::string& to) {
+    const std::string text = ReadFileToString(file).value_or("");
+    ASSERT_FALSE(text.empty()) << file;
+    RunResult r = AsRemote({"bash", "-c", "mkdir -p \"$(dirname " + to + ")\" && cat > " + to + " <<'PEM'\n" + text + "PEM\n"});
+    ASSERT_TRUE(r.ok()) << r.Describe();
   }
 
   void TearDown() override {
@@ -151,10 +163,14 @@ class RemoteMount : public ::testing::Test {
   // `zenith mount main DIR --pageserver URL` as the other user, with
   // `password` in PGPASSWORD.
   RunResult MountRemote(const std::string& name, const std::string& password, const std::string& branch = "main") {
-    RunResult r = AsRemote({ZenithProgram(), "mount", branch, Remote(name), "--pageserver", Url(), "--scratch",
-                            Remote(name + ".scratch")},
-                           {{"PGPASSWORD", password}, {"PGPASSFILE", "/dev/null"}, {"HOME", remote_dir_}});
-    return r;
+    return MountRemoteWith(name, password, Url(), {"--ca", Remote("ca.crt")}, branch);
+  }
+  RunResult MountRemoteWith(const std::string& name, const std::string& password, const std::string& url,
+                            const std::vector<std::string>& extra, const std::string& branch = "main") {
+    std::vector<std::string> argv = {ZenithProgram(), "mount", branch, Remote(name), "--pageserver", url, "--scratch",
+                                     Remote(name + ".scratch")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return AsRemote(argv, {{"PGPASSWORD", password}, {"PGPASSFILE", "/dev/null"}, {"HOME", remote_dir_}});
   }
   void StartPostgres(const std::string& name, int port) {
     RunResult r = AsRemote({PgBin("pg_ctl"), "-D", Remote(name), "-o",
@@ -443,7 +459,35 @@ TEST_F(RemoteMount, OnlyTheMountReplicatesAndThePageServerConnectsToNoOne) {
   EXPECT_EQ(Sql(pg_port_, "insert into t values (2); select count(*) from t"), "2\n");
 }
 
+TEST_F(RemoteMount, OnlyAVerifiedTlsPageServerIsUsed) {
+  const std::string before = env_.MustZenith({"branch", "-v"}).out;
+  // Asking for less than a verified certificate is refused before connecting.
+  for (const std::string& mode : {"disable", "prefer", "require"}) {
+    RunResult r = MountRemoteWith("weak", password_, Url() + "?sslmode=" + mode, {"--ca", Remote("ca.crt")});
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.err.find("sslmode=" + mode + " is refused for a page server over TCP"), std::string::npos) << r.Describe();
+  }
+  // A CA that did not sign the page server's certificate: nothing is sent.
+  TempDir other_dir("zenith-remote-other");
+  ZenithEnv other(other_dir);
+  ASSERT_TRUE(other.MustZenith({"init"}).ok());
+  ASSERT_TRUE(other.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(ps_port_ + 7)}).ok());
+  ASSERT_NO_FATAL_FAILURE(GiveRemote(other.repo() + "/ca.crt", Remote("other-ca.crt")));
+  other.MustZenith({"pageserver", "stop"});
+  RunResult r = MountRemoteWith("wrongca", password_, Url(), {"--ca", Remote("other-ca.crt")});
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.Describe();
+  // No CA at all (no --ca, no ~/.postgresql/root.crt): libpq cannot verify.
+  RunResult none = MountRemoteWith("noca", password_, Url(), {});
+  EXPECT_FALSE(none.ok());
+  EXPECT_NE(none.err.find("root certificate file"), std::string::npos) << none.Describe();
+  EXPECT_EQ(env_.MustZenith({"branch", "-v"}).out, before);
+  EXPECT_EQ(env_.MustZenith({"status"}).out.find(Remote("")), std::string::npos) << "no mount was registered";
+}
+
 TEST_F(RemoteMount, StartAndStopNeedOnlyThePageServersUrl) {
+  // The CA where libpq looks by default, so no --ca is needed.
+  ASSERT_NO_FATAL_FAILURE(GiveRemote(env_.repo() + "/ca.crt", Remote(".postgresql/root.crt")));
   const std::map<std::string, std::string> env = {{"PGPASSWORD", password_}, {"HOME", remote_dir_}};
   RunResult start = AsRemote({ZenithProgram(), "start", "main", "--pageserver", Url(), "--", "-l", Remote("pg.log"),
                               "-o", "-p " + std::to_string(pg_port_) + " -k " + remote_dir_},

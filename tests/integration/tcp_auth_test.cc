@@ -1,9 +1,11 @@
 // The page server's TCP endpoint (`zenith pageserver start --listen
-// HOST:PORT`): every connection authenticates with SCRAM-SHA-256 as user
-// zenith, with the password `zenith init` made in .zenith/password, or as
-// user compute, with .zenith/compute-password, which may only do what a
+// HOST:PORT`): TLS with a certificate the repository's CA (.zenith/ca.crt)
+// signed, and every connection authenticates with SCRAM-SHA-256(-PLUS) as
+// user zenith, with the password `zenith init` made in .zenith/password, or
+// as user compute, with .zenith/compute-password, which may only do what a
 // mount needs; libpq (psql) is the client. A wrong password or none runs no
-// command, and a password file others may read stops the page server.
+// command, a password file others may read stops the page server, and plain
+// TCP is refused unless the config allows it by name.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,17 +30,19 @@ class TcpAuth : public ::testing::Test {
     ASSERT_TRUE(compute.ok()) << compute.status().ToString();
     compute_password_ = compute->substr(0, compute->find('\n'));
   }
-  void Listen() {
-    ASSERT_TRUE(env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_)}).ok());
-  }
-  // psql over TCP as `user` with `password` ("" = none at all).
-  RunResult Psql(const std::string& sql, const std::string& password, const std::string& user = "zenith") {
+  // psql over TCP as `user` with `password` ("" = none at all), with the
+  // libpq settings `ssl` (default: TLS verified with the repository's CA).
+  RunResult Psql(const std::string& sql, const std::string& password, const std::string& user = "zenith",
+                 const std::string& ssl = "") {
     std::map<std::string, std::string> env = {{"PGPASSFILE", "/dev/null"}, {"PGCONNECT_TIMEOUT", "10"}};
     if (!password.empty()) env["PGPASSWORD"] = password;
-    return RunCommand({PgBin("psql"), "-X", "-A", "-t", "-w", "-v", "VERBOSITY=verbose", "-h", "127.0.0.1", "-p",
-                       std::to_string(port_), "-U", user, "-d", "zenith", "-c", sql},
+    const std::string settings = ssl.empty() ? "sslmode=verify-full sslrootcert=" + env_.repo() + "/ca.crt" : ssl;
+    return RunCommand({PgBin("psql"), "-X", "-A", "-t", "-w", "-v", "VERBOSITY=verbose", "-d",
+                       "host=127.0.0.1 port=" + std::to_string(port_) + " user=" + user + " dbname=zenith " + settings,
+                       "-c", sql},
                       {.env = env});
   }
+  RunResult Listen() { return env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_)}); }
   std::string Log() { return ReadFileToString(env_.repo() + "/pageserver.log").value_or(""); }
 
   TempDir dir_{"tcp-auth"};
@@ -58,7 +62,7 @@ TEST_F(TcpAuth, OnlyThePasswordOpensTheTcpEndpoint) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_GE(compute_password_.size(), 24u);
   EXPECT_NE(compute_password_, password_);
-  RunResult start = env_.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_)});
+  RunResult start = Listen();
   EXPECT_NE(start.out.find("listening on 127.0.0.1:" + std::to_string(port_)), std::string::npos) << start.out;
 
   RunResult ok = Psql("branch_list", password_);
@@ -89,6 +93,77 @@ TEST_F(TcpAuth, OnlyThePasswordOpensTheTcpEndpoint) {
   EXPECT_TRUE(fresh.ok()) << fresh.Describe();
 }
 
+TEST_F(TcpAuth, TlsWithTheRepositoryCaAndChannelBinding) {
+  RunResult start = Listen();
+  EXPECT_NE(start.out.find(env_.repo() + "/ca.crt"), std::string::npos) << start.out;
+  struct stat st;
+  for (const char* key : {"/ca.key", "/server.key"}) {
+    ASSERT_EQ(::stat((env_.repo() + key).c_str(), &st), 0) << key;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << key;
+  }
+  // verify-full checks 127.0.0.1 against the certificate's subjectAltName;
+  // channel_binding=require fails unless SCRAM-SHA-256-PLUS was offered and
+  // the server proved it holds the certificate's channel.
+  RunResult ok = Psql("status", password_, "zenith",
+                      "sslmode=verify-full channel_binding=require sslrootcert=" + env_.repo() + "/ca.crt");
+  EXPECT_TRUE(ok.ok()) << ok.Describe();
+  RunResult local = Psql("status", password_, "zenith",
+                         "host=localhost sslmode=verify-full channel_binding=require sslrootcert=" + env_.repo() + "/ca.crt");
+  EXPECT_TRUE(local.ok()) << local.Describe();
+  EXPECT_NE(Log().find("TLSv1."), std::string::npos) << "the log names the TLS version of a connection";
+}
+
+TEST_F(TcpAuth, PlainTcpIsRefusedUnlessAllowedByName) {
+  ASSERT_TRUE(Listen().ok());
+  RunResult plain = Psql("branch_create evil main", password_, "zenith", "sslmode=disable");
+  EXPECT_FALSE(plain.ok());
+  EXPECT_NE(plain.err.find("the page server requires TLS: connect with sslmode=verify-full sslrootcert=.zenith/ca.crt"),
+            std::string::npos)
+      << plain.err;
+  EXPECT_EQ(env_.MustZenith({"branch"}).out, "main\n");
+
+  // A config that asks for it by name: plain TCP works, with a warning at start.
+  env_.MustZenith({"pageserver", "stop"});
+  std::string config = ReadFileToString(env_.repo() + "/config").value();
+  config.insert(config.find('{') + 1, "\n  \"allow_plain_tcp\": true,");
+  ASSERT_TRUE(WriteFileDurably(env_.repo() + "/config", config, 0644).ok());
+  ASSERT_TRUE(Listen().ok());
+  RunResult allowed = Psql("status", password_, "zenith", "sslmode=disable");
+  EXPECT_TRUE(allowed.ok()) << allowed.Describe();
+  EXPECT_NE(Log().find("allow_plain_tcp is set"), std::string::npos);
+  EXPECT_TRUE(Psql("status", password_).ok()) << "TLS still works";
+}
+
+TEST_F(TcpAuth, AClientTrustingAnotherCaRefusesTheServer) {
+  ASSERT_TRUE(Listen().ok());
+  // Another repository's CA: what a man in the middle would have.
+  TempDir other_dir("tcp-auth-other");
+  ZenithEnv other(other_dir);
+  ASSERT_TRUE(other.MustZenith({"init"}).ok());
+  ASSERT_TRUE(other.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_ + 5000)}).ok());
+  RunResult r = Psql("status", password_, "zenith", "sslmode=verify-ca sslrootcert=" + other.repo() + "/ca.crt");
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+  other.MustZenith({"pageserver", "stop"});
+}
+
+TEST_F(TcpAuth, AConfiguredCertificateIsUsed) {
+  // A certificate of the operator's own: here another repository's, named in the config.
+  TempDir other_dir("tcp-auth-cert");
+  ZenithEnv other(other_dir);
+  ASSERT_TRUE(other.MustZenith({"init"}).ok());
+  ASSERT_TRUE(other.MustZenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port_ + 5001)}).ok());
+  other.MustZenith({"pageserver", "stop"});
+  std::string config = ReadFileToString(env_.repo() + "/config").value();
+  config.insert(config.find('{') + 1, "\n  \"tls_cert\": \"" + other.repo() + "/server.crt\", \"tls_key\": \"" +
+                                          other.repo() + "/server.key\",");
+  ASSERT_TRUE(WriteFileDurably(env_.repo() + "/config", config, 0644).ok());
+  ASSERT_TRUE(Listen().ok());
+  EXPECT_FALSE(PathExists(env_.repo() + "/server.crt")) << "no certificate of its own is made";
+  RunResult ok = Psql("status", password_, "zenith", "sslmode=verify-full sslrootcert=" + other.repo() + "/ca.crt");
+  EXPECT_TRUE(ok.ok()) << ok.Describe();
+}
+
 TEST_F(TcpAuth, BadListenAddressesAreRefused) {
   for (const char* bad : {"localhost:6400", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:99999", "1.2.3:80"}) {
     RunResult r = env_.Zenith({"pageserver", "start", "--listen", bad});
@@ -103,7 +178,7 @@ TEST_F(TcpAuth, BadListenAddressesAreRefused) {
 // removes or changes branches or history runs (SQLSTATE 42501), and what a
 // mount asks first does.
 TEST_F(TcpAuth, TheComputePasswordCannotDeleteBranchesOrCollectGarbage) {
-  Listen();
+  ASSERT_TRUE(Listen().ok());
   env_.MustZenith({"branch", "dev", "main"});
   const std::string branches = env_.MustZenith({"branch", "-v"}).out;
   for (const char* command : {"branch_delete dev", "branch_delete main", "gc 0s", "gc", "compact", "branch_create evil main",
@@ -128,7 +203,7 @@ TEST_F(TcpAuth, TheComputePasswordCannotDeleteBranchesOrCollectGarbage) {
 // As PostgreSQL: one message for a user that does not exist and for a wrong
 // password, so the endpoint does not tell which users exist.
 TEST_F(TcpAuth, AWrongUserAndAWrongPasswordFailAlike) {
-  Listen();
+  ASSERT_TRUE(Listen().ok());
   auto failure = [&](const std::string& user, const std::string& password) {
     RunResult r = Psql("status", password, user);
     EXPECT_FALSE(r.ok()) << user;
@@ -162,7 +237,7 @@ TEST_F(TcpAuth, APasswordFileOthersMayReadStopsThePageServer) {
     EXPECT_FALSE(Psql("status", password_).ok()) << "no page server listens";
     ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
   }
-  Listen();
+  ASSERT_TRUE(Listen().ok());
   EXPECT_TRUE(Psql("status", password_).ok());
   EXPECT_TRUE(Psql("status", compute_password_, "compute").ok());
 }
@@ -172,7 +247,7 @@ TEST_F(TcpAuth, APasswordFileOthersMayReadStopsThePageServer) {
 TEST_F(TcpAuth, ARepositoryWithoutAComputePasswordGetsOneAtStart) {
   const std::string path = env_.repo() + "/compute-password";
   ASSERT_EQ(::unlink(path.c_str()), 0);
-  Listen();
+  ASSERT_TRUE(Listen().ok());
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);

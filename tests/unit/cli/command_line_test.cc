@@ -90,6 +90,14 @@ TEST(CommandLine, RemoteMountsNameThePageServer) {
       << "read-only mounts are local";
 }
 
+TEST(CommandLine, RemoteCommandsTakeTheCaToTrust) {
+  const char* url = "postgresql://zenith@pages:6400";
+  EXPECT_EQ(CommandOf<MountCmd>(Parse({"mount", "main", "/tmp/d", "--pageserver", url, "--ca", "/x/ca.crt"})).ca, "/x/ca.crt");
+  EXPECT_EQ(CommandOf<StartCmd>(Parse({"start", "main", "--pageserver", url, "--ca", "/x/ca.crt"})).ca, "/x/ca.crt");
+  EXPECT_EQ(CommandOf<StopCmd>(Parse({"stop", "main", "--pageserver", url, "--ca", "/x/ca.crt"})).ca, "/x/ca.crt");
+  EXPECT_FALSE(Parse({"mount", "main", "/tmp/d", "--ca", "/x/ca.crt"}).invocation.has_value()) << "--ca only with --pageserver";
+}
+
 TEST(CommandLine, TheRepositoryOptionGoesBeforeTheCommand) {
   auto p = Parse({"--repo", "/srv/repo/.zenith", "status"});
   ASSERT_TRUE(p.invocation.has_value());

@@ -1,7 +1,9 @@
 // Hostile and broken clients on a raw socket: random bytes, absurd lengths,
 // truncated and unknown messages, silent clients, clients that vanish
-// mid-stream, and a seeded fuzzer over mutated valid streams. After each, the
-// server must still serve a fresh libpq connection.
+// mid-stream, and a seeded fuzzer over mutated valid streams, also on the
+// password-protected TLS endpoint (garbage instead of a TLS handshake, and
+// mutated startup and SCRAM messages inside TLS). After each, the server must
+// still serve a fresh libpq connection.
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -9,6 +11,8 @@
 
 #include "pageserver/pq_message.h"
 #include "tests/unit/pageserver/pq_test_support.h"
+#include "tests/unit/pageserver/scram_client.h"
+#include "tests/unit/pageserver/tls_test_support.h"
 
 namespace zenith::pageserver::testing {
 namespace {
@@ -321,6 +325,73 @@ TEST(PqFuzz, MutatedStreamsNeverBreakTheServer) {
   std::cout << "fuzz: " << served << " rounds served, " << rejected << " rejected as FATAL\n";
   EXPECT_GT(served, 60);
   EXPECT_GT(rejected, 30);
+}
+
+// ---- The TLS endpoint with a password ----------------------------------------
+
+TEST(PqFuzzTls, GarbageInsteadOfAHandshakeNeverHurtsTheServer) {
+  TlsTestServer server([](PqServerOptions& o) { o.startup_timeout = 2s; });
+  ASSERT_TRUE(server.Start().ok());
+  std::mt19937 rng(1805);
+  for (int round = 0; round < 60; ++round) {
+    TlsRawClient raw(server.port());
+    ASSERT_TRUE(raw.connected()) << "round " << round;
+    ASSERT_TRUE(raw.RequestTls()) << "round " << round;
+    std::string bytes(1 + rng() % 600, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    // Every other round looks like a TLS handshake record, to get into the parser.
+    if (round % 2 == 1) bytes = std::string("\x16\x03\x01", 3) + Be16(static_cast<uint16_t>(bytes.size())) + bytes;
+    raw.SendRaw(bytes);
+    EXPECT_TRUE(raw.ClosedWithin(3s)) << "round " << round << ": a broken handshake must end the connection";
+  }
+  EXPECT_TRUE(FreshConnectionWorks(server.ConnInfo("sslmode=verify-full channel_binding=require")));
+  EXPECT_TRUE(server.test_server().WaitIdle(5s));
+}
+
+// The first messages of a client that chose SCRAM-SHA-256-PLUS (or not).
+std::string ScramStart(bool plus, const std::string& client_first_bare) {
+  const std::string startup = StartupPacket({{"user", "zenith"}, {"database", "zenith"}});
+  return startup + (plus ? SaslInitialResponseMsg(kScramSha256Plus, "p=tls-server-end-point,," + client_first_bare)
+                         : SaslInitialResponseMsg(kScramSha256, "n,," + client_first_bare));
+}
+
+TEST(PqFuzzTls, MutatedStartupAndScramMessagesInsideTlsNeverBreakTheServer) {
+  TlsTestServer server([](PqServerOptions& o) { o.startup_timeout = 1s; });
+  ASSERT_TRUE(server.Start().ok());
+  std::mt19937 rng(20261204);
+  const std::string bare = "n=,r=fyko+d2lbbFgONRv9qkxdawL";
+  int continued = 0;  // rounds that reached the server's SCRAM challenge
+  int refused = 0;    // rounds ended with a FATAL error
+  for (int round = 0; round < 120; ++round) {
+    TlsRawClient raw(server.port());
+    ASSERT_TRUE(raw.RequestTls() && raw.Handshake(server.certs().ca_file())) << "round " << round;
+    const bool plus = round % 2 == 0;
+    const bool mutate_first = round % 3 == 0;
+    raw.Send(mutate_first ? Mutate(ScramStart(plus, bare), rng) : ScramStart(plus, bare));
+    std::vector<BackendMessage> reply = raw.ReadMessages(50ms, 2s);
+    const BackendMessage* challenge = nullptr;
+    for (const auto& m : reply) {
+      if (m.type == 'R' && m.body.size() > 4 && m.body.substr(0, 4) == Be32(11)) challenge = &m;
+    }
+    if (challenge != nullptr && !mutate_first) {
+      ++continued;
+      // A client-final with a right proof, bound (or not) as the header said, then mangled.
+      const std::string server_first = challenge->body.substr(4);
+      const std::string final = ScramClientFinal(kTlsPassword, bare, server_first, plus ? "p=tls-server-end-point,," : "n,,");
+      raw.Send(Mutate(Message('p', final), rng));
+      reply = raw.ReadMessages(50ms, 2s);
+    }
+    refused += !reply.empty() && reply.back().type == 'E' && ErrorField(reply.back(), 'S') == "FATAL";
+    if (round % 40 == 39) {
+      ASSERT_TRUE(FreshConnectionWorks(server.ConnInfo("sslmode=verify-full channel_binding=require")))
+          << "after round " << round;
+    }
+  }
+  EXPECT_TRUE(FreshConnectionWorks(server.ConnInfo("sslmode=verify-full channel_binding=require")));
+  EXPECT_TRUE(server.test_server().WaitIdle(10s)) << "every fuzzed connection ends once its client is gone";
+  std::cout << "tls fuzz: " << continued << " rounds reached the SCRAM challenge, " << refused << " refused as FATAL\n";
+  EXPECT_GT(continued, 40);
+  EXPECT_GT(refused, 20);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "tests/harness/subprocess.h"
 #include "tests/harness/test_env.h"
 #include "tests/unit/pageserver/pq_test_support.h"
+#include "tests/unit/pageserver/tls_test_support.h"
 
 namespace zenith::pageserver::testing {
 namespace {
@@ -535,10 +536,19 @@ TEST(PqServerLifecycle, ReplacesAStaleSocketButNotALiveOneOrAFile) {
   EXPECT_TRUE(S_ISREG(st.st_mode));
 }
 
-TEST(PqServerLifecycle, TcpListenerDeclinesSslAndServes) {
+TEST(PqServerLifecycle, PlainTcpListensOnlyWhenAllowedByName) {
+  TestServer refused([](PqServerOptions& o) {
+    o.unix_socket_path.clear();
+    o.tcp_port = 0;
+  });
+  Status s = refused.Start();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("TLS"), std::string::npos) << s.ToString();
+
   TestServer server([](PqServerOptions& o) {
     o.unix_socket_path.clear();
     o.tcp_port = 0;
+    o.allow_plain_tcp = true;
   });
   ASSERT_TRUE(server.Start().ok());
   ASSERT_TRUE(server.server().tcp_port().has_value());
@@ -547,6 +557,73 @@ TEST(PqServerLifecycle, TcpListenerDeclinesSslAndServes) {
   EXPECT_TRUE(FreshConnectionWorks(base + "sslmode=prefer"));  // SSLRequest, 'N', then plain text
   PgConn required = Connect(base + "sslmode=require");
   EXPECT_EQ(PQstatus(required.get()), CONNECTION_BAD);
+}
+
+// ---- TLS ---------------------------------------------------------------------
+
+TEST(PqServerTls, VerifiedTlsWithChannelBindingServesTheProtocol) {
+  TlsTestServer server;
+  ASSERT_TRUE(server.Start().ok());
+  // channel_binding=require: libpq fails unless SCRAM-SHA-256-PLUS was
+  // offered, chosen and its server signature verified.
+  PgConn conn = Connect(server.ConnInfo("sslmode=verify-full channel_binding=require"));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  EXPECT_EQ(PQsslInUse(conn.get()), 1);
+  const char* protocol = PQsslAttribute(conn.get(), "protocol");
+  ASSERT_NE(protocol, nullptr);
+  EXPECT_TRUE(std::string(protocol) == "TLSv1.2" || std::string(protocol) == "TLSv1.3") << protocol;
+  EXPECT_TRUE(EchoWorks(conn.get()));
+  // Large replies and COPY go through TLS records as they went through the socket.
+  PgResult big = Exec(conn.get(), "big 3000000");
+  ASSERT_EQ(PQresultStatus(big.get()), PGRES_TUPLES_OK) << PQerrorMessage(conn.get());
+  EXPECT_EQ(std::string(PQgetvalue(big.get(), 0, 0)).size(), 3000000u);
+  EXPECT_TRUE(EchoWorks(conn.get(), "after"));
+  // Without channel binding (SCRAM-SHA-256, as older clients do) it still works.
+  EXPECT_TRUE(FreshConnectionWorks(server.ConnInfo("sslmode=verify-full channel_binding=disable")));
+  PgConn wrong = Connect(server.ConnInfo("sslmode=verify-full channel_binding=require password=nope"));
+  EXPECT_EQ(PQstatus(wrong.get()), CONNECTION_BAD);
+  EXPECT_NE(std::string(PQerrorMessage(wrong.get())).find("password authentication failed"), std::string::npos)
+      << PQerrorMessage(wrong.get());
+}
+
+TEST(PqServerTls, PlainTcpIsRefusedUnlessAllowed) {
+  TlsTestServer server;
+  ASSERT_TRUE(server.Start().ok());
+  PgConn plain = Connect(server.ConnInfo("sslmode=disable"));
+  EXPECT_EQ(PQstatus(plain.get()), CONNECTION_BAD);
+  const std::string error = PQerrorMessage(plain.get());
+  EXPECT_NE(error.find("the page server requires TLS: connect with sslmode=verify-full sslrootcert=.zenith/ca.crt"),
+            std::string::npos)
+      << error;
+  // The refusal comes before any password exchange: nothing in clear.
+  EXPECT_EQ(error.find("password"), std::string::npos) << error;
+  EXPECT_TRUE(server.test_server().WaitIdle(5s));
+
+  TlsTestServer allowing([](PqServerOptions& o) { o.allow_plain_tcp = true; });
+  ASSERT_TRUE(allowing.Start().ok());
+  EXPECT_TRUE(FreshConnectionWorks(allowing.ConnInfo("sslmode=disable")));
+  EXPECT_TRUE(FreshConnectionWorks(allowing.ConnInfo("sslmode=verify-full channel_binding=require")));
+}
+
+TEST(PqServerTls, AClientTrustingAnotherCaRefusesTheServer) {
+  TlsTestServer server;
+  ASSERT_TRUE(server.Start().ok());
+  TestCertificates other;
+  PgConn conn = Connect(server.ConnInfo("sslmode=verify-ca sslrootcert=" + other.ca_file()));
+  EXPECT_EQ(PQstatus(conn.get()), CONNECTION_BAD);
+  EXPECT_NE(std::string(PQerrorMessage(conn.get())).find("certificate verify failed"), std::string::npos)
+      << PQerrorMessage(conn.get());
+  EXPECT_TRUE(FreshConnectionWorks(server.ConnInfo()));
+}
+
+TEST(PqServerTls, TheUnixSocketStillDeclinesSsl) {
+  TlsTestServer server;
+  ASSERT_TRUE(server.Start().ok());
+  RawClient raw(server.test_server().socket_path());
+  ASSERT_TRUE(raw.Send(Be32(8) + Be32(pq::kSslRequestCode)));
+  EXPECT_EQ(raw.Read(1s, 2s), "N");
+  ASSERT_TRUE(raw.Startup());
+  EXPECT_TRUE(FreshConnectionWorks(server.test_server().ConnInfo()));
 }
 
 }  // namespace

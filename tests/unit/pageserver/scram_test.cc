@@ -1,8 +1,11 @@
 // SCRAM-SHA-256 (pageserver/scram.h): RFC 7677's example exchange, byte for
-// byte; wrong passwords and malformed messages are refused.
+// byte; wrong passwords and malformed messages are refused; channel binding
+// (SCRAM-SHA-256-PLUS, tls-server-end-point) holds only for this channel.
 #include "pageserver/scram.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/unit/pageserver/scram_client.h"
 
 namespace zenith::pageserver {
 namespace {
@@ -57,6 +60,78 @@ TEST(Scram, MalformedOrOutOfOrderMessagesAreProtocolErrors) {
     ASSERT_TRUE(ex.ClientFirst(kClientFirst).ok());
     EXPECT_EQ(ex.ClientFinal(bad).status().code(), StatusCode::kProtocol) << bad;
   }
+}
+
+TEST(Scram, TheTestClientComputesRfc7677sProof) {
+  // The helper the binding tests below use, checked against the RFC.
+  EXPECT_EQ(testing::ScramClientFinal("pencil", kClientFirst.substr(3), kServerFirst, "n,,"), kClientFinal);
+}
+
+// A certificate hash as the TLS layer gives it (32 bytes for SHA-256).
+const std::string kBinding(32, '\x5a');
+const std::string kPlusHeader = "p=tls-server-end-point,,";
+
+TEST(ScramPlus, BindingToThisChannelIsAccepted) {
+  const ScramVerifier v = Pencil();
+  ScramExchange ex(v, std::string(kServerNonce), ScramChannel{kBinding, /*plus=*/true});
+  const std::string bare = std::string(kClientFirst.substr(3));
+  auto first = ex.ClientFirst(kPlusHeader + bare);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto final = ex.ClientFinal(testing::ScramClientFinal("pencil", bare, *first, kPlusHeader + kBinding));
+  EXPECT_TRUE(final.ok()) << final.status().ToString();
+}
+
+TEST(ScramPlus, BindingDataOfAnotherChannelIsRefused) {
+  // A client that talks TLS to a relay binds to the relay's certificate: its
+  // proof is right, the binding is not ours.
+  const ScramVerifier v = Pencil();
+  const std::string bare = std::string(kClientFirst.substr(3));
+  for (const std::string& cbind : {kPlusHeader + std::string(32, '\x00'), kPlusHeader + kBinding.substr(1),
+                                   kPlusHeader, std::string("n,,"), std::string("n,,") + kBinding}) {
+    ScramExchange ex(v, std::string(kServerNonce), ScramChannel{kBinding, true});
+    auto first = ex.ClientFirst(kPlusHeader + bare);
+    ASSERT_TRUE(first.ok());
+    auto final = ex.ClientFinal(testing::ScramClientFinal("pencil", bare, *first, cbind));
+    EXPECT_EQ(final.status().code(), StatusCode::kProtocol) << Base64Encode(cbind);
+    EXPECT_NE(final.status().message().find("channel binding check failed"), std::string::npos)
+        << final.status().ToString();
+  }
+}
+
+TEST(ScramPlus, Gs2HeadersMustFitTheChosenMechanism) {
+  const ScramVerifier v = Pencil();
+  const std::string bare = "n=,r=abc";
+  struct Case {
+    ScramChannel channel;
+    std::string header;
+    bool ok;
+  };
+  const std::vector<Case> cases = {
+      {{kBinding, true}, kPlusHeader, true},
+      {{kBinding, true}, "n,,", false},                   // -PLUS chosen, no binding
+      {{kBinding, true}, "p=tls-unique,,", false},        // another binding type
+      {{kBinding, false}, "n,,", true},                   // SCRAM-SHA-256 over TLS
+      {{kBinding, false}, "y,,", false},                  // the client thinks we cannot bind: a downgrade
+      {{kBinding, false}, kPlusHeader, false},            // binding without -PLUS
+      {{"", false}, "y,,", true},                         // no TLS: "y" is right
+      {{"", false}, kPlusHeader, false},
+      {{kBinding, true}, "p=tls-server-end-point,a=x,", false},  // an authorization identity
+  };
+  for (const Case& c : cases) {
+    ScramExchange ex(v, "", c.channel);
+    EXPECT_EQ(ex.ClientFirst(c.header + bare).ok(), c.ok) << c.header << " plus=" << c.channel.plus;
+  }
+}
+
+TEST(ScramPlus, WithoutBindingTheHeaderIsStillChecked) {
+  // c= must repeat the client's own gs2 header: "y,," answered with "n,,".
+  const ScramVerifier v = Pencil();
+  ScramExchange ex(v, std::string(kServerNonce));
+  const std::string bare = std::string(kClientFirst.substr(3));
+  auto first = ex.ClientFirst("y,," + bare);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(ex.ClientFinal(testing::ScramClientFinal("pencil", bare, *first, "n,,")).status().code(),
+            StatusCode::kProtocol);
 }
 
 TEST(Scram, Base64RoundTripsAndRefusesGarbage) {

@@ -1,0 +1,30 @@
+// What zenith's own clients require of a connection to a page server over
+// TCP (docs/design.md §2): TLS with a verified certificate and SCRAM with
+// channel binding, so pages, WAL and the password never cross the network in
+// clear, and no password goes out in clear or as MD5. A Unix-socket
+// connection string is left as it is.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace zenith::pageserver {
+
+// `conninfo` (key=value or a postgresql:// URI) as a key=value string that
+// libpq connects with safely over TCP:
+//   sslmode          verify-full, or verify-ca when the host is an IP
+//                    address; a user's verify-ca or verify-full is kept
+//   channel_binding  require
+//   sslrootcert      `ca_file` when given and the string names none (else
+//                    libpq's PGSSLROOTCERT or ~/.postgresql/root.crt)
+// Both are written out, so PGSSLMODE and PGCHANNELBINDING cannot weaken
+// them. InvalidArgument for a string libpq cannot parse, or one that asks for
+// less: sslmode disable, allow, prefer or require, channel_binding disable or
+// prefer. A connection string for a Unix socket comes back unchanged.
+Result<std::string> SecurePageServerConnInfo(std::string_view conninfo, const std::string& ca_file = "");
+
+}  // namespace zenith::pageserver
