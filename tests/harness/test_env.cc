@@ -24,4 +24,9 @@ std::string CurrentUserName() {
 }
 bool RunningAsRoot() { return geteuid() == 0; }
 
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
 }  // namespace zenith::testing

@@ -14,5 +14,8 @@ std::string PgBin(const std::string& name);
 std::string CurrentUserName();
 // True when running as root: PostgreSQL refuses to start then.
 bool RunningAsRoot();
+// True in CI (CI=true), where a test that needs the second OS user must
+// fail rather than skip when it is missing.
+bool InCi();
 
 }  // namespace zenith::testing

@@ -23,11 +23,6 @@ std::string OtherUserName() {
   return u != nullptr && *u ? u : "zenith-remote";
 }
 
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
-
 class InitAuth : public ::testing::Test {
  protected:
   InitAuth() : env_(dir_) {}

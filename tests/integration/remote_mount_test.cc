@@ -94,10 +94,12 @@ class RemoteMount : public ::testing::Test {
   void SetUp() override {
     ASSERT_FALSE(RunningAsRoot()) << "run the tests with tests/run.sh";
     if (!RunCommand({"sudo", "-n", "-u", user_, "true"}, {.cwd = "/"}).ok()) {
+      ASSERT_FALSE(InCi()) << "this test needs to run commands as " << user_ << " through sudo (tests/run.sh sets it up)";
       GTEST_SKIP() << "this test needs to run commands as " << user_ << " through sudo; tests/run.sh, run as root, "
                    << "sets that up";
     }
     if (!AsRemote({"test", "-x", ZenithProgram()}).ok()) {
+      ASSERT_FALSE(InCi()) << user_ << " cannot run " << ZenithProgram();
       GTEST_SKIP() << user_ << " cannot run " << ZenithProgram() << " (the build directory is not readable)";
     }
     ASSERT_TRUE(env_.MustZenith({"init"}).ok());
