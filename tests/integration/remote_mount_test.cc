@@ -527,11 +527,11 @@ std::string PercentEncoded(const std::string& s) {
 // arguments (anyone may read /proc/PID/cmdline), nor do logs or messages.
 TEST_F(RemoteMount, APasswordInTheUrlReachesNoProcessArgumentsAndNoMessage) {
   auto url_with = [&](const std::string& password) {
-    return "postgresql://zenith:" + PercentEncoded(password) + "@127.0.0.1:" + std::to_string(ps_port_);
+    return "postgresql://compute:" + PercentEncoded(password) + "@127.0.0.1:" + std::to_string(ps_port_);
   };
   const std::map<std::string, std::string> no_password = {{"PGPASSFILE", "/dev/null"}, {"HOME", remote_dir_}};
   RunResult mount = AsRemote({ZenithProgram(), "mount", "main", Remote("m"), "--pageserver", url_with(password_),
-                              "--scratch", Remote("m.scratch")},
+                              "--scratch", Remote("m.scratch"), "--ca", Remote("ca.crt")},
                              no_password);
   ASSERT_TRUE(mount.ok()) << mount.Describe();
   const pid_t fs = FsDaemonOf(Remote("m"));
@@ -545,10 +545,13 @@ TEST_F(RemoteMount, APasswordInTheUrlReachesNoProcessArgumentsAndNoMessage) {
   EXPECT_EQ(Sql(pg_port_, "create table t (v int); insert into t values (7); select v from t"), "7\n");
 
   RunResult wrong = AsRemote({ZenithProgram(), "mount", "main", Remote("bad"), "--pageserver",
-                              url_with(password_ + "x"), "--scratch", Remote("bad.scratch")},
+                              url_with(password_ + "x"), "--scratch", Remote("bad.scratch"), "--ca", Remote("ca.crt")},
                              no_password);
   EXPECT_FALSE(wrong.ok());
-  RunResult stop = AsRemote({ZenithProgram(), "stop", "nosuchbranch", "--pageserver", url_with(password_)}, no_password);
+  EXPECT_NE(wrong.err.find("password authentication failed"), std::string::npos) << wrong.Describe();
+  RunResult stop = AsRemote(
+      {ZenithProgram(), "stop", "nosuchbranch", "--pageserver", url_with(password_), "--ca", Remote("ca.crt")},
+      no_password);
   EXPECT_FALSE(stop.ok());
   const std::string fs_log = AsRemote({"cat", Remote("m.scratch") + ".log"}).out;
   EXPECT_NE(fs_log.find("mounted"), std::string::npos) << fs_log;

@@ -40,8 +40,10 @@
 #include "pageserver/import.h"
 #include "pageserver/page_service.h"
 #include "pageserver/pq_server.h"
+#include "pageserver/pq_transport.h"
 #include "pageserver/repository.h"
 #include "pageserver/tcp_users.h"
+#include "pageserver/tls_certs.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -111,7 +113,8 @@ class InProcessServer {
   // (StartWithTcp only).
   std::string TcpConnInfo(const std::string& user, const std::string& password) const {
     return "host=127.0.0.1 port=" + std::to_string(server_->tcp_port().value_or(0)) + " user='" + user +
-           "' password='" + password + "' dbname=zenith connect_timeout=10";
+           "' password='" + password + "' dbname=zenith connect_timeout=10 sslmode=verify-full sslrootcert='" +
+           RepoLayout{root_}.ca_cert() + "'";
   }
 
  private:
@@ -133,10 +136,17 @@ class InProcessServer {
       ZENITH_ASSIGN_OR_RETURN(TcpUsers users, LoadTcpUsers(RepoLayout{root}, /*listening=*/true));
       pq.tcp_port = 0;
       pq.tcp_users = std::make_shared<const TcpUsers>(std::move(users));
+      // TLS as `zenith pageserver start --listen` serves it; plain TCP too,
+      // for the tests that speak the protocol by hand (RawClient).
+      ZENITH_RETURN_IF_ERROR(EnsureRepositoryCertificate(RepoLayout{root}, "127.0.0.1"));
+      ZENITH_ASSIGN_OR_RETURN(pq.tcp_tls,
+                              TlsServerContext::Load(RepoLayout{root}.server_cert(), RepoLayout{root}.server_key()));
+      pq.allow_plain_tcp = true;
     }
     s->server_ = std::make_unique<PqServer>(pq, MakePageServiceCommands(*s->repo_, options));
     ZENITH_RETURN_IF_ERROR(s->server_->Start());
     s->conninfo_ = PageServerConnString(root, kServerPort);
+    s->root_ = root;
     return s;
   }
 
@@ -144,6 +154,7 @@ class InProcessServer {
   std::unique_ptr<History> history_;
   std::unique_ptr<PqServer> server_;
   std::string conninfo_;
+  std::string root_;
 };
 
 // ---- Commands --------------------------------------------------------------
