@@ -19,6 +19,9 @@ PACKAGES=(
   postgresql-contrib                    # pg_amcheck's amcheck extension (PG15 ships it in postgresql-15)
   procps psmisc util-linux              # pkill, fuser, runuser in the tests
   sudo                                  # the remote-mount test runs its compute as another user
+  libcurl4-openssl-dev                  # HTTP of the S3 client (pageserver/s3/)
+  ceph-mon ceph-osd ceph-mgr radosgw uuid-runtime  # a real S3 service for tests (mount_helpers/ceph-rgw.sh)
+  s3cmd curl                            # an independent S3 client in tests and benchmarks
 )
 
 if [ "$(id -u)" -ne 0 ]; then
