@@ -11,6 +11,10 @@
 # remote-mount test runs its compute as that user, who cannot read the
 # repository (the test skips where this is not set up).
 #
+# It also starts a single-node Ceph RGW as the test user for the object
+# storage tests (mount_helpers/ceph-rgw.sh; about 20 s, in parallel with the
+# build, and about 450 MB of memory), and stops it at the end.
+#
 # Environment: ZENITH_TEST_USER (default zenith-test), ZENITH_SKIP_SANITIZE=1
 # to skip the sanitizer pass, CTEST_ARGS for extra ctest arguments.
 set -euo pipefail
@@ -61,11 +65,33 @@ if [ -z "${ZENITH_SKIP_SANITIZE:-}" ]; then
   cmake -S . -B build-sanitize -DZENITH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
   # Only what the unit tests need: the programs and integration tests are
   # built (and tested) once, in the normal pass below.
-  cmake --build build-sanitize -j"$JOBS" --target common_unit_tests pageserver_unit_tests fs_unit_tests cli_unit_tests
+  cmake --build build-sanitize -j"$JOBS" --target common_unit_tests pageserver_unit_tests fs_unit_tests cli_unit_tests s3_unit_tests
   ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-sanitize -L unit --output-on-failure -j"$JOBS" ${CTEST_ARGS:-}
 fi
 
 echo "== all tests"
+# A real S3 service (Ceph RGW, mount_helpers/ceph-rgw.sh) for the object
+# storage tests, started while the build runs and stopped at exit. Tests find
+# its settings through ZENITH_TEST_S3_ENV; without it they skip, or fail
+# when CI=true.
+free_port() {
+  local p
+  for p in $(seq 17480 10 17980); do
+    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/$((p + 1))) 2>/dev/null ||
+      { echo "$p"; return; }
+  done
+}
+S3_DIR=$TMPDIR/ceph-rgw-$$
+trap '"$SRC/mount_helpers/ceph-rgw.sh" stop "$S3_DIR" >/dev/null 2>&1; rm -rf "$S3_DIR"' EXIT
+"$SRC/mount_helpers/ceph-rgw.sh" start "$S3_DIR" "$(free_port)" >"$TMPDIR/ceph-rgw-$$.out" 2>&1 &
+S3_PID=$!
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
+if wait "$S3_PID"; then
+  export ZENITH_TEST_S3_ENV=$S3_DIR/s3.env
+else
+  echo "run.sh: the Ceph RGW did not start; the S3 tests will skip (or fail in CI):" >&2
+  cat "$TMPDIR/ceph-rgw-$$.out" >&2
+fi
+rm -f "$TMPDIR/ceph-rgw-$$.out"
 ctest --test-dir build --output-on-failure -j"$JOBS" ${CTEST_ARGS:-}
