@@ -12,7 +12,7 @@ namespace {
 struct Values {
   std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
       start_branch, stop_branch, ps_action, ps_listen, pageserver, mount_scratch, ca;
-  std::string init_from_datadir, init_from_server, init_auth = "peer-scram";
+  std::string init_from_datadir, init_from_server, init_auth = "peer-scram", init_remote;
   bool branch_verbose = false, mount_read_only = false;
   std::vector<std::string> pg_ctl_args;
 };
@@ -39,6 +39,10 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
       ->check(CLI::IsMember({"peer-scram", "trust"}))
       ->excludes(from_datadir)
       ->excludes(from_server);
+  s.init->add_option("--remote", v.init_remote,
+                     "s3://BUCKET/PREFIX: keep the repository in this S3 bucket too (an empty prefix; endpoint, region "
+                     "and keys as AWS's tools take them: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and "
+                     "AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials)");
   s.branch = app.add_subcommand(
       "branch", "list branches (-v: with sizes), create NEW from PARENT[@LSN], or `delete` NAME");
   s.branch->add_option("name", v.branch_name, "the new branch (or `delete`)");
@@ -100,7 +104,7 @@ Result<Command> BranchCommand(const Values& v) {
 }
 
 Result<Command> Chosen(const Subcommands& s, const Values& v) {
-  if (s.init->parsed()) return Command{InitCmd{v.init_from_datadir, v.init_from_server, v.init_auth == "trust"}};
+  if (s.init->parsed()) return Command{InitCmd{v.init_from_datadir, v.init_from_server, v.init_auth == "trust", v.init_remote}};
   if (s.branch->parsed()) return BranchCommand(v);
   if (s.gc->parsed()) return Command{GcCmd{v.gc_window}};
   if (s.mount->parsed()) {

@@ -17,6 +17,7 @@ struct InitCmd {
   std::string from_datadir;  // "" = a fresh initdb
   std::string from_server;   // a running server's connection string, or ""
   bool trust = false;        // a fresh initdb's pg_hba.conf: trust, not peer and scram-sha-256
+  std::string remote;        // s3://BUCKET/PREFIX: the repository's durable home, or ""
 };
 struct BranchListCmd {
   bool verbose = false;

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/mountpoint.h"
+#include "cli/object_storage.h"
 #include "cli/process.h"
 #include "cli/repo_context.h"
 #include "common/file_util.h"
@@ -55,12 +56,10 @@ int Fail(const std::string& message) {
   return kExitFailure;
 }
 
-int CmdInit(const GlobalOptions& g, const InitCmd& how) {
-  if (geteuid() == 0) {
-    return Fail("cannot run as root: PostgreSQL refuses to run as root; run zenith as an unprivileged user");
-  }
-  const std::string repo = ResolveRepoPath(g.repo);
-  if (PathExists(repo)) return Fail("a zenith repository already exists in " + Display(g, repo));
+namespace {
+
+// `zenith init` without --remote: the local repository.
+int InitLocal(const GlobalOptions& g, const InitCmd& how, const std::string& repo) {
   if (!how.from_datadir.empty()) {
     const std::string source = AbsolutePath(how.from_datadir);
     if (Status s = CreateWithPageServer(repo, {"--create-from", source}); !s.ok()) {
@@ -108,6 +107,27 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how) {
   IgnoreError(RemoveTree(temp));
   if (!s.ok()) return Fail("could not create the repository: " + s.message());
   std::printf("new zenith repository was created in %s\n", Display(g, repo).c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+int CmdInit(const GlobalOptions& g, const InitCmd& how) {
+  if (geteuid() == 0) {
+    return Fail("cannot run as root: PostgreSQL refuses to run as root; run zenith as an unprivileged user");
+  }
+  const std::string repo = ResolveRepoPath(g.repo);
+  if (PathExists(repo)) return Fail("a zenith repository already exists in " + Display(g, repo));
+  if (how.remote.empty()) return InitLocal(g, how, repo);
+  // Everything the bucket can refuse is asked before anything is made here.
+  auto remote = PrepareRemote(how.remote);
+  if (!remote.ok()) return Fail("cannot use " + how.remote + ": " + remote.status().message());
+  if (int code = InitLocal(g, how, repo); code != kExitOk) return code;
+  if (Status s = ClaimRemote(repo, *remote); !s.ok()) {
+    IgnoreError(RemoveTree(repo));
+    return Fail("could not make " + how.remote + " the repository's remote (nothing was kept here): " + s.message());
+  }
+  std::printf("its remote is %s\n", remote->url.ToString().c_str());
   return kExitOk;
 }
 

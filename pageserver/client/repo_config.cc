@@ -52,6 +52,9 @@ std::string RepoConfig::ToJson() const {
     j["tls_key"] = tls_key;
   }
   if (allow_plain_tcp) j["allow_plain_tcp"] = true;
+  if (!remote.url.empty()) {
+    j["remote"] = {{"url", remote.url}, {"endpoint", remote.endpoint}, {"region", remote.region}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -77,6 +80,11 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
       auto h = HistoryFromJson(j["history"]);
       if (!h.ok()) return h.status().WithContext("repository config");
       c.history = *h;
+    }
+    if (j.contains("remote")) {
+      const auto& r = j.at("remote");
+      if (!r.is_object()) return Corruption("repository config: remote is not an object");
+      c.remote = {r.at("url").get<std::string>(), r.value("endpoint", ""), r.value("region", "")};
     }
   } catch (const std::exception& e) {
     return Corruption(std::string("repository config is incomplete: ") + e.what());

@@ -25,6 +25,17 @@ struct HistoryConfig {
   bool operator==(const HistoryConfig&) const = default;
 };
 
+// Where the repository's durable home is (docs/design.md §12): set by
+// `zenith init --remote`, in the config file as "remote": {"url": ...}. Never
+// a key: those come from the environment or ~/.aws/credentials.
+struct RemoteConfig {
+  std::string url;       // "s3://BUCKET/PREFIX"; "" = no remote
+  std::string endpoint;  // "http://host:port" of the S3 service
+  std::string region;
+
+  bool operator==(const RemoteConfig&) const = default;
+};
+
 struct RepoConfig {
   int format = 1;
   uint64_t system_id = 0;         // the one PostgreSQL system of this repository
@@ -43,6 +54,7 @@ struct RepoConfig {
   // Off: they get FATAL 28000 telling them to use TLS.
   bool allow_plain_tcp = false;
   HistoryConfig history;
+  RemoteConfig remote;
 
   std::string ToJson() const;
   // Corruption with a clear message for unreadable or incomplete JSON.

@@ -64,6 +64,9 @@ struct RepoLayout {
   // The TCP endpoint's certificate when the config names none.
   std::string server_cert() const { return root + "/server.crt"; }
   std::string server_key() const { return root + "/server.key"; }
+  // With a remote: the generation this repository claimed in the bucket
+  // (docs/design.md §12), decimal.
+  std::string generation_file() const { return root + "/generation"; }
   // libpq's host= for the Unix socket: the directory holding .s.PGSQL.<port>.
   std::string socket_dir() const { return root; }
   std::string socket_path(int port) const { return root + "/.s.PGSQL." + std::to_string(port); }
