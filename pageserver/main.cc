@@ -29,6 +29,7 @@
 #include "pageserver/client/server_launcher.h"
 #include "pageserver/backup_import.h"
 #include "pageserver/history.h"
+#include "pageserver/layer_uploader.h"
 #include "pageserver/import.h"
 #include "pageserver/page_service.h"
 #include "pageserver/pq_server.h"
@@ -105,6 +106,9 @@ Status ConfigureTcp(const RepoConfig& config, const RepoLayout& layout, PqServer
   return Status::Ok();
 }
 
+// How often the page server looks for layers to upload to the remote.
+constexpr std::chrono::milliseconds kLayerUploadPeriod{1000};
+
 int Serve(const std::string& root) {
   auto repo = Repository::Open(root);
   if (!repo.ok()) {
@@ -153,11 +157,19 @@ int Serve(const std::string& root) {
     return 1;
   }
   history.Start();
+  // Local work goes on without the remote: an error here is logged, not fatal.
+  auto uploader = MakeLayerUploader(layout, config.remote.url, config.remote.endpoint, config.remote.region);
+  if (!uploader.ok()) {
+    spdlog::error("layers will not be uploaded: {}", uploader.status().message());
+  } else if (*uploader) {
+    (*uploader)->Start(kLayerUploadPeriod);
+  }
   spdlog::info("page server {} serving {} on {}", getpid(), root, options.unix_socket_path);
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received signal {}, stopping", sig);
   history.Stop();  // cancels a compaction or collection in progress, also one a client asked for
+  if (uploader.ok() && *uploader) (*uploader)->Stop();
   server.Stop();
   IgnoreError(RemoveFile(layout.pid_file()));
   return 0;
