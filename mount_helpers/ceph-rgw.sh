@@ -161,6 +161,8 @@ start() {
   [ -e "$DIR/ceph.conf" ] && die "$DIR already holds a cluster; stop it and remove the directory first"
   mkdir -p "$DIR"/{run,log,mon,osd,crash}
   chmod 0700 "$DIR"
+  # A start that fails half-way stops the daemons it did start.
+  trap 'rc=$?; [ $rc -eq 0 ] || { echo "ceph-rgw.sh: start failed; stopping what started" >&2; stop; }' EXIT
   local t0=$SECONDS fsid
   fsid=$(uuidgen)
   write_conf "$DIR" "$port" "$fsid"

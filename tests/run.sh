@@ -13,7 +13,7 @@
 #
 # It also starts a single-node Ceph RGW as the test user for the object
 # storage tests (mount_helpers/ceph-rgw.sh; about 20 s, in parallel with the
-# build, and about 450 MB of memory), and stops it at the end.
+# build, 30 s under load; about 440 MB of memory), and stops it at the end.
 #
 # Environment: ZENITH_TEST_USER (default zenith-test), ZENITH_SKIP_SANITIZE=1
 # to skip the sanitizer pass, CTEST_ARGS for extra ctest arguments.
@@ -82,9 +82,11 @@ free_port() {
   done
 }
 S3_DIR=$TMPDIR/ceph-rgw-$$
-trap '"$SRC/mount_helpers/ceph-rgw.sh" stop "$S3_DIR" >/dev/null 2>&1; rm -rf "$S3_DIR"' EXIT
 "$SRC/mount_helpers/ceph-rgw.sh" start "$S3_DIR" "$(free_port)" >"$TMPDIR/ceph-rgw-$$.out" 2>&1 &
 S3_PID=$!
+# On any exit (a failed build too): let a start in progress finish, then stop.
+trap 'wait "$S3_PID" 2>/dev/null; "$SRC/mount_helpers/ceph-rgw.sh" stop "$S3_DIR" >/dev/null 2>&1;
+      rm -rf "$S3_DIR" "$TMPDIR/ceph-rgw-$$.out"' EXIT
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
 if wait "$S3_PID"; then
