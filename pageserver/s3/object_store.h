@@ -7,7 +7,8 @@
 // says which), kAlreadyExists (PutIfAbsent of a key that exists),
 // kPermissionDenied (bad credentials, a wrong signature, no access),
 // kUnavailable (the endpoint cannot be reached, or answered 5xx / throttled:
-// worth retrying), kProtocol (any other answer). No message holds a secret.
+// worth retrying), kInvalidArgument (the bucket is in another region),
+// kProtocol (any other answer). No message holds a secret.
 //
 // Thread-safety: implementations are safe to call from several threads.
 #pragma once

@@ -73,6 +73,10 @@ Status S3Client::ErrorOf(const HttpResponse& response, std::string_view what, st
     return NotFound("bucket \"" + bucket_ + "\" does not exist at " + settings_.endpoint + "; create it first");
   }
   if (response.status == 404) return NotFound(where + ": no such object" + detail);
+  if (code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" || response.status == 301) {
+    return InvalidArgument(where + ": the bucket is in another region than " + settings_.region + detail +
+                           "; set AWS_REGION (or AWS_ENDPOINT_URL) to the bucket's");
+  }
   if (response.status == 403 || IsAccessError(code)) {
     return PermissionDenied(where + ": access denied" + detail +
                             "; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or ~/.aws/credentials");
