@@ -70,6 +70,10 @@ TEST(LayerUpload, EveryDurableLayerAppearsInTheBucketWithItsBytes) {
     ASSERT_TRUE(got.ok()) << "layer " << layer.name << " is not in the bucket: " << got.status().ToString();
     EXPECT_TRUE(*got == ReadFileToString(layer.path).value()) << key << " differs from " << layer.path;
   }
+  // The page server had the keys in its environment; none reached a file
+  // of the repository (its log included).
+  RunResult grep = RunCommand({"grep", "-rlF", s3env.vars.at("AWS_SECRET_ACCESS_KEY"), env.repo()});
+  EXPECT_EQ(grep.exit_code, 1) << grep.Describe();
 }
 
 }  // namespace
