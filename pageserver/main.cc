@@ -26,6 +26,7 @@
 #include "common/datadir_scan.h"
 #include "common/file_util.h"
 #include "common/progress.h"
+#include "common/rotating_log.h"
 #include "pageserver/client/server_launcher.h"
 #include "pageserver/backup_import.h"
 #include "pageserver/history.h"
@@ -59,6 +60,31 @@ void RaiseFileLimit() {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }
+}
+
+constexpr const char* kLogPattern = "%Y-%m-%d %H:%M:%S.%e [%P] %l: %v";
+
+// When the launcher pointed stderr (and stdout) at the repository's log,
+// keep that file bounded (rotating_log.h); otherwise (a test, a terminal)
+// log as before.
+void RotateTheLog(const RepoLayout& layout, const LimitsConfig& limits) {
+  auto sink = RotatingLogSink::ForFds(layout.log_file(), {STDERR_FILENO, STDOUT_FILENO},
+                                      {limits.log_max_bytes, limits.log_max_files});
+  if (!sink.ok()) return;
+  auto logger = std::make_shared<spdlog::logger>("pageserver", *sink);
+  logger->set_pattern(kLogPattern);
+  logger->set_level(spdlog::default_logger()->level());
+  spdlog::set_default_logger(std::move(logger));
+}
+
+void ApplyLimits(const LimitsConfig& limits, PqServerOptions* options) {
+  options->max_connections = limits.max_connections;
+  options->startup_timeout = std::chrono::seconds(limits.auth_timeout_seconds);
+  options->tcp_limits.max_unauthenticated = limits.max_unauthenticated;
+  options->tcp_limits.max_unauthenticated_per_address = limits.max_unauthenticated_per_address;
+  options->tcp_limits.failed_login_delay_max = std::chrono::seconds(limits.failed_login_delay_max_seconds);
+  options->tcp_idle_timeout = std::chrono::seconds(limits.idle_timeout_seconds);
+  options->tcp_send_timeout = std::chrono::seconds(limits.send_timeout_seconds);
 }
 
 std::string InRepo(const RepoLayout& layout, const std::string& path) {
@@ -116,6 +142,7 @@ int Serve(const std::string& root) {
     return 1;
   }
   const RepoLayout& layout = (*repo)->layout();
+  RotateTheLog(layout, (*repo)->config().limits);
   auto lock = LockRepository(layout);
   if (!lock.ok()) {
     spdlog::error("{}", lock.status().message());
@@ -146,7 +173,7 @@ int Serve(const std::string& root) {
     IgnoreError(RemoveFile(layout.pid_file()));
     return 1;
   }
-  options.max_connections = 1000;
+  ApplyLimits(config.limits, &options);
   History history(**repo, HistoryOptionsFor(config.history));
   PageServiceOptions service;
   service.history = &history;
@@ -237,7 +264,7 @@ int main(int argc, char** argv) {
   app.add_option("--pg-bin-dir", pg_bin_dir, "with --create-from*: PostgreSQL's programs (pg_basebackup, the new config's)");
   CLI11_PARSE(app, argc, argv);
   if (!source.datadir.empty() || !source.conninfo.empty()) return Create(repo, source, pg_bin_dir);
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%P] %l: %v");
+  spdlog::set_pattern(zenith::pageserver::kLogPattern);
   char resolved[PATH_MAX];
   if (realpath(repo.c_str(), resolved) == nullptr) {
     std::fprintf(stderr, "zenith-pageserver: no repository at \"%s\"\n", repo.c_str());

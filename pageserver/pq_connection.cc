@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/byte_io.h"
+#include "common/log_text.h"
 
 namespace zenith::pageserver {
 namespace {
@@ -20,6 +21,9 @@ constexpr size_t kReadChunk = 64 << 10;
 constexpr size_t kFlushThreshold = 256 << 10;
 // Named prepared statements, and named portals, one connection may hold.
 constexpr size_t kMaxNamedObjects = 1000;
+// Bytes of query text and bound arguments the prepared statements and
+// portals of one connection may hold together.
+constexpr size_t kMaxPreparedBytes = 16u << 20;
 constexpr std::string_view kTlsRequiredMessage =
     "the page server requires TLS: connect with sslmode=verify-full sslrootcert=.zenith/ca.crt";
 // How long a last FATAL message may take to go out before the close.
@@ -28,6 +32,11 @@ constexpr std::chrono::milliseconds kFinalFlushLimit{200};
 uint32_t LoadBe32(const char* p) {
   auto b = reinterpret_cast<const uint8_t*>(p);
   return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+}
+
+// "2 s", or "500 ms" when not whole seconds.
+std::string Millis(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + " s" : std::to_string(d.count()) + " ms";
 }
 
 std::string Hex2(uint8_t v) {
@@ -99,12 +108,17 @@ Status PqSocket::BreakOn(PqTransport::Io io) {
   return Break(std::move(io.error), true);
 }
 
-Status PqSocket::Wait(short events) {
+Status PqSocket::Wait(short events, std::optional<Clock::time_point> until) {
+  if (!until || (deadline_ && *deadline_ < *until)) until = deadline_;
   for (;;) {
     int timeout_ms = -1;
-    if (deadline_) {
-      auto left = *deadline_ - Clock::now();
-      if (left <= Clock::duration::zero()) return Break(Timeout("timed out waiting for the client"), false);
+    if (until) {
+      auto left = *until - Clock::now();
+      if (left <= Clock::duration::zero()) {
+        if (until == deadline_) return Break(Timeout("timed out waiting for the client"), false);
+        return Break(Timeout("the client has not read its replies for " + Millis(send_timeout_) + "; closing the connection"),
+                     true);
+      }
       timeout_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(left).count()) + 1;
     }
     pollfd fds[2] = {{transport_.fd(), events, 0}, {stop_.fd(), POLLIN, 0}};
@@ -132,7 +146,9 @@ Status PqSocket::Flush() {
       continue;
     }
     if (io.state == PqTransport::Io::kWait) {
-      result = Wait(io.events);
+      std::optional<Clock::time_point> until;
+      if (send_timeout_.count() > 0) until = Clock::now() + send_timeout_;
+      result = Wait(io.events, until);
       if (!result.ok()) break;
       continue;
     }
@@ -141,6 +157,16 @@ Status PqSocket::Flush() {
   }
   out_.erase(0, sent);
   return result;
+}
+
+bool PqSocket::Pause(std::chrono::milliseconds pause) {
+  auto until = Clock::now() + pause;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left <= 0) return !stop_.signaled();
+    pollfd stop = {stop_.fd(), POLLIN, 0};
+    if (::poll(&stop, 1, static_cast<int>(left) + 1) > 0) return false;
+  }
 }
 
 Status PqSocket::StartTls(const TlsServerContext& context) {
@@ -346,7 +372,9 @@ Status PqConnection::CommandRun::Finish(Status handler_status) {
 
 PqConnection::PqConnection(UniqueFd fd, const CommandTable& commands, const StopEvent& stop,
                            PqConnectionOptions options)
-    : socket_(std::move(fd), stop), commands_(commands), options_(std::move(options)), role_(options_.role) {}
+    : socket_(std::move(fd), stop), commands_(commands), options_(std::move(options)), role_(options_.role) {
+  socket_.set_send_timeout(options_.send_timeout);
+}
 
 PqConnection::~PqConnection() { RunCloseHooks(); }
 
@@ -357,7 +385,8 @@ void PqConnection::Run() {
     end = outcome.status();
   } else if (*outcome == StartupOutcome::kReady) {
     spdlog::info("connection {} from {}: user={} database={} application_name={}{}", id(), options_.peer,
-                 Param(params_, "user"), Param(params_, "database"), Param(params_, "application_name"),
+                 LogText(Param(params_, "user")), LogText(Param(params_, "database")),
+                 LogText(Param(params_, "application_name")),
                  socket_.tls() ? " (" + socket_.DescribeTls() + ")" : "");
     end = ServeMessages();
   } else if (*outcome == StartupOutcome::kRefused && options_.refuse_too_many) {
@@ -372,9 +401,9 @@ void PqConnection::Close(const Status& why) {
     pq::AppendErrorResponse(&socket_.output(), pq::Severity::kFatal, pq::SqlStateFor(why), why.message());
   }
   socket_.FlushBestEffort(kFinalFlushLimit);
-  if (why.code() == StatusCode::kProtocol) spdlog::warn("connection {}: protocol error: {}", id(), why.message());
+  if (why.code() == StatusCode::kProtocol) spdlog::warn("connection {}: protocol error: {}", id(), LogText(why.message()));
   RunCloseHooks();
-  spdlog::info("connection {} closed: {}", id(), why.ok() ? "by the client" : why.message());
+  spdlog::info("connection {} closed: {}", id(), why.ok() ? "by the client" : LogText(why.message()));
 }
 
 void PqConnection::RunCloseHooks() {
@@ -422,7 +451,7 @@ Status PqConnection::AnswerSslRequest() {
   ZENITH_RETURN_IF_ERROR(socket_.Flush());
   if (options_.tls == nullptr) return Status::Ok();
   Status s = socket_.StartTls(*options_.tls);
-  if (!s.ok()) spdlog::warn("connection {} from {}: {}", id(), options_.peer, s.message());
+  if (!s.ok()) spdlog::warn("connection {} from {}: {}", id(), options_.peer, LogText(s.message()));
   return s;
 }
 
@@ -463,13 +492,13 @@ Result<PqConnection::StartupOutcome> PqConnection::AcceptStartup(const pq::Start
   }
   if (minor > 0 || !packet.protocol_options.empty()) pq::AppendNegotiateProtocolVersion(out, 0, packet.protocol_options);
   if (options_.users != nullptr) {
-    if (Status s = Authenticate(); !s.ok()) {
+    if (Status s = AuthenticateCounted(); !s.ok()) {
       if (s.code() != StatusCode::kPermissionDenied) return s;
-      spdlog::warn("connection {} from {}: {}", id(), options_.peer, s.message());
       pq::AppendErrorResponse(out, pq::Severity::kFatal, "28P01", s.message());
       return StartupOutcome::kRefused;
     }
   }
+  options_.ticket.Authenticated();
   pq::AppendAuthenticationOk(out);
   pq::AppendParameterStatus(out, "server_version", "15.0");
   pq::AppendParameterStatus(out, "server_encoding", "UTF8");
@@ -481,6 +510,23 @@ Result<PqConnection::StartupOutcome> PqConnection::AcceptStartup(const pq::Start
   pq::AppendReadyForQuery(out);
   ZENITH_RETURN_IF_ERROR(socket_.Flush());
   return StartupOutcome::kReady;
+}
+
+Status PqConnection::AuthenticateCounted() {
+  Status s = Authenticate();
+  if (options_.admission == nullptr) return s;
+  if (s.ok()) {
+    options_.admission->NoteSuccessfulLogin(options_.address);
+    return s;
+  }
+  if (s.code() != StatusCode::kPermissionDenied) return s;
+  // Held back before the answer, so a guesser from one address gets few
+  // tries a second; its other connections wait in its own per-address slots.
+  std::chrono::milliseconds delay = options_.admission->NoteFailedLogin(options_.address, PqSocket::Clock::now());
+  spdlog::warn("connection {} from {}: {} (answered after {} ms)", id(), options_.peer, LogText(s.message()),
+               delay.count());
+  if (!socket_.Pause(delay)) return Unavailable("the page server is shutting down");
+  return s;
 }
 
 Status PqConnection::Authenticate() {
@@ -519,9 +565,21 @@ Status PqConnection::Authenticate() {
 
 // ---- PqConnection: the message loop ------------------------------------------
 
+Result<PqConnection::FrontendMessage> PqConnection::ReadNextCommand() {
+  if (options_.idle_timeout.count() <= 0 || !close_hooks_.empty()) return ReadMessage(/*flush_before_block=*/false);
+  socket_.set_deadline(PqSocket::Clock::now() + options_.idle_timeout);
+  Result<FrontendMessage> msg = ReadMessage(/*flush_before_block=*/false);
+  socket_.set_deadline(std::nullopt);
+  if (msg.status().code() == StatusCode::kTimeout) {
+    return Timeout("closing the connection: idle for " + Millis(options_.idle_timeout) +
+                   " without a lease (idle_timeout)");
+  }
+  return msg;
+}
+
 Status PqConnection::ServeMessages() {
   for (;;) {
-    ZENITH_ASSIGN_OR_RETURN(FrontendMessage msg, ReadMessage(/*flush_before_block=*/false));
+    ZENITH_ASSIGN_OR_RETURN(FrontendMessage msg, ReadNextCommand());
     if (msg.type == 'X') return Status::Ok();
     if (msg.type == 'S') ignore_till_sync_ = false;
     if (ignore_till_sync_) continue;
@@ -587,9 +645,9 @@ Status PqConnection::Dispatch(const FrontendMessage& msg) {
 void PqConnection::ReportError(const Status& status) {
   pq::AppendErrorResponse(&socket_.output(), pq::Severity::kError, pq::SqlStateFor(status), status.message());
   if (status.code() == StatusCode::kProtocol) {
-    spdlog::warn("connection {}: protocol error: {}", id(), status.message());
+    spdlog::warn("connection {}: protocol error: {}", id(), LogText(status.message()));
   } else {
-    spdlog::debug("connection {}: error: {}", id(), status.message());
+    spdlog::debug("connection {}: error: {}", id(), LogText(status.message()));
   }
 }
 
@@ -597,8 +655,8 @@ void PqConnection::ReportError(const Status& status) {
 
 Status PqConnection::HandleQuery(const FrontendMessage& msg) {
   // A simple query ends the implicit transaction: unnamed statement and portals go.
-  statements_.erase("");
-  portals_.clear();
+  EraseStatement("");
+  ClearPortals();
   Status s = RunSimpleQuery(msg);
   if (!fatal_.ok() || socket_.broken() || terminate_requested_) return s;
   if (!s.ok()) ReportError(s);
@@ -662,13 +720,17 @@ Status PqConnection::Execute(const CommandSpec& spec, std::vector<std::string> a
 Status PqConnection::HandleParse(const FrontendMessage& msg) {
   ZENITH_ASSIGN_OR_RETURN(pq::ParseMessage m, pq::DecodeParse(msg.bytes()));
   if (m.statement.empty()) {
-    statements_.erase("");
+    EraseStatement("");
   } else if (statements_.count(m.statement) != 0) {
     return AlreadyExists("prepared statement \"" + m.statement + "\" already exists; Close it first");
   } else if (statements_.size() >= kMaxNamedObjects) {
     return Busy("too many prepared statements on this connection; Close some first");
   }
+  const size_t bytes = m.statement.size() + m.query.size() + 4 * m.param_types.size();
+  ZENITH_RETURN_IF_ERROR(CheckPreparedRoom(bytes));
   ZENITH_ASSIGN_OR_RETURN(Statement statement, PrepareStatement(m.query, m.param_types));
+  statement.bytes = bytes;
+  prepared_bytes_ += bytes;
   statements_[m.statement] = std::move(statement);
   pq::AppendParseComplete(&socket_.output());
   return Status::Ok();
@@ -686,7 +748,7 @@ Status PqConnection::HandleBind(const FrontendMessage& msg) {
                          std::to_string(statement.param_types.size()));
   }
   if (m.portal.empty()) {
-    portals_.erase("");
+    ErasePortal("");
   } else if (portals_.count(m.portal) != 0) {
     return AlreadyExists("portal \"" + m.portal + "\" already exists");
   } else if (portals_.size() >= kMaxNamedObjects) {
@@ -697,6 +759,10 @@ Status PqConnection::HandleBind(const FrontendMessage& msg) {
   if (statement.spec != nullptr) {
     ZENITH_ASSIGN_OR_RETURN(portal.args, pq::BindArguments(statement.query, m.params));
   }
+  portal.bytes = m.portal.size();
+  for (const std::string& arg : portal.args) portal.bytes += arg.size();
+  ZENITH_RETURN_IF_ERROR(CheckPreparedRoom(portal.bytes));
+  prepared_bytes_ += portal.bytes;
   portals_[m.portal] = std::move(portal);
   pq::AppendBindComplete(&socket_.output());
   return Status::Ok();
@@ -741,9 +807,9 @@ Status PqConnection::HandleExecute(const FrontendMessage& msg) {
 Status PqConnection::HandleClose(const FrontendMessage& msg) {
   ZENITH_ASSIGN_OR_RETURN(pq::TargetMessage m, pq::DecodeTarget(msg.bytes()));
   if (m.kind == 'S') {
-    statements_.erase(m.name);
+    EraseStatement(m.name);
   } else {
-    portals_.erase(m.name);
+    ErasePortal(m.name);
   }
   pq::AppendCloseComplete(&socket_.output());
   return Status::Ok();
@@ -752,9 +818,34 @@ Status PqConnection::HandleClose(const FrontendMessage& msg) {
 Status PqConnection::HandleSync(const FrontendMessage& msg) {
   Status valid = pq::CheckEmptyBody(msg.bytes());
   if (!valid.ok()) ReportError(valid);
-  portals_.clear();  // the implicit transaction ends
+  ClearPortals();  // the implicit transaction ends
   pq::AppendReadyForQuery(&socket_.output());
   return socket_.Flush();
+}
+
+void PqConnection::EraseStatement(const std::string& name) {
+  auto it = statements_.find(name);
+  if (it == statements_.end()) return;
+  prepared_bytes_ -= it->second.bytes;
+  statements_.erase(it);
+}
+
+void PqConnection::ErasePortal(const std::string& name) {
+  auto it = portals_.find(name);
+  if (it == portals_.end()) return;
+  prepared_bytes_ -= it->second.bytes;
+  portals_.erase(it);
+}
+
+void PqConnection::ClearPortals() {
+  for (const auto& [name, portal] : portals_) prepared_bytes_ -= portal.bytes;
+  portals_.clear();
+}
+
+Status PqConnection::CheckPreparedRoom(size_t bytes) const {
+  if (prepared_bytes_ + bytes <= kMaxPreparedBytes) return Status::Ok();
+  return Busy("the prepared statements and portals of this connection would hold more than " +
+              std::to_string(kMaxPreparedBytes >> 20) + " MB; Close some first");
 }
 
 }  // namespace zenith::pageserver

@@ -31,6 +31,7 @@
 #include "common/status.h"
 #include "common/unique_fd.h"
 #include "pageserver/command.h"
+#include "pageserver/connection_limits.h"
 #include "pageserver/pq_message.h"
 #include "pageserver/tcp_users.h"
 #include "pageserver/pq_transport.h"
@@ -67,6 +68,12 @@ class PqSocket {
 
   // Every wait fails with kTimeout after `deadline`; nullopt waits forever.
   void set_deadline(std::optional<Clock::time_point> deadline) { deadline_ = deadline; }
+  // A send that makes no progress for this long (the client stopped
+  // reading and our output stays queued) fails with kTimeout; zero waits
+  // as long as the deadline allows.
+  void set_send_timeout(std::chrono::milliseconds timeout) { send_timeout_ = timeout; }
+  // Waits `pause` unless the server stops first (then false).
+  bool Pause(std::chrono::milliseconds pause);
   // Appends exactly n bytes to *out. With flush_before_block, pending output
   // is sent first whenever the read would have to wait. Errors: kUnavailable
   // at end of stream (peer_closed()) or when stopping, kTimeout, kIoError.
@@ -97,7 +104,8 @@ class PqSocket {
 
  private:
   Status Fill(bool flush_before_block);
-  Status Wait(short events);
+  // Waits for `events`; kTimeout past deadline_ or `until`, if set.
+  Status Wait(short events, std::optional<Clock::time_point> until = std::nullopt);
   Status Break(Status s, bool peer_gone);
   // A transport error or end of stream, as Fill and Flush report it.
   Status BreakOn(PqTransport::Io io);
@@ -105,6 +113,7 @@ class PqSocket {
   PqTransport transport_;
   const StopEvent& stop_;
   std::optional<Clock::time_point> deadline_;
+  std::chrono::milliseconds send_timeout_{0};
   std::vector<char> in_;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
@@ -139,6 +148,18 @@ struct PqConnectionOptions {
   const TcpUsers* users = nullptr;
   // The role of a client that does not authenticate (Session::role).
   Role role = Role::kZenith;
+  // TCP: the client's unauthenticated slot, given back once it proved its
+  // password (or at the end); and where failed logins are counted, with
+  // the client's IP address (`peer` without the port). Unset for the Unix
+  // socket.
+  ConnectionTicket ticket;
+  std::shared_ptr<AdmissionControl> admission;
+  std::string address;
+  // Close the connection when the client sends nothing for this long between
+  // commands while it holds no lease (no OnClose hook); zero: never.
+  std::chrono::milliseconds idle_timeout{0};
+  // Close it when our replies stay unread this long (PqSocket::set_send_timeout).
+  std::chrono::milliseconds send_timeout{0};
 };
 
 class PqConnection final : public Session {
@@ -174,11 +195,13 @@ class PqConnection final : public Session {
     pq::Query query;
     const CommandSpec* spec = nullptr;  // nullptr: the empty query
     std::vector<uint32_t> param_types;  // one per parameter
+    size_t bytes = 0;                   // counted in prepared_bytes_
   };
   struct Portal {
     const CommandSpec* spec = nullptr;  // nullptr: the empty query
     std::vector<std::string> args;
     bool executed = false;
+    size_t bytes = 0;                   // counted in prepared_bytes_
   };
   enum class StartupOutcome { kReady, kCancel, kRefused };
 
@@ -189,6 +212,11 @@ class PqConnection final : public Session {
   Status AnswerSslRequest();
   // The SCRAM-SHA-256 exchange; OK once the client proved the password.
   Status Authenticate();
+  // Authenticate, with a failure counted against the client's address and
+  // its answer held back as AdmissionControl says.
+  Status AuthenticateCounted();
+  // ReadMessage with the idle timeout applied, when it applies.
+  Result<FrontendMessage> ReadNextCommand();
   Status ServeMessages();
   Result<FrontendMessage> ReadMessage(bool flush_before_block);
   // A message during authentication (CheckAuthMessageHeader).
@@ -203,6 +231,12 @@ class PqConnection final : public Session {
   Status HandleExecute(const FrontendMessage& msg);
   Status HandleClose(const FrontendMessage& msg);
   Status HandleSync(const FrontendMessage& msg);
+  // Statements and portals leave only through these (prepared_bytes_).
+  void EraseStatement(const std::string& name);
+  void ErasePortal(const std::string& name);
+  void ClearPortals();
+  // Busy when `bytes` more would pass kMaxPreparedBytes.
+  Status CheckPreparedRoom(size_t bytes) const;
   Result<Statement> PrepareStatement(const std::string& text, const std::vector<uint32_t>& param_types) const;
   Status Execute(const CommandSpec& spec, std::vector<std::string> args, bool simple_protocol);
   void ReportError(const Status& status);
@@ -215,6 +249,7 @@ class PqConnection final : public Session {
   std::map<std::string, std::string> params_;
   std::map<std::string, Statement> statements_;
   std::map<std::string, Portal> portals_;
+  size_t prepared_bytes_ = 0;         // what statements_ and portals_ hold (roughly)
   std::vector<std::function<void()>> close_hooks_;
   Role role_;                         // options_.role, or the authenticated user's
   Status fatal_;                      // the framing broke: close after reporting

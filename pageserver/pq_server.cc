@@ -20,6 +20,7 @@ namespace zenith::pageserver {
 struct PqServer::ConnectionSlot {
   std::atomic<bool> done{false};  // set by the thread as its last act
   bool refusal = false;           // only answers "too many connections"
+  bool is_unix = false;           // which listener's pool it counts in
   std::jthread thread;            // declared last: joined before the fields above die
 };
 
@@ -27,6 +28,8 @@ namespace {
 
 // How long the acceptor pauses when out of file descriptors or memory.
 constexpr int kAcceptBackoffMs = 100;
+// How often the count of strangers' connections closed at once is logged.
+constexpr auto kDroppedLogInterval = std::chrono::seconds(10);
 
 Result<sockaddr_un> UnixAddress(const std::string& path) {
   sockaddr_un addr{};
@@ -62,12 +65,12 @@ Status RemoveStaleSocket(const std::string& path, const sockaddr_un& addr) {
   return Status::Ok();
 }
 
-std::string PeerName(const sockaddr_storage& addr) {
-  if (addr.ss_family != AF_INET) return "unix socket";
+std::pair<std::string, std::string> PeerNameAndAddress(const sockaddr_storage& addr) {
+  if (addr.ss_family != AF_INET) return {"unix socket", ""};
   const auto& in = reinterpret_cast<const sockaddr_in&>(addr);
   char ip[INET_ADDRSTRLEN] = "?";
   ::inet_ntop(AF_INET, &in.sin_addr, ip, sizeof ip);
-  return std::string(ip) + ":" + std::to_string(ntohs(in.sin_port));
+  return {std::string(ip) + ":" + std::to_string(ntohs(in.sin_port)), ip};
 }
 
 }  // namespace
@@ -90,6 +93,10 @@ Status PqServer::Start() {
     return InvalidArgument("the page server has no listener: set a Unix socket path or a TCP port");
   }
   if (options_.max_connections < 1) return InvalidArgument("max_connections must be at least 1");
+  if (options_.tcp_limits.max_unauthenticated < 1 || options_.tcp_limits.max_unauthenticated_per_address < 1) {
+    return InvalidArgument("the caps on unauthenticated connections must be at least 1");
+  }
+  admission_ = AdmissionControl::Create(options_.tcp_limits);
   if (options_.tcp_port && !options_.tcp_tls && !options_.allow_plain_tcp) {
     return InvalidArgument("a TCP listener needs a TLS certificate (or plain TCP allowed by name)");
   }
@@ -224,7 +231,8 @@ void PqServer::AcceptFrom(const Listener& listener) {
       int one = 1;
       ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    StartConnection(std::move(client), PeerName(addr), listener.is_unix);
+    auto [name, address] = PeerNameAndAddress(addr);
+    StartConnection(std::move(client), Peer{std::move(name), std::move(address)}, listener.is_unix);
   }
 }
 
@@ -242,25 +250,55 @@ std::string PeerRefusal(int fd) {
 
 }  // namespace
 
-void PqServer::StartConnection(UniqueFd fd, std::string peer, bool is_unix) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ReapFinished();
-  int active = 0;
-  int refusing = 0;
-  for (const auto& slot : slots_) (slot->refusal ? refusing : active) += 1;
+PqConnectionOptions PqServer::ConnectionOptions(int fd, Peer peer, bool is_unix) {
   PqConnectionOptions options;
   options.id = next_id_++;
   options.secret_key = static_cast<uint32_t>(key_generator_());
-  options.peer = std::move(peer);
+  options.peer = std::move(peer.name);
   options.startup_timeout = options_.startup_timeout;
   options.max_connections = options_.max_connections;
-  if (is_unix && options_.unix_owner_only) options.refuse_peer = PeerRefusal(fd.get());
+  if (is_unix && options_.unix_owner_only) options.refuse_peer = PeerRefusal(fd);
   options.local = is_unix && options_.unix_owner_only && options.refuse_peer.empty();
   if (!is_unix) {
     options.users = options_.tcp_users.get();
     options.tls = options_.tcp_tls.get();
     options.allow_plain = options_.allow_plain_tcp;
+    options.admission = admission_;
+    options.address = std::move(peer.address);
+    options.idle_timeout = options_.tcp_idle_timeout;
+    options.send_timeout = options_.tcp_send_timeout;
   }
+  return options;
+}
+
+void PqServer::NoteDropped(const Peer& peer) {
+  ++dropped_;
+  auto now = std::chrono::steady_clock::now();
+  if (dropped_ > 1 && now - dropped_logged_ < kDroppedLogInterval) return;
+  spdlog::warn("page server: closed {} TCP connection(s) at once, the last from {}: too many not yet authenticated "
+               "(caps: {} overall, {} per address)",
+               dropped_, peer.name, options_.tcp_limits.max_unauthenticated,
+               options_.tcp_limits.max_unauthenticated_per_address);
+  dropped_ = 0;
+  dropped_logged_ = now;
+}
+
+void PqServer::StartConnection(UniqueFd fd, Peer peer, bool is_unix) {
+  // A stranger's connection costs no thread unless it fits the caps.
+  ConnectionTicket ticket;
+  if (!is_unix) {
+    ticket = admission_->Admit(peer.address);
+    if (!ticket.holds()) return NoteDropped(peer);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ReapFinished();
+  int active = 0;
+  int refusing = 0;
+  for (const auto& slot : slots_) {
+    if (slot->is_unix == is_unix) (slot->refusal ? refusing : active) += 1;
+  }
+  PqConnectionOptions options = ConnectionOptions(fd.get(), std::move(peer), is_unix);
+  options.ticket = std::move(ticket);
   if (active >= options_.max_connections) {
     if (refusing >= options_.max_connections) {
       spdlog::warn("page server: dropped a connection from {}: too many connections", options.peer);
@@ -270,6 +308,7 @@ void PqServer::StartConnection(UniqueFd fd, std::string peer, bool is_unix) {
   }
   auto slot = std::make_unique<ConnectionSlot>();
   slot->refusal = options.refuse_too_many;
+  slot->is_unix = is_unix;
   ConnectionSlot* raw = slot.get();
   try {
     slot->thread = std::jthread([this, raw, fd = std::move(fd), options = std::move(options)]() mutable {

@@ -33,6 +33,7 @@
 #include "common/status.h"
 #include "common/unique_fd.h"
 #include "pageserver/command.h"
+#include "pageserver/connection_limits.h"
 #include "pageserver/pq_connection.h"
 
 namespace zenith::pageserver {
@@ -57,10 +58,21 @@ struct PqServerOptions {
   // Serve on the Unix socket only clients running as this process's user
   // (peer credentials); others get FATAL 28000.
   bool unix_owner_only = false;
-  // Clients served at once; more get FATAL 53300 "too many connections".
+  // Clients served at once on each listener, counted apart (the Unix
+  // socket's never wait for TCP's); more get FATAL 53300 "too many
+  // connections".
   int max_connections = 100;
-  // A client must finish its startup packet within this time.
+  // A client must finish its startup (TLS handshake and SCRAM included)
+  // within this time.
   std::chrono::milliseconds startup_timeout{10000};
+  // TCP clients that have not authenticated yet: caps overall and per
+  // address (beyond them a new connection is closed at once), and the
+  // slowdown of failed logins (connection_limits.h).
+  ConnectionLimitsOptions tcp_limits;
+  // TCP only: close a connection idle this long between commands while it
+  // holds no lease (zero: never), or whose replies stay unread this long.
+  std::chrono::milliseconds tcp_idle_timeout{0};
+  std::chrono::milliseconds tcp_send_timeout{0};
 };
 
 // "<dir>/.s.PGSQL.<port>": where `psql -h <dir> -p <port>` connects.
@@ -90,9 +102,15 @@ class PqServer {
   const std::string& unix_socket_path() const { return options_.unix_socket_path; }
   // Connections currently being served (refused ones not counted).
   int active_connections() const;
+  // TCP clients holding an unauthenticated slot now.
+  int unauthenticated_connections() const { return admission_ ? admission_->unauthenticated() : 0; }
 
  private:
   struct ConnectionSlot;
+  struct Peer {
+    std::string name;     // for logs: "unix socket", "127.0.0.1:43210"
+    std::string address;  // the IP alone ("" for the Unix socket)
+  };
   struct Listener {
     UniqueFd fd;
     bool is_unix = false;
@@ -102,7 +120,11 @@ class PqServer {
   Status ListenTcp();
   void AcceptLoop();
   void AcceptFrom(const Listener& listener);
-  void StartConnection(UniqueFd fd, std::string peer, bool is_unix);
+  void StartConnection(UniqueFd fd, Peer peer, bool is_unix);
+  PqConnectionOptions ConnectionOptions(int fd, Peer peer, bool is_unix);
+  // Notes a TCP client closed for want of an unauthenticated slot; logs
+  // their number at most every few seconds. Acceptor thread only.
+  void NoteDropped(const Peer& peer);
   void ReapFinished();  // REQUIRES: mu_ held
   void RemoveSocketFile();
 
@@ -118,6 +140,9 @@ class PqServer {
   uint64_t next_id_ = 1;           // acceptor thread only
   std::mt19937_64 key_generator_;  // acceptor thread only
   std::jthread acceptor_;          // joined by Stop()
+  std::shared_ptr<AdmissionControl> admission_;  // TCP only; made by Start()
+  uint64_t dropped_ = 0;                         // acceptor thread only
+  std::chrono::steady_clock::time_point dropped_logged_;  // acceptor thread only
 
   // Guards slots_. Connection threads never take it, so joining a finished
   // thread under it is safe; Stop() joins live ones without it.

@@ -95,6 +95,10 @@ Result<std::optional<SnapshotEnd>> Apply(const SnapshotRecord& rec, LayerWriter&
     ++counts->relations;
     ZENITH_RETURN_IF_ERROR(writer.SetRelation(rel->rel, rel->info));
   } else if (auto* files = std::get_if<SnapshotFiles>(&rec)) {
+    if (tar->size() + files->tar.size() > kMaxSnapshotFilesBytes) {
+      return InvalidArgument("the snapshot's non-relation files pass " + std::to_string(kMaxSnapshotFilesBytes >> 20) +
+                             " MB, more than the page server holds for one upload");
+    }
     tar->append(reinterpret_cast<const char*>(files->tar.data()), files->tar.size());
     ZENITH_RETURN_IF_ERROR(writer.AppendFilesTar(files->tar));
   } else {

@@ -10,6 +10,7 @@
 // Thread-safety: reentrant; commits to one timeline are serialised by it.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +23,12 @@
 #include "pageserver/timeline.h"
 
 namespace zenith::pageserver {
+
+// The non-relation files of one snapshot (pg_xact, pg_multixact, configs:
+// a tar) are held in memory until the upload is checked; a stream with more
+// is refused (InvalidArgument), so one connection cannot take the server's
+// memory. Relation pages go straight to the layer file.
+inline constexpr size_t kMaxSnapshotFilesBytes = size_t{256} << 20;
 
 // `next` returns the next CopyData message; nullopt at CopyDone.
 using CopyReader = std::function<Result<std::optional<std::string>>()>;

@@ -40,6 +40,43 @@ Result<HistoryConfig> HistoryFromJson(const nlohmann::json& j) {
   return h;
 }
 
+nlohmann::json LimitsToJson(const LimitsConfig& l) {
+  return {{"max_connections", l.max_connections},
+          {"max_unauthenticated", l.max_unauthenticated},
+          {"max_unauthenticated_per_address", l.max_unauthenticated_per_address},
+          {"auth_timeout", FormatDuration(l.auth_timeout_seconds)},
+          {"failed_login_delay_max", FormatDuration(l.failed_login_delay_max_seconds)},
+          {"idle_timeout", FormatDuration(l.idle_timeout_seconds)},
+          {"send_timeout", FormatDuration(l.send_timeout_seconds)},
+          {"log_max_bytes", l.log_max_bytes},
+          {"log_max_files", l.log_max_files}};
+}
+
+// REQUIRES: j is an object. Throws nlohmann's exceptions for wrong types.
+Result<LimitsConfig> LimitsFromJson(const nlohmann::json& j) {
+  LimitsConfig l;
+  for (auto [key, field] : {std::pair<const char*, int64_t*>{"auth_timeout", &l.auth_timeout_seconds},
+                            {"failed_login_delay_max", &l.failed_login_delay_max_seconds},
+                            {"idle_timeout", &l.idle_timeout_seconds},
+                            {"send_timeout", &l.send_timeout_seconds}}) {
+    if (!j.contains(key)) continue;
+    auto seconds = ParseDuration(j.at(key).get<std::string>());
+    if (!seconds) return Corruption("limits." + std::string(key) + " is not a duration such as \"30s\" or \"10m\"");
+    *field = *seconds;
+  }
+  for (auto [key, field] : {std::pair<const char*, int*>{"max_connections", &l.max_connections},
+                            {"max_unauthenticated", &l.max_unauthenticated},
+                            {"max_unauthenticated_per_address", &l.max_unauthenticated_per_address},
+                            {"log_max_files", &l.log_max_files}}) {
+    *field = j.value(key, *field);
+    if (*field < 1) return Corruption("limits." + std::string(key) + " must be at least 1");
+  }
+  l.log_max_bytes = j.value("log_max_bytes", l.log_max_bytes);
+  if (l.log_max_bytes < 4096) return Corruption("limits.log_max_bytes must be at least 4096");
+  if (l.auth_timeout_seconds < 1) return Corruption("limits.auth_timeout must be at least 1s");
+  return l;
+}
+
 }  // namespace
 
 std::string RepoConfig::ToJson() const {
@@ -55,6 +92,7 @@ std::string RepoConfig::ToJson() const {
   if (!remote.url.empty()) {
     j["remote"] = {{"url", remote.url}, {"endpoint", remote.endpoint}, {"region", remote.region}};
   }
+  if (limits != LimitsConfig{}) j["limits"] = LimitsToJson(limits);
   return j.dump(2) + "\n";
 }
 
@@ -85,6 +123,12 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
       const auto& r = j.at("remote");
       if (!r.is_object()) return Corruption("repository config: remote is not an object");
       c.remote = {r.at("url").get<std::string>(), r.value("endpoint", ""), r.value("region", "")};
+    }
+    if (j.contains("limits")) {
+      if (!j["limits"].is_object()) return Corruption("repository config: limits is not an object");
+      auto l = LimitsFromJson(j["limits"]);
+      if (!l.ok()) return l.status().WithContext("repository config");
+      c.limits = *l;
     }
   } catch (const std::exception& e) {
     return Corruption(std::string("repository config is incomplete: ") + e.what());

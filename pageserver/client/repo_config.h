@@ -36,6 +36,23 @@ struct RemoteConfig {
   bool operator==(const RemoteConfig&) const = default;
 };
 
+// What the page server allows its clients, and how big its log may grow.
+// In the config file as "limits": {"max_unauthenticated": 64, ...}, every
+// field optional, durations as ParseDuration reads them.
+struct LimitsConfig {
+  int max_connections = 1000;              // per listener: the Unix socket's and TCP's apart
+  int max_unauthenticated = 64;            // TCP clients before their password, overall
+  int max_unauthenticated_per_address = 8;  // ... and from one IP address
+  int64_t auth_timeout_seconds = 5;        // "auth_timeout": startup, TLS and SCRAM together
+  int64_t failed_login_delay_max_seconds = 10;  // "failed_login_delay_max": the slowdown's bound
+  int64_t idle_timeout_seconds = 600;      // "idle_timeout": TCP, no lease, nothing sent (0: off)
+  int64_t send_timeout_seconds = 60;       // "send_timeout": TCP replies left unread (0: off)
+  uint64_t log_max_bytes = 10u << 20;      // pageserver.log is rotated past this
+  int log_max_files = 5;                   // rotated logs kept: pageserver.log.1 ... .N
+
+  bool operator==(const LimitsConfig&) const = default;
+};
+
 struct RepoConfig {
   int format = 1;
   uint64_t system_id = 0;         // the one PostgreSQL system of this repository
@@ -55,6 +72,7 @@ struct RepoConfig {
   bool allow_plain_tcp = false;
   HistoryConfig history;
   RemoteConfig remote;
+  LimitsConfig limits;
 
   std::string ToJson() const;
   // Corruption with a clear message for unreadable or incomplete JSON.

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <set>
@@ -385,6 +386,54 @@ TEST_F(RemoteMount, AWrongPasswordOrNoneIsRefusedAndChangesNothing) {
   RunResult umount = AsRemote({ZenithProgram(), "umount", Remote("good")}, {{"HOME", remote_dir_}});
   EXPECT_TRUE(umount.ok()) << umount.Describe();
   EXPECT_TRUE(WaitUntil([&] { return env_.MustZenith({"status"}).out.find(Remote("good")) == std::string::npos; }, 30s));
+}
+
+// A stranger: another OS user on "another machine" (source address
+// 127.0.0.2) opening `count` TCP connections to `port` that never say a
+// word, and opening a new one for each the server closes. perl, as Debian's
+// perl-base has it. It prints "held N" once all are open.
+std::string StrangerScript(int port, int count) {
+  return "use IO::Socket::INET; use IO::Select; $| = 1; my $sel = IO::Select->new;\n"
+         "sub one { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => " + std::to_string(port) +
+         ", LocalAddr => '127.0.0.2', Proto => 'tcp', Timeout => 5) }\n"
+         "for (1.." + std::to_string(count) + ") { my $s = one() or next; $sel->add($s) }\n"
+         "print 'held ', $sel->count, \"\\n\";\n"
+         "while (1) { for my $s ($sel->can_read(1)) { my $b; if (!sysread($s, $b, 4096)) {\n"
+         "  $sel->remove($s); close $s; my $n = one(); $sel->add($n) if $n } } }\n";
+}
+
+TEST_F(RemoteMount, FifteenHundredIdleStrangersStopNeitherTheOwnerNorTheCompute) {
+  ASSERT_TRUE(MountRemote("m", password_).ok());
+  ASSERT_NO_FATAL_FAILURE(StartPostgres("m", pg_port_));
+  ASSERT_EQ(Sql(pg_port_, "create table ids (id bigint primary key); select 1"), "1\n");
+  const std::string log = dir_.Sub("stranger.log");
+  // remote_dir_ in its arguments: TearDown's pkill finds it too.
+  Child stranger = Child::Start({"sudo", "-n", "-u", user_, "bash", "-c",
+                                 "ulimit -n $(ulimit -Hn); exec perl -e \"$0\" " + remote_dir_,
+                                 StrangerScript(ps_port_, 1500)},
+                                log);
+  struct StopStranger {  // before `stranger` is reaped: only its own user may kill it
+    std::function<void()> stop;
+    ~StopStranger() { stop(); }
+  } stop_stranger{[this] { AsRemote({"pkill", "-9", "-f", "IO::Socket::INET"}); }};
+  ASSERT_TRUE(WaitUntil([&] { return ReadFileToString(log).value_or("").find("held") != std::string::npos; }, 120s))
+      << ReadFileToString(log).value_or("");
+  EXPECT_NE(ReadFileToString(log).value_or("").find("held 1500"), std::string::npos) << ReadFileToString(log).value_or("");
+  for (int i = 1; i <= 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(Sql(pg_port_, "insert into ids values (" + std::to_string(i) + "); select 1"), "1\n")
+        << "the remote compute's commit " << i;
+    ASSERT_TRUE(env_.MustZenith({"branch", "s" + std::to_string(i), "main"}).ok());
+    RunResult status = env_.MustZenith({"status"});
+    ASSERT_TRUE(status.ok()) << status.Describe();
+    EXPECT_NE(status.out.find(Remote("m")), std::string::npos) << status.out;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 20s) << "round " << i;
+  }
+  // A new remote connection gets in too: a second mount of another branch.
+  ASSERT_TRUE(MountRemote("m2", password_, "s5").ok());
+  EXPECT_NE(ReadFileToString(env_.repo() + "/pageserver.log").value_or("").find("closed"), std::string::npos);
+  EXPECT_NE(ReadFileToString(env_.repo() + "/pageserver.log").value_or("").find("too many not yet authenticated"),
+            std::string::npos);
 }
 
 // The inodes of the sockets `pid` holds open (from /proc/<pid>/fd).

@@ -7,15 +7,24 @@
 // command, a password file others may read stops the page server, and plain
 // TCP is refused unless the config allows it by name.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "common/file_util.h"
+#include "common/unique_fd.h"
 #include "tests/harness/test_env.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
 namespace {
+
+using namespace std::chrono_literals;
 
 class TcpAuth : public ::testing::Test {
  protected:
@@ -220,6 +229,61 @@ TEST_F(TcpAuth, AWrongUserAndAWrongPasswordFailAlike) {
   EXPECT_EQ(failure("compute", password_), wrong_password) << "the owner's password is not the compute's";
   EXPECT_EQ(failure("zenith", compute_password_), wrong_password) << "nor the other way round";
   EXPECT_EQ(failure("compute", compute_password_ + "x"), wrong_password);
+}
+
+// A TCP connection to the page server that says nothing; true when the
+// server closes it within `timeout`.
+bool SilentConnectionIsClosed(int port, std::chrono::milliseconds timeout, UniqueFd* keep) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return true;
+  pollfd pfd = {fd.get(), POLLIN, 0};
+  bool closed = ::poll(&pfd, 1, static_cast<int>(timeout.count())) > 0;
+  *keep = std::move(fd);
+  return closed;
+}
+
+TEST_F(TcpAuth, TheConfiguredLimitsHoldAndTheLogIsEscapedAndRotated) {
+  std::string config = ReadFileToString(env_.repo() + "/config").value();
+  config.insert(config.find('{') + 1,
+                "\n  \"limits\": {\"max_unauthenticated_per_address\": 2, \"log_max_bytes\": 4096, "
+                "\"log_max_files\": 2},");
+  ASSERT_TRUE(WriteFileDurably(env_.repo() + "/config", config, 0644).ok());
+  ASSERT_TRUE(Listen().ok());
+  UniqueFd a, b, c;
+  EXPECT_FALSE(SilentConnectionIsClosed(port_, 300ms, &a));
+  EXPECT_FALSE(SilentConnectionIsClosed(port_, 300ms, &b));
+  EXPECT_TRUE(SilentConnectionIsClosed(port_, 2s, &c)) << "a third from one address is closed at once";
+  EXPECT_EQ(env_.MustZenith({"branch"}).out, "main\n") << "the owner's socket is not counted with them";
+  a.reset();
+  b.reset();
+  // A user name that would forge a log line is logged escaped.
+  RunResult forged = RunCommand({PgBin("psql"), "-X", "-w", "-d",
+                                 "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=zenith sslmode=verify-full "
+                                 "sslrootcert=" + env_.repo() + "/ca.crt", "-c", "status"},
+                                {.env = {{"PGUSER", "eve\n2026-01-01 00:00:00.000 [1] info: forged"},
+                                         {"PGPASSWORD", "x"}, {"PGPASSFILE", "/dev/null"}}});
+  EXPECT_FALSE(forged.ok());
+  const std::string all_logs = Log() + ReadFileToString(env_.repo() + "/pageserver.log.1").value_or("");
+  EXPECT_NE(all_logs.find("eve\\n2026-01-01"), std::string::npos) << all_logs;
+  EXPECT_EQ(all_logs.find("\n2026-01-01 00:00:00.000 [1] info: forged"), std::string::npos);
+  // Enough connections to fill the log a few times over: it is rotated, and bounded.
+  const size_t at = config.find("\"port\": ");
+  ASSERT_NE(at, std::string::npos) << config;
+  const std::string socket_port = std::to_string(std::atoi(config.c_str() + at + 8));
+  RunResult many = RunShell("for i in $(seq 80); do " + PgBin("psql") + " -X -w -h " + env_.repo() + " -p " +
+                            socket_port + " -d zenith -c status >/dev/null || exit 1; done");
+  ASSERT_TRUE(many.ok()) << many.Describe();
+  struct stat st;
+  for (const std::string name : {"pageserver.log", "pageserver.log.1", "pageserver.log.2"}) {
+    ASSERT_EQ(::stat((env_.repo() + "/" + name).c_str(), &st), 0) << name;
+    EXPECT_LT(st.st_size, 4096 + 1024) << name;
+  }
+  EXPECT_NE(::stat((env_.repo() + "/pageserver.log.3").c_str(), &st), 0) << "only log_max_files old logs are kept";
+  EXPECT_TRUE(env_.MustZenith({"status"}).ok());
 }
 
 // As ssh refuses a private key others can read: the page server does not
