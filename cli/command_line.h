@@ -20,6 +20,7 @@ struct InitCmd {
 };
 struct BranchListCmd {
   bool verbose = false;
+  bool json = false;  // --json: one document (cli/json_output.h)
 };
 struct BranchCreateCmd {
   std::string name, parent;  // parent: PARENT or PARENT@LSN
@@ -52,10 +53,13 @@ struct StopCmd {
   std::string branch;
   std::string pageserver, ca;  // as MountCmd's
 };
-struct StatusCmd {};
+struct StatusCmd {
+  bool json = false;
+};
 struct PageServerCmd {
   std::string action;  // start | stop | status
   std::string listen;  // with start: HOST:PORT to listen on (kept in the config)
+  bool json = false;   // with status: one document (cli/json_output.h)
 };
 
 using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, GcCmd, MountCmd, UmountCmd,

@@ -9,6 +9,7 @@
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/json_output.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
 #include "cli/repo_context.h"
@@ -111,13 +112,17 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how) {
   return kExitOk;
 }
 
-int CmdBranchList(const GlobalOptions& g) {
+int CmdBranchList(const GlobalOptions& g, bool json) {
   auto repo = OpenRepo(ResolveRepoPath(g.repo));
   if (!repo.ok()) return Fail(repo.status().message());
   auto client = ConnectPageServer(*repo);
   if (!client.ok()) return Fail(client.status().message());
   auto branches = client->ListBranches();
   if (!branches.ok()) return Fail(branches.status().message());
+  if (json) {
+    PrintJson(BranchListJson(*branches));
+    return kExitOk;
+  }
   for (const auto& b : *branches) std::printf("%s\n", b.name.c_str());
   return kExitOk;
 }
@@ -134,7 +139,9 @@ int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::
   return kExitOk;
 }
 
-int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::string& listen) {
+int CmdPageServer(const GlobalOptions& g, const PageServerCmd& how) {
+  const std::string& action = how.action;
+  const std::string& listen = how.listen;
   auto repo = OpenRepo(ResolveRepoPath(g.repo));
   if (!repo.ok()) return Fail(repo.status().message());
   if (action == "start") {
@@ -167,6 +174,10 @@ int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::
     return kExitOk;
   }
   auto status = DescribeRunningPageServer(*repo);
+  if (how.json) {
+    PrintJson(PageServerStatusJson(status, repo->layout.socket_path(repo->config.port)));
+    return status ? kExitOk : kExitNotRunning;
+  }
   if (!status) {
     std::printf("page server is not running\n");
     return kExitNotRunning;
