@@ -11,7 +11,7 @@ namespace {
 // Every value the subcommands fill in; turned into one Command after parsing.
 struct Values {
   std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
-      start_branch, stop_branch, ps_action, ps_listen, pageserver, mount_scratch, ca;
+      start_branch, stop_branch, ps_action, ps_listen, ps_metrics, pageserver, mount_scratch, ca;
   std::string init_from_datadir, init_from_server, init_auth = "peer-scram";
   bool branch_verbose = false, mount_read_only = false, branch_json = false, status_json = false, ps_json = false;
   std::vector<std::string> pg_ctl_args;
@@ -87,6 +87,9 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
                    "with start: also listen on HOST:PORT (TCP: TLS with a certificate signed by .zenith/ca.crt, "
                    "SCRAM-SHA-256 as user zenith with the password in .zenith/password, or as user compute, for "
                    "remote mounts only, with .zenith/compute-password); kept for later starts");
+  s.ps->add_option("--metrics", v.ps_metrics,
+                   "with start: serve Prometheus metrics at http://HOST:PORT/metrics (no authentication: use an "
+                   "address only your scraper reaches, e.g. 127.0.0.1:9187); kept for later starts");
   s.ps->add_flag("--json", v.ps_json, "with status: as one JSON document (see README)");
   return s;
 }
@@ -120,8 +123,9 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
   if (s.status->parsed()) return Command{StatusCmd{v.status_json}};
   if (s.ps->parsed()) {
     if (!v.ps_listen.empty() && v.ps_action != "start") return InvalidArgument("--listen goes with `zenith pageserver start`");
+    if (!v.ps_metrics.empty() && v.ps_action != "start") return InvalidArgument("--metrics goes with `zenith pageserver start`");
     if (v.ps_json && v.ps_action != "status") return InvalidArgument("--json goes with `zenith pageserver status`");
-    return Command{PageServerCmd{v.ps_action, v.ps_listen, v.ps_json}};
+    return Command{PageServerCmd{v.ps_action, v.ps_listen, v.ps_json, v.ps_metrics}};
   }
   return InvalidArgument("no command given; see zenith --help");
 }
@@ -137,6 +141,7 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 
 Parsed ParseCommandLine(int argc, const char* const* argv) {
   CLI::App app{"zenith: branchable storage for PostgreSQL 15"};
+  app.set_version_flag("--version", "zenith " ZENITH_VERSION);
   GlobalOptions g;
   Values v;
   Subcommands s = Define(app, g, v);

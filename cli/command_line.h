@@ -60,6 +60,7 @@ struct PageServerCmd {
   std::string action;  // start | stop | status
   std::string listen;  // with start: HOST:PORT to listen on (kept in the config)
   bool json = false;   // with status: one document (cli/json_output.h)
+  std::string metrics;  // with start: HOST:PORT for Prometheus metrics (kept in the config)
 };
 
 using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, GcCmd, MountCmd, UmountCmd,

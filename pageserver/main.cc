@@ -30,9 +30,11 @@
 #include "pageserver/backup_import.h"
 #include "pageserver/history.h"
 #include "pageserver/import.h"
+#include "pageserver/metrics_endpoint.h"
 #include "pageserver/page_service.h"
 #include "pageserver/pq_server.h"
 #include "pageserver/repository.h"
+#include "pageserver/server_metrics.h"
 #include "pageserver/tcp_users.h"
 #include "pageserver/pq_transport.h"
 #include "pageserver/scram.h"
@@ -105,6 +107,13 @@ Status ConfigureTcp(const RepoConfig& config, const RepoLayout& layout, PqServer
   return Status::Ok();
 }
 
+// The metrics endpoint of config.metrics_listen, or none.
+Result<std::unique_ptr<MetricsEndpoint>> StartMetrics(const RepoConfig& config) {
+  if (config.metrics_listen.empty()) return std::unique_ptr<MetricsEndpoint>();
+  ZENITH_ASSIGN_OR_RETURN(ListenAddress at, ParseListenAddress(config.metrics_listen));
+  return MetricsEndpoint::Start(at.host, at.port);
+}
+
 int Serve(const std::string& root) {
   auto repo = Repository::Open(root);
   if (!repo.ok()) {
@@ -144,6 +153,14 @@ int Serve(const std::string& root) {
   }
   options.max_connections = 1000;
   History history(**repo, HistoryOptionsFor(config.history));
+  RegisterServerMetrics();
+  RepositoryMetrics repository_metrics(**repo);
+  auto metrics_endpoint = StartMetrics(config);
+  if (!metrics_endpoint.ok()) {
+    spdlog::error("{}", metrics_endpoint.status().message());
+    IgnoreError(RemoveFile(layout.pid_file()));
+    return 1;
+  }
   PageServiceOptions service;
   service.history = &history;
   PqServer server(options, MakePageServiceCommands(**repo, service));
@@ -158,6 +175,7 @@ int Serve(const std::string& root) {
   sigwait(&signals, &sig);
   spdlog::info("received signal {}, stopping", sig);
   history.Stop();  // cancels a compaction or collection in progress, also one a client asked for
+  metrics_endpoint->reset();  // no scrape reads the repository from here on
   server.Stop();
   IgnoreError(RemoveFile(layout.pid_file()));
   return 0;

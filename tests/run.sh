@@ -48,9 +48,16 @@ if [ "$(id -u)" -eq 0 ]; then
      ! mount -t tmpfs -o size=128m,mode=1777 zenith-small-disk "$SMALL_DISK"; then
     echo "run.sh: could not mount a small tmpfs at $SMALL_DISK; the full-disk test will be skipped" >&2
   fi
-  exec runuser -u "$TEST_USER" -- env ZENITH_JOBS="$JOBS" ZENITH_SKIP_SANITIZE="${ZENITH_SKIP_SANITIZE:-}" \
+  runuser -u "$TEST_USER" -- env ZENITH_JOBS="$JOBS" ZENITH_SKIP_SANITIZE="${ZENITH_SKIP_SANITIZE:-}" \
     ZENITH_REMOTE_USER="$REMOTE_USER" \
     CTEST_ARGS="${CTEST_ARGS:-}" "$SRC/tests/run.sh"
+  # The Debian package from the build the tests ran on: built, linted,
+  # installed, walked through and removed (ZENITH_SKIP_PACKAGE=1 skips).
+  if [ -z "${ZENITH_SKIP_PACKAGE:-}" ]; then
+    echo "== the Debian package"
+    "$SRC/tests/package/check_deb.sh" "$SRC/build" "$TEST_USER"
+  fi
+  exit 0
 fi
 
 cd "$SRC"

@@ -52,6 +52,7 @@ std::string RepoConfig::ToJson() const {
     j["tls_key"] = tls_key;
   }
   if (allow_plain_tcp) j["allow_plain_tcp"] = true;
+  if (!metrics_listen.empty()) j["metrics_listen"] = metrics_listen;
   return j.dump(2) + "\n";
 }
 
@@ -72,6 +73,7 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
     c.tls_cert = j.value("tls_cert", "");
     c.tls_key = j.value("tls_key", "");
     c.allow_plain_tcp = j.value("allow_plain_tcp", false);
+    c.metrics_listen = j.value("metrics_listen", "");
     if (j.contains("history")) {
       if (!j["history"].is_object()) return Corruption("repository config: history is not an object");
       auto h = HistoryFromJson(j["history"]);
@@ -88,6 +90,11 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
   }
   if (!c.listen.empty()) {
     if (auto listen = ParseListenAddress(c.listen); !listen.ok()) return Corruption("repository config: " + listen.status().message());
+  }
+  if (!c.metrics_listen.empty()) {
+    if (auto at = ParseListenAddress(c.metrics_listen); !at.ok()) {
+      return Corruption("repository config: metrics_listen: " + at.status().message());
+    }
   }
   return c;
 }
