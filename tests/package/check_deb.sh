@@ -24,7 +24,7 @@ deb=$(ls "$BUILD"/zenith_*_amd64.deb 2>/dev/null | head -n 1)
 echo "check_deb: built $(basename "$deb")"
 
 # lintian: errors fail the check; warnings are printed.
-lint=$(lintian --no-tag-display-limit "$deb" 2>&1 || true)
+lint=$(lintian --allow-root --tag-display-limit 0 "$deb" 2>&1 || true)
 [ -z "$lint" ] || echo "$lint" | sed 's/^/check_deb: lintian: /'
 if echo "$lint" | grep -q '^E:'; then fail "lintian reports errors"; fi
 
@@ -46,7 +46,7 @@ trap cleanup EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-confold "$deb" </dev/null >/dev/null ||
   fail "apt could not install $deb"
 for f in /usr/bin/zenith /usr/bin/zenith-pageserver /usr/bin/zenith-fs /lib/systemd/system/zenith-pageserver@.service \
-         /usr/lib/zenith/pageserver-as-owner /usr/share/bash-completion/completions/zenith /usr/share/man/man1/zenith.1.gz \
+         /usr/lib/zenith/pageserver-as-owner /usr/share/bash-completion/completions/zenith /usr/share/man/man1/zenith.1.gz /usr/share/man/man1/zenith-fs.1.gz \
          /usr/share/doc/zenith/copyright; do
   [ -e "$f" ] || fail "the package did not install $f"
 done
