@@ -11,9 +11,9 @@ namespace {
 // Every value the subcommands fill in; turned into one Command after parsing.
 struct Values {
   std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
-      start_branch, stop_branch, ps_action, ps_listen, pageserver, mount_scratch, ca;
+      start_branch, stop_branch, ps_action, ps_listen, ps_metrics, pageserver, mount_scratch, ca;
   std::string init_from_datadir, init_from_server, init_auth = "peer-scram", init_remote;
-  bool branch_verbose = false, mount_read_only = false;
+  bool branch_verbose = false, mount_read_only = false, branch_json = false, status_json = false, ps_json = false;
   std::vector<std::string> pg_ctl_args;
 };
 
@@ -48,6 +48,7 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.branch->add_option("name", v.branch_name, "the new branch (or `delete`)");
   s.branch->add_option("parent", v.branch_parent, "the branch to fork, optionally @LSN (default: its end of WAL)");
   s.branch->add_flag("-v,--verbose", v.branch_verbose, "with parent, branch LSN, end of WAL and sizes");
+  s.branch->add_flag("--json", v.branch_json, "the list as one JSON document (see README)");
   s.gc = app.add_subcommand("gc", "compact and remove history outside the window now, printing what was freed");
   s.gc->add_option("--window", v.gc_window, "keep this much history instead of the configured window (e.g. 7d, 12h, 30m)");
   s.mount = app.add_subcommand(
@@ -83,18 +84,24 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.stop->add_option("--ca", v.ca, ca_help)
       ->needs(s.stop->add_option("--pageserver", v.pageserver, "the page server of a remote mount, as for mount"));
   s.status = app.add_subcommand("status", "list mounts");
+  s.status->add_flag("--json", v.status_json, "as one JSON document (see README)");
   s.ps = app.add_subcommand("pageserver", "manage the page server");
   s.ps->add_option("action", v.ps_action)->required()->check(CLI::IsMember({"start", "stop", "status"}));
   s.ps->add_option("--listen", v.ps_listen,
                    "with start: also listen on HOST:PORT (TCP: TLS with a certificate signed by .zenith/ca.crt, "
                    "SCRAM-SHA-256 as user zenith with the password in .zenith/password, or as user compute, for "
                    "remote mounts only, with .zenith/compute-password); kept for later starts");
+  s.ps->add_option("--metrics", v.ps_metrics,
+                   "with start: serve Prometheus metrics at http://HOST:PORT/metrics (no authentication: use an "
+                   "address only your scraper reaches, e.g. 127.0.0.1:9187); kept for later starts");
+  s.ps->add_flag("--json", v.ps_json, "with status: as one JSON document (see README)");
   return s;
 }
 
 // The branch subcommand's forms: list, NEW PARENT, delete NAME.
 Result<Command> BranchCommand(const Values& v) {
-  if (v.branch_name.empty()) return Command{BranchListCmd{v.branch_verbose}};
+  if (v.branch_name.empty()) return Command{BranchListCmd{v.branch_verbose, v.branch_json}};
+  if (v.branch_json) return InvalidArgument("--json goes with the branch list: zenith branch [-v] --json");
   if (v.branch_name == "delete") {
     if (v.branch_parent.empty()) return InvalidArgument("usage: zenith branch delete NAME");
     return Command{BranchDeleteCmd{v.branch_parent}};
@@ -117,10 +124,12 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
   if (s.exp->parsed()) return Command{ExportCmd{v.export_target, v.export_dir}};
   if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args, v.pageserver, v.ca}};
   if (s.stop->parsed()) return Command{StopCmd{v.stop_branch, v.pageserver, v.ca}};
-  if (s.status->parsed()) return Command{StatusCmd{}};
+  if (s.status->parsed()) return Command{StatusCmd{v.status_json}};
   if (s.ps->parsed()) {
     if (!v.ps_listen.empty() && v.ps_action != "start") return InvalidArgument("--listen goes with `zenith pageserver start`");
-    return Command{PageServerCmd{v.ps_action, v.ps_listen}};
+    if (!v.ps_metrics.empty() && v.ps_action != "start") return InvalidArgument("--metrics goes with `zenith pageserver start`");
+    if (v.ps_json && v.ps_action != "status") return InvalidArgument("--json goes with `zenith pageserver status`");
+    return Command{PageServerCmd{v.ps_action, v.ps_listen, v.ps_json, v.ps_metrics}};
   }
   return InvalidArgument("no command given; see zenith --help");
 }
@@ -136,6 +145,7 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 
 Parsed ParseCommandLine(int argc, const char* const* argv) {
   CLI::App app{"zenith: branchable storage for PostgreSQL 15"};
+  app.set_version_flag("--version", "zenith " ZENITH_VERSION);
   GlobalOptions g;
   Values v;
   Subcommands s = Define(app, g, v);
@@ -154,7 +164,7 @@ int Run(const Invocation& inv) {
   return std::visit(
       Overloaded{
           [&](const InitCmd& c) { return CmdInit(g, c); },
-          [&](const BranchListCmd& c) { return c.verbose ? CmdBranchVerbose(g) : CmdBranchList(g); },
+          [&](const BranchListCmd& c) { return c.verbose ? CmdBranchVerbose(g, c.json) : CmdBranchList(g, c.json); },
           [&](const BranchCreateCmd& c) { return CmdBranchCreate(g, c.name, c.parent); },
           [&](const BranchDeleteCmd& c) { return CmdBranchDelete(g, c.name); },
           [&](const GcCmd& c) { return CmdGc(g, c.window); },
@@ -171,8 +181,8 @@ int Run(const Invocation& inv) {
           [&](const StopCmd& c) {
             return c.pageserver.empty() ? CmdStop(g, c.branch) : CmdStopRemote({c.pageserver, RemoteCa(g, c.ca)}, c.branch);
           },
-          [&](const StatusCmd&) { return CmdStatus(g); },
-          [&](const PageServerCmd& c) { return CmdPageServer(g, c.action, c.listen); },
+          [&](const StatusCmd& c) { return CmdStatus(g, c.json); },
+          [&](const PageServerCmd& c) { return CmdPageServer(g, c); },
       },
       inv.command);
 }

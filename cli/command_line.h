@@ -21,6 +21,7 @@ struct InitCmd {
 };
 struct BranchListCmd {
   bool verbose = false;
+  bool json = false;  // --json: one document (cli/json_output.h)
 };
 struct BranchCreateCmd {
   std::string name, parent;  // parent: PARENT or PARENT@LSN
@@ -53,10 +54,14 @@ struct StopCmd {
   std::string branch;
   std::string pageserver, ca;  // as MountCmd's
 };
-struct StatusCmd {};
+struct StatusCmd {
+  bool json = false;
+};
 struct PageServerCmd {
   std::string action;  // start | stop | status
   std::string listen;  // with start: HOST:PORT to listen on (kept in the config)
+  bool json = false;   // with status: one document (cli/json_output.h)
+  std::string metrics;  // with start: HOST:PORT for Prometheus metrics (kept in the config)
 };
 
 using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, GcCmd, MountCmd, UmountCmd,

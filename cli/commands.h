@@ -22,13 +22,15 @@ struct InitCmd;
 // A fresh initdb, or the import of a stopped data directory or of a running
 // server (cli/command_line.h).
 int CmdInit(const GlobalOptions& g, const InitCmd& how);
-int CmdBranchList(const GlobalOptions& g);
+// json: print one document (cli/json_output.h) instead of text.
+int CmdBranchList(const GlobalOptions& g, bool json);
 int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::string& parent);
 int CmdBranchDelete(const GlobalOptions& g, const std::string& name);
-int CmdBranchVerbose(const GlobalOptions& g);  // zenith branch -v
+int CmdBranchVerbose(const GlobalOptions& g, bool json);  // zenith branch -v
 int CmdGc(const GlobalOptions& g, const std::string& window);  // window "" = the configured one
-// start | stop | status; `listen` (start only): HOST:PORT, kept in the config.
-int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::string& listen);
+struct PageServerCmd;
+// start | stop | status (cli/command_line.h).
+int CmdPageServer(const GlobalOptions& g, const PageServerCmd& how);
 int CmdMount(const GlobalOptions& g, const std::string& branch, const std::string& dir);
 // `target`: BRANCH (its end of WAL), BRANCH@LSN or BRANCH@TIME.
 int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const std::string& dir);
@@ -51,7 +53,7 @@ int CmdUmount(const GlobalOptions& g, const std::string& dir);
 int CmdExport(const GlobalOptions& g, const std::string& target, const std::string& dir);
 int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vector<std::string>& pg_ctl_args);
 int CmdStop(const GlobalOptions& g, const std::string& branch);
-int CmdStatus(const GlobalOptions& g);
+int CmdStatus(const GlobalOptions& g, bool json);
 
 // Prints "zenith: <message>" to stderr and returns kExitFailure.
 int Fail(const std::string& message);

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/gc_summary.h"
+#include "cli/json_output.h"
 #include "cli/repo_context.h"
 #include "common/duration.h"
 
@@ -33,11 +34,15 @@ int CmdBranchDelete(const GlobalOptions& g, const std::string& name) {
   return kExitOk;
 }
 
-int CmdBranchVerbose(const GlobalOptions& g) {
+int CmdBranchVerbose(const GlobalOptions& g, bool json) {
   auto client = Connect(g);
   if (!client.ok()) return Fail(client.status().message());
   auto branches = client->DescribeBranches();
   if (!branches.ok()) return Fail(branches.status().message());
+  if (json) {
+    PrintJson(BranchSizesJson(*branches));
+    return kExitOk;
+  }
   std::vector<std::vector<std::string>> table = {
       {"BRANCH", "PARENT", "END OF WAL", "HISTORY FROM", "LOGICAL SIZE", "OWN SIZE", "ONLY ITS OWN", "LAYERS"}};
   for (const auto& b : *branches) {

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/json_output.h"
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
@@ -119,11 +120,16 @@ int CmdStop(const GlobalOptions& g, const std::string& branch) {
   return Fail("branch '" + branch + "' is not mounted");
 }
 
-int CmdStatus(const GlobalOptions& g) {
+int CmdStatus(const GlobalOptions& g, bool json) {
   auto s = Connect(g);
   if (!s.ok()) return Fail(s.status().message());
   auto mounts = s->client.Mounts();
   if (!mounts.ok()) return Fail(mounts.status().message());
+  if (json) {
+    PrintJson(MountsJson(*mounts, [](const std::string& dir) { return RunningPostmaster(dir); }));
+    WarnIfHistoryFails(s->client);  // on stderr: stdout holds the document alone
+    return kExitOk;
+  }
   std::printf("%-20s %-8s %-20s %-22s %s\n", "BRANCH", "PID", "POSTGRES", "MODE", "DIRECTORY");
   for (const auto& m : *mounts) {
     auto pm = RunningPostmaster(m.mountpoint);

@@ -14,6 +14,7 @@
 #include "cli/process.h"
 #include "common/daemon_process.h"
 #include "common/file_util.h"
+#include "common/fusermount.h"
 #include "pageserver/client/tls_conninfo.h"
 
 namespace zenith::cli {
@@ -39,7 +40,7 @@ void StopUnready(pid_t daemon, const std::string& dir, std::chrono::seconds pati
     if (ProcessAlive(daemon)) ::kill(daemon, SIGKILL);
   }
   ReapIfExited(daemon);
-  if (IsZenithMount(dir)) IgnoreError(RunForeground({"/usr/bin/fusermount3", "-u", "-z", dir}).status());
+  if (IsZenithMount(dir)) IgnoreError(RunForeground({kFusermount, "-u", "-z", dir}).status());
 }
 
 // Reads the daemon's readiness line; the LSN of its snapshot on success.
@@ -72,6 +73,7 @@ Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& l
 
 // Starts zenith-fs with `args` and waits until it is ready.
 Result<std::string> StartFsDaemon(const std::vector<std::string>& args, const std::string& log, const std::string& dir) {
+  ZENITH_RETURN_IF_ERROR(CheckFusermount(kFusermount, geteuid()));
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe", errno);
   UniqueFd read_end(fds[0]), write_end(fds[1]);
@@ -177,7 +179,7 @@ Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
                   dir + " stop` (or `zenith stop <branch>`)");
     }
   }
-  std::vector<std::string> argv = {"/usr/bin/fusermount3", "-u"};
+  std::vector<std::string> argv = {kFusermount, "-u"};
   if (dead) argv.push_back("-z");
   argv.push_back(dir);
   // A mount's prewarming (fs/prewarm.h) lets go of its file within a

@@ -9,6 +9,7 @@
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/json_output.h"
 #include "cli/mountpoint.h"
 #include "cli/object_storage.h"
 #include "cli/process.h"
@@ -47,6 +48,24 @@ Status CreateWithPageServer(const std::string& repo, const std::vector<std::stri
   if (const std::string prefix = "zenith-pageserver: "; message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
   if (message.empty()) message = program + " exited with code " + std::to_string(out.exit_code);
   return IoError(message);
+}
+
+// Keeps the addresses `zenith pageserver start` was given ("" = as before)
+// in the config; a running page server that listens elsewhere is stopped,
+// to be started again where it was told.
+Status KeepAddresses(RepoContext& repo, const std::string& listen, const std::string& metrics) {
+  const bool new_listen = !listen.empty() && listen != repo.config.listen;
+  const bool new_metrics = !metrics.empty() && metrics != repo.config.metrics_listen;
+  if (!new_listen && !new_metrics) return Status::Ok();
+  for (const std::string* address : {&listen, &metrics}) {
+    if (address->empty()) continue;
+    if (auto parsed = pageserver::ParseListenAddress(*address); !parsed.ok()) return parsed.status();
+  }
+  if (new_listen) repo.config.listen = listen;
+  if (new_metrics) repo.config.metrics_listen = metrics;
+  ZENITH_RETURN_IF_ERROR(repo.config.Save(repo.layout.config()));
+  if (RunningPageServer(repo)) return StopPageServer(repo);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -131,13 +150,17 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how) {
   return kExitOk;
 }
 
-int CmdBranchList(const GlobalOptions& g) {
+int CmdBranchList(const GlobalOptions& g, bool json) {
   auto repo = OpenRepo(ResolveRepoPath(g.repo));
   if (!repo.ok()) return Fail(repo.status().message());
   auto client = ConnectPageServer(*repo);
   if (!client.ok()) return Fail(client.status().message());
   auto branches = client->ListBranches();
   if (!branches.ok()) return Fail(branches.status().message());
+  if (json) {
+    PrintJson(BranchListJson(*branches));
+    return kExitOk;
+  }
   for (const auto& b : *branches) std::printf("%s\n", b.name.c_str());
   return kExitOk;
 }
@@ -154,21 +177,19 @@ int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::
   return kExitOk;
 }
 
-int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::string& listen) {
+int CmdPageServer(const GlobalOptions& g, const PageServerCmd& how) {
+  const std::string& action = how.action;
+  const std::string& listen = how.listen;
   auto repo = OpenRepo(ResolveRepoPath(g.repo));
   if (!repo.ok()) return Fail(repo.status().message());
   if (action == "start") {
-    if (!listen.empty() && listen != repo->config.listen) {
-      if (auto address = pageserver::ParseListenAddress(listen); !address.ok()) return Fail(address.status().message());
-      repo->config.listen = listen;
-      if (Status s = repo->config.Save(repo->layout.config()); !s.ok()) return Fail(s.message());
-      if (RunningPageServer(*repo)) {  // it listens where it was told when it started
-        if (Status s = StopPageServer(*repo); !s.ok()) return Fail(s.message());
-      }
-    }
+    if (Status s = KeepAddresses(*repo, listen, how.metrics); !s.ok()) return Fail(s.message());
     auto pid = StartPageServer(*repo);
     if (!pid.ok()) return Fail(pid.status().message());
     std::printf("page server running (pid %d), socket %s\n", *pid, repo->layout.socket_path(repo->config.port).c_str());
+    if (!repo->config.metrics_listen.empty()) {
+      std::printf("metrics at http://%s/metrics\n", repo->config.metrics_listen.c_str());
+    }
     if (!repo->config.listen.empty()) {
       std::printf("listening on %s: TLS, user zenith, password in %s; user compute (remote mounts only), password in %s\n",
                   repo->config.listen.c_str(), repo->layout.password_file().c_str(),
@@ -187,6 +208,10 @@ int CmdPageServer(const GlobalOptions& g, const std::string& action, const std::
     return kExitOk;
   }
   auto status = DescribeRunningPageServer(*repo);
+  if (how.json) {
+    PrintJson(PageServerStatusJson(status, repo->layout.socket_path(repo->config.port)));
+    return status ? kExitOk : kExitNotRunning;
+  }
   if (!status) {
     std::printf("page server is not running\n");
     return kExitNotRunning;

@@ -14,6 +14,7 @@
 #include "common/catch_all.h"
 #include "common/file_util.h"
 #include "pageserver/layer_merge.h"
+#include "pageserver/server_metrics.h"
 
 namespace zenith::pageserver {
 
@@ -178,10 +179,13 @@ Result<Report> History::Tracked(HistoryRunHealth HistoryHealth::*which, const ch
                                 const std::function<Result<Report>()>& run) {
   run_problem_.clear();
   Result<Report> report = Internal(std::string(what) + " did not run");
+  const auto started = std::chrono::steady_clock::now();
   Status done = CatchAll(what, [&] {
     report = run();
     return report.status();
   });
+  CountHistoryRun(which == &HistoryHealth::compaction ? "compaction" : "gc", std::chrono::steady_clock::now() - started,
+                  done.ok());
   Finish(which, done);
   if (!done.ok()) return done;
   return report;

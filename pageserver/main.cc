@@ -32,9 +32,11 @@
 #include "pageserver/history.h"
 #include "pageserver/layer_uploader.h"
 #include "pageserver/import.h"
+#include "pageserver/metrics_endpoint.h"
 #include "pageserver/page_service.h"
 #include "pageserver/pq_server.h"
 #include "pageserver/repository.h"
+#include "pageserver/server_metrics.h"
 #include "pageserver/tcp_users.h"
 #include "pageserver/pq_transport.h"
 #include "pageserver/scram.h"
@@ -135,6 +137,13 @@ Status ConfigureTcp(const RepoConfig& config, const RepoLayout& layout, PqServer
 // How often the page server looks for layers to upload to the remote.
 constexpr std::chrono::milliseconds kLayerUploadPeriod{1000};
 
+// The metrics endpoint of config.metrics_listen, or none.
+Result<std::unique_ptr<MetricsEndpoint>> StartMetrics(const RepoConfig& config) {
+  if (config.metrics_listen.empty()) return std::unique_ptr<MetricsEndpoint>();
+  ZENITH_ASSIGN_OR_RETURN(ListenAddress at, ParseListenAddress(config.metrics_listen));
+  return MetricsEndpoint::Start(at.host, at.port);
+}
+
 int Serve(const std::string& root) {
   auto repo = Repository::Open(root);
   if (!repo.ok()) {
@@ -175,6 +184,14 @@ int Serve(const std::string& root) {
   }
   ApplyLimits(config.limits, &options);
   History history(**repo, HistoryOptionsFor(config.history));
+  RegisterServerMetrics();
+  RepositoryMetrics repository_metrics(**repo);
+  auto metrics_endpoint = StartMetrics(config);
+  if (!metrics_endpoint.ok()) {
+    spdlog::error("{}", metrics_endpoint.status().message());
+    IgnoreError(RemoveFile(layout.pid_file()));
+    return 1;
+  }
   PageServiceOptions service;
   service.history = &history;
   PqServer server(options, MakePageServiceCommands(**repo, service));
@@ -196,6 +213,7 @@ int Serve(const std::string& root) {
   sigwait(&signals, &sig);
   spdlog::info("received signal {}, stopping", sig);
   history.Stop();  // cancels a compaction or collection in progress, also one a client asked for
+  metrics_endpoint->reset();  // no scrape reads the repository from here on
   if (uploader.ok() && *uploader) (*uploader)->Stop();
   server.Stop();
   IgnoreError(RemoveFile(layout.pid_file()));

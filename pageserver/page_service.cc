@@ -13,6 +13,7 @@
 #include "pageserver/basebackup.h"
 #include "pageserver/client/page_protocol.h"
 #include "pageserver/client/wal_stream_protocol.h"
+#include "pageserver/server_metrics.h"
 #include "pageserver/snapshot_put.h"
 #include "pageserver/wal_receiver.h"
 
@@ -208,6 +209,7 @@ class PageService {
       ZENITH_ASSIGN_OR_RETURN(auto msg, ctx.ReadCopyData());
       if (!msg) return Status::Ok();
       ZENITH_ASSIGN_OR_RETURN(PageRequest req, DecodePageRequest(AsBytes(*msg)));
+      const auto started = std::chrono::steady_clock::now();
       reply.clear();
       std::span<const uint8_t> page;
       Status s = ServePageRequest(state, req, &reply, &page);
@@ -217,6 +219,8 @@ class PageService {
         page = {};
       }
       ZENITH_RETURN_IF_ERROR(page.empty() ? ctx.CopyData(AsBytes(reply)) : ctx.CopyData({PageReplyHead(), page}));
+      CountPageRequest(req.kind, s.ok(), std::chrono::steady_clock::now() - started,
+                       page.empty() ? reply.size() : PageReplyHead().size() + page.size());
     }
   }
 

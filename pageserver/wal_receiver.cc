@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/str_format.h"
+#include "pageserver/server_metrics.h"
 
 namespace zenith::pageserver {
 
@@ -49,6 +50,7 @@ Result<Lsn> WalStreamWriter::WriteDurably(Lsn at, std::span<const uint8_t> bytes
   ZENITH_RETURN_IF_ERROR(writer_.Write(at, bytes));
   ZENITH_RETURN_IF_ERROR(writer_.Sync());
   end_ = at + bytes.size();
+  CountWalReceived(bytes.size());
   return end_;
 }
 

@@ -26,6 +26,9 @@ JOBS=${ZENITH_JOBS:-$(nproc)}
 
 if [ "$(id -u)" -eq 0 ]; then
   "$SRC/mount_helpers/install-deps.sh"
+  # The installer repairs a fuse3 that dpkg left at a conffile prompt (it
+  # breaks fuse3 on purpose and repairs it; ZENITH_SKIP_INSTALLER_CHECK=1 skips).
+  [ -n "${ZENITH_SKIP_INSTALLER_CHECK:-}" ] || "$SRC/tests/package/installer_check.sh"
   id "$TEST_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$TEST_USER"
   id "$REMOTE_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$REMOTE_USER"
   echo "$TEST_USER ALL=($REMOTE_USER) NOPASSWD: ALL" >/etc/sudoers.d/zenith-tests
@@ -49,9 +52,16 @@ if [ "$(id -u)" -eq 0 ]; then
      ! mount -t tmpfs -o size=128m,mode=1777 zenith-small-disk "$SMALL_DISK"; then
     echo "run.sh: could not mount a small tmpfs at $SMALL_DISK; the full-disk test will be skipped" >&2
   fi
-  exec runuser -u "$TEST_USER" -- env ZENITH_JOBS="$JOBS" ZENITH_SKIP_SANITIZE="${ZENITH_SKIP_SANITIZE:-}" \
+  runuser -u "$TEST_USER" -- env ZENITH_JOBS="$JOBS" ZENITH_SKIP_SANITIZE="${ZENITH_SKIP_SANITIZE:-}" \
     ZENITH_REMOTE_USER="$REMOTE_USER" \
     CTEST_ARGS="${CTEST_ARGS:-}" "$SRC/tests/run.sh"
+  # The Debian package from the build the tests ran on: built, linted,
+  # installed, walked through and removed (ZENITH_SKIP_PACKAGE=1 skips).
+  if [ -z "${ZENITH_SKIP_PACKAGE:-}" ]; then
+    echo "== the Debian package"
+    "$SRC/tests/package/check_deb.sh" "$SRC/build" "$TEST_USER"
+  fi
+  exit 0
 fi
 
 cd "$SRC"

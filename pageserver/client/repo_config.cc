@@ -93,6 +93,7 @@ std::string RepoConfig::ToJson() const {
     j["remote"] = {{"url", remote.url}, {"endpoint", remote.endpoint}, {"region", remote.region}};
   }
   if (limits != LimitsConfig{}) j["limits"] = LimitsToJson(limits);
+  if (!metrics_listen.empty()) j["metrics_listen"] = metrics_listen;
   return j.dump(2) + "\n";
 }
 
@@ -113,6 +114,7 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
     c.tls_cert = j.value("tls_cert", "");
     c.tls_key = j.value("tls_key", "");
     c.allow_plain_tcp = j.value("allow_plain_tcp", false);
+    c.metrics_listen = j.value("metrics_listen", "");
     if (j.contains("history")) {
       if (!j["history"].is_object()) return Corruption("repository config: history is not an object");
       auto h = HistoryFromJson(j["history"]);
@@ -140,6 +142,11 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
   }
   if (!c.listen.empty()) {
     if (auto listen = ParseListenAddress(c.listen); !listen.ok()) return Corruption("repository config: " + listen.status().message());
+  }
+  if (!c.metrics_listen.empty()) {
+    if (auto at = ParseListenAddress(c.metrics_listen); !at.ok()) {
+      return Corruption("repository config: metrics_listen: " + at.status().message());
+    }
   }
   return c;
 }

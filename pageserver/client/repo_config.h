@@ -70,6 +70,9 @@ struct RepoConfig {
   // Serve TCP clients that do not ask for TLS (a warning at every start).
   // Off: they get FATAL 28000 telling them to use TLS.
   bool allow_plain_tcp = false;
+  // "HOST:PORT": serve Prometheus metrics over HTTP there (GET /metrics;
+  // no authentication: an address only the scraper reaches). "" = off.
+  std::string metrics_listen;
   HistoryConfig history;
   RemoteConfig remote;
   LimitsConfig limits;

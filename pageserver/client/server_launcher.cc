@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "common/daemon_process.h"
+#include "common/file_util.h"
 
 namespace zenith::pageserver {
 
@@ -14,6 +15,18 @@ using Clock = std::chrono::steady_clock;
 
 Result<pid_t> SpawnPageServer(const RepoLayout& layout) {
   return SpawnDaemon({ExecutableDir() + "/zenith-pageserver", "--repo", layout.root}, layout.log_file());
+}
+
+// The message of the last error the page server logged ("... error: MSG"),
+// or "" if the log names none: what a failed start tells the user.
+std::string LastLoggedError(const std::string& log) {
+  auto text = ReadFileToString(log);
+  if (!text.ok()) return "";
+  constexpr std::string_view kMark = "] error: ";
+  const size_t at = text->rfind(kMark);
+  if (at == std::string::npos) return "";
+  const size_t start = at + kMark.size();
+  return text->substr(start, text->find('\n', start) - start);
 }
 
 // Waits for a page server to accept connections. A child that exits because
@@ -33,8 +46,9 @@ Result<std::unique_ptr<PageServerClient>> WaitForServer(const RepoLayout& layout
     if (!lost_at) {
       if (auto code = ReapIfExited(child)) {
         if (*code != kExitAlreadyRunning) {
-          return Unavailable("the page server exited with code " + std::to_string(*code) + "; see " +
-                             layout.log_file());
+          const std::string why = LastLoggedError(layout.log_file());
+          return Unavailable("the page server exited with code " + std::to_string(*code) +
+                             (why.empty() ? "" : ": " + why) + "; see " + layout.log_file());
         }
         lost_at = Clock::now();
       }

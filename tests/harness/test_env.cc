@@ -18,6 +18,7 @@ std::string ZenithBin(const std::string& name) { return EnvOr("ZENITH_BIN_DIR", 
 std::string PgBin(const std::string& name) {
   return EnvOr("ZENITH_PG_BIN_DIR", "/usr/lib/postgresql/15/bin") + "/" + name;
 }
+std::string SourceDir() { return EnvOr("ZENITH_SOURCE_DIR", ZENITH_SOURCE_DIR_DEFAULT); }
 std::string CurrentUserName() {
   const passwd* pw = getpwuid(geteuid());
   return pw ? pw->pw_name : "postgres";

@@ -34,6 +34,20 @@ TEST(CommandLine, BranchFormsListCreateDeleteAndVerbose) {
   EXPECT_EQ(CommandOf<BranchDeleteCmd>(Parse({"branch", "delete", "exp"})).name, "exp");
 }
 
+TEST(CommandLine, JsonGoesWithTheListingsOnly) {
+  EXPECT_TRUE(CommandOf<BranchListCmd>(Parse({"branch", "--json"})).json);
+  const auto verbose = CommandOf<BranchListCmd>(Parse({"branch", "-v", "--json"}));
+  EXPECT_TRUE(verbose.verbose && verbose.json);
+  EXPECT_FALSE(CommandOf<BranchListCmd>(Parse({"branch"})).json);
+  EXPECT_TRUE(CommandOf<StatusCmd>(Parse({"status", "--json"})).json);
+  EXPECT_FALSE(CommandOf<StatusCmd>(Parse({"status"})).json);
+  EXPECT_TRUE(CommandOf<PageServerCmd>(Parse({"pageserver", "status", "--json"})).json);
+  for (auto p : {Parse({"branch", "exp", "main", "--json"}), Parse({"pageserver", "start", "--json"})}) {
+    EXPECT_FALSE(p.invocation.has_value());
+    EXPECT_NE(p.exit_code, kExitOk);
+  }
+}
+
 TEST(CommandLine, IncompleteBranchFormsAreUsageErrors) {
   for (auto p : {Parse({"branch", "exp"}), Parse({"branch", "delete"})}) {
     EXPECT_FALSE(p.invocation.has_value());

@@ -1,0 +1,138 @@
+#include "pageserver/server_metrics.h"
+
+#include <array>
+#include <string>
+
+#include "common/metrics.h"
+#include "pageserver/repository.h"
+#include "pageserver/timeline.h"
+
+namespace zenith::pageserver {
+
+namespace {
+
+using metrics::Counter;
+using metrics::Global;
+using metrics::Histogram;
+
+const char* KindName(PageRequestKind kind) {
+  switch (kind) {
+    case PageRequestKind::kGetPage: return "getpage";
+    case PageRequestKind::kNblocks: return "nblocks";
+    case PageRequestKind::kExists: return "exists";
+  }
+  return "unknown";
+}
+
+struct PageRequestMetrics {
+  Counter* requests[3][2];  // kind - 1, ok
+  Histogram* latency[3];
+  Counter* pages;
+  Counter* bytes;
+};
+
+const PageRequestMetrics& PageMetrics() {
+  static const PageRequestMetrics m = [] {
+    PageRequestMetrics r{};
+    for (auto kind : {PageRequestKind::kExists, PageRequestKind::kNblocks, PageRequestKind::kGetPage}) {
+      const int i = static_cast<int>(kind) - 1;
+      for (int ok = 0; ok < 2; ++ok) {
+        r.requests[i][ok] = &Global().GetCounter("zenith_page_requests_total",
+                                                 "Requests of pagestreams served, by kind and result.",
+                                                 {{"kind", KindName(kind)}, {"result", ok ? "ok" : "error"}});
+      }
+      r.latency[i] = &Global().GetHistogram("zenith_page_request_duration_seconds",
+                                            "Time to serve a pagestream request, from decoding to the reply.",
+                                            {{"kind", KindName(kind)}});
+    }
+    r.pages = &Global().GetCounter("zenith_pages_served_total", "Pages sent in answer to GetPage@LSN.");
+    r.bytes = &Global().GetCounter("zenith_page_bytes_served_total", "Bytes sent in answer to pagestream requests.");
+    return r;
+  }();
+  return m;
+}
+
+struct HistoryMetrics {
+  Counter* runs[2][2];  // compaction|gc, ok
+  Histogram* duration[2];
+};
+
+const HistoryMetrics& RunMetrics() {
+  static const HistoryMetrics m = [] {
+    HistoryMetrics r{};
+    const char* names[2] = {"compaction", "gc"};
+    for (int w = 0; w < 2; ++w) {
+      for (int ok = 0; ok < 2; ++ok) {
+        r.runs[w][ok] = &Global().GetCounter("zenith_history_runs_total",
+                                             "Compaction and garbage collection runs, by kind and result.",
+                                             {{"kind", names[w]}, {"result", ok ? "ok" : "error"}});
+      }
+      r.duration[w] = &Global().GetHistogram("zenith_history_run_duration_seconds",
+                                             "Duration of compaction and garbage collection runs.",
+                                             {{"kind", names[w]}}, {0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 1800});
+    }
+    return r;
+  }();
+  return m;
+}
+
+std::vector<metrics::CollectedFamily> CollectRepository(Repository& repo) {
+  metrics::CollectedFamily layers{"zenith_timeline_layers", "Layer files a timeline owns.", metrics::Type::kGauge, {}};
+  metrics::CollectedFamily bytes{"zenith_timeline_layer_bytes", "Bytes of the layer files a timeline owns.",
+                                 metrics::Type::kGauge, {}};
+  metrics::CollectedFamily end{"zenith_timeline_end_of_wal_lsn",
+                               "A timeline's end of WAL, as a byte position (PostgreSQL's LSN as a number).",
+                               metrics::Type::kGauge, {}};
+  auto all = repo.AllTimelines();
+  if (!all.ok()) return {};
+  for (const auto& tl : all->live) {
+    const metrics::Labels labels = {{"timeline", tl->id().ToString()}, {"branch", repo.BranchOf(tl->id())}};
+    uint64_t size = 0;
+    auto own = tl->OwnLayers();
+    for (const auto& layer : own) size += layer->file_size();
+    layers.samples.push_back({labels, static_cast<double>(own.size())});
+    bytes.samples.push_back({labels, static_cast<double>(size)});
+    if (auto wal_end = tl->EndOfWal(); wal_end.ok()) end.samples.push_back({labels, static_cast<double>(wal_end->value)});
+  }
+  return {layers, bytes, end};
+}
+
+Counter& WalReceived() {
+  static Counter& received = Global().GetCounter("zenith_wal_received_bytes_total",
+                                                 "WAL bytes computes streamed to the page server and it made durable.");
+  return received;
+}
+
+}  // namespace
+
+void CountPageRequest(PageRequestKind kind, bool ok, Seconds took, size_t bytes_sent) {
+  const int i = static_cast<int>(kind) - 1;
+  if (i < 0 || i > 2) return;
+  const PageRequestMetrics& m = PageMetrics();
+  m.requests[i][ok ? 1 : 0]->Inc();
+  m.latency[i]->Observe(took.count());
+  if (ok && kind == PageRequestKind::kGetPage) m.pages->Inc();
+  m.bytes->Inc(bytes_sent);
+}
+
+void CountHistoryRun(const char* what, Seconds took, bool ok) {
+  const int w = std::string(what) == "compaction" ? 0 : 1;
+  const HistoryMetrics& m = RunMetrics();
+  m.runs[w][ok ? 1 : 0]->Inc();
+  m.duration[w]->Observe(took.count());
+}
+
+void RegisterServerMetrics() {
+  PageMetrics();
+  RunMetrics();
+  WalReceived();
+}
+
+void CountWalReceived(size_t bytes) { WalReceived().Inc(bytes); }
+
+RepositoryMetrics::RepositoryMetrics(Repository& repo)
+    : collector_id_(Global().AddCollector([&repo] { return CollectRepository(repo); })) {}
+
+RepositoryMetrics::~RepositoryMetrics() { Global().RemoveCollector(collector_id_); }
+
+}  // namespace zenith::pageserver

@@ -1,0 +1,136 @@
+// The page server's metrics endpoint (README, "Metrics") scraped with curl as
+// Prometheus would, while a real PostgreSQL reads its pages through
+// GetPage@LSN: the output parses as the exposition format, the counters
+// move with the work done, compaction and GC runs are counted, every metric
+// the Grafana dashboard (docs/grafana-dashboard.json) queries exists, and
+// anything but GET /metrics is refused.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "common/file_util.h"
+#include "tests/harness/compute.h"
+#include "tests/harness/prometheus_text.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+#include "tests/harness/test_env.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::testing {
+namespace {
+
+class MetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(env_.MustZenith({"init"}).ok());
+    // Reads go through the page server's GetPage, as a remote mount's do.
+    env_.SetEnv("ZENITH_FS_LOCAL_LAYERS", "0");
+    address_ = "127.0.0.1:" + std::to_string(FreePort());
+    RunResult start = env_.MustZenith({"pageserver", "start", "--metrics", address_});
+    EXPECT_NE(start.out.find("metrics at http://" + address_ + "/metrics"), std::string::npos) << start.out;
+  }
+
+  RunResult Curl(const std::vector<std::string>& extra, const std::string& path) const {
+    std::vector<std::string> args = {"curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back("http://" + address_ + path);
+    return RunCommand(args);
+  }
+  // The HTTP status of a request (curl's last line).
+  static std::string Code(const RunResult& r) { return r.out.substr(r.out.rfind('\n') + 1); }
+
+  Exposition Scrape() const {
+    RunResult r = Curl({}, "/metrics");
+    EXPECT_EQ(Code(r), "200") << r.Describe();
+    auto e = ParsePrometheusText(r.out.substr(0, r.out.rfind('\n')));
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? *e : Exposition{};
+  }
+
+  TempDir dir_{"metrics"};
+  ZenithEnv env_{dir_};
+  std::string address_;
+};
+
+TEST_F(MetricsTest, CountersMoveUnderLoadAndTheOutputParses) {
+  Exposition before = Scrape();
+  EXPECT_TRUE(before.Has("zenith_timeline_layers"));
+  EXPECT_GT(before.Sum("zenith_timeline_layers", {{"branch", "main"}}), 0);
+  EXPECT_GT(before.Sum("zenith_timeline_layer_bytes", {{"branch", "main"}}), 0);
+  EXPECT_GT(before.Sum("zenith_timeline_end_of_wal_lsn", {{"branch", "main"}}), 0);
+  const double pages_before = before.Sum("zenith_pages_served_total");
+
+  env_.MustZenith({"mount", "main", dir_.Sub("main")});
+  Compute pg(env_, "main", FreePort());
+  pg.Start();
+  EXPECT_EQ(pg.Query("create table t as select g, repeat('x', 200) as pad from generate_series(1, 20000) g;"
+                     "select count(*) from t"),
+            "20000");
+  Exposition during = Scrape();
+  EXPECT_GT(during.Sum("zenith_pages_served_total"), pages_before + 10) << "PostgreSQL read pages through GetPage";
+  EXPECT_GT(during.Sum("zenith_page_requests_total", {{"kind", "getpage"}, {"result", "ok"}}), 10);
+  EXPECT_GE(during.Sum("zenith_page_bytes_served_total"), during.Sum("zenith_pages_served_total") * 8192);
+  EXPECT_EQ(during.Sum("zenith_page_request_duration_seconds_count", {{"kind", "getpage"}}),
+            during.Sum("zenith_page_requests_total", {{"kind", "getpage"}}));
+
+  const double gc_before = during.Sum("zenith_history_runs_total", {{"kind", "gc"}});
+  env_.MustZenith({"gc"});
+  Exposition after = Scrape();
+  EXPECT_GT(after.Sum("zenith_history_runs_total", {{"kind", "gc"}, {"result", "ok"}}), gc_before);
+  EXPECT_GT(after.Sum("zenith_history_run_duration_seconds_count", {{"kind", "gc"}}), 0);
+}
+
+TEST_F(MetricsTest, EveryMetricTheDashboardQueriesIsServed) {
+  auto text = ReadFileToString(SourceDir() + "/docs/grafana-dashboard.json");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  auto dashboard = nlohmann::json::parse(*text, nullptr, false);
+  ASSERT_FALSE(dashboard.is_discarded()) << "the dashboard is not JSON";
+  std::set<std::string> queried;
+  const std::regex name(R"(zenith_[a-z_]+)");
+  for (const auto& panel : dashboard.at("panels")) {
+    for (const auto& target : panel.value("targets", nlohmann::json::array())) {
+      const std::string expr = target.at("expr").get<std::string>();
+      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), name); it != std::sregex_iterator(); ++it) {
+        queried.insert(it->str());
+      }
+    }
+  }
+  ASSERT_GE(queried.size(), 6u) << "the dashboard queries zenith's metrics";
+  // Histograms and counters appear once used: make some.
+  env_.MustZenith({"gc"});
+  env_.MustZenith({"mount", "main", dir_.Sub("main")});
+  Compute pg(env_, "main", FreePort());
+  pg.Start();
+  EXPECT_EQ(pg.Query("select count(*) from pg_class where relname = 'pg_class'"), "1");
+  Exposition e = Scrape();
+  std::set<std::string> served;
+  for (const auto& [family, f] : e.families) {
+    for (const auto& s : f.samples) served.insert(s.name);
+  }
+  for (const auto& q : queried) EXPECT_TRUE(served.count(q)) << q << " is queried by the dashboard but not served";
+}
+
+TEST_F(MetricsTest, OnlyGetMetricsIsServed) {
+  EXPECT_EQ(Code(Curl({}, "/")), "404");
+  EXPECT_EQ(Code(Curl({}, "/metrics/../secret")), "404");
+  EXPECT_EQ(Code(Curl({"-X", "POST", "--data", "x"}, "/metrics")), "405");
+  EXPECT_EQ(Code(Curl({"-X", "DELETE"}, "/metrics")), "405");
+  EXPECT_EQ(Code(Curl({}, "/metrics")), "200");
+}
+
+TEST_F(MetricsTest, AnAddressInUseIsAClearError) {
+  env_.MustZenith({"pageserver", "stop"});
+  TempDir other_dir("metrics-other");
+  ZenithEnv other(other_dir);
+  ASSERT_TRUE(other.MustZenith({"init"}).ok());
+  // The first repository's page server holds the port.
+  env_.MustZenith({"pageserver", "start"});
+  RunResult r = other.Zenith({"pageserver", "start", "--metrics", address_});
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_NE((r.out + r.err).find("cannot listen for metrics on " + address_), std::string::npos) << r.Describe();
+}
+
+}  // namespace
+}  // namespace zenith::testing
