@@ -11,6 +11,7 @@
 #include "common/tar.h"
 #include "common/wal_directory.h"
 #include "common/wal_reader.h"
+#include "fs/datadir_fs.h"
 #include "pageserver/client/page_protocol.h"
 
 namespace zenith::fs {

@@ -49,11 +49,13 @@
 #include "common/lsn.h"
 #include "common/pg_control.h"
 #include "common/status.h"
-#include "fs/datadir_fs.h"
+#include "fs/snapshot_delta.h"
 #include "pageserver/client/page_client.h"
 #include "pageserver/client/page_protocol.h"
 
 namespace zenith::fs {
+
+class DatadirFs;
 
 class SnapshotUploader {
  public:
