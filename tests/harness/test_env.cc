@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 namespace zenith::testing {
 
@@ -15,6 +17,22 @@ std::string EnvOr(const char* name, const char* fallback) {
 }  // namespace
 
 std::string ZenithBin(const std::string& name) { return EnvOr("ZENITH_BIN_DIR", "build/bin") + "/" + name; }
+std::string TestProgram(const std::string& name) {
+  return EnvOr("ZENITH_TEST_PROGRAM_DIR", "build/tests/programs") + "/" + name;
+}
+
+Result<std::string> BinDirWithFs(const std::string& dir, const std::string& fs_program) {
+  namespace stdfs = std::filesystem;
+  std::error_code ec;
+  stdfs::create_directories(dir, ec);
+  // A copy, not a link: `zenith` finds its programs through /proc/self/exe.
+  if (!ec) stdfs::copy_file(ZenithBin("zenith"), dir + "/zenith", stdfs::copy_options::overwrite_existing, ec);
+  if (!ec) stdfs::create_symlink(stdfs::absolute(ZenithBin("zenith-pageserver")), dir + "/zenith-pageserver", ec);
+  if (!ec) stdfs::create_symlink(stdfs::absolute(fs_program), dir + "/zenith-fs", ec);
+  if (ec) return IoError("could not make the program directory " + dir + ": " + ec.message());
+  return dir + "/zenith";
+}
+
 std::string PgBin(const std::string& name) {
   return EnvOr("ZENITH_PG_BIN_DIR", "/usr/lib/postgresql/15/bin") + "/" + name;
 }

@@ -1,13 +1,25 @@
-// Where the programs under test live. ctest sets ZENITH_BIN_DIR (build/bin)
-// and ZENITH_PG_BIN_DIR (/usr/lib/postgresql/15/bin) for every test.
+// Where the programs under test live. ctest sets ZENITH_BIN_DIR (build/bin),
+// ZENITH_TEST_PROGRAM_DIR (build/tests/programs: programs built only for
+// tests, from tests/programs/) and ZENITH_PG_BIN_DIR
+// (/usr/lib/postgresql/15/bin) for every test.
+//
+// Thread-safety: reentrant functions.
 #pragma once
 
 #include <string>
+
+#include "common/status.h"
 
 namespace zenith::testing {
 
 // Absolute path of a zenith program ("zenith", "zenith-pageserver", "zenith-fs").
 std::string ZenithBin(const std::string& name);
+// Absolute path of a test-only program ("zenith-fs-never-ready").
+std::string TestProgram(const std::string& name);
+// Makes `dir` a directory of programs like ZenithBin's, but whose
+// zenith-fs is `fs_program`: a copy of `zenith` (which starts the programs
+// beside its own file), links to the others. Returns dir + "/zenith".
+Result<std::string> BinDirWithFs(const std::string& dir, const std::string& fs_program);
 // Absolute path of a PostgreSQL 15 program ("initdb", "pg_waldump", ...).
 std::string PgBin(const std::string& name);
 // The name of the OS user running the tests.
