@@ -164,9 +164,10 @@ int ServeReadWrite(const MountPlan& plan, const MountHooks& hooks, Readiness& re
                                [&uploader](std::string bytes) { uploader->OnControlWrite(std::move(bytes)); }});
   if (!fs.ok()) return fail(fs.status());
   uploader = std::make_unique<SnapshotUploader>(
-      SnapshotUploader::Options{conninfo, timeline, scratch, wal_dir, prepared->manifest.system_id, *checkpoint,
-                                [&lease](Lsn valid) { lease.MoveTo(valid); }, [&lease] { return lease.token(); }},
-      fs->get());
+      SnapshotUploader::Options{timeline, *checkpoint, [&lease](Lsn valid) { lease.MoveTo(valid); },
+                                [&lease] { return lease.token(); }},
+      std::make_unique<MountedSnapshotSource>(fs->get(), scratch, wal_dir, prepared->manifest.system_id),
+      std::make_unique<PageServerSnapshotSink>(conninfo));
   uploader->Start();
   if (Status s = (*fs)->Mount(plan.mountpoint); !s.ok()) return fail(s);
   steps.Done("fuse mount");
