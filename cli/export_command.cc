@@ -216,22 +216,17 @@ void Undo(const std::string& dir, bool created) {
 }  // namespace
 
 int CmdExport(const GlobalOptions& g, const std::string& target, const std::string& dir) {
-  auto parsed = ParsePointTarget(target);
-  if (!parsed.ok()) return Fail(parsed.status().message());
-  const auto& [branch, spec] = *parsed;
-  auto s = Connect(g);
-  if (!s.ok()) return Fail(s.status().message());
+  auto r = ConnectAndResolve(g, target);  // bad points fail before anything is made
+  if (!r.ok()) return Fail(r.status().message());
   const std::string abs = AbsolutePath(dir);
-  auto point = s->client.ResolvePoint(branch, spec);  // bad points fail before anything is made
-  if (!point.ok()) return Fail(point.status().message());
   auto created = PrepareExportDir(abs);
   if (!created.ok()) return Fail(created.status().message());
-  Status copied = ExportPoint(*s, branch, *point, abs);
+  Status copied = ExportPoint(r->session, r->branch, r->point, abs);
   if (!copied.ok()) {
     Undo(abs, *created);
     return Fail("could not export " + target + ": " + copied.message());
   }
-  std::printf("exported branch %s at %s to %s\n", branch.c_str(), point->lsn.ToString().c_str(), abs.c_str());
+  std::printf("exported branch %s at %s to %s\n", r->branch.c_str(), r->point.lsn.ToString().c_str(), abs.c_str());
   return kExitOk;
 }
 

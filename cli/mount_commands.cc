@@ -42,16 +42,12 @@ int CmdMount(const GlobalOptions& g, const std::string& branch, const std::strin
 }
 
 int CmdMountReadOnly(const GlobalOptions& g, const std::string& target, const std::string& dir) {
-  auto parsed = ParsePointTarget(target);
-  if (!parsed.ok()) return Fail(parsed.status().message());
-  const auto& [branch, spec] = *parsed;
-  auto s = Connect(g);
-  if (!s.ok()) return Fail(s.status().message());
+  auto r = ConnectAndResolve(g, target);
+  if (!r.ok()) return Fail(r.status().message());
   const std::string abs = AbsolutePath(dir);
-  auto point = s->client.ResolvePoint(branch, spec);
-  if (!point.ok()) return Fail(point.status().message());
-  if (Status m = MountReadOnly(*s, branch, *point, abs); !m.ok()) return Fail(m.message());
-  std::printf("mounted branch %s read-only at %s, at %s\n", branch.c_str(), point->lsn.ToString().c_str(), abs.c_str());
+  if (Status m = MountReadOnly(r->session, r->branch, r->point, abs); !m.ok()) return Fail(m.message());
+  std::printf("mounted branch %s read-only at %s, at %s\n", r->branch.c_str(), r->point.lsn.ToString().c_str(),
+              abs.c_str());
   return kExitOk;
 }
 

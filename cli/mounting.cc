@@ -210,6 +210,13 @@ Result<PointTarget> ParsePointTarget(const std::string& target) {
   return t;
 }
 
+Result<ResolvedPoint> ConnectAndResolve(const GlobalOptions& g, const std::string& target) {
+  ZENITH_ASSIGN_OR_RETURN(PointTarget parsed, ParsePointTarget(target));
+  ZENITH_ASSIGN_OR_RETURN(Session s, Connect(g));
+  ZENITH_ASSIGN_OR_RETURN(pageserver::ReadPoint point, s.client.ResolvePoint(parsed.branch, parsed.spec));
+  return ResolvedPoint{std::move(s), parsed.branch, point};
+}
+
 Status WaitUnlisted(RepoClient& client, const std::string& dir) {
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   while (DaemonOf(client, dir)) {

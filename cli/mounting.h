@@ -52,6 +52,17 @@ struct PointTarget {
 };
 Result<PointTarget> ParsePointTarget(const std::string& target);
 
+// A point of a branch's history as a command names it (ParsePointTarget),
+// resolved on a new session (RepoClient::ResolvePoint): where `zenith
+// mount --read-only` and `zenith export` start. Errors say what was wrong
+// with the target, the branch or the point, or the connection.
+struct ResolvedPoint {
+  Session session;
+  std::string branch;
+  pageserver::ReadPoint point;
+};
+Result<ResolvedPoint> ConnectAndResolve(const GlobalOptions& g, const std::string& target);
+
 // Mounts `branch` read-only at `point` (from RepoClient::ResolvePoint) at
 // `dir`.
 Status MountReadOnly(Session& s, const std::string& branch, const pageserver::ReadPoint& point,

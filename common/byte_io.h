@@ -1,6 +1,7 @@
 // Reading and writing fixed-width integers at byte offsets, for decoders of
-// PostgreSQL's formats (host byte order, like PostgreSQL) and for zenith's
-// own wire and file formats (little-endian, fixed).
+// PostgreSQL's formats (host byte order, like PostgreSQL; the wire
+// protocol's in network order, LoadBe32) and for zenith's own wire and file
+// formats (little-endian, fixed).
 //
 // The Load* functions REQUIRE offset + width <= the buffer's size; decoders
 // check lengths first and return a Status, never read past the end.
@@ -26,6 +27,17 @@ inline uint8_t LoadU8(std::span<const uint8_t> b, size_t off) { return b[off]; }
 inline uint16_t LoadU16(std::span<const uint8_t> b, size_t off) { return LoadAt<uint16_t>(b, off); }
 inline uint32_t LoadU32(std::span<const uint8_t> b, size_t off) { return LoadAt<uint32_t>(b, off); }
 inline uint64_t LoadU64(std::span<const uint8_t> b, size_t off) { return LoadAt<uint64_t>(b, off); }
+
+// Network byte order: the integers of the PostgreSQL wire protocol.
+inline uint32_t LoadBe32(std::span<const uint8_t> b, size_t off) {
+  return (uint32_t{b[off]} << 24) | (uint32_t{b[off + 1]} << 16) | (uint32_t{b[off + 2]} << 8) | b[off + 3];
+}
+
+// "0x4A": a byte in hex, for messages (a protocol message's type).
+inline std::string HexByte(uint8_t v) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  return {'0', 'x', kDigits[v >> 4], kDigits[v & 15]};
+}
 
 template <typename T>
 inline void StoreAt(std::span<uint8_t> buf, size_t offset, T v) {

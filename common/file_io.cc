@@ -36,6 +36,14 @@ class Posix final : public FileIo {
     }
   }
 
+  Result<size_t> Pread(int fd, std::span<uint8_t> buf, uint64_t offset, std::string_view path) override {
+    for (;;) {
+      ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return ErrnoStatus("read", path, errno);
+    }
+  }
+
   Status Fsync(int fd, std::string_view path) override {
     if (::fsync(fd) != 0) return ErrnoStatus("fsync", path, errno);
     return Status::Ok();

@@ -1,16 +1,23 @@
-// FileIo: the seam under every write zenith makes to a repository, in the
-// spirit of LevelDB's Env: the system calls that create, write, sync,
-// rename and remove files. PosixFileIo() makes the real calls; a test
-// installs its own (tests/harness/fault_file_io.h) to inject a short write,
-// EIO, ENOSPC or a crash before an fsync, and then checks what is on disk.
+// FileIo: the seam under every write zenith makes to a repository, and
+// under the reads of files it does not map, in the spirit of LevelDB's
+// Env: the system calls that create, write, sync, rename and remove files,
+// and pread. PosixFileIo() makes the real calls; a test installs its own
+// (tests/harness/fault_file_io.h) to inject a short write or read, EIO,
+// ENOSPC or a crash before an fsync, and then checks what is on disk and
+// what the reader was told.
 //
 // Which calls go through it: everything common/file_util.h does to change a
 // file or a directory (OpenFile for writing, PwriteFull, WriteFull, FsyncFd,
 // FsyncDirectory, the durable writes, PublishFileExclusively,
 // MakeDirectory*, RenameFile, RemoveFile, RemoveTree), and through those
 // LayerWriter, Timeline (PrepareWal, the gc cutoff, load-time clean-up),
-// Repository (branches, start-up clean-up) and History (compaction, GC). Reads do not: GetPage, basebackup and FUSE reads
-// use the file descriptors and mappings they own and never pay for the seam.
+// Repository (branches, start-up clean-up) and History (compaction, GC).
+// Reads through PreadFull: a local mount's reads of layer files
+// (fs/local_layer_source.h), of its scratch (fs/relation_io.h), WAL read
+// from a directory (common/wal_directory.h, the uploader's and the page
+// server's), imports. Reads of mapped layer files (the page server's
+// GetPage) do not: a mapping has no call to intercept. A read pays an
+// atomic load and an indirect call beside its system call.
 //
 // Why a process-wide current FileIo rather than one passed to every object:
 // the durable writes are free functions called from every part (import,
@@ -48,6 +55,9 @@ class FileIo {
   // the file's path, for the error and for tests that match on it.
   virtual Result<size_t> Pwrite(int fd, std::span<const uint8_t> buf, uint64_t offset, std::string_view path) = 0;
   virtual Result<size_t> Write(int fd, std::span<const uint8_t> buf, std::string_view path) = 0;
+  // One pread(2) (EINTR retried): the number of bytes read, which may be
+  // fewer than asked (a short read; 0 at the end of the file), or the error.
+  virtual Result<size_t> Pread(int fd, std::span<uint8_t> buf, uint64_t offset, std::string_view path) = 0;
   // fsync(2) of a file or of a directory (its entries).
   virtual Status Fsync(int fd, std::string_view path) = 0;
   // sync_file_range(SYNC_FILE_RANGE_WRITE): starts writeback, waits for

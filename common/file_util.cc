@@ -40,15 +40,12 @@ Result<std::string> ReadFileToString(const std::string& path) {
 }
 
 Result<size_t> PreadFull(int fd, std::span<uint8_t> buf, uint64_t offset, std::string_view path) {
+  FileIo& io = CurrentFileIo();
   size_t done = 0;
   while (done < buf.size()) {
-    ssize_t n = ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("read", path, errno);
-    }
+    ZENITH_ASSIGN_OR_RETURN(size_t n, io.Pread(fd, buf.subspan(done), offset + done, path));
     if (n == 0) break;
-    done += static_cast<size_t>(n);
+    done += n;
   }
   return done;
 }

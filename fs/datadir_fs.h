@@ -37,7 +37,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,7 +46,8 @@
 
 #include "common/relation_path.h"
 #include "common/status.h"
-#include "fs/page_source.h"
+#include "fs/datadir_fs_options.h"
+#include "fs/snapshot_delta.h"
 
 struct fuse_session;
 
@@ -56,21 +56,6 @@ namespace zenith::fs {
 namespace internal {
 class FsCore;
 }
-
-// Blocks of one segment written since the previous BeginSnapshot().
-struct DirtySegment {
-  RelSegment seg;
-  std::vector<uint32_t> blocks;  // block numbers within the segment, ascending
-};
-
-struct SnapshotDelta {
-  std::vector<DirtySegment> dirty;  // segments with at least one dirty block, ascending by segment
-  // floors[rel]: the smallest size, in relation blocks, the relation had
-  // since the previous BeginSnapshot(): truncating segment s to n blocks
-  // gives s*RELSEG_SIZE+n, unlinking or creating segment s gives
-  // s*RELSEG_SIZE. Relations with no such event are absent.
-  std::map<RelTag, uint32_t> floors;
-};
 
 // The start of a snapshot (from DatadirFs::BeginSnapshot()). While it lives,
 // truncation, unlink and creation of relation files wait; reads and writes
@@ -97,25 +82,7 @@ class SnapshotSession {
 
 class DatadirFs {
  public:
-  struct Options {
-    // The real directory behind the mount; its root becomes the mount's root
-    // (Create() makes it mode 0700, as PostgreSQL requires).
-    std::string scratch_dir;
-    // Relation segment files (path relative to the datadir, e.g.
-    // "base/5/16384.1") whose blocks below this size come from the
-    // PageSource; the scratch holds each as a sparse file of that size,
-    // created by the caller before mounting.
-    std::map<std::string, uint64_t> remote_files;
-    // Not owned; must outlive the DatadirFs. May be null only when
-    // remote_files is empty.
-    PageSource* pages = nullptr;
-    // Called after every write to global/pg_control with the file's first
-    // 8192 bytes as they are right after that write (from the write buffer
-    // when it covers them, else read under the file's lock). Called on a FUSE
-    // worker thread while that file's lock is held, so calls come in write
-    // order; must not block long. May be empty.
-    std::function<void(std::string pg_control_bytes)> on_control_write;
-  };
+  using Options = DatadirFsOptions;
 
   // Validates the options and opens the scratch directory. Errors:
   // kInvalidArgument for a remote file that is not a relation path or a

@@ -49,7 +49,7 @@ bool InRelationArea(std::string_view path) {
   return top == "base" || top == "global" || top == "pg_tblspc";
 }
 
-Result<std::unique_ptr<FsCore>> FsCore::Create(DatadirFs::Options options) {
+Result<std::unique_ptr<FsCore>> FsCore::Create(DatadirFsOptions options) {
   if (options.scratch_dir.empty()) return InvalidArgument("the scratch directory of a mount must be given");
   ZENITH_ASSIGN_OR_RETURN(auto limits, RemoteLimits(options.remote_files));
   if (!limits.empty() && options.pages == nullptr) return InvalidArgument("remote relation files need a page source");
@@ -64,7 +64,7 @@ Result<std::unique_ptr<FsCore>> FsCore::Create(DatadirFs::Options options) {
   return std::unique_ptr<FsCore>(new FsCore(std::move(root), st, std::move(options), limits));
 }
 
-FsCore::FsCore(UniqueFd root_fd, const struct stat& root_st, DatadirFs::Options options,
+FsCore::FsCore(UniqueFd root_fd, const struct stat& root_st, DatadirFsOptions options,
                const std::map<RelSegment, uint32_t>& remote_limits)
     : inodes_(std::move(root_fd), root_st),
       relations_(remote_limits),

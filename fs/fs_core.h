@@ -33,7 +33,8 @@
 
 #include "common/pg_control.h"
 #include "common/status.h"
-#include "fs/datadir_fs.h"
+#include "fs/datadir_fs_options.h"
+#include "fs/snapshot_delta.h"
 #include "fs/fuse_api.h"
 #include "fs/handle_table.h"
 #include "fs/inode_table.h"
@@ -53,7 +54,7 @@ struct ReadData {
 
 class FsCore {
  public:
-  static Result<std::unique_ptr<FsCore>> Create(DatadirFs::Options options);
+  static Result<std::unique_ptr<FsCore>> Create(DatadirFsOptions options);
   FsCore(const FsCore&) = delete;
   FsCore& operator=(const FsCore&) = delete;
 
@@ -119,7 +120,7 @@ class FsCore {
   FileHandle& FileOf(fuse_file_info* fi) const { return files_.Get(fi->fh); }
   DirHandle& DirOf(fuse_file_info* fi) const { return dirs_.Get(fi->fh); }
 
-  FsCore(UniqueFd root_fd, const struct stat& root_st, DatadirFs::Options options,
+  FsCore(UniqueFd root_fd, const struct stat& root_st, DatadirFsOptions options,
          const std::map<RelSegment, uint32_t>& remote_limits);
 
   // Opens `name` in `parent` (O_PATH) and returns its entry with one more

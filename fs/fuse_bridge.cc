@@ -20,10 +20,11 @@ OpStats::Timer Time(fuse_req_t req, FuseOp op) { return OpStats::Timer(Core(req)
 
 // Replies with the error of `status`. Failures PostgreSQL expects in normal
 // operation (a missing file, a full directory) are not worth a log line; an
-// I/O error is.
+// I/O error is, here and only here: the layers below return it, with what
+// failed in its message, and do not log it on the way up.
 void ReplyError(fuse_req_t req, const Status& status) {
   int err = ToErrno(status);
-  if (err == EIO) spdlog::warn("replying EIO: {}", status.message());
+  if (err == EIO) spdlog::error("replying EIO: {}", status.message());
   else spdlog::debug("replying errno {}: {}", err, status.message());
   fuse_reply_err(req, err);
 }

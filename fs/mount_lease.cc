@@ -8,8 +8,7 @@ namespace zenith::fs {
 Status MountLease::Pin(Lsn lsn, bool with_wal) { return conn_->Pin(timeline_, lsn, with_wal); }
 
 Status MountLease::Acquire() {
-  ZENITH_ASSIGN_OR_RETURN(auto conn, connect_());
-  conn_.emplace(std::move(conn));
+  ZENITH_ASSIGN_OR_RETURN(conn_, connect_());
   ZENITH_ASSIGN_OR_RETURN(std::string token, conn_->Attach(timeline_, mountpoint_, getpid()));
   {
     std::lock_guard lock(mu_);
@@ -28,7 +27,7 @@ Status MountLease::Acquire() {
   return Status::Ok();
 }
 
-Result<std::string> MountLease::PinnedBasebackup() { return conn_->Basebackup(timeline_, /*pin=*/true); }
+Result<std::string> MountLease::PinnedBasebackup() { return conn_->PinnedBasebackup(timeline_); }
 
 void MountLease::StartKeepAlive(OnMoved on_moved) {
   on_moved_ = std::move(on_moved);
@@ -84,7 +83,7 @@ std::string MountLease::WalToken() {
 }
 
 void MountLease::Tick() {
-  if (conn_ && conn_->DescribeServer().ok()) {
+  if (conn_ && conn_->Check().ok()) {
     MovePin();
     if (wal_token_enabled_ && WalToken().empty()) IgnoreError(FetchWalToken());
     return;

@@ -24,6 +24,9 @@
 // lease with the lease's WAL token: taken again with the lease after a
 // page server restart (pageserver/client/wal_stream_protocol.h).
 //
+// Its connection is a LeaseConnection (fs/lease_connection.h): unit tests
+// give it a page server of their own.
+//
 // Thread-safety: Acquire, PinnedBasebackup and SetPinned before
 // StartKeepAlive, on the owner's thread; MoveTo from any thread; the rest
 // runs on the keepalive thread.
@@ -31,26 +34,28 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 
 #include "common/lsn.h"
 #include "common/periodic_thread.h"
 #include "common/status.h"
-#include "pageserver/client/repo_client.h"
+#include "fs/lease_connection.h"
 
 namespace zenith::fs {
 
 class MountLease {
  public:
   // Connects to the page server, starting one if nobody answers.
-  using Connector = std::function<Result<pageserver::RepoClient>()>;
+  using Connector = RepoConnector;
   // The mount reads at this snapshot from now on.
   using OnMoved = std::function<void(Lsn)>;
 
-  MountLease(Connector connect, std::string timeline, std::string mountpoint)
+  MountLease(LeaseConnector connect, std::string timeline, std::string mountpoint)
       : connect_(std::move(connect)), timeline_(std::move(timeline)), mountpoint_(std::move(mountpoint)) {}
+  MountLease(Connector connect, std::string timeline, std::string mountpoint)
+      : MountLease(RepoLeaseConnector(std::move(connect)), std::move(timeline), std::move(mountpoint)) {}
   ~MountLease() { Stop(); }
   MountLease(const MountLease&) = delete;
   MountLease& operator=(const MountLease&) = delete;
@@ -81,12 +86,12 @@ class MountLease {
   Status FetchWalToken();
   Status Pin(Lsn lsn, bool with_wal);
 
-  const Connector connect_;
+  const LeaseConnector connect_;
   const std::string timeline_, mountpoint_;
   OnMoved on_moved_;
   std::atomic<uint64_t> wanted_{0};
   // Keepalive thread only, once it runs:
-  std::optional<pageserver::RepoClient> conn_;
+  std::unique_ptr<LeaseConnection> conn_;
   Lsn pinned_;
   bool pinned_with_wal_ = true;
   Lsn releasing_;  // the previous pin, released at the next tick

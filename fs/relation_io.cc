@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,10 +47,9 @@ Status RelationFile::Fetch(std::span<const uint32_t> blocks, std::span<uint8_t> 
   Status s = ahead.empty() ? pages_->GetPages(seg_.id().tag, rel_blocks, out)
                            : pages_->GetPagesAhead(seg_.id().tag, rel_blocks, out, to_relation(ahead));
   if (s.ok()) return s;
-  Status err = IoError("could not read " + std::to_string(blocks.size()) + " page(s) of \"" + std::string(path_) +
-                       "\" from block " + std::to_string(blocks.front()) + " from the page server: " + s.message());
-  spdlog::error("{}", err.message());
-  return err;
+  // Logged once, where FUSE replies (fuse_bridge.cc).
+  return IoError("could not read " + std::to_string(blocks.size()) + " page(s) of \"" + std::string(path_) +
+                 "\" from block " + std::to_string(blocks.front()) + " from the page server: " + s.message());
 }
 
 Result<size_t> RelationFile::Read(uint64_t offset, std::span<uint8_t> out) {

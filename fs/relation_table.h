@@ -21,7 +21,7 @@
 
 #include "common/relation_path.h"
 #include "common/status.h"
-#include "fs/datadir_fs.h"
+#include "fs/snapshot_delta.h"
 #include "fs/segment.h"
 
 namespace zenith::fs {

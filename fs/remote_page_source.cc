@@ -69,7 +69,6 @@ Status RemotePageSource::GetPages(const RelTag& rel, std::span<const uint32_t> b
     spdlog::warn("page stream broke ({}); retrying on a new connection", last.message());
     DropIdle();
   }
-  if (!last.ok()) spdlog::error("GetPage of {} blocks of {} failed: {}", blocks.size(), rel.ToString(), last.message());
   calls_.fetch_add(1, std::memory_order_relaxed);
   pages_.fetch_add(blocks.size(), std::memory_order_relaxed);
   nanos_.fetch_add(static_cast<uint64_t>(std::chrono::nanoseconds(std::chrono::steady_clock::now() - start).count()),

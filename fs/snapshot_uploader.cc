@@ -9,8 +9,6 @@
 #include "common/datadir_scan.h"
 #include "common/pg_abi.h"
 #include "common/tar.h"
-#include "common/wal_directory.h"
-#include "common/wal_reader.h"
 #include "pageserver/client/page_protocol.h"
 
 namespace zenith::fs {
@@ -18,7 +16,6 @@ namespace zenith::fs {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kRetryDelay = std::chrono::seconds(2);
 constexpr size_t kFilesChunk = 256 * 1024;
 // Dirty blocks read back from the scratch at a time (one read per run).
 constexpr size_t kBlocksPerRead = 64;
@@ -37,8 +34,12 @@ bool IsTransient(const Status& s) {
 
 }  // namespace
 
-SnapshotUploader::SnapshotUploader(Options options, DatadirFs* fs)
-    : options_(std::move(options)), fs_(fs), last_checkpoint_(options_.mounted_checkpoint) {}
+SnapshotUploader::SnapshotUploader(Options options, std::unique_ptr<SnapshotSource> source,
+                                   std::unique_ptr<SnapshotSink> sink)
+    : options_(std::move(options)),
+      source_(std::move(source)),
+      sink_(std::move(sink)),
+      last_checkpoint_(options_.mounted_checkpoint) {}
 
 SnapshotUploader::~SnapshotUploader() {
   {
@@ -95,7 +96,7 @@ void SnapshotUploader::Loop() {
       // follows its record at once; if it does not come, this one is tried
       // again (and stored at the latest after kMaxSupersededInARow tries).
       ++superseded_in_a_row_;
-      cv_.wait_for(lock, kRetryDelay, [&] { return stop_ || (pending_ && *pending_ != control); });
+      cv_.wait_for(lock, options_.retry_delay, [&] { return stop_ || (pending_ && *pending_ != control); });
       continue;
     }
     if (s.ok()) {
@@ -115,7 +116,7 @@ void SnapshotUploader::Loop() {
       continue;
     }
     spdlog::error("snapshot upload failed (will retry): {}", s.message());
-    cv_.wait_for(lock, kRetryDelay, [&] { return stop_; });
+    cv_.wait_for(lock, options_.retry_delay, [&] { return stop_; });
   }
 }
 
@@ -129,14 +130,10 @@ void SnapshotUploader::TakeDelta(const SnapshotDelta& delta) {
 
 Result<bool> SnapshotUploader::Upload(const std::string& control_bytes) {
   ZENITH_ASSIGN_OR_RETURN(ControlFile control, DecodeControlFile(AsBytes(control_bytes)));
-  ZENITH_ASSIGN_OR_RETURN(Lsn ckpt_end,
-                          CheckpointRecordEnd(MakeWalDirectoryReader(options_.wal_dir, 1), options_.system_id, control.checkpoint));
-  if (!client_) {
-    ZENITH_ASSIGN_OR_RETURN(client_, pageserver::PageServerClient::Connect(options_.conninfo));
-  }
+  ZENITH_ASSIGN_OR_RETURN(Lsn ckpt_end, source_->CheckpointRecordEnd(control.checkpoint));
   Result<bool> stored = Stream(control_bytes, control, ckpt_end);
   if (!stored.ok()) {
-    client_.reset();  // its state is unknown; reconnect next time
+    sink_->Reset();  // its state is unknown; reconnect next time
     return stored;
   }
   if (*stored) owed_ = {};
@@ -158,11 +155,11 @@ Result<bool> SnapshotUploader::Superseded(const std::string& control_bytes, Lsn 
     if (superseded_in_a_row_ >= kMaxSupersededInARow) return false;
     if (pending_ && *pending_ != control_bytes) return true;
   }
-  return CheckpointRecordBetween(MakeWalDirectoryReader(options_.wal_dir, 1), options_.system_id, ckpt_end, valid);
+  return source_->CheckpointRecordBetween(ckpt_end, valid);
 }
 
 Status SnapshotUploader::Send(std::string* msg) {
-  Status st = client_->SendCopyData(AsBytes(*msg));
+  Status st = sink_->Send(AsBytes(*msg));
   msg->clear();
   return st;
 }
@@ -187,7 +184,7 @@ Status SnapshotUploader::SendRelations(const std::vector<DatadirEntry>& entries,
     }
     for (size_t i = 0; i < blocks.size(); i += kBlocksPerRead) {
       std::span<const uint32_t> batch = std::span(blocks).subspan(i, std::min(kBlocksPerRead, blocks.size() - i));
-      Status read = fs_->ReadBlocks(seg, batch, std::span(pages).first(batch.size() * bs));
+      Status read = source_->ReadBlocks(seg, batch, std::span(pages).first(batch.size() * bs));
       if (read.code() == StatusCode::kNotFound) break;
       ZENITH_RETURN_IF_ERROR(read);
       for (size_t j = 0; j < batch.size(); ++j) {
@@ -217,8 +214,7 @@ Status SnapshotUploader::SendFiles(const std::vector<DatadirEntry>& entries, con
     files.clear();
     return Send(&msg);
   });
-  ZENITH_RETURN_IF_ERROR(
-      WriteNonRelationFiles(options_.scratch_dir, entries, {{std::string(kPgControlPath), control_bytes}}, tar));
+  ZENITH_RETURN_IF_ERROR(source_->WriteFiles(entries, control_bytes, tar));
   ZENITH_RETURN_IF_ERROR(tar.EndBody());
   if (files.empty()) return Status::Ok();
   pageserver::AppendSnapshotFiles(&msg, AsBytes(files));
@@ -228,24 +224,19 @@ Status SnapshotUploader::SendFiles(const std::vector<DatadirEntry>& entries, con
 Result<bool> SnapshotUploader::Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end) {
   const auto start = Clock::now();
   const std::string token = options_.lease_token ? options_.lease_token() : "";
-  ZENITH_RETURN_IF_ERROR(client_->BeginCopyIn("put_snapshot $1 $2", {options_.timeline, token}));
+  ZENITH_RETURN_IF_ERROR(sink_->Begin(options_.timeline, token));
   pageserver::SnapshotEnd end{};
-  std::vector<DatadirEntry> entries;
-  Clock::duration locked;
-  {
-    ZENITH_ASSIGN_OR_RETURN(auto session, fs_->BeginSnapshot());
-    const auto lock_start = Clock::now();
-    TakeDelta(session->delta());  // owed until the page server has it
-    ZENITH_ASSIGN_OR_RETURN(entries, ScanDatadir(options_.scratch_dir));
-    locked = Clock::now() - lock_start;
-  }  // The snapshot lock is released: PostgreSQL may create, cut and remove relation files again.
-  ZENITH_RETURN_IF_ERROR(SendRelations(entries, &end));
-  ZENITH_RETURN_IF_ERROR(SendFiles(entries, control_bytes));
+  const auto lock_start = Clock::now();
+  ZENITH_ASSIGN_OR_RETURN(SnapshotStart taken, source_->TakeChanges());
+  const Clock::duration locked = Clock::now() - lock_start;
+  TakeDelta(taken.delta);  // owed until the page server has it
+  ZENITH_RETURN_IF_ERROR(SendRelations(taken.entries, &end));
+  ZENITH_RETURN_IF_ERROR(SendFiles(taken.entries, control_bytes));
   // Everything is collected: only now is the end of WAL a valid bound.
-  ZENITH_ASSIGN_OR_RETURN(Lsn valid, FindEndOfWal(MakeWalDirectoryReader(options_.wal_dir, 1), ckpt_end, options_.system_id));
+  ZENITH_ASSIGN_OR_RETURN(Lsn valid, source_->EndOfWal(ckpt_end));
   ZENITH_ASSIGN_OR_RETURN(bool superseded, Superseded(control_bytes, ckpt_end, valid));
   if (superseded) {
-    client_->AbortCopyIn("superseded by a newer checkpoint");
+    sink_->Abort("superseded by a newer checkpoint");
     spdlog::info("snapshot at checkpoint {} dropped before it was stored: a newer checkpoint supersedes it",
                  ckpt_end.ToString());
     return false;
@@ -255,10 +246,10 @@ Result<bool> SnapshotUploader::Stream(const std::string& control_bytes, const Co
   std::string msg;
   pageserver::AppendSnapshotEnd(&msg, end);
   ZENITH_RETURN_IF_ERROR(Send(&msg));
-  ZENITH_RETURN_IF_ERROR(client_->EndCopyIn());
+  ZENITH_RETURN_IF_ERROR(sink_->End());
   auto ms = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
   spdlog::info("uploaded snapshot: redo {} checkpoint {} valid {} ({} pages, {} relations) in {} ms, snapshot lock "
-               "held {} ms",
+               "taken and held {} ms",
                end.lsns.redo.ToString(), ckpt_end.ToString(), valid.ToString(), end.page_count, end.relation_count,
                ms(Clock::now() - start), ms(locked));
   return true;

@@ -31,10 +31,15 @@
 // relation files wait) is held only while the dirty sets are taken and the
 // relation sizes listed (milliseconds); each upload logs how long.
 //
+// What it reads (the data directory's changes, files and WAL) and where it
+// sends (the page server) are narrow interfaces, fs/snapshot_source.h and
+// fs/snapshot_sink.h, so that unit tests drive it without a mount.
+//
 // Thread-safety: OnControlWrite is called from FUSE worker threads; the
 // upload runs on the uploader's own thread. mu_ guards the fields marked.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -49,8 +54,9 @@
 #include "common/lsn.h"
 #include "common/pg_control.h"
 #include "common/status.h"
-#include "fs/datadir_fs.h"
-#include "pageserver/client/page_client.h"
+#include "fs/snapshot_delta.h"
+#include "fs/snapshot_sink.h"
+#include "fs/snapshot_source.h"
 #include "pageserver/client/page_protocol.h"
 
 namespace zenith::fs {
@@ -58,11 +64,7 @@ namespace zenith::fs {
 class SnapshotUploader {
  public:
   struct Options {
-    std::string conninfo;       // the page server
     std::string timeline;       // the mounted timeline's id
-    std::string scratch_dir;    // the mount's scratch (read directly, not through FUSE)
-    std::string wal_dir;        // the timeline's wal/
-    uint64_t system_id = 0;
     Lsn mounted_checkpoint;     // checkpoint (start) of the pg_control the mount began with
     // Called on the upload thread with the valid of each snapshot the page
     // server stored. May be empty.
@@ -70,10 +72,12 @@ class SnapshotUploader {
     // The token of the mount's lease now (MountLease::token), asked at each
     // attempt: the page server stores snapshots only from the lease holder.
     std::function<std::string()> lease_token;
+    // How long to wait before trying a failed upload again, and for a
+    // newer checkpoint's pg_control after one superseded the upload.
+    std::chrono::milliseconds retry_delay = std::chrono::seconds(2);
   };
 
-  // REQUIRES: `fs` outlives the uploader.
-  SnapshotUploader(Options options, DatadirFs* fs);
+  SnapshotUploader(Options options, std::unique_ptr<SnapshotSource> source, std::unique_ptr<SnapshotSink> sink);
   ~SnapshotUploader();  // Stops without uploading what is pending.
   SnapshotUploader(const SnapshotUploader&) = delete;
   SnapshotUploader& operator=(const SnapshotUploader&) = delete;
@@ -106,7 +110,8 @@ class SnapshotUploader {
   void TakeDelta(const SnapshotDelta& delta);
 
   const Options options_;
-  DatadirFs* const fs_;
+  const std::unique_ptr<SnapshotSource> source_;
+  const std::unique_ptr<SnapshotSink> sink_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -120,7 +125,6 @@ class SnapshotUploader {
 
   // Used only by the upload thread.
   Owed owed_;
-  std::unique_ptr<pageserver::PageServerClient> client_;
 };
 
 }  // namespace zenith::fs

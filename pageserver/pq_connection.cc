@@ -29,19 +29,9 @@ constexpr std::string_view kTlsRequiredMessage =
 // How long a last FATAL message may take to go out before the close.
 constexpr std::chrono::milliseconds kFinalFlushLimit{200};
 
-uint32_t LoadBe32(const char* p) {
-  auto b = reinterpret_cast<const uint8_t*>(p);
-  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
-}
-
 // "2 s", or "500 ms" when not whole seconds.
 std::string Millis(std::chrono::milliseconds d) {
   return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + " s" : std::to_string(d.count()) + " ms";
-}
-
-std::string Hex2(uint8_t v) {
-  static const char* digits = "0123456789ABCDEF";
-  return {'0', 'x', digits[v >> 4], digits[v & 15]};
 }
 
 // Messages after which an error discards input until Sync.
@@ -340,7 +330,7 @@ Result<std::optional<std::string>> PqConnection::CommandRun::ReadCopyData() {
         client_error_ = Unavailable("the client terminated the connection during COPY");
         return client_error_;
       default:
-        client_error_ = ProtocolError("unexpected message type " + Hex2(msg->type) + " during COPY from the client");
+        client_error_ = ProtocolError("unexpected message type " + HexByte(msg->type) + " during COPY from the client");
         return client_error_;
     }
   }
@@ -458,7 +448,7 @@ Status PqConnection::AnswerSslRequest() {
 Result<pq::StartupPacket> PqConnection::ReadStartupPacket() {
   std::string header;
   ZENITH_RETURN_IF_ERROR(socket_.Read(4, &header));
-  uint32_t length = LoadBe32(header.data());
+  uint32_t length = LoadBe32(AsBytes(header), 0);
   ZENITH_RETURN_IF_ERROR(pq::CheckStartupLength(length));
   std::string body;
   ZENITH_RETURN_IF_ERROR(socket_.Read(length - 4, &body));
@@ -598,7 +588,7 @@ Result<PqConnection::FrontendMessage> PqConnection::ReadAuthMessage() {
   ZENITH_RETURN_IF_ERROR(socket_.Read(5, &header, /*flush_before_block=*/true));
   FrontendMessage msg;
   msg.type = static_cast<uint8_t>(header[0]);
-  const uint32_t length = LoadBe32(header.data() + 1);
+  const uint32_t length = LoadBe32(AsBytes(header), 1);
   ZENITH_RETURN_IF_ERROR(pq::CheckAuthMessageHeader(msg.type, length));
   ZENITH_RETURN_IF_ERROR(socket_.Read(length - 4, &msg.body, /*flush_before_block=*/true));
   return msg;
@@ -609,7 +599,7 @@ Result<PqConnection::FrontendMessage> PqConnection::ReadMessage(bool flush_befor
   ZENITH_RETURN_IF_ERROR(socket_.Read(5, &header, flush_before_block));
   FrontendMessage msg;
   msg.type = static_cast<uint8_t>(header[0]);
-  uint32_t length = LoadBe32(header.data() + 1);
+  uint32_t length = LoadBe32(AsBytes(header), 1);
   Status valid = pq::CheckMessageHeader(msg.type, length);
   if (!valid.ok()) {
     fatal_ = valid;  // the framing is lost: nothing after this can be trusted
@@ -638,7 +628,7 @@ Status PqConnection::Dispatch(const FrontendMessage& msg) {
     case 'f':
       return Status::Ok();  // leftovers of a COPY that ended early: dropped, as PostgreSQL does
     default:
-      return Internal("no handler for message type " + Hex2(msg.type));
+      return Internal("no handler for message type " + HexByte(msg.type));
   }
 }
 

@@ -98,11 +98,6 @@ Status Malformed(std::string_view what) {
   return ProtocolError("invalid " + std::string(what) + " message format");
 }
 
-std::string Hex2(uint8_t v) {
-  static const char* digits = "0123456789ABCDEF";
-  return {'0', 'x', digits[v >> 4], digits[v & 15]};
-}
-
 Status DecodeStartupParams(WireReader& r, StartupPacket* packet) {
   for (;;) {
     std::string name = r.CString();
@@ -170,17 +165,17 @@ Result<StartupPacket> DecodeStartupPacket(std::span<const uint8_t> body) {
 Status CheckMessageHeader(uint8_t type, uint32_t length) {
   static constexpr std::string_view kKnown = "QPBDECSHXdcfF";
   if (type == 0 || kKnown.find(static_cast<char>(type)) == std::string_view::npos) {
-    return ProtocolError("invalid frontend message type " + Hex2(type));
+    return ProtocolError("invalid frontend message type " + HexByte(type));
   }
   uint32_t limit = type == 'd' ? kMaxCopyDataLength : kMaxMessageLength;
   if (length < 4 || length - 4 > limit) {
-    return ProtocolError("invalid message length " + std::to_string(length) + " for message type " + Hex2(type));
+    return ProtocolError("invalid message length " + std::to_string(length) + " for message type " + HexByte(type));
   }
   return Status::Ok();
 }
 
 Status CheckAuthMessageHeader(uint8_t type, uint32_t length) {
-  if (type != 'p') return ProtocolError("expected a SASL response during authentication, got message type " + Hex2(type));
+  if (type != 'p') return ProtocolError("expected a SASL response during authentication, got message type " + HexByte(type));
   if (length < 4 || length - 4 > kMaxAuthMessageLength) {
     return ProtocolError("invalid SASL response length " + std::to_string(length));
   }
@@ -243,7 +238,7 @@ Result<TargetMessage> DecodeTarget(std::span<const uint8_t> body) {
   m.name = r.CString();
   if (!r.AtEnd()) return Malformed("Describe/Close");
   if (m.kind != 'S' && m.kind != 'P') {
-    return ProtocolError("invalid Describe/Close target type " + Hex2(static_cast<uint8_t>(m.kind)));
+    return ProtocolError("invalid Describe/Close target type " + HexByte(static_cast<uint8_t>(m.kind)));
   }
   return m;
 }

@@ -78,6 +78,16 @@ int FaultFileIo::Calls(FileOp op, std::string_view path_contains) const {
 std::optional<Fault> FaultFileIo::Check(FileOp op, std::string_view path, std::string_view path2) {
   calls_.emplace_back(op, std::string(path));
   if (crashed_) return Fault::kCrash;
+  std::optional<Fault> fault = Match(op, path, path2);
+  if (fault) {
+    ++faults_;
+    last_fault_path_ = std::string(path);
+    if (*fault == Fault::kCrash) crashed_ = true;
+  }
+  return fault;
+}
+
+std::optional<Fault> FaultFileIo::Match(FileOp op, std::string_view path, std::string_view path2) {
   std::optional<Fault> fault;
   for (ActiveRule& r : rules_) {
     const std::string& want = r.rule.path_contains;
@@ -89,16 +99,11 @@ std::optional<Fault> FaultFileIo::Check(FileOp op, std::string_view path, std::s
     const bool fires = r.seen >= r.rule.nth && (r.rule.times == FaultRule::kForever || r.seen < r.rule.nth + r.rule.times);
     if (fires && !fault) fault = r.rule.fault;
   }
-  if (fault) {
-    ++faults_;
-    last_fault_path_ = std::string(path);
-    if (*fault == Fault::kCrash) crashed_ = true;
-  }
   return fault;
 }
 
 std::optional<Status> FaultFileIo::FailureFor(std::optional<Fault> fault, const char* what, std::string_view path) {
-  if (!fault || *fault == Fault::kShortWrite) return std::nullopt;
+  if (!fault || *fault == Fault::kShortWrite || *fault == Fault::kShortRead) return std::nullopt;
   return ErrnoStatus(what, path, *fault == Fault::kEnospc ? ENOSPC : EIO);
 }
 
@@ -160,6 +165,26 @@ Result<size_t> FaultFileIo::Pwrite(int fd, std::span<const uint8_t> buf, uint64_
 
 Result<size_t> FaultFileIo::Write(int fd, std::span<const uint8_t> buf, std::string_view path) {
   return DoWrite(fd, buf, std::nullopt, path);
+}
+
+// Reads are neither recorded nor stopped by a crash: only the rules for
+// kRead apply.
+Result<size_t> FaultFileIo::Pread(int fd, std::span<uint8_t> buf, uint64_t offset, std::string_view path) {
+  std::optional<Fault> fault;
+  {
+    std::lock_guard lock(mu_);
+    fault = Match(FileOp::kRead, path, "");
+    if (fault) {
+      ++faults_;
+      last_fault_path_ = std::string(path);
+    }
+  }
+  if (fault == Fault::kShortRead) {
+    if (buf.size() > 1) buf = buf.first(buf.size() / 2);
+  } else if (fault) {
+    return ErrnoStatus("read", path, *fault == Fault::kEnospc ? ENOSPC : EIO);
+  }
+  return base_.Pread(fd, buf, offset, path);
 }
 
 Status FaultFileIo::Fsync(int fd, std::string_view path) {

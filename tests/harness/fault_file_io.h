@@ -3,9 +3,10 @@
 //
 // Faults. Rules say which call fails and how: "the 3rd write to a path
 // containing 'layers/' is short", "every fsync from the 2nd on fails with
-// EIO", "ENOSPC on every write" (a full disk). A short write writes the
-// first half of the buffer and returns that count, as write(2) does when a
-// disk fills mid-way; a kCrash fault kills the "process" before that call:
+// EIO", "ENOSPC on every write" (a full disk), "the next read of a layer
+// file fails with EIO". A short write writes the first half of the buffer
+// and returns that count, as write(2) does when a disk fills mid-way; a
+// short read reads the first half, as read(2) may; a kCrash fault kills the "process" before that call:
 // it and every later call that changes something fail with EIO until
 // SimulateCrash().
 //
@@ -42,13 +43,16 @@
 namespace zenith::testing {
 
 // The calls rules match. kOpen counts only opens that may create or write
-// (reads never fault); kWrite counts pwrite and write; kFsync files and
-// directories. kAny is every one that creates or writes: open, write,
-// fsync, rename, link, mkdir (not the removals, which are clean-up).
-enum class FileOp { kOpen, kWrite, kFsync, kRename, kLink, kUnlink, kMkdir, kRemoveTree, kAny };
+// (opens for reading never fault); kWrite counts pwrite and write; kFsync
+// files and directories; kRead preads (PreadFull's). kAny is every one
+// that creates or writes: open, write, fsync, rename, link, mkdir (not the
+// removals, which are clean-up, nor reads). Reads are not counted by
+// Calls() and go on after a crash (they change nothing).
+enum class FileOp { kOpen, kWrite, kFsync, kRename, kLink, kUnlink, kMkdir, kRemoveTree, kRead, kAny };
 
 enum class Fault {
   kShortWrite,  // writes only: half the buffer is written and its length returned
+  kShortRead,   // reads only: half the buffer is read and its length returned
   kEio,
   kEnospc,
   kCrash,  // the process dies before this call (see the file comment)
@@ -87,6 +91,7 @@ class FaultFileIo : public FileIo {
   Result<UniqueFd> Open(const std::string& path, int flags, mode_t mode) override;
   Result<size_t> Pwrite(int fd, std::span<const uint8_t> buf, uint64_t offset, std::string_view path) override;
   Result<size_t> Write(int fd, std::span<const uint8_t> buf, std::string_view path) override;
+  Result<size_t> Pread(int fd, std::span<uint8_t> buf, uint64_t offset, std::string_view path) override;
   Status Fsync(int fd, std::string_view path) override;
   void StartWriteback(int fd, uint64_t offset, uint64_t length) override;
   Status Rename(const std::string& from, const std::string& to) override;
@@ -120,6 +125,8 @@ class FaultFileIo : public FileIo {
   // REQUIRES: mu_ held (all below).
   // The fault to inject into this call, if any; counts it.
   std::optional<Fault> Check(FileOp op, std::string_view path, std::string_view path2 = "");
+  // The fault the rules give this call, if any (counts the rules' matches).
+  std::optional<Fault> Match(FileOp op, std::string_view path, std::string_view path2);
   // An error for a faulted call, or nullopt to go ahead (a short write
   // goes ahead, shortened).
   std::optional<Status> FailureFor(std::optional<Fault> fault, const char* what, std::string_view path);

@@ -1,14 +1,25 @@
 // Where the programs under test live. ctest sets ZENITH_BIN_DIR (build/bin),
-// ZENITH_PG_BIN_DIR (/usr/lib/postgresql/15/bin) and ZENITH_SOURCE_DIR for
-// every test.
+// ZENITH_TEST_PROGRAM_DIR (build/tests/programs: programs built only for
+// tests, from tests/programs/), ZENITH_PG_BIN_DIR (/usr/lib/postgresql/15/bin)
+// and ZENITH_SOURCE_DIR (the source tree) for every test.
+//
+// Thread-safety: reentrant functions.
 #pragma once
 
 #include <string>
+
+#include "common/status.h"
 
 namespace zenith::testing {
 
 // Absolute path of a zenith program ("zenith", "zenith-pageserver", "zenith-fs").
 std::string ZenithBin(const std::string& name);
+// Absolute path of a test-only program ("zenith-fs-never-ready").
+std::string TestProgram(const std::string& name);
+// Makes `dir` a directory of programs like ZenithBin's, but whose
+// zenith-fs is `fs_program`: copies of `zenith` (which starts the programs
+// beside its own file), zenith-pageserver and `fs_program`. Returns dir + "/zenith".
+Result<std::string> BinDirWithFs(const std::string& dir, const std::string& fs_program);
 // Absolute path of a PostgreSQL 15 program ("initdb", "pg_waldump", ...).
 std::string PgBin(const std::string& name);
 // The source tree (ZENITH_SOURCE_DIR, set by ctest): docs and scripts tests read.

@@ -325,11 +325,13 @@ TEST_F(MountWalkthrough, PageServerKilledUnderARunningComputeComesBack) {
 
 // A zenith-fs that never reports ready is stopped, its half-made mount
 // taken down and its lease let go: nothing is orphaned, the next mount works.
+// The daemon is tests/programs/never_ready_fs.cc, started by a `zenith`
+// whose zenith-fs it is.
 TEST_F(MountWalkthrough, ADaemonThatNeverGetsReadyIsStoppedNotOrphaned) {
-  RunResult r = RunCommand({ZenithBin("zenith"), "mount", "main", dir_.Sub("hung")},
-                           {.cwd = dir_.path(),
-                            .env = {{"ZENITH_REPO", ""}, {"ZENITH_MOUNT_TIMEOUT_S", "2"},
-                                    {"ZENITH_TEST_FS_HANG_BEFORE_READY", "1"}}});
+  auto zenith = BinDirWithFs(dir_.Sub("bin"), TestProgram("zenith-fs-never-ready"));
+  ASSERT_TRUE(zenith.ok()) << zenith.status().message();
+  RunResult r = RunCommand({*zenith, "mount", "main", dir_.Sub("hung")},
+                           {.cwd = dir_.path(), .env = {{"ZENITH_REPO", ""}, {"ZENITH_MOUNT_TIMEOUT_S", "2"}}});
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
   EXPECT_NE(r.err.find("zenith-fs did not become ready in time and was stopped"), std::string::npos) << r.err;
   WaitGone(ProcessesWithArgument(dir_.Sub("hung")));
