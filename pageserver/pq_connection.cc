@@ -12,6 +12,7 @@
 
 #include "common/byte_io.h"
 #include "common/log_text.h"
+#include "pageserver/server_metrics.h"
 
 namespace zenith::pageserver {
 namespace {
@@ -512,6 +513,7 @@ Status PqConnection::AuthenticateCounted() {
   if (s.code() != StatusCode::kPermissionDenied) return s;
   // Held back before the answer, so a guesser from one address gets few
   // tries a second; its other connections wait in its own per-address slots.
+  CountFailedLogin();
   std::chrono::milliseconds delay = options_.admission->NoteFailedLogin(options_.address, PqSocket::Clock::now());
   spdlog::warn("connection {} from {}: {} (answered after {} ms)", id(), options_.peer, LogText(s.message()),
                delay.count());

@@ -15,6 +15,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "pageserver/server_metrics.h"
+
 namespace zenith::pageserver {
 
 struct PqServer::ConnectionSlot {
@@ -288,7 +290,10 @@ void PqServer::StartConnection(UniqueFd fd, Peer peer, bool is_unix) {
   ConnectionTicket ticket;
   if (!is_unix) {
     ticket = admission_->Admit(peer.address);
-    if (!ticket.holds()) return NoteDropped(peer);
+    if (!ticket.holds()) {
+      CountRefusedConnection("unauthenticated_cap");
+      return NoteDropped(peer);
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   ReapFinished();
@@ -302,23 +307,28 @@ void PqServer::StartConnection(UniqueFd fd, Peer peer, bool is_unix) {
   if (active >= options_.max_connections) {
     if (refusing >= options_.max_connections) {
       spdlog::warn("page server: dropped a connection from {}: too many connections", options.peer);
+      CountRefusedConnection("too_many");
       return;  // closes fd without a word: even refusing costs a thread
     }
     options.refuse_too_many = true;
+    CountRefusedConnection("too_many");
   }
   auto slot = std::make_unique<ConnectionSlot>();
   slot->refusal = options.refuse_too_many;
   slot->is_unix = is_unix;
   ConnectionSlot* raw = slot.get();
   try {
-    slot->thread = std::jthread([this, raw, fd = std::move(fd), options = std::move(options)]() mutable {
+    slot->thread = std::jthread([this, raw, is_unix, fd = std::move(fd), options = std::move(options)]() mutable {
       uint64_t id = options.id;
+      const bool served = !options.refuse_too_many;
+      if (served) ConnectionOpened(is_unix);
       try {
         PqConnection connection(std::move(fd), commands_, *stop_, std::move(options));
         connection.Run();
       } catch (const std::exception& e) {  // e.g. bad_alloc: end this connection, not the process
         spdlog::error("connection {} failed: {}", id, e.what());
       }
+      if (served) ConnectionClosed(is_unix);
       raw->done.store(true, std::memory_order_release);
     });
   } catch (const std::exception& e) {

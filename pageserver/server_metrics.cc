@@ -103,7 +103,48 @@ Counter& WalReceived() {
   return received;
 }
 
+struct ConnectionMetrics {
+  Counter* accepted[2];  // tcp, unix
+  metrics::Gauge* open[2];
+  Counter* refused_cap;
+  Counter* refused_full;
+  Counter* failed_logins;
+};
+
+const ConnectionMetrics& Connections() {
+  static const ConnectionMetrics m = [] {
+    ConnectionMetrics r{};
+    const char* kinds[2] = {"tcp", "unix"};
+    for (int k = 0; k < 2; ++k) {
+      r.accepted[k] = &Global().GetCounter("zenith_connections_total", "Connections accepted and served, by listener.",
+                                           {{"kind", kinds[k]}});
+      r.open[k] = &Global().GetGauge("zenith_connections_open", "Connections being served now, by listener.",
+                                     {{"kind", kinds[k]}});
+    }
+    const char* help = "Connections closed at once without being served, by reason.";
+    r.refused_cap = &Global().GetCounter("zenith_connections_refused_total", help, {{"reason", "unauthenticated_cap"}});
+    r.refused_full = &Global().GetCounter("zenith_connections_refused_total", help, {{"reason", "too_many"}});
+    r.failed_logins = &Global().GetCounter("zenith_failed_logins_total",
+                                           "TCP logins refused: a wrong password or an unknown user.");
+    return r;
+  }();
+  return m;
+}
+
 }  // namespace
+
+void ConnectionOpened(bool is_unix) {
+  Connections().accepted[is_unix ? 1 : 0]->Inc();
+  Connections().open[is_unix ? 1 : 0]->Add(1);
+}
+
+void ConnectionClosed(bool is_unix) { Connections().open[is_unix ? 1 : 0]->Add(-1); }
+
+void CountRefusedConnection(const char* reason) {
+  (std::string(reason) == "too_many" ? Connections().refused_full : Connections().refused_cap)->Inc();
+}
+
+void CountFailedLogin() { Connections().failed_logins->Inc(); }
 
 void CountPageRequest(PageRequestKind kind, bool ok, Seconds took, size_t bytes_sent) {
   const int i = static_cast<int>(kind) - 1;
@@ -125,6 +166,7 @@ void CountHistoryRun(const char* what, Seconds took, bool ok) {
 void RegisterServerMetrics() {
   PageMetrics();
   RunMetrics();
+  Connections();
   WalReceived();
 }
 

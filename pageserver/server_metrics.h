@@ -32,6 +32,17 @@ void CountPageRequest(PageRequestKind kind, bool ok, Seconds took, size_t bytes_
 // scheduled or asked for.
 void CountHistoryRun(const char* what, Seconds took, bool ok);
 
+// A connection accepted on the Unix socket or TCP (`is_unix`), served on a
+// thread of its own until ConnectionClosed.
+void ConnectionOpened(bool is_unix);
+void ConnectionClosed(bool is_unix);
+// A connection closed at once without being served; `reason`:
+// "unauthenticated_cap" (too many strangers, overall or from its address) or
+// "too_many" (the listener's pool is full).
+void CountRefusedConnection(const char* reason);
+// A password that did not match, or an unknown user.
+void CountFailedLogin();
+
 // WAL a compute's stream made durable.
 void CountWalReceived(size_t bytes);
 

@@ -74,6 +74,8 @@ TEST_F(MetricsTest, CountersMoveUnderLoadAndTheOutputParses) {
   EXPECT_GE(during.Sum("zenith_page_bytes_served_total"), during.Sum("zenith_pages_served_total") * 8192);
   EXPECT_EQ(during.Sum("zenith_page_request_duration_seconds_count", {{"kind", "getpage"}}),
             during.Sum("zenith_page_requests_total", {{"kind", "getpage"}}));
+  EXPECT_GT(during.Sum("zenith_connections_total", {{"kind", "unix"}}), 0) << "the mount's connections";
+  EXPECT_GT(during.Sum("zenith_connections_open", {{"kind", "unix"}}), 0) << "the mount holds its lease";
 
   const double gc_before = during.Sum("zenith_history_runs_total", {{"kind", "gc"}});
   env_.MustZenith({"gc"});

@@ -12,6 +12,8 @@
 
 #include <sstream>
 
+#include "common/metrics.h"
+#include "pageserver/server_metrics.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 #include "tests/unit/pageserver/tls_test_support.h"
 
@@ -93,6 +95,30 @@ TEST(PqLimits, StrangersHoldingEveryTcpSlotDoNotStopTheUnixSocketOrAnotherClient
   EXPECT_TRUE(FreshConnectionWorks(TcpConnInfo(server)));
 }
 
+uint64_t CounterValue(const std::string& name, const metrics::Labels& labels = {}) {
+  return metrics::Global().GetCounter(name, "", labels).value();
+}
+
+TEST(PqLimits, RefusedAndOpenConnectionsAreCountedInTheMetrics) {
+  RegisterServerMetrics();
+  TestServer server(PlainTcp(8, 1));
+  ASSERT_TRUE(server.Start().ok());
+  const uint16_t port = *server.server().tcp_port();
+  UniqueFd a = ConnectFrom("127.0.0.2", port);
+  ASSERT_TRUE(zenith::testing::WaitUntil([&] { return server.server().unauthenticated_connections() == 1; }, 5s));
+  UniqueFd b = ConnectFrom("127.0.0.2", port);
+  ASSERT_TRUE(ClosedByServer(b.get(), 2s));
+  EXPECT_EQ(CounterValue("zenith_connections_refused_total", {{"reason", "unauthenticated_cap"}}), 1u);
+  EXPECT_EQ(CounterValue("zenith_connections_total", {{"kind", "tcp"}}), 1u) << "the first one is being served";
+  PgConn u = Connect(server.ConnInfo());
+  ASSERT_TRUE(EchoWorks(u.get()));
+  EXPECT_EQ(metrics::Global().GetGauge("zenith_connections_open", "", {{"kind", "unix"}}).value(), 1);
+  u.reset();
+  EXPECT_TRUE(zenith::testing::WaitUntil(
+      [] { return metrics::Global().GetGauge("zenith_connections_open", "", {{"kind", "unix"}}).value() == 0; }, 5s));
+  EXPECT_GE(CounterValue("zenith_connections_total", {{"kind", "unix"}}), 1u);
+}
+
 TEST(PqLimits, TheUnixSocketHasItsOwnPoolOfConnections) {
   TestServer server(PlainTcp(8, 8, [](PqServerOptions& o) { o.max_connections = 2; }));
   ASSERT_TRUE(server.Start().ok());
@@ -135,6 +161,7 @@ TEST(PqLimits, FailedLoginsFromOneAddressAreSlowedButTheUnixSocketIsNot) {
   start = Clock::now();
   Connect(wrong);
   EXPECT_LT(Clock::now() - start, 1s);
+  EXPECT_EQ(CounterValue("zenith_failed_logins_total"), 6u) << "four, the held-back guess and the last";
 }
 
 TEST(PqLimits, AnIdleTcpConnectionWithoutALeaseIsClosed) {
