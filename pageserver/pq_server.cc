@@ -317,11 +317,11 @@ void PqServer::StartConnection(UniqueFd fd, Peer peer, bool is_unix) {
   slot->refusal = options.refuse_too_many;
   slot->is_unix = is_unix;
   ConnectionSlot* raw = slot.get();
+  const bool served = !options.refuse_too_many;
+  if (served) ConnectionOpened(is_unix);  // counted on accept, so a scrape never misses a connection being served
   try {
-    slot->thread = std::jthread([this, raw, is_unix, fd = std::move(fd), options = std::move(options)]() mutable {
+    slot->thread = std::jthread([this, raw, is_unix, served, fd = std::move(fd), options = std::move(options)]() mutable {
       uint64_t id = options.id;
-      const bool served = !options.refuse_too_many;
-      if (served) ConnectionOpened(is_unix);
       try {
         PqConnection connection(std::move(fd), commands_, *stop_, std::move(options));
         connection.Run();
@@ -333,6 +333,7 @@ void PqServer::StartConnection(UniqueFd fd, Peer peer, bool is_unix) {
     });
   } catch (const std::exception& e) {
     spdlog::error("page server: could not start a connection thread: {}", e.what());
+    if (served) ConnectionClosed(is_unix);
     return;
   }
   slots_.push_back(std::move(slot));
