@@ -79,7 +79,7 @@ Result<std::string> StartFsDaemon(const std::vector<std::string>& args, const st
   UniqueFd read_end(fds[0]), write_end(fds[1]);
   std::vector<std::string> argv = {ExecutableDir() + "/zenith-fs"};
   argv.insert(argv.end(), args.begin(), args.end());
-  argv.insert(argv.end(), {"--mountpoint", dir, "--ready-fd", "3"});
+  argv.insert(argv.end(), {"--mountpoint", dir, "--ready-fd", "3", "--log-file", log});
   ZENITH_ASSIGN_OR_RETURN(pid_t daemon, SpawnDaemon(argv, log, write_end.get()));
   write_end.reset();
   return AwaitReady(std::move(read_end), daemon, log, dir);
@@ -88,7 +88,10 @@ Result<std::string> StartFsDaemon(const std::vector<std::string>& args, const st
 // Starts zenith-fs for the repository with `args` and waits until it is ready.
 Result<std::string> StartDaemon(Session& s, std::vector<std::string> args, const std::string& log,
                                 const std::string& dir) {
-  args.insert(args.begin(), {"--repo", s.repo.layout.root});
+  const pageserver::RepoConfig& config = s.repo.config;
+  args.insert(args.begin(), {"--repo", s.repo.layout.root, "--log-level", config.log_level, "--log-max-bytes",
+                             std::to_string(config.limits.log_max_bytes), "--log-max-files",
+                             std::to_string(config.limits.log_max_files)});
   return StartFsDaemon(args, log, dir);
 }
 

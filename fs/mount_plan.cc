@@ -29,6 +29,10 @@ void AddMountOptions(CLI::App& app, MountOptions& o) {
   app.add_option("--prewarm", o.prewarm, "read the previous mount's hot blocks in the background (0: off)")
       ->envname("ZENITH_FS_PREWARM");
   app.add_option("--fuse-device", o.fuse_device, "the FUSE device to check for")->envname("ZENITH_FUSE_DEVICE");
+  app.add_option("--log-file", o.log.file, "the log file stderr goes to: rotated by size");
+  app.add_option("--log-level", o.log.level, "trace, debug, info, warning, error or off");
+  app.add_option("--log-max-bytes", o.log.max_bytes, "rotate the log file past this size")->check(CLI::Range(4096ul, 1ul << 40));
+  app.add_option("--log-max-files", o.log.max_files, "rotated log files kept")->check(CLI::Range(1, 1000));
 }
 
 std::string MountPlan::LeaseLabel() const {

@@ -15,6 +15,7 @@
 
 #include "common/lsn.h"
 #include "common/status.h"
+#include "fs/mount_log.h"
 
 namespace CLI {
 class App;
@@ -36,6 +37,7 @@ struct MountOptions {
   bool local_layers = true;  // a local mount reads its snapshot's layer files itself
   bool prewarm = true;       // read the previous mount's hot blocks in the background
   std::string fuse_device = "/dev/fuse";
+  MountLogOptions log;       // --log-file, --log-level, --log-max-bytes, --log-max-files
 };
 
 // Adds the options to `app` (zenith-fs's command line). The knobs also read

@@ -266,7 +266,11 @@ int ZenithFsMain(int argc, char** argv, const MountHooks& hooks) {
     Readiness(options.ready_fd).Report("error " + plan.status().message());
     return 2;
   }
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%P] %l: %v");
+  if (Status s = ConfigureMountLog(options.log, plan->branch, plan->mountpoint); !s.ok()) {
+    std::fprintf(stderr, "zenith-fs: %s\n", s.message().c_str());
+    Readiness(options.ready_fd).Report("error " + s.message());
+    return 2;
+  }
   return RunMount(*plan, hooks);
 }
 

@@ -25,6 +25,7 @@
 
 #include "common/datadir_scan.h"
 #include "common/file_util.h"
+#include "common/log_level.h"
 #include "common/progress.h"
 #include "common/rotating_log.h"
 #include "pageserver/client/server_launcher.h"
@@ -151,6 +152,8 @@ int Serve(const std::string& root) {
     return 1;
   }
   const RepoLayout& layout = (*repo)->layout();
+  // The config was checked when read: the level is one of ParseLogLevel's.
+  spdlog::set_level(ParseLogLevel((*repo)->config().log_level).value_or(spdlog::level::info));
   RotateTheLog(layout, (*repo)->config().limits);
   auto lock = LockRepository(layout);
   if (!lock.ok()) {

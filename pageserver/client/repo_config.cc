@@ -8,6 +8,7 @@
 
 #include "common/duration.h"
 #include "common/file_util.h"
+#include "common/log_level.h"
 
 namespace zenith::pageserver {
 
@@ -93,6 +94,7 @@ std::string RepoConfig::ToJson() const {
     j["remote"] = {{"url", remote.url}, {"endpoint", remote.endpoint}, {"region", remote.region}};
   }
   if (limits != LimitsConfig{}) j["limits"] = LimitsToJson(limits);
+  if (log_level != "info") j["log_level"] = log_level;
   if (!metrics_listen.empty()) j["metrics_listen"] = metrics_listen;
   return j.dump(2) + "\n";
 }
@@ -125,6 +127,10 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
       const auto& r = j.at("remote");
       if (!r.is_object()) return Corruption("repository config: remote is not an object");
       c.remote = {r.at("url").get<std::string>(), r.value("endpoint", ""), r.value("region", "")};
+    }
+    c.log_level = j.value("log_level", "info");
+    if (auto level = ParseLogLevel(c.log_level); !level.ok()) {
+      return Corruption("repository config: log_level: " + level.status().message());
     }
     if (j.contains("limits")) {
       if (!j["limits"].is_object()) return Corruption("repository config: limits is not an object");

@@ -76,6 +76,9 @@ struct RepoConfig {
   HistoryConfig history;
   RemoteConfig remote;
   LimitsConfig limits;
+  // The page server's and local mounts' log level: trace, debug, info,
+  // warning, error or off (common/log_level.h).
+  std::string log_level = "info";
 
   std::string ToJson() const;
   // Corruption with a clear message for unreadable or incomplete JSON.
