@@ -1,8 +1,8 @@
 #include "cli/object_storage.h"
 
 #include "common/file_util.h"
-#include "pageserver/client/repo_config.h"
-#include "pageserver/client/repo_layout.h"
+#include "pageserver/api/repo_config.h"
+#include "pageserver/api/repo_layout.h"
 #include "pageserver/s3/remote_repository.h"
 #include "pageserver/s3/s3_client.h"
 

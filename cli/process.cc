@@ -14,7 +14,7 @@
 
 #include "common/spawn.h"
 #include "common/unique_fd.h"
-#include "pageserver/client/conninfo_password.h"
+#include "pageserver/api/conninfo_password.h"
 
 namespace zenith::cli {
 

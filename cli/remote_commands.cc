@@ -16,7 +16,7 @@
 #include "common/daemon_process.h"
 #include "common/file_util.h"
 #include "common/str_format.h"
-#include "pageserver/client/repo_config.h"
+#include "pageserver/api/repo_config.h"
 
 namespace zenith::cli {
 

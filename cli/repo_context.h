@@ -8,9 +8,9 @@
 #include <string>
 
 #include "common/status.h"
+#include "pageserver/api/repo_config.h"
+#include "pageserver/api/repo_layout.h"
 #include "pageserver/client/repo_client.h"
-#include "pageserver/client/repo_config.h"
-#include "pageserver/client/repo_layout.h"
 
 namespace zenith::cli {
 

@@ -2,7 +2,7 @@
 // gauges and histograms that hot paths update without a lock, and collectors
 // that compute values when scraped (sizes of things already kept elsewhere).
 // A Registry renders all of them; the page server serves Global() over HTTP
-// (pageserver/metrics_endpoint.h).
+// (pageserver/metrics/metrics_endpoint.h).
 //
 // Names follow Prometheus's conventions: zenith_<what>_<unit>, counters end
 // in _total, durations are seconds, sizes bytes. A metric is registered once

@@ -6,7 +6,7 @@
 // durable before it gets its name, as PostgreSQL makes them).
 //
 // Used to fill a mount's own pg_wal from the page server, and by the page
-// server's WAL receiver (pageserver/wal_receiver.h), which needs what it
+// server's WAL receiver (pageserver/repo/wal_receiver.h), which needs what it
 // wrote durable before it reports it (Sync).
 //
 // Thread-safety: one thread at a time.

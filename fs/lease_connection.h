@@ -29,7 +29,7 @@ class LeaseConnection {
   virtual Result<std::string> PinnedBasebackup(const std::string& timeline) = 0;
   virtual Status Pin(const std::string& timeline, Lsn lsn, bool with_wal) = 0;
   virtual Status Unpin(const std::string& timeline, Lsn lsn) = 0;
-  // A remote mount's WAL token (pageserver/client/wal_stream_protocol.h).
+  // A remote mount's WAL token (pageserver/api/wal_stream_protocol.h).
   virtual Result<std::string> WalToken(const std::string& timeline) = 0;
   // OK while the connection (and so the lease) lives.
   virtual Status Check() = 0;

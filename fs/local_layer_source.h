@@ -46,7 +46,7 @@
 #include "common/status.h"
 #include "fs/page_source.h"
 #include "pageserver/client/repo_client.h"
-#include "pageserver/snapshot_view.h"
+#include "pageserver/layers/snapshot_view.h"
 
 namespace zenith::fs {
 

@@ -22,7 +22,7 @@
 // A remote mount forwards its PostgreSQL's WAL to the page server on a
 // connection of its own (fs/wal_forwarder.h), which proves it holds the
 // lease with the lease's WAL token: taken again with the lease after a
-// page server restart (pageserver/client/wal_stream_protocol.h).
+// page server restart (pageserver/api/wal_stream_protocol.h).
 //
 // Its connection is a LeaseConnection (fs/lease_connection.h): unit tests
 // give it a page server of their own.

@@ -3,7 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 
-#include "pageserver/client/conninfo_password.h"
+#include "pageserver/api/conninfo_password.h"
 #include "pageserver/client/repo_client.h"
 
 namespace zenith::fs {

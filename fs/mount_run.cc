@@ -26,9 +26,9 @@
 #include "fs/scratch_setup.h"
 #include "fs/snapshot_uploader.h"
 #include "fs/wal_forwarder.h"
+#include "pageserver/api/repo_config.h"
+#include "pageserver/api/repo_layout.h"
 #include "pageserver/client/repo_client.h"
-#include "pageserver/client/repo_config.h"
-#include "pageserver/client/repo_layout.h"
 #include "pageserver/client/server_launcher.h"
 #include "pageserver/client/tls_conninfo.h"
 

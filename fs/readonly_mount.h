@@ -23,8 +23,8 @@
 #include "common/lsn.h"
 #include "common/periodic_thread.h"
 #include "common/status.h"
+#include "pageserver/api/repo_layout.h"
 #include "pageserver/client/repo_client.h"
-#include "pageserver/client/repo_layout.h"
 
 namespace zenith::fs {
 

@@ -25,7 +25,7 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "pageserver/client/page_protocol.h"
+#include "pageserver/api/page_protocol.h"
 
 namespace zenith::fs {
 

@@ -9,7 +9,7 @@
 #include "common/datadir_scan.h"
 #include "common/pg_abi.h"
 #include "common/tar.h"
-#include "pageserver/client/page_protocol.h"
+#include "pageserver/api/page_protocol.h"
 
 namespace zenith::fs {
 

@@ -57,7 +57,7 @@
 #include "fs/snapshot_delta.h"
 #include "fs/snapshot_sink.h"
 #include "fs/snapshot_source.h"
-#include "pageserver/client/page_protocol.h"
+#include "pageserver/api/page_protocol.h"
 
 namespace zenith::fs {
 

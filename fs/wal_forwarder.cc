@@ -15,7 +15,7 @@
 #include "common/lsn.h"
 #include "common/str_format.h"
 #include "fs/remote_compute.h"
-#include "pageserver/client/wal_stream_protocol.h"
+#include "pageserver/api/wal_stream_protocol.h"
 
 namespace zenith::fs {
 

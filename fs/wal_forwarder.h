@@ -10,7 +10,7 @@
 // slot zenith_pageserver (made on first use) keeps what the page server
 // has not flushed. It opens `put_wal` on a connection of its own to the
 // page server, proving with the lease's WAL token that this mount holds the
-// timeline (pageserver/client/wal_stream_protocol.h); the page server
+// timeline (pageserver/api/wal_stream_protocol.h); the page server
 // answers where its WAL ends, and replication starts there. Every XLogData
 // is forwarded; a flush position is reported to PostgreSQL only once the
 // page server answered that it holds the WAL durably, so a COMMIT returns

@@ -5,7 +5,7 @@
 // With --create-from it instead creates the repository from an initdb'd or
 // stopped data directory and exits (`zenith init`), with
 // --create-from-server from a running server's base backup (`zenith init
-// --from`, pageserver/backup_import.h): the CLI stays a client and
+// --from`, pageserver/repo/backup_import.h): the CLI stays a client and
 // never links the server's code. Errors go to stderr as one line,
 // "zenith-pageserver: <message>"; the exit code is 0 on success.
 //
@@ -28,20 +28,21 @@
 #include "common/log_level.h"
 #include "common/progress.h"
 #include "common/rotating_log.h"
-#include "pageserver/client/server_launcher.h"
-#include "pageserver/backup_import.h"
-#include "pageserver/history.h"
-#include "pageserver/layer_uploader.h"
-#include "pageserver/import.h"
-#include "pageserver/metrics_endpoint.h"
+#include "pageserver/api/server_exit.h"
+#include "pageserver/metrics/metrics_endpoint.h"
+#include "pageserver/metrics/server_metrics.h"
 #include "pageserver/page_service.h"
-#include "pageserver/pq_server.h"
-#include "pageserver/repository.h"
-#include "pageserver/server_metrics.h"
-#include "pageserver/tcp_users.h"
-#include "pageserver/pq_transport.h"
-#include "pageserver/scram.h"
-#include "pageserver/tls_certs.h"
+#include "pageserver/pq/pq_server.h"
+#include "pageserver/pq/pq_transport.h"
+#include "pageserver/pq/scram.h"
+#include "pageserver/pq/tcp_users.h"
+#include "pageserver/pq/tls_certs.h"
+#include "pageserver/repo/backup_import.h"
+#include "pageserver/repo/history.h"
+#include "pageserver/repo/import.h"
+#include "pageserver/repo/layer_uploader.h"
+#include "pageserver/repo/repository.h"
+#include "pageserver/repo/repository_metrics.h"
 
 namespace zenith::pageserver {
 namespace {

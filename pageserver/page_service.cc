@@ -10,12 +10,12 @@
 
 #include "common/byte_io.h"
 #include "common/duration.h"
-#include "pageserver/basebackup.h"
-#include "pageserver/client/page_protocol.h"
-#include "pageserver/client/wal_stream_protocol.h"
-#include "pageserver/server_metrics.h"
-#include "pageserver/snapshot_put.h"
-#include "pageserver/wal_receiver.h"
+#include "pageserver/api/page_protocol.h"
+#include "pageserver/api/wal_stream_protocol.h"
+#include "pageserver/metrics/server_metrics.h"
+#include "pageserver/repo/basebackup.h"
+#include "pageserver/repo/snapshot_put.h"
+#include "pageserver/repo/wal_receiver.h"
 
 namespace zenith::pageserver {
 
@@ -294,7 +294,7 @@ class PageService {
 
   // wal_token <branch|timeline>: a secret with which another connection
   // of this mount may stream the timeline's WAL (put_wal) while the lease
-  // this connection holds lasts (pageserver/client/wal_stream_protocol.h).
+  // this connection holds lasts (pageserver/api/wal_stream_protocol.h).
   Status WalToken(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "wal_token <branch|timeline>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));

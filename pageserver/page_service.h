@@ -50,9 +50,9 @@
 
 #include <chrono>
 
-#include "pageserver/command.h"
-#include "pageserver/history.h"
-#include "pageserver/repository.h"
+#include "pageserver/pq/command.h"
+#include "pageserver/repo/history.h"
+#include "pageserver/repo/repository.h"
 
 namespace zenith::pageserver {
 

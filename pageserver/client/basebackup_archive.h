@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 #include "common/tar.h"
-#include "pageserver/client/page_protocol.h"
+#include "pageserver/api/page_protocol.h"
 
 namespace zenith::pageserver {
 

@@ -8,7 +8,7 @@
 
 #include "common/byte_io.h"
 #include "common/str_format.h"
-#include "pageserver/client/sql_state.h"
+#include "pageserver/api/sql_state.h"
 #include "pageserver/client/tls_conninfo.h"
 
 namespace zenith::pageserver {

@@ -18,7 +18,7 @@
 #include "common/lsn.h"
 #include "common/relation_path.h"
 #include "common/status.h"
-#include "pageserver/client/page_protocol.h"
+#include "pageserver/api/page_protocol.h"
 
 namespace zenith::pageserver {
 
@@ -40,7 +40,7 @@ class PageServerClient {
 
   // Runs a command and returns its rows (none for commands without rows).
   // The server's error message becomes the Status message; its SQLSTATE
-  // picks the code (CodeForSqlState, pageserver/client/sql_state.h).
+  // picks the code (CodeForSqlState, pageserver/api/sql_state.h).
   // Parameters are sent with PQexecParams as $1..$n when given.
   Result<Rows> Query(const std::string& command, const std::vector<std::string>& params = {});
 

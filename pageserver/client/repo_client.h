@@ -22,8 +22,8 @@
 
 #include "common/lsn.h"
 #include "common/status.h"
+#include "pageserver/api/timeline_id.h"
 #include "pageserver/client/page_client.h"
-#include "pageserver/client/timeline_id.h"
 
 namespace zenith::pageserver {
 
@@ -158,7 +158,7 @@ class RepoClient {
                   const std::function<Status(std::span<const uint8_t>)>& sink);
 
   // The secret with which another connection may stream `target`'s WAL
-  // (put_wal, pageserver/client/wal_stream_protocol.h) while the lease this
+  // (put_wal, pageserver/api/wal_stream_protocol.h) while the lease this
   // connection holds (Attach) lasts.
   Result<std::string> WalToken(const std::string& target);
 

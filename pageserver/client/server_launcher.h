@@ -12,16 +12,13 @@
 #include <memory>
 
 #include "common/status.h"
+#include "pageserver/api/repo_config.h"
+#include "pageserver/api/repo_layout.h"
+#include "pageserver/api/server_exit.h"
 #include "pageserver/client/page_client.h"
 #include "pageserver/client/repo_client.h"
-#include "pageserver/client/repo_config.h"
-#include "pageserver/client/repo_layout.h"
 
 namespace zenith::pageserver {
-
-// zenith-pageserver's exit code when another one already serves the
-// repository (it holds the repository's lock): not a failure to start.
-inline constexpr int kExitAlreadyRunning = 3;
 
 // A connection to the page server of the repository at `layout`, starting
 // zenith-pageserver (from the directory of the running program) first if

@@ -5,11 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "common/file_util.h"
-#include "pageserver/client/repo_config.h"
+#include "pageserver/api/repo_config.h"
 #include "pageserver/s3/remote_repository.h"
 #include "pageserver/s3/s3_client.h"
-#include "tests/harness/test_env.h"
 #include "tests/harness/s3_test_env.h"
+#include "tests/harness/test_env.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {

@@ -18,8 +18,8 @@
 
 #include "common/file_util.h"
 #include "common/pg_abi.h"
-#include "pageserver/layer_format.h"
-#include "pageserver/layer_writer.h"
+#include "pageserver/layers/layer_format.h"
+#include "pageserver/layers/layer_writer.h"
 #include "tests/harness/temp_dir.h"
 
 namespace zenith::fs {

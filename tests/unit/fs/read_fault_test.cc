@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "fs/local_layer_source.h"
-#include "pageserver/layer_writer.h"
+#include "pageserver/layers/layer_writer.h"
 #include "tests/harness/fault_file_io.h"
 #include "tests/unit/fs/mounted_datadir.h"
 

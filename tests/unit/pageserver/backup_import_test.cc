@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "pageserver/backup_import.h"
+#include "pageserver/repo/backup_import.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 
 namespace zenith::pageserver::testing {

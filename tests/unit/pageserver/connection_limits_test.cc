@@ -1,4 +1,4 @@
-#include "pageserver/connection_limits.h"
+#include "pageserver/pq/connection_limits.h"
 
 #include <gtest/gtest.h>
 

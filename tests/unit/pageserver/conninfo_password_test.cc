@@ -1,8 +1,8 @@
-// SplitPassword (pageserver/client/conninfo_password.h): a password leaves
+// SplitPassword (pageserver/api/conninfo_password.h): a password leaves
 // a connection string in either of libpq's forms, everything else stays as
 // libpq reads it, and a string libpq cannot read is refused without being
 // quoted.
-#include "pageserver/client/conninfo_password.h"
+#include "pageserver/api/conninfo_password.h"
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>

@@ -20,7 +20,7 @@
 #include <functional>
 #include <optional>
 
-#include "pageserver/layer_writer.h"
+#include "pageserver/layers/layer_writer.h"
 #include "tests/harness/fault_file_io.h"
 #include "tests/unit/pageserver/repo_state.h"
 #include "tests/unit/pageserver/repo_test_support.h"

@@ -1,7 +1,7 @@
 // Planning compaction and GC (history_plan.h) over described timelines:
 // which snapshot serves a point, what a read visits, where the window
 // starts, what GC keeps, and what compaction merges or images.
-#include "pageserver/history_plan.h"
+#include "pageserver/repo/history_plan.h"
 
 #include <gtest/gtest.h>
 

@@ -10,8 +10,8 @@
 
 #include <random>
 
-#include "pageserver/history.h"
-#include "pageserver/layer_merge.h"
+#include "pageserver/layers/layer_merge.h"
+#include "pageserver/repo/history.h"
 #include "tests/harness/fault_file_io.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 

@@ -15,9 +15,9 @@
 #include "common/byte_io.h"
 #include "common/crc32c.h"
 #include "common/file_util.h"
-#include "pageserver/layer_file.h"
-#include "pageserver/layer_format.h"
-#include "pageserver/layer_writer.h"
+#include "pageserver/layers/layer_file.h"
+#include "pageserver/layers/layer_format.h"
+#include "pageserver/layers/layer_writer.h"
 #include "tests/harness/temp_dir.h"
 
 namespace zenith::pageserver {

@@ -3,7 +3,7 @@
 // past the end, a read of the merged layer (with what lay below) returns
 // exactly what a read of the stack did; merging down to a complete layer
 // gives a complete image.
-#include "pageserver/layer_merge.h"
+#include "pageserver/layers/layer_merge.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -13,8 +13,8 @@
 
 #include "common/byte_io.h"
 #include "common/file_util.h"
-#include "pageserver/layer_writer.h"
-#include "pageserver/snapshot_view.h"
+#include "pageserver/layers/layer_writer.h"
+#include "pageserver/layers/snapshot_view.h"
 #include "tests/harness/temp_dir.h"
 
 namespace zenith::pageserver {

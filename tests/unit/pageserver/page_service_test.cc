@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "pageserver/client/repo_client.h"
-#include "pageserver/layer_file.h"
-#include "pageserver/tcp_users.h"
+#include "pageserver/layers/layer_file.h"
+#include "pageserver/pq/tcp_users.h"
 #include "tests/harness/fault_file_io.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 #include "tests/unit/pageserver/repo_test_support.h"
@@ -434,7 +434,7 @@ TEST_F(PageServiceTest, LayerFilesAreNotToldToAClientThatMayNotOpenThem) {
       << files.status().ToString();
 }
 
-// The roles on the TCP endpoint (pageserver/role.h): a compute machine holds
+// The roles on the TCP endpoint (pageserver/pq/role.h): a compute machine holds
 // .zenith/compute-password, with which it may do what a mount needs and
 // nothing that removes or changes the repository's branches and history.
 class PageServiceRolesTest : public PageServiceTest {

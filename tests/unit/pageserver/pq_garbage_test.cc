@@ -9,7 +9,7 @@
 #include <iostream>
 #include <random>
 
-#include "pageserver/pq_message.h"
+#include "pageserver/pq/pq_message.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 #include "tests/unit/pageserver/scram_client.h"
 #include "tests/unit/pageserver/tls_test_support.h"

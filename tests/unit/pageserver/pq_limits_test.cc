@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "common/metrics.h"
-#include "pageserver/server_metrics.h"
+#include "pageserver/metrics/server_metrics.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 #include "tests/unit/pageserver/tls_test_support.h"
 

@@ -1,13 +1,13 @@
 // The wire-protocol codec, without sockets: every decoder must reject every
 // truncation of a valid message, and the encoders must produce the exact
 // bytes libpq expects.
-#include "pageserver/pq_message.h"
+#include "pageserver/pq/pq_message.h"
 
 #include <gtest/gtest.h>
 
 #include "common/byte_io.h"
-#include "pageserver/client/sql_state.h"
-#include "pageserver/command.h"
+#include "pageserver/api/sql_state.h"
+#include "pageserver/pq/command.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 
 namespace zenith::pageserver::pq {

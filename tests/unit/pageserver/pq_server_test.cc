@@ -1,7 +1,7 @@
 // The page server's wire protocol as its real clients use it: libpq (simple
 // and extended query, prepared statements, every COPY mode) and the psql
 // binary; plus concurrency, connection limits, OnClose hooks and Stop().
-#include "pageserver/pq_server.h"
+#include "pageserver/pq/pq_server.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -27,8 +27,8 @@
 
 #include "common/byte_io.h"
 #include "common/unique_fd.h"
-#include "pageserver/command.h"
-#include "pageserver/pq_server.h"
+#include "pageserver/pq/command.h"
+#include "pageserver/pq/pq_server.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/wait.h"
 

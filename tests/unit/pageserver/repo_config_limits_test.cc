@@ -1,7 +1,7 @@
-// The "limits" of the repository config (pageserver/client/repo_config.h).
+// The "limits" of the repository config (pageserver/api/repo_config.h).
 #include <gtest/gtest.h>
 
-#include "pageserver/client/repo_config.h"
+#include "pageserver/api/repo_config.h"
 
 namespace zenith::pageserver {
 namespace {

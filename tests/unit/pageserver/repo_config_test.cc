@@ -1,4 +1,4 @@
-#include "pageserver/client/repo_config.h"
+#include "pageserver/api/repo_config.h"
 
 #include <gtest/gtest.h>
 

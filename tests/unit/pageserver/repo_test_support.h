@@ -35,15 +35,15 @@
 #include "common/tar.h"
 #include "common/wal_directory.h"
 #include "common/wal_reader.h"
+#include "pageserver/api/page_protocol.h"
 #include "pageserver/client/page_client.h"
-#include "pageserver/client/page_protocol.h"
-#include "pageserver/import.h"
 #include "pageserver/page_service.h"
-#include "pageserver/pq_server.h"
-#include "pageserver/pq_transport.h"
-#include "pageserver/repository.h"
-#include "pageserver/tcp_users.h"
-#include "pageserver/tls_certs.h"
+#include "pageserver/pq/pq_server.h"
+#include "pageserver/pq/pq_transport.h"
+#include "pageserver/pq/tcp_users.h"
+#include "pageserver/pq/tls_certs.h"
+#include "pageserver/repo/import.h"
+#include "pageserver/repo/repository.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -98,7 +98,7 @@ class InProcessServer {
   }
   // As Start(root, {}, true, true), and listening on TCP 127.0.0.1 (a free
   // port) as zenith-pageserver does: clients authenticate as the users of
-  // the repository's password files (pageserver/tcp_users.h).
+  // the repository's password files (pageserver/pq/tcp_users.h).
   static Result<std::unique_ptr<InProcessServer>> StartWithTcp(const std::string& root) {
     return Launch(root, {}, true, true, /*tcp=*/true);
   }

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "pageserver/scram.h"
+#include "pageserver/pq/scram.h"
 
 namespace zenith::pageserver::testing {
 

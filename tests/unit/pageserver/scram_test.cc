@@ -1,7 +1,7 @@
-// SCRAM-SHA-256 (pageserver/scram.h): RFC 7677's example exchange, byte for
+// SCRAM-SHA-256 (pageserver/pq/scram.h): RFC 7677's example exchange, byte for
 // byte; wrong passwords and malformed messages are refused; channel binding
 // (SCRAM-SHA-256-PLUS, tls-server-end-point) holds only for this channel.
-#include "pageserver/scram.h"
+#include "pageserver/pq/scram.h"
 
 #include <gtest/gtest.h>
 

@@ -10,9 +10,9 @@
 #include <array>
 
 #include "common/file_util.h"
-#include "pageserver/layer_format.h"
-#include "pageserver/layer_writer.h"
-#include "pageserver/snapshot_view.h"
+#include "pageserver/layers/layer_format.h"
+#include "pageserver/layers/layer_writer.h"
+#include "pageserver/layers/snapshot_view.h"
 #include "tests/harness/temp_dir.h"
 
 namespace zenith::pageserver {

@@ -1,8 +1,8 @@
-// The TCP endpoint's users (pageserver/tcp_users.h): password files are
+// The TCP endpoint's users (pageserver/pq/tcp_users.h): password files are
 // refused when others may read them, made for a repository that lacks the
 // compute's, and a user that does not exist authenticates against a mock
 // verifier that fails as a wrong password does.
-#include "pageserver/tcp_users.h"
+#include "pageserver/pq/tcp_users.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

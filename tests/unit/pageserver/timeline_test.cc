@@ -408,7 +408,7 @@ TEST_F(TimelineTest, WaitForWalReturnsWhenTheWalArrivesAndTimesOutOtherwise) {
   EXPECT_EQ(main_->EndOfWal().value(), end_);
 }
 
-// WAL streamed from a remote compute (pageserver/wal_receiver.h) may stop
+// WAL streamed from a remote compute (pageserver/repo/wal_receiver.h) may stop
 // inside a record: the end of WAL stays at the last complete record, a
 // branch is made there, a wait for an LSN inside the partial record times
 // out instead of hanging, and the rest of the record, written in place as

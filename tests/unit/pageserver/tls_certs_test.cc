@@ -1,7 +1,7 @@
-// The repository's certificates (pageserver/tls_certs.h): made once with a
+// The repository's certificates (pageserver/pq/tls_certs.h): made once with a
 // CA of the repository's own, keys 0600, the listen host in subjectAltName;
 // made again only when they no longer fit.
-#include "pageserver/tls_certs.h"
+#include "pageserver/pq/tls_certs.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -9,8 +9,8 @@
 #include <openssl/x509v3.h>
 
 #include "common/file_util.h"
-#include "pageserver/openssl_util.h"
-#include "pageserver/pq_transport.h"
+#include "pageserver/pq/openssl_util.h"
+#include "pageserver/pq/pq_transport.h"
 #include "tests/harness/temp_dir.h"
 
 namespace zenith::pageserver {

@@ -15,12 +15,12 @@
 #include <openssl/ssl.h>
 
 #include "common/file_util.h"
-#include "pageserver/openssl_util.h"
-#include "pageserver/pq_message.h"
-#include "pageserver/pq_transport.h"
-#include "pageserver/scram.h"
-#include "pageserver/tcp_users.h"
-#include "pageserver/tls_certs.h"
+#include "pageserver/pq/openssl_util.h"
+#include "pageserver/pq/pq_message.h"
+#include "pageserver/pq/pq_transport.h"
+#include "pageserver/pq/scram.h"
+#include "pageserver/pq/tcp_users.h"
+#include "pageserver/pq/tls_certs.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 
 namespace zenith::pageserver::testing {

@@ -1,4 +1,4 @@
-// put_wal and wal_token (pageserver/wal_receiver.h): a remote mount's WAL
+// put_wal and wal_token (pageserver/repo/wal_receiver.h): a remote mount's WAL
 // arrives on a connection proving the lease with its token, is durable in
 // wal/ before it is answered, and nothing but the lease's current stream
 // writes; a stalled stream holds up neither the lease's end nor a stop.
@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/byte_io.h"
-#include "pageserver/client/wal_stream_protocol.h"
+#include "pageserver/api/wal_stream_protocol.h"
 #include "tests/harness/wait.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 

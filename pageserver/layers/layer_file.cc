@@ -1,0 +1,224 @@
+#include "pageserver/layers/layer_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <ctime>
+#include <cstring>
+#include <tuple>
+
+#include "common/byte_io.h"
+#include "common/crc32c.h"
+#include "common/file_util.h"
+#include "pageserver/layers/layer_format.h"
+
+namespace zenith::pageserver {
+
+namespace lf = layer_format;
+
+namespace {
+
+using RelKey = std::tuple<uint32_t, uint32_t, uint32_t, uint8_t>;
+
+RelKey KeyOf(const RelTag& r) { return {r.spc, r.db, r.rel, static_cast<uint8_t>(r.fork)}; }
+
+RelKey LoadRelKey(std::span<const uint8_t> entry) {
+  return {LoadU32(entry, 0), LoadU32(entry, 4), LoadU32(entry, 8), LoadU8(entry, 12)};
+}
+
+}  // namespace
+
+LayerMeta::LayerMeta(const SnapshotLsns& l) : lsns(l), start(Lsn(0)), created_at(std::time(nullptr)) {}
+
+LayerFile::~LayerFile() {
+  if (map_ != nullptr) munmap(const_cast<uint8_t*>(map_), map_size_);
+}
+
+Result<std::shared_ptr<LayerFile>> LayerFile::Open(const std::string& path, Fd keep) {
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
+  if (st.st_size < static_cast<off_t>(lf::kHeaderSize)) {
+    return Corruption("layer file \"" + path + "\" is truncated (" + std::to_string(st.st_size) + " bytes)");
+  }
+  void* map = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd.get(), 0);
+  if (map == MAP_FAILED) return ErrnoStatus("map", path, errno);
+  std::shared_ptr<LayerFile> layer(new LayerFile());
+  layer->path_ = path;
+  if (keep == Fd::kKeep) layer->fd_ = std::move(fd);
+  layer->map_ = static_cast<const uint8_t*>(map);
+  layer->map_size_ = static_cast<size_t>(st.st_size);
+  Status s = layer->Validate(st.st_mtime);
+  if (!s.ok()) return s;
+  return layer;
+}
+
+Status LayerFile::ValidateHeader(int64_t mtime) {
+  std::span<const uint8_t> file(map_, map_size_);
+  auto corrupt = [&](const std::string& what) { return Corruption("layer file \"" + path_ + "\" is corrupt: " + what); };
+  if (std::memcmp(file.data(), lf::kMagic, sizeof lf::kMagic) != 0) return corrupt("bad magic");
+  version_ = LoadU32(file, lf::kOffVersion);
+  if (version_ != lf::kVersion1 && version_ != lf::kVersion) {
+    // The CRC's place depends on the version: check both before blaming it.
+    bool crc_ok = LoadU32(file, lf::kOffHeaderCrc) == ComputeCrc32c(file.data(), lf::kOffHeaderCrc) ||
+                  LoadU32(file, lf::kOffHeaderCrcV1) == ComputeCrc32c(file.data(), lf::kOffHeaderCrcV1);
+    return corrupt(crc_ok ? "unsupported format version " + std::to_string(version_) : "header CRC mismatch");
+  }
+  const uint32_t crc_off = version_ == lf::kVersion1 ? lf::kOffHeaderCrcV1 : lf::kOffHeaderCrc;
+  if (LoadU32(file, crc_off) != ComputeCrc32c(file.data(), crc_off)) return corrupt("header CRC mismatch");
+  std::memcpy(timeline_id_.bytes.data(), file.data() + lf::kOffTimelineId, 16);
+  meta_.lsns = {Lsn(LoadU64(file, lf::kOffRedo)), Lsn(LoadU64(file, lf::kOffCheckpoint)), Lsn(LoadU64(file, lf::kOffValid))};
+  if (version_ == lf::kVersion1) {
+    meta_.created_at = mtime;
+    return Status::Ok();
+  }
+  meta_.start = Lsn(LoadU64(file, lf::kOffStart));
+  meta_.created_at = static_cast<int64_t>(LoadU64(file, lf::kOffCreatedAt));
+  const uint32_t flags = LoadU32(file, lf::kOffFlags);
+  if ((flags & ~lf::kFlagImage) != 0) return corrupt("unknown flags " + std::to_string(flags));
+  meta_.image = (flags & lf::kFlagImage) != 0;
+  if (meta_.start > meta_.lsns.valid) return corrupt("start " + meta_.start.ToString() + " is past valid");
+  return Status::Ok();
+}
+
+Status LayerFile::Validate(int64_t mtime) {
+  ZENITH_RETURN_IF_ERROR(ValidateHeader(mtime));
+  std::span<const uint8_t> file(map_, map_size_);
+  auto corrupt = [&](const std::string& what) { return Corruption("layer file \"" + path_ + "\" is corrupt: " + what); };
+  page_count_ = LoadU64(file, lf::kOffPageCount);
+  rel_count_ = LoadU64(file, lf::kOffRelCount);
+  uint64_t files_off = LoadU64(file, lf::kOffFilesOffset), files_size = LoadU64(file, lf::kOffFilesSize);
+  uint64_t index_off = LoadU64(file, lf::kOffIndexOffset), rel_off = LoadU64(file, lf::kOffRelOffset);
+  // Every section must lie inside the file, in order. Counts are bounded by
+  // the file size before any multiplication, and each offset before it is
+  // subtracted from the size, so nothing can overflow.
+  const uint64_t size = map_size_;
+  auto inside = [size](uint64_t off, uint64_t len) { return off <= size && len <= size - off; };
+  if (page_count_ > size / lf::kPageSize || rel_count_ > size / lf::kRelEntrySize) return corrupt("absurd counts");
+  uint64_t pages_end = lf::kHeaderSize + page_count_ * lf::kPageSize;
+  uint64_t index_size = page_count_ * lf::kIndexEntrySize, rel_size = rel_count_ * lf::kRelEntrySize;
+  if (pages_end > size || files_off < pages_end || !inside(files_off, files_size) ||
+      index_off < files_off + files_size || !inside(index_off, index_size) || rel_off < index_off + index_size ||
+      !inside(rel_off, rel_size)) {
+    return corrupt("section bounds outside the file");
+  }
+  pages_ = file.subspan(lf::kHeaderSize, pages_end - lf::kHeaderSize);
+  files_ = file.subspan(files_off, files_size);
+  index_ = file.subspan(index_off, index_size);
+  rels_ = file.subspan(rel_off, rel_size);
+  if (ComputeCrc32c(files_) != LoadU32(file, lf::kOffFilesCrc)) return corrupt("files section CRC mismatch");
+  if (ComputeCrc32c(index_) != LoadU32(file, lf::kOffIndexCrc)) return corrupt("index CRC mismatch");
+  if (ComputeCrc32c(rels_) != LoadU32(file, lf::kOffRelCrc)) return corrupt("relation table CRC mismatch");
+  // Lookups are binary searches: the tables must be sorted, without
+  // duplicates, and name only forks PostgreSQL has.
+  for (uint64_t i = 0; i < page_count_; ++i) {
+    auto e = index_.subspan(i * lf::kIndexEntrySize, lf::kIndexEntrySize);
+    if (LoadU32(e, 20) >= page_count_) return corrupt("index points past the pages");
+    if (LoadU8(e, 12) > static_cast<uint8_t>(ForkNumber::kInit)) return corrupt("index names an unknown fork");
+    if (i > 0) {
+      auto prev = index_.subspan((i - 1) * lf::kIndexEntrySize, lf::kIndexEntrySize);
+      if (std::make_tuple(LoadRelKey(prev), LoadU32(prev, 16)) >= std::make_tuple(LoadRelKey(e), LoadU32(e, 16))) {
+        return corrupt("index is not sorted");
+      }
+    }
+  }
+  for (uint64_t i = 0; i < rel_count_; ++i) {
+    auto e = rels_.subspan(i * lf::kRelEntrySize, lf::kRelEntrySize);
+    if (LoadU8(e, 12) > static_cast<uint8_t>(ForkNumber::kInit)) return corrupt("relation table names an unknown fork");
+    if (i > 0 && LoadRelKey(rels_.subspan((i - 1) * lf::kRelEntrySize, lf::kRelEntrySize)) >= LoadRelKey(e)) {
+      return corrupt("relation table is not sorted");
+    }
+    if (LoadU32(e, 20) > LoadU32(e, 16)) return corrupt("a relation's floor is past its end");
+  }
+  complete_ = true;
+  for (uint64_t i = 0; i < rel_count_ && complete_; ++i) complete_ = RelInfoAt(i).floor == 0;
+  if (meta_.image && !complete_) return corrupt("an image layer with a relation floor above 0");
+  return Status::Ok();
+}
+
+uint64_t LayerFile::LowerBound(const RelTag& rel, uint32_t block) const {
+  const auto key = std::make_tuple(KeyOf(rel), block);
+  uint64_t lo = 0, hi = page_count_;
+  while (lo < hi) {  // first entry whose key >= key
+    uint64_t mid = lo + (hi - lo) / 2;
+    auto entry = index_.subspan(mid * lf::kIndexEntrySize, lf::kIndexEntrySize);
+    if (std::make_tuple(LoadRelKey(entry), LoadU32(entry, 16)) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+std::pair<uint64_t, uint64_t> LayerFile::PageRange(const RelTag& rel) const {
+  const RelKey key = KeyOf(rel);
+  uint64_t lo = LowerBound(rel, 0), hi = page_count_;
+  const uint64_t first = lo;
+  while (lo < hi) {  // first entry of a later relation
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (LoadRelKey(index_.subspan(mid * lf::kIndexEntrySize, lf::kIndexEntrySize)) <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return {first, lo};
+}
+
+uint32_t LayerFile::BlockAt(uint64_t index) const { return LoadU32(index_, index * lf::kIndexEntrySize + 16); }
+
+uint64_t LayerFile::PageOffset(uint64_t index) const {
+  return lf::kHeaderSize + uint64_t{LoadU32(index_, index * lf::kIndexEntrySize + 20)} * lf::kPageSize;
+}
+
+Status LayerFile::CheckPage(uint64_t index, std::span<const uint8_t> page) const {
+  auto entry = index_.subspan(index * lf::kIndexEntrySize, lf::kIndexEntrySize);
+  if (ComputeCrc32c(page) == LoadU32(entry, 24)) return Status::Ok();
+  RelTag rel{LoadU32(entry, 0), LoadU32(entry, 4), LoadU32(entry, 8), static_cast<ForkNumber>(LoadU8(entry, 12))};
+  return Corruption("layer file \"" + path_ + "\" is corrupt: bad CRC of block " + std::to_string(BlockAt(index)) +
+                    " of relation " + rel.ToString());
+}
+
+Result<std::span<const uint8_t>> LayerFile::PageAt(uint64_t index) const {
+  auto page = pages_.subspan(PageOffset(index) - lf::kHeaderSize, lf::kPageSize);
+  ZENITH_RETURN_IF_ERROR(CheckPage(index, page));
+  return page;
+}
+
+std::optional<uint64_t> LayerFile::IndexOf(const RelTag& rel, uint32_t block) const {
+  const uint64_t i = LowerBound(rel, block);
+  if (i == page_count_) return std::nullopt;
+  auto entry = index_.subspan(i * lf::kIndexEntrySize, lf::kIndexEntrySize);
+  if (LoadRelKey(entry) != KeyOf(rel) || LoadU32(entry, 16) != block) return std::nullopt;
+  return i;
+}
+
+Result<std::optional<std::span<const uint8_t>>> LayerFile::FindPage(const RelTag& rel, uint32_t block) const {
+  const std::optional<uint64_t> i = IndexOf(rel, block);
+  if (!i) return std::optional<std::span<const uint8_t>>();
+  ZENITH_ASSIGN_OR_RETURN(auto page, PageAt(*i));
+  return std::optional<std::span<const uint8_t>>(page);
+}
+
+std::optional<RelationInfo> LayerFile::FindRelation(const RelTag& rel) const {
+  const RelKey key = KeyOf(rel);
+  uint64_t lo = 0, hi = rel_count_;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (LoadRelKey(rels_.subspan(mid * lf::kRelEntrySize, lf::kRelEntrySize)) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == rel_count_ || LoadRelKey(rels_.subspan(lo * lf::kRelEntrySize, lf::kRelEntrySize)) != key) {
+    return std::nullopt;
+  }
+  return RelInfoAt(lo);
+}
+
+RelTag LayerFile::RelAt(uint64_t i) const {
+  ByteReader r(rels_.subspan(i * lf::kRelEntrySize, lf::kRelEntrySize));
+  return ReadRelTag(r).value_or(RelTag{});  // forks were checked at Open
+}
+
+RelationInfo LayerFile::RelInfoAt(uint64_t i) const {
+  auto e = rels_.subspan(i * lf::kRelEntrySize, lf::kRelEntrySize);
+  return RelationInfo{LoadU32(e, 16), LoadU32(e, 20)};
+}
+
+}  // namespace zenith::pageserver

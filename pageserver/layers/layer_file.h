@@ -1,0 +1,120 @@
+// LayerFile: read access to one immutable snapshot layer (layer_format.h).
+//
+// The file is memory-mapped read-only. Memory use is the kernel's page
+// cache, shared and reclaimable: it does not grow with the database in the
+// process's private memory. A lookup is a binary search in the mapped index:
+// O(log n) with no allocation. Opened with kKeepFd, the file also stays
+// open, for readers that copy pages with pread (IndexOf, PageOffset,
+// CheckPage) instead of through the mapping (the page server does not: it
+// may hold many more layers than a process may hold files open).
+//
+// Thread-safety: immutable after Open(); any number of threads may read.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "common/lsn.h"
+#include "common/relation_path.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
+#include "pageserver/api/page_protocol.h"
+#include "pageserver/api/timeline_id.h"
+
+namespace zenith::pageserver {
+
+// What a layer's header says about it besides its contents (layer_format.h).
+struct LayerMeta {
+  SnapshotLsns lsns;
+  // The layer replaces every layer of its timeline whose (start, valid]
+  // lies within its own.
+  Lsn start;
+  bool image = false;       // holds every page of the timeline at lsns.valid
+  int64_t created_at = 0;   // unix seconds when the snapshot was stored
+
+  LayerMeta() = default;
+  // A snapshot layer with nothing below it, stored now (tests, import).
+  LayerMeta(const SnapshotLsns& l);  // NOLINT: implicit by design
+  LayerMeta(const SnapshotLsns& l, Lsn s, bool img, int64_t created) : lsns(l), start(s), image(img), created_at(created) {}
+};
+
+class LayerFile {
+ public:
+  // Maps and validates `path` (header, section bounds, index and relation
+  // CRCs). Corruption with the path in the message if anything is off.
+  // Non-const only so that a version-1 layer's start can be filled in
+  // (AssumeStart) before the layer is shared.
+  enum class Fd { kClose, kKeep };
+  static Result<std::shared_ptr<LayerFile>> Open(const std::string& path, Fd fd = Fd::kClose);
+  ~LayerFile();
+  LayerFile(const LayerFile&) = delete;
+  LayerFile& operator=(const LayerFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const TimelineId& timeline_id() const { return timeline_id_; }
+  const SnapshotLsns& lsns() const { return meta_.lsns; }
+  const LayerMeta& meta() const { return meta_; }
+  uint32_t version() const { return version_; }
+  uint64_t page_count() const { return page_count_; }
+  uint64_t relation_count() const { return rel_count_; }
+  uint64_t file_size() const { return map_size_; }
+  // Reads never fall through this layer: every relation's floor is 0 (an
+  // image, the import, or a snapshot after which every relation was new).
+  bool complete() const { return complete_; }
+  // Version 1 layers do not record their start: the timeline fills it in
+  // from the layer below. REQUIRES: version() == 1, before sharing.
+  void AssumeStart(Lsn start) { meta_.start = start; }
+
+  // The page of (rel, block) if this layer holds it: nullopt if absent;
+  // Corruption if its CRC does not match. The span lives as long as *this.
+  Result<std::optional<std::span<const uint8_t>>> FindPage(const RelTag& rel, uint32_t block) const;
+  // The index position of (rel, block)'s page if this layer holds it; reads
+  // only the index, never the page.
+  std::optional<uint64_t> IndexOf(const RelTag& rel, uint32_t block) const;
+  // Where the page at an index position lies in the file (for pread on fd()).
+  uint64_t PageOffset(uint64_t index) const;
+  // Corruption naming the block unless `page` (read from PageOffset(index))
+  // matches the CRC the index holds for it.
+  Status CheckPage(uint64_t index, std::span<const uint8_t> page) const;
+  // The open file; -1 unless opened with Fd::kKeep.
+  int fd() const { return fd_.get(); }
+  // Index positions [first, second) of the pages held for `rel`, in block
+  // order, for BlockAt/PageAt (merging layers walks them).
+  std::pair<uint64_t, uint64_t> PageRange(const RelTag& rel) const;
+  uint32_t BlockAt(uint64_t index) const;
+  // The page at an index position; Corruption if its CRC does not match.
+  Result<std::span<const uint8_t>> PageAt(uint64_t index) const;
+  // The relation's entry, or nullopt if the relation does not exist here.
+  std::optional<RelationInfo> FindRelation(const RelTag& rel) const;
+  // Calls fn for every relation, in order.
+  template <typename Fn>
+  void ForEachRelation(Fn&& fn) const {
+    for (uint64_t i = 0; i < rel_count_; ++i) fn(RelAt(i), RelInfoAt(i));
+  }
+  // The tar body of non-relation files (no trailer); CRC-checked at Open.
+  std::span<const uint8_t> files_tar() const { return files_; }
+
+ private:
+  LayerFile() = default;
+  Status Validate(int64_t mtime);
+  Status ValidateHeader(int64_t mtime);
+  RelTag RelAt(uint64_t i) const;
+  RelationInfo RelInfoAt(uint64_t i) const;
+  uint64_t LowerBound(const RelTag& rel, uint32_t block) const;
+
+  std::string path_;
+  UniqueFd fd_;
+  const uint8_t* map_ = nullptr;
+  size_t map_size_ = 0;
+  uint32_t version_ = 0;
+  TimelineId timeline_id_;
+  LayerMeta meta_;
+  bool complete_ = false;
+  uint64_t page_count_ = 0, rel_count_ = 0;
+  std::span<const uint8_t> pages_, files_, index_, rels_;
+};
+
+}  // namespace zenith::pageserver

@@ -1,0 +1,43 @@
+#include "pageserver/repo/new_repository.h"
+
+#include <unistd.h>
+
+#include "common/file_util.h"
+#include "pageserver/pq/tcp_users.h"
+
+namespace zenith::pageserver {
+
+Status CreateRepositoryAtomically(const std::string& root, const std::function<Status(const RepoLayout&)>& build) {
+  if (PathExists(root)) return AlreadyExists("a zenith repository already exists in \"" + root + "\"");
+  const std::string temp_root = root + ".tmp-" + std::to_string(getpid());
+  IgnoreError(RemoveTree(temp_root));
+  Status s = build(RepoLayout{temp_root});
+  if (s.ok()) s = RenameFile(temp_root, root);
+  if (!s.ok()) {
+    IgnoreError(RemoveTree(temp_root));
+    return s;
+  }
+  s = FsyncDirectory(DirName(root));
+  if (!s.ok()) IgnoreError(RemoveTree(root));  // a failed init leaves no repository
+  return s;
+}
+
+Status MakeRepositoryDirectories(const RepoLayout& layout, const TimelineId& main) {
+  for (const std::string& dir : {layout.root, layout.root + "/refs", layout.branches_dir(), layout.timelines_dir(),
+                                 layout.datadirs_dir(), layout.timeline_dir(main), layout.wal_dir(main),
+                                 layout.layers_dir(main)}) {
+    ZENITH_RETURN_IF_ERROR(MakeDirectoryDurably(dir, 0700));
+  }
+  return Status::Ok();
+}
+
+Status WriteRepositoryFiles(const RepoLayout& layout, const TimelineId& main, const RepoConfig& config) {
+  ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.metadata(main), TimelineMetadata{main, {}, {}}.ToJson()));
+  ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.branch_ref("main"), main.ToString() + "\n", 0644));
+  ZENITH_RETURN_IF_ERROR(config.Save(layout.config()));
+  // The TCP endpoint's users' passwords (tcp_users.h).
+  for (Role role : {Role::kZenith, Role::kCompute}) ZENITH_RETURN_IF_ERROR(CreatePasswordFile(PasswordFile(layout, role)));
+  return Status::Ok();
+}
+
+}  // namespace zenith::pageserver

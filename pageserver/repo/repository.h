@@ -1,0 +1,180 @@
+// Repository: one `.zenith` directory: its config, its branches (names of
+// timelines) and its timelines, loaded on the first request that names them
+// (docs/design.md §3, §7).
+//
+// Creating a branch writes metadata only, in this order: the timeline's
+// directories and metadata (durable), then the ref, created exclusively
+// (durable). A crash in between leaves an unreferenced timeline directory,
+// never a ref to a missing timeline. Deleting a branch removes its ref
+// (durably); garbage collection removes timelines no ref reaches. One page
+// server owns a repository (it holds pageserver.lock).
+//
+// Points: a branch point, a mount's pin and the window are what history
+// must keep (history_plan.h). points_mu_ serialises every change to them
+// with the decisions of compaction and GC: branch creation and deletion,
+// pins, and the commit of a merged layer or a collection (LockPoints()).
+//
+// Thread-safety: all methods are thread-safe. Lock order: points_mu_, then
+// mounts_mu_ or mu_ (never both); mu_ guards timelines_ and is never held
+// across I/O, mounts_mu_ guards mounts_, points_mu_ guards pins_ and branch
+// refs.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "pageserver/api/repo_config.h"
+#include "pageserver/api/repo_layout.h"
+#include "pageserver/repo/timeline.h"
+
+namespace zenith::pageserver {
+
+struct BranchInfo {
+  std::string name;
+  TimelineId timeline;
+};
+
+// A live mount's starting snapshot, which history keeps exact until the
+// session that pinned it ends; with the WAL from its redo until the mount's
+// PostgreSQL has recovered (wal: its first checkpoint releases it).
+struct PinInfo {
+  TimelineId timeline;
+  Lsn lsn;
+  uint64_t session = 0;
+  bool wal = true;
+};
+
+struct MountInfo {
+  TimelineId timeline;
+  std::string branch;
+  std::string mountpoint;
+  int64_t pid = 0;
+  uint64_t session = 0;  // the connection holding the lease (or registration)
+  // A read-only mount (AttachReadOnly) shows the timeline at `point` and
+  // writes nothing to the repository; a read-write one holds the lease.
+  bool read_only = false;
+  Lsn point;
+  // A read-write lease's secret: another connection of its mount presents
+  // it to store snapshots (put_snapshot). Never listed or logged.
+  std::string lease_token;
+};
+
+// "[A-Za-z0-9._-]+", not "." or "..", not starting with "." (reserved for
+// temp files), at most 64 characters, not 32 hex digits (a timeline id).
+// InvalidArgument saying so otherwise.
+Status ValidateBranchName(std::string_view name);
+
+class Repository {
+ public:
+  // Opens the repository whose .zenith directory is `root`.
+  static Result<std::unique_ptr<Repository>> Open(const std::string& root);
+
+  const RepoLayout& layout() const { return layout_; }
+  const RepoConfig& config() const { return config_; }
+
+  Result<std::vector<BranchInfo>> ListBranches() const;  // sorted by name
+  // A branch name, or a timeline id (32 hex digits). NotFound with a hint.
+  Result<std::shared_ptr<Timeline>> FindTimeline(std::string_view name_or_id);
+  // The branch naming a timeline, or "" if none does.
+  std::string BranchOf(const TimelineId& id) const;
+
+  struct CreatedBranch {
+    std::string name;
+    TimelineId timeline;
+    Lsn lsn;               // the branch point, a record end
+    bool at_end_of_wal;    // no LSN was given
+  };
+  // `parent_spec` is "parent" (fork at its end of WAL) or "parent@X". X
+  // must lie in the parent's history window (CheckPointAvailable).
+  Result<CreatedBranch> CreateBranch(const std::string& name, std::string_view parent_spec);
+  // Removes the branch's name; its timeline goes at the next GC. Refused
+  // (kBusy) while it is mounted or has child branches, or is the last one.
+  Status DeleteBranch(const std::string& name);
+  // OK if history at x of `tl` is kept: x is not before its GC cutoff nor
+  // outside its window now. Otherwise InvalidArgument naming the oldest
+  // LSN still available. `name` is what to call the branch in messages.
+  Status CheckPointAvailable(const Timeline& tl, Lsn x, const std::string& name);
+
+  // A point of a branch's history to read: the timeline whose history it
+  // is (an ancestor's, before a branch point) and a record end.
+  struct ReadPoint {
+    std::shared_ptr<Timeline> timeline;
+    Lsn lsn;
+  };
+  // `spec` is "" (the end of WAL), an LSN (rounded down to a record end) or
+  // a time (pg_time.h: the end of the last commit at or before it, as
+  // recovery_target_time stops). InvalidArgument for a point outside the
+  // history kept (naming the oldest LSN available), beyond the end of WAL,
+  // or a spec that is neither; NotFound for a time before every commit.
+  Result<ReadPoint> ResolvePoint(const std::string& target, const std::string& spec);
+
+  // The read-write mount lease of a timeline (one at a time). Busy, naming
+  // the directory and pid of the holder, if the timeline is mounted;
+  // NotFound once its branch was deleted.
+  Status Attach(const MountInfo& mount);
+  void Detach(const TimelineId& timeline, uint64_t session);
+  // Registers a read-only mount (mount.read_only, mount.point set): no
+  // lease, any number per timeline, alongside the read-write one; it only
+  // keeps the branch from being deleted under it. One per session.
+  Status AttachReadOnly(const MountInfo& mount);
+  void DetachReadOnly(uint64_t session);
+  // Read-write mounts, then read-only ones.
+  std::vector<MountInfo> Mounts() const;
+
+  // Pins `lsn` of `tl` for `session` (again: updates `wal`): NotFound unless
+  // a snapshot of the chain has exactly that valid (it was merged away, or
+  // never was).
+  Status Pin(uint64_t session, const Timeline& tl, Lsn lsn, bool wal = true);
+  void Unpin(uint64_t session);  // every pin of the session
+  void Unpin(uint64_t session, const TimelineId& timeline, Lsn lsn);
+  // REQUIRES: LockPoints() held.
+  const std::vector<PinInfo>& PinsLocked() const { return pins_; }
+  std::vector<PinInfo> Pins() const;
+  std::unique_lock<std::mutex> LockPoints() const { return std::unique_lock(points_mu_); }
+
+  // Every timeline a branch reaches (with their ancestors), loaded, and the
+  // ids of the timeline directories none reaches (deleted branches, or a
+  // branch whose creation a crash cut short).
+  struct Timelines {
+    std::vector<std::shared_ptr<Timeline>> live;
+    std::vector<TimelineId> orphans;
+  };
+  Result<Timelines> AllTimelines();
+  // Unloads a timeline no branch reaches any more (before its files go).
+  void ForgetTimeline(const TimelineId& id);
+
+  size_t loaded_timelines() const;
+
+  // Removes the temp files a crash left in the repository's directory and
+  // refs/branches/ (each timeline's own go when it is loaded). Returns
+  // their paths. REQUIRES: this process holds the page server lock (another
+  // process's writes in progress would look stale).
+  Result<std::vector<std::string>> RemoveStaleTempFiles();
+
+ private:
+  Repository(RepoLayout layout, RepoConfig config) : layout_(std::move(layout)), config_(std::move(config)) {}
+  Result<std::shared_ptr<Timeline>> LoadTimeline(const TimelineId& id, int depth);
+  Result<std::shared_ptr<Timeline>> GetTimeline(const TimelineId& id);
+  Result<TimelineId> ReadRef(const std::string& name) const;
+  Status WriteNewTimeline(const TimelineMetadata& meta);
+  // Where tl's window starts now (history_plan.h's Horizon()).
+  Result<Lsn> WindowStart(const Timeline& tl);
+  Status CheckDeletable(const std::string& name, const TimelineId& id);
+
+  const RepoLayout layout_;
+  const RepoConfig config_;
+  mutable std::mutex points_mu_;
+  std::vector<PinInfo> pins_;  // guarded by points_mu_
+  mutable std::mutex mu_;
+  std::map<TimelineId, std::shared_ptr<Timeline>> timelines_;  // guarded by mu_
+  mutable std::mutex mounts_mu_;
+  std::map<TimelineId, MountInfo> mounts_;  // guarded by mounts_mu_
+  std::map<uint64_t, MountInfo> readonly_mounts_;  // by session; guarded by mounts_mu_
+};
+
+}  // namespace zenith::pageserver
