@@ -3,7 +3,7 @@
 // The file is memory-mapped read-only. Memory use is the kernel's page
 // cache, shared and reclaimable: it does not grow with the database in the
 // process's private memory. A lookup is a binary search in the mapped index:
-// O(log n) with no allocation. Opened with kKeepFd, the file also stays
+// O(log n) with no allocation. Opened with Fd::kKeep, the file also stays
 // open, for readers that copy pages with pread (IndexOf, PageOffset,
 // CheckPage) instead of through the mapping (the page server does not: it
 // may hold many more layers than a process may hold files open).

@@ -383,7 +383,7 @@ Status ColdBench::Run() {
 
 int main(int argc, char** argv) {
   using namespace zenith::bench;
-  CLI::App app{"zenith cold-read benchmark (issue 11): a fresh mount's first minute vs a local data directory"};
+  CLI::App app{"zenith cold-read benchmark: a fresh mount's first minute vs a local data directory"};
   Options opt;
   app.add_option("--dir", opt.base_dir, "where the run's directory is made");
   app.add_option("--scale", opt.scale, "pgbench scale (70: pgbench_accounts about 0.9 GB)");

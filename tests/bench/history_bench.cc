@@ -379,7 +379,7 @@ Status HistoryBench::Run() {
 
 int main(int argc, char** argv) {
   using namespace zenith::bench;
-  CLI::App app{"zenith history benchmark (issue 7): reads, load time and size as history grows"};
+  CLI::App app{"zenith history benchmark: reads, load time and size as history grows"};
   Options opt;
   app.add_option("--dir", opt.base_dir, "where the run's directory is made (not /tmp: slow file creation)");
   app.add_option("--scale", opt.scale, "pgbench scale");

@@ -338,7 +338,7 @@ Status MountBench::Run() {
 
 int main(int argc, char** argv) {
   using namespace zenith::bench;
-  CLI::App app{"zenith mount benchmark (issue 4): zenith vs a local data directory of the same database"};
+  CLI::App app{"zenith mount benchmark: zenith vs a local data directory of the same database"};
   Options opt;
   app.add_option("--dir", opt.base_dir, "where the run's directory is made (not /tmp: slow file creation)");
   app.add_option("--sizes", opt.sizes, "pgbench scales of the mount and branch figures")->delimiter(',');

@@ -148,7 +148,7 @@ Status PointsBench::Run() {
 
 int main(int argc, char** argv) {
   using namespace zenith::bench;
-  CLI::App app{"zenith points benchmark (issue 10): import, export and read-only mounts"};
+  CLI::App app{"zenith points benchmark: import, export and read-only mounts"};
   Options opt;
   app.add_option("--dir", opt.base_dir, "where the run's directories are made (not /tmp: slow file creation)");
   app.add_option("--scale", opt.scale, "pgbench scale of the database");

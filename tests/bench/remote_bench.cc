@@ -149,7 +149,7 @@ Status RemoteBench::Run() {
 
 int main(int argc, char** argv) {
   using namespace zenith::bench;
-  CLI::App app{"zenith remote-mount benchmark (issue 8): remote mount vs local mount vs local data directory"};
+  CLI::App app{"zenith remote-mount benchmark: remote mount vs local mount vs local data directory"};
   Options opt;
   app.add_option("--dir", opt.base_dir, "where the run's directory is made");
   app.add_option("--scale", opt.scale, "pgbench scale");

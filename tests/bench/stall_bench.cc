@@ -201,7 +201,7 @@ Status StallBench::Run() {
 
 int main(int argc, char** argv) {
   using namespace zenith::bench;
-  CLI::App app{"zenith stall benchmark (issue 9): waits of DDL during a large snapshot"};
+  CLI::App app{"zenith stall benchmark: waits of DDL during a large snapshot"};
   Options opt;
   app.add_option("--dir", opt.base_dir, "where the run's directory is made (not /tmp: slow file creation)");
   app.add_option("--pages", opt.pages, "pages of the table the checkpoint writes");
