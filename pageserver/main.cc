@@ -31,7 +31,7 @@
 #include "pageserver/client/server_launcher.h"
 #include "pageserver/backup_import.h"
 #include "pageserver/history.h"
-#include "pageserver/layer_uploader.h"
+#include "pageserver/remote_uploader.h"
 #include "pageserver/import.h"
 #include "pageserver/metrics_endpoint.h"
 #include "pageserver/page_service.h"
@@ -135,8 +135,6 @@ Status ConfigureTcp(const RepoConfig& config, const RepoLayout& layout, PqServer
   return Status::Ok();
 }
 
-// How often the page server looks for layers to upload to the remote.
-constexpr std::chrono::milliseconds kLayerUploadPeriod{1000};
 
 // The metrics endpoint of config.metrics_listen, or none.
 Result<std::unique_ptr<MetricsEndpoint>> StartMetrics(const RepoConfig& config) {
@@ -205,11 +203,11 @@ int Serve(const std::string& root) {
   }
   history.Start();
   // Local work goes on without the remote: an error here is logged, not fatal.
-  auto uploader = MakeLayerUploader(layout, config.remote.url, config.remote.endpoint, config.remote.region);
+  auto uploader = MakeRemoteUploader(**repo);
   if (!uploader.ok()) {
-    spdlog::error("layers will not be uploaded: {}", uploader.status().message());
+    spdlog::error("nothing will be uploaded to the remote: {}", uploader.status().message());
   } else if (*uploader) {
-    (*uploader)->Start(kLayerUploadPeriod);
+    (*uploader)->Start(std::chrono::milliseconds(static_cast<int64_t>(config.remote.wal_upload_interval * 1000)));
   }
   spdlog::info("page server {} serving {} on {}", getpid(), root, options.unix_socket_path);
   int sig = 0;
