@@ -11,6 +11,7 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/remote_status.h"
 #include "cli/repo_context.h"
 #include "common/file_util.h"
 #include "pageserver/s3/s3_client.h"
@@ -156,6 +157,16 @@ int PrintStatus(const RepoContext& repo) {
 }
 
 }  // namespace
+
+std::optional<std::string> SupersededNotice(const RepoContext& repo) {
+  auto j = ReadStatusFile(repo);
+  if (!j.ok()) return std::nullopt;
+  const auto superseded = j->find("superseded");
+  if (superseded == j->end() || !superseded->is_boolean() || !superseded->get<bool>()) return std::nullopt;
+  return "superseded: " + repo.config.remote.url +
+         " was attached elsewhere under a newer generation; this page server no longer publishes to it or deletes "
+         "from it";
+}
 
 int CmdRemote(const GlobalOptions& g, const RemoteCmd& how) {
   auto repo = OpenRepo(ResolveRepoPath(g.repo));

@@ -89,5 +89,31 @@ TEST(RemoteSync, FailsWithTheReasonWhenTheUploaderIsBehind) {
   EXPECT_NE(status.out.find("no upload pass yet"), std::string::npos) << status.out;
 }
 
+// What a second `zenith attach` does first (claiming generation 2) makes
+// the first page server stop publishing: a branch made afterwards never
+// reaches the bucket's refs, and `zenith pageserver status` says why.
+TEST(RemoteSync, ASupersededPageServerPublishesNothingMoreAndSaysSo) {
+  ZENITH_REQUIRE_S3(s3env);
+  TempDir dir;
+  ZenithEnv env(dir);
+  const std::string prefix = S3TestEnv::UniquePrefix() + "/repo";
+  InitWithRemote(env, dir, s3env, prefix, 0.3);
+  ASSERT_TRUE(env.MustZenith({"pageserver", "start"}).ok());
+  ASSERT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
+  s3::S3Client client = Client(s3env);
+  auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
+  ASSERT_TRUE(client.PutIfAbsent(url.Key("generations/00000000000000000002"), "{}\n").ok());
+  ASSERT_TRUE(env.MustZenith({"branch", "dev", "main"}).ok());
+
+  RunResult sync = env.Zenith({"remote", "sync", "--timeout", "3"});
+  EXPECT_FALSE(sync.ok()) << sync.out;
+  EXPECT_NE(sync.err.find("superseded"), std::string::npos) << sync.Describe();
+  auto refs = s3::ReadNewestRefs(client, url, 1).value();
+  ASSERT_TRUE(refs.has_value());
+  EXPECT_EQ(refs->refs.branches.count("dev"), 0u) << "a superseded page server published refs";
+  RunResult status = env.MustZenith({"pageserver", "status"});
+  EXPECT_NE(status.out.find("superseded"), std::string::npos) << status.out;
+}
+
 }  // namespace
 }  // namespace zenith::testing
