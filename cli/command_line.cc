@@ -15,10 +15,12 @@ struct Values {
   std::string init_from_datadir, init_from_server, init_auth = "peer-scram", init_remote;
   bool branch_verbose = false, mount_read_only = false, branch_json = false, status_json = false, ps_json = false;
   std::vector<std::string> pg_ctl_args;
+  std::string remote_action;
+  double remote_timeout = 60;
 };
 
 struct Subcommands {
-  CLI::App *init, *branch, *gc, *mount, *umount, *exp, *start, *stop, *status, *ps;
+  CLI::App *init, *branch, *gc, *mount, *umount, *exp, *start, *stop, *status, *ps, *remote;
 };
 
 Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
@@ -95,6 +97,11 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
                    "with start: serve Prometheus metrics at http://HOST:PORT/metrics (no authentication: use an "
                    "address only your scraper reaches, e.g. 127.0.0.1:9187); kept for later starts");
   s.ps->add_flag("--json", v.ps_json, "with status: as one JSON document (see README)");
+  s.remote = app.add_subcommand("remote", "the repository's S3 remote: `status` (what is uploaded, the backlog, the "
+                                          "last error) or `sync` (wait until the bucket holds everything durable now)");
+  s.remote->add_option("action", v.remote_action)->required()->check(CLI::IsMember({"status", "sync"}));
+  s.remote->add_option("--timeout", v.remote_timeout, "with sync: give up after this many seconds (default 60)")
+      ->check(CLI::PositiveNumber);
   return s;
 }
 
@@ -131,6 +138,7 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
     if (v.ps_json && v.ps_action != "status") return InvalidArgument("--json goes with `zenith pageserver status`");
     return Command{PageServerCmd{v.ps_action, v.ps_listen, v.ps_json, v.ps_metrics}};
   }
+  if (s.remote->parsed()) return Command{RemoteCmd{v.remote_action, v.remote_timeout}};
   return InvalidArgument("no command given; see zenith --help");
 }
 
@@ -183,6 +191,7 @@ int Run(const Invocation& inv) {
           },
           [&](const StatusCmd& c) { return CmdStatus(g, c.json); },
           [&](const PageServerCmd& c) { return CmdPageServer(g, c); },
+          [&](const RemoteCmd& c) { return CmdRemote(g, c); },
       },
       inv.command);
 }

@@ -64,8 +64,13 @@ struct PageServerCmd {
   std::string metrics;  // with start: HOST:PORT for Prometheus metrics (kept in the config)
 };
 
+struct RemoteCmd {
+  std::string action;      // status | sync
+  double timeout_s = 60;   // with sync
+};
+
 using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, GcCmd, MountCmd, UmountCmd,
-                             ExportCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd>;
+                             ExportCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd, RemoteCmd>;
 
 struct Invocation {
   GlobalOptions global;

@@ -54,6 +54,9 @@ int CmdExport(const GlobalOptions& g, const std::string& target, const std::stri
 int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vector<std::string>& pg_ctl_args);
 int CmdStop(const GlobalOptions& g, const std::string& branch);
 int CmdStatus(const GlobalOptions& g, bool json);
+struct RemoteCmd;
+// status | sync (cli/remote_storage_commands.cc).
+int CmdRemote(const GlobalOptions& g, const RemoteCmd& how);
 
 // Prints "zenith: <message>" to stderr and returns kExitFailure.
 int Fail(const std::string& message);

@@ -13,6 +13,7 @@
 #include "cli/mountpoint.h"
 #include "cli/object_storage.h"
 #include "cli/process.h"
+#include "cli/remote_status.h"
 #include "cli/repo_context.h"
 #include "common/file_util.h"
 #include "common/str_format.h"
@@ -220,6 +221,7 @@ int CmdPageServer(const GlobalOptions& g, const PageServerCmd& how) {
               repo->layout.socket_path(repo->config.port).c_str());
   if (status->compaction) std::printf("compaction: %s\n", DescribeBackgroundRun(*status->compaction).c_str());
   if (status->gc) std::printf("garbage collection: %s\n", DescribeBackgroundRun(*status->gc).c_str());
+  if (auto notice = SupersededNotice(*repo)) std::printf("remote: %s\n", notice->c_str());
   return kExitOk;
 }
 

@@ -40,7 +40,7 @@
 #include "pageserver/repo/backup_import.h"
 #include "pageserver/repo/history.h"
 #include "pageserver/repo/import.h"
-#include "pageserver/repo/layer_uploader.h"
+#include "pageserver/repo/remote_uploader.h"
 #include "pageserver/repo/repository.h"
 #include "pageserver/repo/repository_metrics.h"
 
@@ -136,8 +136,6 @@ Status ConfigureTcp(const RepoConfig& config, const RepoLayout& layout, PqServer
   return Status::Ok();
 }
 
-// How often the page server looks for layers to upload to the remote.
-constexpr std::chrono::milliseconds kLayerUploadPeriod{1000};
 
 // The metrics endpoint of config.metrics_listen, or none.
 Result<std::unique_ptr<MetricsEndpoint>> StartMetrics(const RepoConfig& config) {
@@ -206,11 +204,11 @@ int Serve(const std::string& root) {
   }
   history.Start();
   // Local work goes on without the remote: an error here is logged, not fatal.
-  auto uploader = MakeLayerUploader(layout, config.remote.url, config.remote.endpoint, config.remote.region);
+  auto uploader = MakeRemoteUploader(**repo);
   if (!uploader.ok()) {
-    spdlog::error("layers will not be uploaded: {}", uploader.status().message());
+    spdlog::error("nothing will be uploaded to the remote: {}", uploader.status().message());
   } else if (*uploader) {
-    (*uploader)->Start(kLayerUploadPeriod);
+    (*uploader)->Start(std::chrono::milliseconds(static_cast<int64_t>(config.remote.wal_upload_interval * 1000)));
   }
   spdlog::info("page server {} serving {} on {}", getpid(), root, options.unix_socket_path);
   int sig = 0;

@@ -92,6 +92,9 @@ std::string RepoConfig::ToJson() const {
   if (allow_plain_tcp) j["allow_plain_tcp"] = true;
   if (!remote.url.empty()) {
     j["remote"] = {{"url", remote.url}, {"endpoint", remote.endpoint}, {"region", remote.region}};
+    if (remote.wal_upload_interval != RemoteConfig{}.wal_upload_interval) {
+      j["remote"]["wal_upload_interval"] = remote.wal_upload_interval;
+    }
   }
   if (limits != LimitsConfig{}) j["limits"] = LimitsToJson(limits);
   if (log_level != "info") j["log_level"] = log_level;
@@ -126,7 +129,11 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
     if (j.contains("remote")) {
       const auto& r = j.at("remote");
       if (!r.is_object()) return Corruption("repository config: remote is not an object");
-      c.remote = {r.at("url").get<std::string>(), r.value("endpoint", ""), r.value("region", "")};
+      c.remote = {r.at("url").get<std::string>(), r.value("endpoint", ""), r.value("region", ""),
+                  r.value("wal_upload_interval", RemoteConfig{}.wal_upload_interval)};
+      if (!(c.remote.wal_upload_interval >= 0.2 && c.remote.wal_upload_interval <= 60)) {
+        return Corruption("repository config: remote.wal_upload_interval must be between 0.2 and 60 seconds");
+      }
     }
     c.log_level = j.value("log_level", "info");
     if (auto level = ParseLogLevel(c.log_level); !level.ok()) {

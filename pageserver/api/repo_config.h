@@ -32,6 +32,9 @@ struct RemoteConfig {
   std::string url;       // "s3://BUCKET/PREFIX"; "" = no remote
   std::string endpoint;  // "http://host:port" of the S3 service
   std::string region;
+  // Seconds between the uploader's passes: the bound on how far the
+  // bucket's WAL lags the end of WAL (plus one pass); 0.2 to 60.
+  double wal_upload_interval = 2.0;
 
   bool operator==(const RemoteConfig&) const = default;
 };

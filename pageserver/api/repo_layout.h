@@ -67,6 +67,8 @@ struct RepoLayout {
   // With a remote: the generation this repository claimed in the bucket
   // (docs/design.md §12), decimal.
   std::string generation_file() const { return root + "/generation"; }
+  // The remote uploader's latest pass (pageserver/repo/remote_uploader.h), JSON.
+  std::string remote_status_file() const { return root + "/remote-status.json"; }
   // libpq's host= for the Unix socket: the directory holding .s.PGSQL.<port>.
   std::string socket_dir() const { return root; }
   std::string socket_path(int port) const { return root + "/.s.PGSQL." + std::to_string(port); }

@@ -1,0 +1,317 @@
+#include "pageserver/repo/remote_uploader.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <ctime>
+#include <fcntl.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "pageserver/layers/layer_writer.h"
+#include "pageserver/s3/remote_repository.h"
+#include "pageserver/s3/s3_client.h"
+
+namespace zenith::pageserver {
+
+namespace {
+
+std::string BaseName(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
+int Depth(const Timeline& tl) {
+  int d = 0;
+  for (auto a = tl.ancestor(); a; a = a->ancestor()) ++d;
+  return d;
+}
+
+// The start of the oldest segment in `wal_dir`, if any.
+std::optional<uint64_t> OldestSegment(const std::string& wal_dir) {
+  std::optional<uint64_t> oldest;
+  for (const auto& name : ListDirectory(wal_dir).value_or(std::vector<std::string>{})) {
+    auto seg = ParseWalSegmentFileName(name);
+    if (seg && seg->tli == kPgTimeLineId && (!oldest || seg->segno < *oldest)) oldest = seg->segno;
+  }
+  return oldest;
+}
+
+// Bytes [start, end) of the local segment holding them.
+Result<std::string> ReadWal(const std::string& wal_dir, Lsn start, Lsn end) {
+  const std::string path = wal_dir + "/" + WalSegmentFileName(kPgTimeLineId, start.segment_number());
+  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+  std::string bytes(end - start, '\0');
+  ZENITH_ASSIGN_OR_RETURN(size_t got, PreadFull(fd.get(), {reinterpret_cast<uint8_t*>(bytes.data()), bytes.size()},
+                                                start.segment_offset(), path));
+  if (got != bytes.size()) return Corruption("\"" + path + "\" ends before " + end.ToString());
+  return bytes;
+}
+
+}  // namespace
+
+RemoteUploader::RemoteUploader(Repository& repo, s3::S3Url url, uint64_t generation,
+                               std::unique_ptr<s3::ObjectStore> store)
+    : repo_(repo), url_(std::move(url)), generation_(generation), store_(std::move(store)) {}
+
+void RemoteUploader::Start(std::chrono::milliseconds period) {
+  thread_.Start(period, "remote upload", [this] {
+    Status st = Pass();
+    std::lock_guard lock(mu_);
+    if (!st.ok() && st.message() != last_error_.message()) spdlog::warn("remote upload: {}", st.message());
+    if (st.ok() && !last_error_.ok()) spdlog::info("remote upload works again");
+    last_error_ = st;
+  });
+}
+
+Status RemoteUploader::LastError() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+// Keys ".../timelines/<id>/layers/<name>-<g>": any generation's copy serves.
+Status RemoteUploader::LearnUploadedLayers() {
+  const std::string prefix = url_.Key("timelines/");
+  ZENITH_ASSIGN_OR_RETURN(auto objects, store_->ListAll(prefix));
+  for (const auto& o : objects) {
+    std::string_view rest = std::string_view(o.key).substr(prefix.size());
+    const size_t slash = rest.find("/layers/");
+    const size_t dash = rest.rfind('-');
+    if (slash == std::string_view::npos || dash == std::string_view::npos || dash < slash) continue;
+    uint64_t g = 0;
+    auto [end, ec] = std::from_chars(rest.data() + dash + 1, rest.data() + rest.size(), g);
+    if (ec != std::errc() || end != rest.data() + rest.size()) continue;
+    const std::string key = std::string(rest.substr(0, slash)) + "/" + std::string(rest.substr(slash + 8, dash - slash - 8));
+    if (g <= generation_) layer_generation_.emplace(key, g);
+  }
+  layers_listed_ = true;
+  return Status::Ok();
+}
+
+Status RemoteUploader::Learn(const std::string& id, TimelineState& s) {
+  ZENITH_ASSIGN_OR_RETURN(auto newest, s3::ReadNewestIndex(*store_, url_, id, generation_));
+  if (newest) {
+    s.wal_uploaded = newest->index.wal_uploaded;
+    s.wal = newest->index.wal;
+    if (newest->version.generation == generation_) {
+      s.next_seq = newest->version.seq + 1;
+      s.published = newest->index;
+    }
+  }
+  s.learned = true;
+  return Status::Ok();
+}
+
+Status RemoteUploader::UploadLayers(Timeline& tl) {
+  const std::string id = tl.id().ToString();
+  for (const auto& layer : tl.OwnLayers()) {
+    const std::string name = BaseName(layer->path());
+    if (layer_generation_.count(id + "/" + name) != 0) continue;
+    Status st = store_->PutFile(s3::LayerKey(url_, id, name, generation_), layer->path());
+    if (!st.ok()) return st.WithContext("layer " + id + "/" + name);
+    layer_generation_[id + "/" + name] = generation_;
+    spdlog::debug("uploaded layer {}/{}", id, name);
+  }
+  return Status::Ok();
+}
+
+Status RemoteUploader::UploadPiece(Timeline& tl, TimelineState& s, Lsn start, Lsn end) {
+  ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadWal(tl.wal_dir(), start, end));
+  s3::IndexWalPiece piece{start.segment_number(), start, end, generation_};
+  ZENITH_RETURN_IF_ERROR(store_->Put(s3::WalPieceKey(url_, tl.id().ToString(), piece), bytes));
+  s.wal.push_back(piece);
+  s.wal_uploaded = end;
+  return Status::Ok();
+}
+
+Status RemoteUploader::UploadWal(Timeline& tl, TimelineState& s) {
+  ZENITH_ASSIGN_OR_RETURN(s.end_of_wal, tl.EndOfWal());
+  if (!s.wal_uploaded.valid()) {
+    // The first sight of this timeline: its own WAL starts at its oldest
+    // segment; with none, what it reads so far is its ancestor's.
+    auto oldest = OldestSegment(tl.wal_dir());
+    s.wal_uploaded = oldest ? Lsn(*oldest * kWalSegmentSize) : s.end_of_wal;
+  }
+  while (s.wal_uploaded < s.end_of_wal) {
+    const Lsn start = s.wal_uploaded;
+    const Lsn end = std::min(s.end_of_wal, start.segment_start() + kWalSegmentSize);
+    ZENITH_RETURN_IF_ERROR(UploadPiece(tl, s, start, end).WithContext("WAL of timeline " + tl.id().ToString()));
+  }
+  return MergeCompleteSegments(tl, s);
+}
+
+// A segment with several pieces, the last of which ends it, goes up whole
+// (from its first piece) and replaces them. Pieces of segments older than
+// the oldest on local disk are dropped (GC let that WAL go).
+Status RemoteUploader::MergeCompleteSegments(Timeline& tl, TimelineState& s) {
+  if (auto oldest = OldestSegment(tl.wal_dir())) {
+    std::erase_if(s.wal, [&](const s3::IndexWalPiece& p) { return p.segno < *oldest; });
+  }
+  for (size_t i = 0; i < s.wal.size();) {
+    size_t j = i;
+    while (j + 1 < s.wal.size() && s.wal[j + 1].segno == s.wal[i].segno) ++j;
+    const Lsn seg_end = Lsn((s.wal[i].segno + 1) * kWalSegmentSize);
+    if (j > i && s.wal[j].end == seg_end) {
+      ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadWal(tl.wal_dir(), s.wal[i].start, seg_end));
+      s3::IndexWalPiece whole{s.wal[i].segno, s.wal[i].start, seg_end, generation_};
+      ZENITH_RETURN_IF_ERROR(store_->Put(s3::WalPieceKey(url_, tl.id().ToString(), whole), bytes));
+      s.wal.erase(s.wal.begin() + static_cast<ptrdiff_t>(i) + 1, s.wal.begin() + static_cast<ptrdiff_t>(j) + 1);
+      s.wal[i] = whole;
+    }
+    ++i;
+  }
+  return Status::Ok();
+}
+
+s3::TimelineIndex RemoteUploader::BuildIndex(Timeline& tl, const TimelineState& s) const {
+  s3::TimelineIndex index;
+  index.timeline = tl.id().ToString();
+  if (tl.ancestor()) {
+    index.ancestor = tl.ancestor()->id().ToString();
+    index.ancestor_lsn = tl.ancestor_lsn();
+  }
+  index.gc_cutoff = tl.gc_cutoff();
+  index.wal_uploaded = s.wal_uploaded;
+  index.wal = s.wal;
+  for (const auto& layer : tl.OwnLayers()) {
+    const std::string name = BaseName(layer->path());
+    const LayerMeta& m = layer->meta();
+    index.layers.push_back({name, layer_generation_.at(index.timeline + "/" + name), layer->file_size(), m.start,
+                            m.lsns.redo, m.lsns.checkpoint, m.lsns.valid, m.image});
+  }
+  return index;
+}
+
+void RemoteUploader::CountBacklog(Timeline& tl, TimelineState& s) const {
+  s.backlog_layers = s.backlog_bytes = 0;
+  s.oldest_behind = Lsn();
+  const std::string id = tl.id().ToString();
+  for (const auto& layer : tl.OwnLayers()) {
+    if (layer_generation_.count(id + "/" + BaseName(layer->path())) != 0) continue;
+    ++s.backlog_layers;
+    s.backlog_bytes += layer->file_size();
+    if (!s.oldest_behind.valid() || layer->meta().start < s.oldest_behind) s.oldest_behind = layer->meta().start;
+  }
+  if (s.wal_uploaded.valid() && s.wal_uploaded < s.end_of_wal) {
+    s.backlog_bytes += s.end_of_wal - s.wal_uploaded;
+    if (!s.oldest_behind.valid() || s.wal_uploaded < s.oldest_behind) s.oldest_behind = s.wal_uploaded;
+  }
+}
+
+Status RemoteUploader::CheckOwner() {
+  if (superseded_) return Busy("superseded: generation " + std::to_string(generation_ + 1) + " exists");
+  if (owner_checked_) return Status::Ok();
+  auto next = store_->Head(s3::GenerationKey(url_, generation_ + 1));
+  if (next.ok()) {
+    superseded_ = true;
+    spdlog::error("superseded: the repository was attached elsewhere as generation {}; this page server no longer "
+                  "publishes to {}",
+                  generation_ + 1, url_.ToString());
+    return CheckOwner();
+  }
+  if (next.status().code() != StatusCode::kNotFound) return next.status().WithContext("the owner check");
+  owner_checked_ = true;
+  return Status::Ok();
+}
+
+Status RemoteUploader::SyncTimeline(Timeline& tl, TimelineState& s) {
+  const std::string id = tl.id().ToString();
+  if (!s.learned) ZENITH_RETURN_IF_ERROR(Learn(id, s));
+  ZENITH_RETURN_IF_ERROR(UploadLayers(tl));
+  ZENITH_RETURN_IF_ERROR(UploadWal(tl, s));
+  s3::TimelineIndex index = BuildIndex(tl, s);
+  if (s.published && *s.published == index) return Status::Ok();
+  ZENITH_RETURN_IF_ERROR(CheckOwner());
+  ZENITH_RETURN_IF_ERROR(store_->Put(s3::IndexKey(url_, id, generation_, s.next_seq), index.ToJson())
+                             .WithContext("the index of timeline " + id));
+  spdlog::debug("published index {} of timeline {} (WAL to {})", s.next_seq, id, index.wal_uploaded.ToString());
+  ++s.next_seq;
+  s.published = std::move(index);
+  return Status::Ok();
+}
+
+Status RemoteUploader::SyncRefs() {
+  if (!refs_learned_) {
+    ZENITH_ASSIGN_OR_RETURN(auto newest, s3::ReadNewestRefs(*store_, url_, generation_));
+    if (newest && newest->version.generation == generation_) {
+      next_refs_seq_ = newest->version.seq + 1;
+      published_refs_ = newest->refs;
+    }
+    refs_learned_ = true;
+  }
+  ZENITH_ASSIGN_OR_RETURN(auto branches, repo_.ListBranches());
+  s3::Refs refs;
+  for (const auto& b : branches) refs.branches[b.name] = b.timeline.ToString();
+  if (published_refs_ && *published_refs_ == refs) return Status::Ok();
+  ZENITH_RETURN_IF_ERROR(CheckOwner());
+  ZENITH_RETURN_IF_ERROR(store_->Put(s3::RefsKey(url_, generation_, next_refs_seq_), refs.ToJson()).WithContext("the refs"));
+  ++next_refs_seq_;
+  published_refs_ = std::move(refs);
+  return Status::Ok();
+}
+
+Status RemoteUploader::Pass() {
+  owner_checked_ = false;
+  Status first;
+  auto note = [&](Status st) {
+    if (first.ok() && !st.ok()) first = std::move(st);
+  };
+  auto timelines = repo_.AllTimelines();
+  if (!timelines.ok()) {
+    WriteStatusFile(timelines.status());
+    return timelines.status();
+  }
+  auto live = std::move(timelines->live);
+  std::stable_sort(live.begin(), live.end(), [](const auto& a, const auto& b) { return Depth(*a) < Depth(*b); });
+  if (!layers_listed_) note(LearnUploadedLayers());
+  for (const auto& tl : live) {
+    TimelineState& s = timelines_[tl->id().ToString()];
+    // A timeline not published leaves the later ones (its descendants) unpublished too: the
+    // index of a branch never names an ancestor the bucket does not hold.
+    if (first.ok()) note(SyncTimeline(*tl, s));
+    CountBacklog(*tl, s);
+  }
+  if (first.ok()) note(SyncRefs());
+  WriteStatusFile(first);
+  return first;
+}
+
+void RemoteUploader::WriteStatusFile(const Status& pass) {
+  nlohmann::json j = {{"remote", url_.ToString()},
+                      {"generation", generation_},
+                      {"superseded", superseded_.load()},
+                      {"last_error", pass.ok() ? "" : pass.message()},
+                      {"time", static_cast<int64_t>(std::time(nullptr))},
+                      {"timelines", nlohmann::json::object()}};
+  for (const auto& [id, s] : timelines_) {
+    j["timelines"][id] = {{"wal_uploaded", s.wal_uploaded.ToString()},
+                          {"end_of_wal", s.end_of_wal.ToString()},
+                          {"index_seq", s.next_seq - 1},
+                          {"backlog_layers", s.backlog_layers},
+                          {"backlog_bytes", s.backlog_bytes},
+                          {"oldest_behind", s.oldest_behind.valid() ? s.oldest_behind.ToString() : ""}};
+  }
+  Status st = WriteFileDurably(repo_.layout().remote_status_file(), j.dump(2) + "\n", 0644);
+  if (!st.ok()) spdlog::warn("could not write the remote status: {}", st.message());
+}
+
+Result<std::unique_ptr<RemoteUploader>> MakeRemoteUploader(Repository& repo) {
+  const RemoteConfig& remote = repo.config().remote;
+  if (remote.url.empty()) return std::unique_ptr<RemoteUploader>();
+  auto url = s3::ParseS3Url(remote.url);
+  if (!url.ok()) return url.status().WithContext("the repository's remote");
+  auto settings = s3::LoadS3Settings(s3::ProcessEnvironment(), remote.endpoint, remote.region);
+  if (!settings.ok()) return settings.status().WithContext("the repository's remote " + remote.url);
+  const RepoLayout& layout = repo.layout();
+  auto text = ReadFileToString(layout.generation_file());
+  if (!text.ok()) return text.status().WithContext("the repository's generation");
+  uint64_t generation = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), generation);
+  if (ec != std::errc() || generation == 0) {
+    return Corruption("\"" + layout.generation_file() + "\" does not hold a generation number");
+  }
+  auto store = std::make_unique<s3::S3Client>(std::move(settings).value(), url->bucket);
+  return std::make_unique<RemoteUploader>(repo, std::move(url).value(), generation, std::move(store));
+}
+
+}  // namespace zenith::pageserver

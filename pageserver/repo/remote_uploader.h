@@ -1,0 +1,108 @@
+// RemoteUploader: keeps the repository's remote (docs/design.md §12) up to
+// date. One pass every wal_upload_interval: per timeline a branch reaches
+// (ancestors first), its layers not yet in the bucket (each under the
+// immutable key .../layers/<name>-<generation>, multipart when large), its
+// WAL from the last uploaded LSN to the end of WAL (one piece per segment
+// touched; a segment's pieces become one object once it is complete), then
+// a new index naming them, if anything changed; after every timeline's
+// index, the refs if the branches changed. An index or refs object is
+// published only after everything it names is in the bucket, and only while
+// generations/<g+1> does not exist (checked once per pass): once it does,
+// this page server is superseded and publishes nothing more.
+//
+// What the bucket holds is learned at the first pass: the layer keys by
+// listing, the WAL position and sequence numbers from the newest index and
+// refs of a generation not above ours. Nothing is persisted locally but the
+// status file (.zenith/remote-status.json), written after each pass.
+//
+// Thread-safety: Start and Stop from the owner's thread; passes run on a
+// thread of their own (or the caller's, for Pass() in tests, never both).
+// LastError and superseded() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/periodic_thread.h"
+#include "common/status.h"
+#include "pageserver/repo/repository.h"
+#include "pageserver/s3/object_store.h"
+#include "pageserver/s3/s3_settings.h"
+#include "pageserver/s3/timeline_index.h"
+
+namespace zenith::pageserver {
+
+class RemoteUploader {
+ public:
+  // `store` is the bucket of `url`; `generation` this page server's claim.
+  RemoteUploader(Repository& repo, s3::S3Url url, uint64_t generation, std::unique_ptr<s3::ObjectStore> store);
+  ~RemoteUploader() { Stop(); }
+  RemoteUploader(const RemoteUploader&) = delete;
+  RemoteUploader& operator=(const RemoteUploader&) = delete;
+
+  void Start(std::chrono::milliseconds period);
+  void Stop() { thread_.Stop(); }
+
+  // One pass. A timeline whose upload fails is skipped to the next pass
+  // (others go on); the refs wait for every timeline. Returns the first
+  // error, or kBusy once superseded; OK when all is up.
+  Status Pass();
+  Status LastError() const;
+  bool superseded() const { return superseded_.load(); }
+
+ private:
+  struct TimelineState {
+    bool learned = false;
+    uint64_t next_seq = 1;
+    std::optional<s3::TimelineIndex> published;
+    Lsn wal_uploaded;  // invalid until learned or first seen
+    std::vector<s3::IndexWalPiece> wal;
+    Lsn end_of_wal;
+    uint64_t backlog_layers = 0, backlog_bytes = 0;
+    Lsn oldest_behind;  // invalid when nothing is behind
+  };
+
+  Status LearnUploadedLayers();
+  Status Learn(const std::string& id, TimelineState& s);
+  Status SyncTimeline(Timeline& tl, TimelineState& s);
+  Status UploadLayers(Timeline& tl);
+  Status UploadWal(Timeline& tl, TimelineState& s);
+  Status UploadPiece(Timeline& tl, TimelineState& s, Lsn start, Lsn end);
+  Status MergeCompleteSegments(Timeline& tl, TimelineState& s);
+  s3::TimelineIndex BuildIndex(Timeline& tl, const TimelineState& s) const;
+  void CountBacklog(Timeline& tl, TimelineState& s) const;
+  // OK while generations/<g+1> does not exist (asked once per pass).
+  Status CheckOwner();
+  Status SyncRefs();
+  void WriteStatusFile(const Status& pass);
+
+  Repository& repo_;
+  const s3::S3Url url_;
+  const uint64_t generation_;
+  std::unique_ptr<s3::ObjectStore> store_;
+  // Only the pass touches these.
+  bool layers_listed_ = false;
+  std::map<std::string, uint64_t> layer_generation_;  // "<timeline>/<name>" -> its key's generation
+  std::map<std::string, TimelineState> timelines_;
+  bool owner_checked_ = false;
+  bool refs_learned_ = false;
+  uint64_t next_refs_seq_ = 1;
+  std::optional<s3::Refs> published_refs_;
+  std::atomic<bool> superseded_{false};
+  mutable std::mutex mu_;
+  Status last_error_;  // GUARDED_BY(mu_)
+  PeriodicThread thread_;
+};
+
+// The uploader of a repository with a remote, or nullptr without one. Reads
+// the keys from the environment (s3_settings.h) and the generation from
+// .zenith/generation; an error says what is missing.
+Result<std::unique_ptr<RemoteUploader>> MakeRemoteUploader(Repository& repo);
+
+}  // namespace zenith::pageserver

@@ -1,0 +1,119 @@
+// zenith remote sync returns once the bucket holds the WAL up to the end of
+// WAL at the call, every local layer and the refs (read back from the
+// bucket here), and fails with the reason when the uploader is behind;
+// zenith remote status shows the uploader's state (a real Ceph RGW).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "pageserver/s3/s3_client.h"
+#include "pageserver/s3/timeline_index.h"
+#include "tests/harness/compute.h"
+#include "tests/harness/s3_test_env.h"
+#include "tests/harness/temp_dir.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::testing {
+namespace {
+
+
+void InitWithRemote(ZenithEnv& env, const TempDir& dir, const S3TestEnv& s3env, const std::string& prefix,
+                    double interval) {
+  for (const auto& [k, v] : s3env.vars) env.SetEnv(k, v);
+  env.SetEnv("HOME", dir.path());
+  ASSERT_TRUE(env.MustZenith({"init", "--auth", "trust", "--remote", "s3://" + s3env.bucket + "/" + prefix}).ok());
+  env.Zenith({"pageserver", "stop"});
+  auto config = nlohmann::json::parse(ReadFileToString(env.repo() + "/config").value());
+  config["remote"]["wal_upload_interval"] = interval;
+  ASSERT_TRUE(WriteFileDurably(env.repo() + "/config", config.dump(2)).ok());
+}
+
+s3::S3Client Client(const S3TestEnv& s3env) {
+  auto settings = s3::LoadS3Settings([&](const std::string& n) -> std::optional<std::string> {
+    auto it = s3env.vars.find(n);
+    return it == s3env.vars.end() ? std::nullopt : std::optional(it->second);
+  });
+  return s3::S3Client(settings.value(), s3env.bucket);
+}
+
+TEST(RemoteSync, ReturnsOnceTheBucketHoldsTheEndOfWalAndEveryLayer) {
+  ZENITH_REQUIRE_S3(s3env);
+  TempDir dir;
+  ZenithEnv env(dir);
+  const std::string prefix = S3TestEnv::UniquePrefix() + "/repo";
+  InitWithRemote(env, dir, s3env, prefix, 0.5);
+  ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
+  Compute compute(env, "main", FreePort());
+  compute.Start();
+  compute.Query("create table t as select g, repeat('x', 200) as pad from generate_series(1, 5000) g");
+  compute.Query("checkpoint");
+  compute.Query("insert into t select g, 'late' from generate_series(1, 1000) g");
+  const Lsn committed = Lsn::Parse(compute.Query("select pg_current_wal_lsn()")).value();
+
+  RunResult sync = env.MustZenith({"remote", "sync", "--timeout", "60"});
+  ASSERT_TRUE(sync.ok());
+
+  s3::S3Client client = Client(s3env);
+  auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
+  auto refs = s3::ReadNewestRefs(client, url, 1).value();
+  ASSERT_TRUE(refs.has_value());
+  const std::string tl = refs->refs.branches.at("main");
+  auto index = s3::ReadNewestIndex(client, url, tl, 1).value();
+  ASSERT_TRUE(index.has_value());
+  EXPECT_GE(index->index.wal_uploaded, committed) << "sync returned before the WAL of the last commit was up";
+  size_t local_layers = 0;
+  for (const auto& name : ListDirectory(env.repo() + "/timelines/" + tl + "/layers").value()) {
+    if (name.ends_with(".layer")) ++local_layers;
+  }
+  EXPECT_GE(local_layers, 2u);
+  EXPECT_EQ(index->index.layers.size(), local_layers);
+
+  RunResult status = env.MustZenith({"remote", "status"});
+  EXPECT_NE(status.out.find("last error: none"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find(tl), std::string::npos) << status.out;
+  ASSERT_TRUE(compute.pg().Stop().ok());
+}
+
+TEST(RemoteSync, FailsWithTheReasonWhenTheUploaderIsBehind) {
+  ZENITH_REQUIRE_S3(s3env);
+  TempDir dir;
+  ZenithEnv env(dir);
+  const std::string prefix = S3TestEnv::UniquePrefix() + "/repo";
+  InitWithRemote(env, dir, s3env, prefix, 60);  // no pass during the test
+  ASSERT_TRUE(env.MustZenith({"pageserver", "start"}).ok());
+  RunResult sync = env.Zenith({"remote", "sync", "--timeout", "2"});
+  EXPECT_FALSE(sync.ok());
+  EXPECT_NE(sync.err.find("timed out after 2 s"), std::string::npos) << sync.Describe();
+  RunResult status = env.MustZenith({"remote", "status"});
+  EXPECT_NE(status.out.find("no upload pass yet"), std::string::npos) << status.out;
+}
+
+// What a second `zenith attach` does first (claiming generation 2) makes
+// the first page server stop publishing: a branch made afterwards never
+// reaches the bucket's refs, and `zenith pageserver status` says why.
+TEST(RemoteSync, ASupersededPageServerPublishesNothingMoreAndSaysSo) {
+  ZENITH_REQUIRE_S3(s3env);
+  TempDir dir;
+  ZenithEnv env(dir);
+  const std::string prefix = S3TestEnv::UniquePrefix() + "/repo";
+  InitWithRemote(env, dir, s3env, prefix, 0.3);
+  ASSERT_TRUE(env.MustZenith({"pageserver", "start"}).ok());
+  ASSERT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
+  s3::S3Client client = Client(s3env);
+  auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
+  ASSERT_TRUE(client.PutIfAbsent(url.Key("generations/00000000000000000002"), "{}\n").ok());
+  ASSERT_TRUE(env.MustZenith({"branch", "dev", "main"}).ok());
+
+  RunResult sync = env.Zenith({"remote", "sync", "--timeout", "3"});
+  EXPECT_FALSE(sync.ok()) << sync.out;
+  EXPECT_NE(sync.err.find("superseded"), std::string::npos) << sync.Describe();
+  auto refs = s3::ReadNewestRefs(client, url, 1).value();
+  ASSERT_TRUE(refs.has_value());
+  EXPECT_EQ(refs->refs.branches.count("dev"), 0u) << "a superseded page server published refs";
+  RunResult status = env.MustZenith({"pageserver", "status"});
+  EXPECT_NE(status.out.find("superseded"), std::string::npos) << status.out;
+}
+
+}  // namespace
+}  // namespace zenith::testing
