@@ -12,6 +12,7 @@
 //       pgdata/                     the mountpoint `zenith start` uses
 //       readonly-<pid>/scratch/     a read-only mount's local files (zenith-fs pid)
 //       readonly.log                the read-only mounts' daemons' log
+//     branch-reset.json             a branch reset in progress (its journal)
 //     .s.PGSQL.<port>               the page server's Unix socket
 //     pageserver.pid, pageserver.log, pageserver.lock
 //     password                      the TCP endpoint's password of user zenith (0600)
@@ -67,6 +68,8 @@ struct RepoLayout {
   // With a remote: the generation this repository claimed in the bucket
   // (docs/design.md §12), decimal.
   std::string generation_file() const { return root + "/generation"; }
+  // A branch reset's journal while its refs change (pageserver/branch_reset.cc).
+  std::string reset_journal() const { return root + "/branch-reset.json"; }
   // libpq's host= for the Unix socket: the directory holding .s.PGSQL.<port>.
   std::string socket_dir() const { return root; }
   std::string socket_path(int port) const { return root + "/.s.PGSQL." + std::to_string(port); }
