@@ -160,7 +160,7 @@ TEST_F(BranchWorkflow, ResetKilledMidwayLeavesTheRepositoryAsBeforeOrAsAfter) {
     const std::string keep = "old" + std::to_string(round);
     Child cli = Child::Start({zenith, "branch", "reset", "exp", "--keep", keep}, dir_.Sub("reset.log"),
                              {.cwd = dir_.path(), .env = {{"ZENITH_REPO", env_.repo()}}});
-    std::this_thread::sleep_for(std::chrono::microseconds(random() % 40000));
+    std::this_thread::sleep_for(std::chrono::microseconds(random() % 15000));
     if (pid_t ps = PageServerPid(env_)) KillTree(ps);
     ASSERT_TRUE(WaitUntil([&] { return !cli.running(); }, std::chrono::seconds(30)));
     auto refs = Refs();  // starts the page server again
