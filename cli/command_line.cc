@@ -10,10 +10,10 @@ namespace {
 
 // Every value the subcommands fill in; turned into one Command after parsing.
 struct Values {
-  std::string branch_name, branch_parent, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
+  std::string branch_name, branch_parent, branch_to, branch_keep, gc_window, mount_branch, mount_dir, umount_dir, export_target, export_dir,
       start_branch, stop_branch, ps_action, ps_listen, ps_metrics, pageserver, mount_scratch, ca;
   std::string init_from_datadir, init_from_server, init_auth = "peer-scram", init_remote;
-  bool branch_verbose = false, mount_read_only = false, branch_json = false, status_json = false, ps_json = false;
+  bool branch_verbose = false, branch_tree = false, mount_read_only = false, branch_json = false, status_json = false, ps_json = false;
   std::vector<std::string> pg_ctl_args;
   std::string remote_action;
   double remote_timeout = 60;
@@ -46,11 +46,15 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
                      "and keys as AWS's tools take them: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and "
                      "AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials)");
   s.branch = app.add_subcommand(
-      "branch", "list branches (-v: with sizes), create NEW from PARENT[@LSN], or `delete` NAME");
-  s.branch->add_option("name", v.branch_name, "the new branch (or `delete`)");
+      "branch", "list branches (-v: with sizes), create NEW from PARENT[@LSN], `delete` NAME, or `reset` NAME");
+  s.branch->add_option("name", v.branch_name, "the new branch (or `delete`, `reset`)");
   s.branch->add_option("parent", v.branch_parent, "the branch to fork, optionally @LSN (default: its end of WAL)");
   s.branch->add_flag("-v,--verbose", v.branch_verbose, "with parent, branch LSN, end of WAL and sizes");
   s.branch->add_flag("--json", v.branch_json, "the list as one JSON document (see README)");
+  s.branch->add_option("--to", v.branch_to,
+                       "with reset: PARENT[@LSN] to show again (default: the branch's parent at its end of WAL)");
+  s.branch->add_option("--keep", v.branch_keep, "with reset: keep the old state as this new branch");
+  s.branch->add_flag("--tree", v.branch_tree, "the list as a tree: each branch under its parent, with its branch point and size");
   s.gc = app.add_subcommand("gc", "compact and remove history outside the window now, printing what was freed");
   s.gc->add_option("--window", v.gc_window, "keep this much history instead of the configured window (e.g. 7d, 12h, 30m)");
   s.mount = app.add_subcommand(
@@ -107,8 +111,17 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
 
 // The branch subcommand's forms: list, NEW PARENT, delete NAME.
 Result<Command> BranchCommand(const Values& v) {
-  if (v.branch_name.empty()) return Command{BranchListCmd{v.branch_verbose, v.branch_json}};
-  if (v.branch_json) return InvalidArgument("--json goes with the branch list: zenith branch [-v] --json");
+  if (v.branch_name.empty()) return Command{BranchListCmd{v.branch_verbose, v.branch_json, v.branch_tree}};
+  if (v.branch_json) return InvalidArgument("--json goes with the branch list: zenith branch [-v] [--tree] --json");
+  if (v.branch_tree) return InvalidArgument("--tree goes with the branch list: zenith branch --tree [-v] [--json]");
+  const bool reset = v.branch_name == "reset";
+  if (!reset && (!v.branch_to.empty() || !v.branch_keep.empty())) {
+    return InvalidArgument("--to and --keep go with `zenith branch reset NAME [--to PARENT[@LSN]] [--keep OLDNAME]`");
+  }
+  if (reset) {
+    if (v.branch_parent.empty()) return InvalidArgument("usage: zenith branch reset NAME [--to PARENT[@LSN]] [--keep OLDNAME]");
+    return Command{BranchResetCmd{v.branch_parent, v.branch_to, v.branch_keep}};
+  }
   if (v.branch_name == "delete") {
     if (v.branch_parent.empty()) return InvalidArgument("usage: zenith branch delete NAME");
     return Command{BranchDeleteCmd{v.branch_parent}};
@@ -172,9 +185,13 @@ int Run(const Invocation& inv) {
   return std::visit(
       Overloaded{
           [&](const InitCmd& c) { return CmdInit(g, c); },
-          [&](const BranchListCmd& c) { return c.verbose ? CmdBranchVerbose(g, c.json) : CmdBranchList(g, c.json); },
+          [&](const BranchListCmd& c) {
+            if (c.tree) return CmdBranchTree(g, c.verbose, c.json);
+            return c.verbose ? CmdBranchVerbose(g, c.json) : CmdBranchList(g, c.json);
+          },
           [&](const BranchCreateCmd& c) { return CmdBranchCreate(g, c.name, c.parent); },
           [&](const BranchDeleteCmd& c) { return CmdBranchDelete(g, c.name); },
+          [&](const BranchResetCmd& c) { return CmdBranchReset(g, c.name, c.to, c.keep); },
           [&](const GcCmd& c) { return CmdGc(g, c.window); },
           [&](const MountCmd& c) {
             if (!c.pageserver.empty()) return CmdMountRemote({c.pageserver, RemoteCa(g, c.ca)}, c.branch, c.dir, c.scratch);

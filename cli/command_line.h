@@ -22,12 +22,18 @@ struct InitCmd {
 struct BranchListCmd {
   bool verbose = false;
   bool json = false;  // --json: one document (cli/json_output.h)
+  bool tree = false;  // --tree: under their parents (cli/branch_tree.h)
 };
 struct BranchCreateCmd {
   std::string name, parent;  // parent: PARENT or PARENT@LSN
 };
 struct BranchDeleteCmd {
   std::string name;
+};
+struct BranchResetCmd {
+  std::string name;
+  std::string to;    // PARENT[@LSN]; "" = its parent at its end of WAL
+  std::string keep;  // a new branch for the old state, or ""
 };
 struct GcCmd {
   std::string window;  // "" = the configured one
@@ -69,8 +75,8 @@ struct RemoteCmd {
   double timeout_s = 60;   // with sync
 };
 
-using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, GcCmd, MountCmd, UmountCmd,
-                             ExportCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd, RemoteCmd>;
+using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, BranchResetCmd, GcCmd, MountCmd,
+                             UmountCmd, ExportCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd, RemoteCmd>;
 
 struct Invocation {
   GlobalOptions global;

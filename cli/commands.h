@@ -26,7 +26,10 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how);
 int CmdBranchList(const GlobalOptions& g, bool json);
 int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::string& parent);
 int CmdBranchDelete(const GlobalOptions& g, const std::string& name);
+// `to` PARENT[@LSN] or "" (its parent's end of WAL); `keep` "" or a new name for the old state.
+int CmdBranchReset(const GlobalOptions& g, const std::string& name, const std::string& to, const std::string& keep);
 int CmdBranchVerbose(const GlobalOptions& g, bool json);  // zenith branch -v
+int CmdBranchTree(const GlobalOptions& g, bool verbose, bool json);  // zenith branch --tree [-v] [--json]
 int CmdGc(const GlobalOptions& g, const std::string& window);  // window "" = the configured one
 struct PageServerCmd;
 // start | stop | status (cli/command_line.h).

@@ -1,9 +1,10 @@
-// zenith branch delete, zenith branch -v, zenith gc: the commands about how
+// zenith branch delete and reset, zenith branch -v and --tree, zenith gc: the commands about how
 // much history the repository keeps and what it costs.
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "cli/branch_tree.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/gc_summary.h"
@@ -34,6 +35,17 @@ int CmdBranchDelete(const GlobalOptions& g, const std::string& name) {
   return kExitOk;
 }
 
+int CmdBranchReset(const GlobalOptions& g, const std::string& name, const std::string& to, const std::string& keep) {
+  auto client = Connect(g);
+  if (!client.ok()) return Fail(client.status().message());
+  auto reset = client->ResetBranchTo(name, to, keep);
+  if (!reset.ok()) return Fail(reset.status().message());
+  std::printf("branch '%s' now shows %s at %s%s\n", name.c_str(), reset->parent.c_str(), reset->lsn.ToString().c_str(),
+              reset->at_end_of_wal ? " (its end of WAL)" : "");
+  if (!keep.empty()) std::printf("its old state is branch '%s'\n", keep.c_str());
+  return kExitOk;
+}
+
 int CmdBranchVerbose(const GlobalOptions& g, bool json) {
   auto client = Connect(g);
   if (!client.ok()) return Fail(client.status().message());
@@ -51,6 +63,19 @@ int CmdBranchVerbose(const GlobalOptions& g, bool json) {
                      FormatBytes(b.exclusive_bytes), std::to_string(b.layers)});
   }
   std::fputs(RenderTable(table).c_str(), stdout);
+  return kExitOk;
+}
+
+int CmdBranchTree(const GlobalOptions& g, bool verbose, bool json) {
+  auto client = Connect(g);
+  if (!client.ok()) return Fail(client.status().message());
+  auto branches = client->DescribeBranches();
+  if (!branches.ok()) return Fail(branches.status().message());
+  if (json) {
+    PrintJson(BranchTreeJson(*branches));
+    return kExitOk;
+  }
+  std::fputs(RenderTable(BranchTreeRows(*branches, verbose)).c_str(), stdout);
   return kExitOk;
 }
 

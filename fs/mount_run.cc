@@ -15,6 +15,7 @@
 #include "common/pg_abi.h"
 #include "common/pg_authid.h"
 #include "common/pg_control.h"
+#include "fs/branch_replication.h"
 #include "fs/datadir_fs.h"
 #include "fs/mount_daemon.h"
 #include "fs/mount_lease.h"
@@ -143,6 +144,9 @@ int ServeReadWrite(const MountPlan& plan, const MountHooks& hooks, Readiness& re
   steps.Done("basebackup");
   auto prepared = BuildScratch(scratch, *tar, timeline_wal);
   if (!prepared.ok()) return fail(prepared.status());
+  if (StartsFromParentsSnapshot(*described)) {
+    if (Status s = HoldInheritedSubscriptions(scratch); !s.ok()) return fail(s);
+  }
   steps.Done("scratch");
   const auto& snapshot = prepared->manifest.snapshot;
   lease.SetPinned(snapshot.valid);

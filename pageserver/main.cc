@@ -162,6 +162,12 @@ int Serve(const std::string& root) {
   if (auto removed = (*repo)->RemoveStaleTempFiles(); !removed.ok()) {
     spdlog::warn("could not remove the temp files a crash left: {}", removed.status().message());
   }
+  // Before anyone is served: a reset a crash cut short is decided, so its
+  // refs are made whole first.
+  if (Status s = (*repo)->FinishInterruptedReset(); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
   // Before the socket accepts anyone: a client that got in (the CLI's
   // sign that the server is up) finds the pid file in place.
   IgnoreError(WriteFileDurably(layout.pid_file(), std::to_string(getpid())));

@@ -144,6 +144,16 @@ class PageService {
                              created.at_end_of_wal ? "t" : "f"}});
   }
 
+  // branch_reset <name> <to> <keep>: `to` PARENT[@LSN] or "" (the
+  // parent's end of WAL), `keep` a new name for the old state or "".
+  Status BranchReset(CommandContext& ctx) {
+    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 3, 3, "branch_reset <name> <parent>[@<lsn>]|'' <keep>|''"));
+    const auto& args = ctx.args();
+    ZENITH_ASSIGN_OR_RETURN(auto reset, repo_.ResetBranch(args[0], args[1], args[2]));
+    return ctx.SendRows({Row{args[0], Hex(reset.new_timeline), Hex(reset.old_timeline), reset.parent,
+                             reset.lsn.ToString(), reset.at_end_of_wal ? "t" : "f"}});
+  }
+
   Status TimelineDescribe(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "timeline_describe <branch|timeline>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
@@ -564,6 +574,8 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
       &PageService::BranchList);
   add(kOwner, "branch_create", "branch_create <name> <parent>[@<lsn>]", {"name", "timeline_id", "lsn", "at_end_of_wal"},
       &PageService::BranchCreate);
+  add(kOwner, "branch_reset", "branch_reset <name> <parent>[@<lsn>]|'' <keep>|''",
+      {"name", "timeline_id", "old_timeline_id", "parent", "lsn", "at_end_of_wal"}, &PageService::BranchReset);
   add(kMount, "timeline_describe", "timeline_describe <branch|timeline>",
       {"timeline_id", "branch", "ancestor_timeline_id", "ancestor_lsn", "end_of_wal", "latest_snapshot"},
       &PageService::TimelineDescribe);

@@ -12,6 +12,7 @@
 //       pgdata/                     the mountpoint `zenith start` uses
 //       readonly-<pid>/scratch/     a read-only mount's local files (zenith-fs pid)
 //       readonly.log                the read-only mounts' daemons' log
+//     branch-reset.json             a branch reset in progress (its journal)
 //     .s.PGSQL.<port>               the page server's Unix socket
 //     pageserver.pid, pageserver.log, pageserver.lock
 //     password                      the TCP endpoint's password of user zenith (0600)
@@ -69,6 +70,8 @@ struct RepoLayout {
   std::string generation_file() const { return root + "/generation"; }
   // The remote uploader's latest pass (pageserver/repo/remote_uploader.h), JSON.
   std::string remote_status_file() const { return root + "/remote-status.json"; }
+  // A branch reset's journal while its refs change (pageserver/repo/branch_reset.cc).
+  std::string reset_journal() const { return root + "/branch-reset.json"; }
   // libpq's host= for the Unix socket: the directory holding .s.PGSQL.<port>.
   std::string socket_dir() const { return root; }
   std::string socket_path(int port) const { return root + "/.s.PGSQL." + std::to_string(port); }

@@ -186,6 +186,20 @@ Result<CreatedBranch> RepoClient::CreateBranch(const std::string& name, const st
                  }));
 }
 
+Result<ResetBranch> RepoClient::ResetBranchTo(const std::string& name, const std::string& to, const std::string& keep) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "branch_reset $1 $2 $3", {name, to, keep}, 6));
+  return OnlyRow("branch_reset", ParseRows<ResetBranch>("branch_reset", rows, [](RowReader& r) {
+                   ResetBranch b;
+                   b.name = r.Text();
+                   b.timeline = r.Id();
+                   b.old_timeline = r.Id();
+                   b.parent = r.Text();
+                   b.lsn = r.LsnOrInvalid();
+                   b.at_end_of_wal = r.Flag();
+                   return b;
+                 }));
+}
+
 Status RepoClient::DeleteBranch(const std::string& name) { return conn_->Query("branch_delete $1", {name}).status(); }
 
 Result<std::vector<BranchSizes>> RepoClient::DescribeBranches() {

@@ -57,6 +57,14 @@ struct CreatedBranch {  // branch_create
   bool at_end_of_wal = false;
 };
 
+struct ResetBranch {  // branch_reset
+  std::string name;
+  TimelineId timeline, old_timeline;
+  std::string parent;  // what the branch now shows, at `lsn`
+  Lsn lsn;
+  bool at_end_of_wal = false;
+};
+
 struct TimelineDescription {  // timeline_describe
   TimelineId timeline;
   std::string branch;  // empty for a timeline no branch names
@@ -123,6 +131,9 @@ class RepoClient {
   // `parent` is PARENT or PARENT@LSN.
   Result<CreatedBranch> CreateBranch(const std::string& name, const std::string& parent);
   Status DeleteBranch(const std::string& name);
+  // `to`: PARENT[@LSN], or "" for the branch's parent at its end of WAL;
+  // `keep`: a new branch for the old state, or "".
+  Result<ResetBranch> ResetBranchTo(const std::string& name, const std::string& to, const std::string& keep);
   Result<std::vector<BranchSizes>> DescribeBranches();
   Result<TimelineDescription> DescribeTimeline(const std::string& target);
   Result<std::vector<SnapshotEntry>> ListSnapshots(const std::string& target);

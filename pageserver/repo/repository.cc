@@ -118,28 +118,41 @@ Status Repository::WriteNewTimeline(const TimelineMetadata& meta) {
   return WriteFileDurably(layout_.metadata(meta.id), meta.ToJson());
 }
 
+Result<ParentSpec> ParseParentSpec(std::string_view parent_spec) {
+  ParentSpec out{std::string(parent_spec), std::nullopt};
+  if (size_t atpos = parent_spec.rfind('@'); atpos != std::string_view::npos) {
+    out.name = std::string(parent_spec.substr(0, atpos));
+    std::string_view lsn_text = parent_spec.substr(atpos + 1);
+    out.at = Lsn::Parse(lsn_text);
+    if (!out.at) return InvalidArgument("'" + std::string(lsn_text) + "' is not an LSN; LSNs look like 0/16B3748");
+  }
+  return out;
+}
+
+Result<TimelineMetadata> Repository::PlanBranchTimeline(Timeline& parent, std::string_view parent_name,
+                                                        std::optional<Lsn> at) {
+  Lsn x;
+  if (at) {
+    ZENITH_RETURN_IF_ERROR(CheckPointAvailable(parent, *at, std::string(parent_name)));
+    ZENITH_ASSIGN_OR_RETURN(x, parent.RoundDownToRecordEnd(*at));
+  } else {
+    ZENITH_ASSIGN_OR_RETURN(x, parent.EndOfWal());
+  }
+  ZENITH_ASSIGN_OR_RETURN(TimelineId id, TimelineId::Generate());
+  return TimelineMetadata{id, parent.id(), x};
+}
+
 Result<Repository::CreatedBranch> Repository::CreateBranch(const std::string& name, std::string_view parent_spec) {
   ZENITH_RETURN_IF_ERROR(ValidateBranchName(name));
-  std::string_view parent_name = parent_spec;
-  std::optional<Lsn> at;
-  if (size_t atpos = parent_spec.rfind('@'); atpos != std::string_view::npos) {
-    parent_name = parent_spec.substr(0, atpos);
-    std::string_view lsn_text = parent_spec.substr(atpos + 1);
-    at = Lsn::Parse(lsn_text);
-    if (!at) return InvalidArgument("'" + std::string(lsn_text) + "' is not an LSN; LSNs look like 0/16B3748");
-  }
+  ZENITH_ASSIGN_OR_RETURN(ParentSpec spec, ParseParentSpec(parent_spec));
+  const std::string& parent_name = spec.name;
+  const std::optional<Lsn>& at = spec.at;
   ZENITH_ASSIGN_OR_RETURN(auto parent, FindTimeline(parent_name));
   auto points = LockPoints();  // one branch creation at a time, and no GC decision meanwhile
   if (PathExists(layout_.branch_ref(name))) return AlreadyExists("branch '" + name + "' already exists");
-  Lsn x;
-  if (at) {
-    ZENITH_RETURN_IF_ERROR(CheckPointAvailable(*parent, *at, std::string(parent_name)));
-    ZENITH_ASSIGN_OR_RETURN(x, parent->RoundDownToRecordEnd(*at));
-  } else {
-    ZENITH_ASSIGN_OR_RETURN(x, parent->EndOfWal());
-  }
-  ZENITH_ASSIGN_OR_RETURN(TimelineId id, TimelineId::Generate());
-  TimelineMetadata meta{id, parent->id(), x};
+  ZENITH_ASSIGN_OR_RETURN(TimelineMetadata meta, PlanBranchTimeline(*parent, parent_name, at));
+  const TimelineId id = meta.id;
+  const Lsn x = meta.ancestor_lsn;
   Status written = WriteNewTimeline(meta);
   if (written.ok()) written = CreateFileDurablyExclusive(layout_.branch_ref(name), id.ToString() + "\n", 0644);
   if (!written.ok()) {
@@ -241,16 +254,7 @@ Status Repository::DeleteBranch(const std::string& name) {
   ZENITH_ASSIGN_OR_RETURN(TimelineId id, ReadRef(name));
   ZENITH_RETURN_IF_ERROR(CheckDeletable(name, id));
   std::lock_guard mounts(mounts_mu_);  // no attach while the ref goes
-  const MountInfo* mounted = nullptr;
-  if (auto it = mounts_.find(id); it != mounts_.end()) mounted = &it->second;
-  for (const auto& [session, m] : readonly_mounts_) {
-    if (!mounted && m.timeline == id) mounted = &m;
-  }
-  if (mounted) {
-    return Busy("branch '" + name + "' is mounted" + (mounted->read_only ? " read-only" : "") + " at " +
-                mounted->mountpoint + " (zenith-fs pid " + std::to_string(mounted->pid) +
-                "); unmount it first with `zenith umount " + mounted->mountpoint + "`");
-  }
+  ZENITH_RETURN_IF_ERROR(CheckNotMountedLocked(name, id));
   ZENITH_RETURN_IF_ERROR(RemoveFile(layout_.branch_ref(name)));
   ZENITH_RETURN_IF_ERROR(FsyncDirectory(layout_.branches_dir()));
   spdlog::info("deleted branch {} (timeline {}); garbage collection removes its files", name, id.ToString());

@@ -20,7 +20,9 @@
 // refs.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -69,6 +71,13 @@ struct MountInfo {
 // InvalidArgument saying so otherwise.
 Status ValidateBranchName(std::string_view name);
 
+// "PARENT" or "PARENT@X" (X an LSN); InvalidArgument for a bad LSN.
+struct ParentSpec {
+  std::string name;
+  std::optional<Lsn> at;
+};
+Result<ParentSpec> ParseParentSpec(std::string_view parent_spec);
+
 class Repository {
  public:
   // Opens the repository whose .zenith directory is `root`.
@@ -92,6 +101,25 @@ class Repository {
   // `parent_spec` is "parent" (fork at its end of WAL) or "parent@X". X
   // must lie in the parent's history window (CheckPointAvailable).
   Result<CreatedBranch> CreateBranch(const std::string& name, std::string_view parent_spec);
+  struct ResetResult {
+    std::string parent;   // what NAME shows now: PARENT (a branch) at `lsn`
+    TimelineId old_timeline, new_timeline;
+    Lsn lsn;
+    bool at_end_of_wal;
+  };
+  // `zenith branch reset` (branch_reset.cc): NAME names a new timeline
+  // branched from `to_spec` ("PARENT" or "PARENT@X"; "" = NAME's parent at
+  // its end of WAL), and, with `keep` non-empty, a new branch `keep` names
+  // the old one. Refused (kBusy) while NAME is mounted; nothing changes on
+  // any error. Atomic across a crash: see branch_reset.cc.
+  Result<ResetResult> ResetBranch(const std::string& name, const std::string& to_spec, const std::string& keep);
+  // Completes a reset a crash interrupted (its journal is durable, so the
+  // new state is whole). REQUIRES: this process holds the page server lock.
+  Status FinishInterruptedReset();
+  // Called with the name of each step of a reset once it is durable; a test
+  // ends its process there to play a crash. Not thread-safe: set before use.
+  void SetResetStepHookForTest(std::function<void(std::string_view)> hook) { reset_step_hook_ = std::move(hook); }
+
   // Removes the branch's name; its timeline goes at the next GC. Refused
   // (kBusy) while it is mounted or has child branches, or is the last one.
   Status DeleteBranch(const std::string& name);
@@ -165,9 +193,17 @@ class Repository {
   // Where tl's window starts now (history_plan.h's Horizon()).
   Result<Lsn> WindowStart(const Timeline& tl);
   Status CheckDeletable(const std::string& name, const TimelineId& id);
+  // The new timeline of a branch from `parent_spec` (PARENT or PARENT@X),
+  // checked against the window, not yet written. REQUIRES: points lock.
+  Result<TimelineMetadata> PlanBranchTimeline(Timeline& parent, std::string_view parent_name,
+                                              std::optional<Lsn> at);
+  // Busy if a mount (read-write or read-only) holds `id`. REQUIRES: mounts_mu_.
+  Status CheckNotMountedLocked(const std::string& name, const TimelineId& id) const;
+  Status ApplyResetJournal(const std::string& journal_text);
 
   const RepoLayout layout_;
   const RepoConfig config_;
+  std::function<void(std::string_view)> reset_step_hook_;
   mutable std::mutex points_mu_;
   std::vector<PinInfo> pins_;  // guarded by points_mu_
   mutable std::mutex mu_;
