@@ -18,7 +18,7 @@ class RepoLeaseConnection : public LeaseConnection {
   }
   Status Unpin(const std::string& timeline, Lsn lsn) override { return client_.Unpin(timeline, lsn); }
   Result<std::string> WalToken(const std::string& timeline) override { return client_.WalToken(timeline); }
-  Status Check() override { return client_.DescribeServer().status(); }
+  Status KeepAlive(const pageserver::MountStats& stats) override { return client_.ReportMountStats(stats); }
 
  private:
   pageserver::RepoClient client_;

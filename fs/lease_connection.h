@@ -31,8 +31,9 @@ class LeaseConnection {
   virtual Status Unpin(const std::string& timeline, Lsn lsn) = 0;
   // A remote mount's WAL token (pageserver/api/wal_stream_protocol.h).
   virtual Result<std::string> WalToken(const std::string& timeline) = 0;
-  // OK while the connection (and so the lease) lives.
-  virtual Status Check() = 0;
+  // The keepalive: tells the page server the mount's figures (its metrics
+  // show them); OK while the connection (and so the lease) lives.
+  virtual Status KeepAlive(const pageserver::MountStats& stats) = 0;
 };
 
 // Connects to the page server (starting one if nobody answers).

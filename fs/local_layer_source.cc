@@ -11,6 +11,7 @@
 
 #include "common/file_util.h"
 #include "common/pg_abi.h"
+#include "fs/mount_counters.h"
 
 namespace zenith::fs {
 
@@ -178,6 +179,7 @@ Status LocalLayerSource::GetPages(const RelTag& rel, std::span<const uint32_t> b
   }
   calls_.fetch_add(1, std::memory_order_relaxed);
   pages_.fetch_add(blocks.size(), std::memory_order_relaxed);
+  ThisMount().PagesFromLayers(blocks.size());
   return Status::Ok();
 }
 

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "fs/mount_counters.h"
+
 namespace zenith::fs {
 
 Status MountLease::Pin(Lsn lsn, bool with_wal) { return conn_->Pin(timeline_, lsn, with_wal); }
@@ -83,7 +85,7 @@ std::string MountLease::WalToken() {
 }
 
 void MountLease::Tick() {
-  if (conn_ && conn_->Check().ok()) {
+  if (conn_ && conn_->KeepAlive(ThisMount().Read()).ok()) {
     MovePin();
     if (wal_token_enabled_ && WalToken().empty()) IgnoreError(FetchWalToken());
     return;

@@ -8,6 +8,7 @@
 #include "common/byte_io.h"
 #include "common/daemon_process.h"
 #include "common/file_util.h"
+#include "fs/mount_counters.h"
 
 namespace zenith::fs {
 
@@ -49,7 +50,7 @@ void ReadOnlyRegistration::StartKeepAlive() {
 }
 
 void ReadOnlyRegistration::Tick() {
-  if (conn_ && conn_->DescribeServer().ok()) return;
+  if (conn_ && conn_->ReportMountStats(ThisMount().Read()).ok()) return;
   if (auto owner = Attach(); !owner.ok()) spdlog::warn("could not register the read-only mount again: {}", owner.status().message());
   else spdlog::info("registered the read-only mount again after losing the page server connection");
 }

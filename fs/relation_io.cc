@@ -11,6 +11,7 @@
 
 #include "common/file_util.h"
 #include "common/pg_abi.h"
+#include "fs/mount_counters.h"
 
 namespace zenith::fs {
 namespace {
@@ -91,6 +92,7 @@ Status RelationFile::ReadLocked(uint64_t offset, std::span<uint8_t> out) {
     std::memset(dst.data() + got, 0, dst.size() - got);  // only if the file shrank under us
     return Status::Ok();
   };
+  ThisMount().PagesFromScratch(count - remote.size());
   uint64_t run_start = first;
   for (uint32_t b : remote) {
     ZENITH_RETURN_IF_ERROR(read_local(run_start, b));

@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "fs/mount_counters.h"
+
 namespace zenith::fs {
 
 namespace {
@@ -71,6 +73,7 @@ Status RemotePageSource::GetPages(const RelTag& rel, std::span<const uint32_t> b
   }
   calls_.fetch_add(1, std::memory_order_relaxed);
   pages_.fetch_add(blocks.size(), std::memory_order_relaxed);
+  if (last.ok()) ThisMount().PagesFetched(blocks.size());
   nanos_.fetch_add(static_cast<uint64_t>(std::chrono::nanoseconds(std::chrono::steady_clock::now() - start).count()),
                    std::memory_order_relaxed);
   return last;

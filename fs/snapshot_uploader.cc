@@ -9,6 +9,7 @@
 #include "common/datadir_scan.h"
 #include "common/pg_abi.h"
 #include "common/tar.h"
+#include "fs/mount_counters.h"
 #include "pageserver/api/page_protocol.h"
 
 namespace zenith::fs {
@@ -86,8 +87,10 @@ void SnapshotUploader::Loop() {
     std::string control = *pending_;
     lock.unlock();
     Result<bool> stored = false;
+    const auto start = std::chrono::steady_clock::now();
     Status caught = CatchAll("snapshot upload", [&] { stored = Upload(control); });
     if (!caught.ok()) stored = caught;  // refused: the blocks stay owed to the next checkpoint's
+    ThisMount().SnapshotUpload(std::chrono::steady_clock::now() - start, stored.ok() && *stored, !stored.ok());
     lock.lock();
     Status s = stored.status();
     last_status_ = s;

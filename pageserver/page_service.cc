@@ -458,6 +458,14 @@ class PageService {
     return ctx.SendRows(rows);
   }
 
+  // A mount's keepalive: its figures, kept with the mount this session
+  // registered (the metrics show them) until the session ends.
+  Status MountStats_(CommandContext& ctx) {
+    ZENITH_ASSIGN_OR_RETURN(MountStats stats, DecodeMountStats(ctx.args()));
+    ZENITH_RETURN_IF_ERROR(repo_.SetMountStats(ctx.session().id(), stats));
+    return ctx.SendOk("MOUNT_STATS");
+  }
+
   Status Mounts(CommandContext& ctx) {
     ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "mounts"));
     std::vector<Row> rows;
@@ -592,6 +600,7 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
   add(kMount, "put_wal", "put_wal <branch|timeline> <token>", {}, &PageService::PutWal);
   add(kMount, "mounts", "mounts", {"timeline_id", "branch", "mountpoint", "pid", "pinned", "mode", "point"},
       &PageService::Mounts);
+  add(kMount, "mount_stats", "mount_stats [<key>=<value> ...]", {}, &PageService::MountStats_);
   add(kMount, "point", "point <branch|timeline> [<lsn>|<time>]", {"timeline_id", "lsn"}, &PageService::Point);
   add(kMount, "attach_readonly", "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>", {"timeline_id"},
       &PageService::AttachReadOnly);

@@ -300,6 +300,13 @@ Status RepoClient::Unpin(const std::string& target, Lsn lsn) {
   return conn_->Query("unpin $1 $2", {target, lsn.ToString()}).status();
 }
 
+Status RepoClient::ReportMountStats(const MountStats& stats) {
+  const std::vector<std::string> args = EncodeMountStats(stats);
+  std::string command = "mount_stats";
+  for (size_t i = 1; i <= args.size(); ++i) command += " $" + std::to_string(i);
+  return conn_->Query(command, args).status();
+}
+
 Status RepoClient::PrepareWal(const std::string& target, Lsn redo) {
   return conn_->Query("prepare_wal $1 $2", {target, redo.ToString()}).status();
 }

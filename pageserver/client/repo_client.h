@@ -22,6 +22,7 @@
 
 #include "common/lsn.h"
 #include "common/status.h"
+#include "pageserver/api/mount_stats.h"
 #include "pageserver/api/timeline_id.h"
 #include "pageserver/client/page_client.h"
 
@@ -152,6 +153,10 @@ class RepoClient {
   Status Pin(const std::string& target, Lsn lsn, bool with_wal);
   Status Unpin(const std::string& target, Lsn lsn);
   Status PrepareWal(const std::string& target, Lsn redo);
+  // Tells the page server this mount's figures (mount_stats.h); it keeps
+  // them with the mount this connection registered (Attach or
+  // AttachReadOnly) and serves them as metrics. Also the mount's keepalive.
+  Status ReportMountStats(const MountStats& stats);
   // The newest snapshot's basebackup tar, pinned for this session when `pin`.
   Result<std::string> Basebackup(const std::string& target, bool pin);
   // The basebackup of the newest snapshot at or before `lsn`, pinned.

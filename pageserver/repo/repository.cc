@@ -306,6 +306,21 @@ std::vector<MountInfo> Repository::Mounts() const {
   return out;
 }
 
+Status Repository::SetMountStats(uint64_t session, const MountStats& stats) {
+  std::lock_guard lock(mounts_mu_);
+  if (auto it = readonly_mounts_.find(session); it != readonly_mounts_.end()) {
+    it->second.stats = stats;
+    return Status::Ok();
+  }
+  for (auto& [id, m] : mounts_) {
+    if (m.session == session) {
+      m.stats = stats;
+      return Status::Ok();
+    }
+  }
+  return NotFound("mount_stats: this connection holds no mount (attach or attach_readonly first)");
+}
+
 Status Repository::Pin(uint64_t session, const Timeline& tl, Lsn lsn, bool wal) {
   auto points = LockPoints();
   const LayerFile* newest = tl.ViewAt(lsn)->newest();

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "pageserver/api/mount_stats.h"
 #include "pageserver/api/repo_config.h"
 #include "pageserver/api/repo_layout.h"
 #include "pageserver/repo/timeline.h"
@@ -64,6 +65,8 @@ struct MountInfo {
   // A read-write lease's secret: another connection of its mount presents
   // it to store snapshots (put_snapshot). Never listed or logged.
   std::string lease_token;
+  // What the mount last reported of itself (SetMountStats).
+  MountStats stats;
 };
 
 // "[A-Za-z0-9._-]+", not "." or "..", not starting with "." (reserved for
@@ -153,6 +156,9 @@ class Repository {
   void DetachReadOnly(uint64_t session);
   // Read-write mounts, then read-only ones.
   std::vector<MountInfo> Mounts() const;
+  // Keeps `stats` with the mount `session` registered; NotFound
+  // when that session holds no mount.
+  Status SetMountStats(uint64_t session, const MountStats& stats);
 
   // Pins `lsn` of `tl` for `session` (again: updates `wal`): NotFound unless
   // a snapshot of the chain has exactly that valid (it was merged away, or

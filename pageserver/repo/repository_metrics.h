@@ -1,5 +1,6 @@
 // The repository's figures in the page server's metrics (README,
-// "Metrics"): layers, their bytes and the end of WAL of every timeline, read
+// "Metrics"): layers, their bytes and the end of WAL of every timeline, and
+// every mount's own figures as it last reported them (MountInfo::stats), read
 // from the repository when the metrics endpoint is scraped.
 //
 // Thread-safety: RepositoryMetrics reads the repository at scrape time on

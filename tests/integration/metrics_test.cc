@@ -16,6 +16,7 @@
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/test_env.h"
+#include "tests/harness/wait.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
@@ -82,6 +83,56 @@ TEST_F(MetricsTest, CountersMoveUnderLoadAndTheOutputParses) {
   Exposition after = Scrape();
   EXPECT_GT(after.Sum("zenith_history_runs_total", {{"kind", "gc"}, {"result", "ok"}}), gc_before);
   EXPECT_GT(after.Sum("zenith_history_run_duration_seconds_count", {{"kind", "gc"}}), 0);
+}
+
+// A mount reports its own figures with its keepalive (once a second); the
+// page server serves them labelled with the mount's branch and directory.
+TEST_F(MetricsTest, EachMountsOwnFiguresReachThePageServersEndpoint) {
+  const std::string dir = dir_.Sub("main");
+  env_.MustZenith({"mount", "main", dir});
+  Compute pg(env_, "main", FreePort());
+  pg.Start();
+  EXPECT_EQ(pg.Query("create table t as select g, repeat('x', 200) as pad from generate_series(1, 20000) g;"
+                     "checkpoint; select count(*) from t"),
+            "20000");
+  const std::map<std::string, std::string> mount = {{"branch", "main"}, {"mountpoint", dir}, {"mode", "read-write"}};
+  auto with = [&](const char* name, const char* value) {
+    auto labels = mount;
+    labels[name] = value;
+    return labels;
+  };
+  auto scraped = [&](const std::string& name, const std::map<std::string, std::string>& labels, double above) {
+    return WaitUntil([&] { return Scrape().Sum(name, labels) > above; }, std::chrono::seconds(30));
+  };
+  EXPECT_TRUE(scraped("zenith_mount_snapshot_uploads_total", with("result", "ok"), 0)) << "the checkpoint's snapshot";
+  EXPECT_TRUE(scraped("zenith_mount_snapshot_upload_seconds_total", mount, 0));
+  EXPECT_TRUE(scraped("zenith_mount_pages_read_total", with("source", "fetched"), 10)) << "reads went to GetPage";
+  Exposition e = Scrape();
+  EXPECT_EQ(e.Sum("zenith_mounts", {{"mode", "read-write"}}), 1);
+  EXPECT_EQ(e.Sum("zenith_mount_pages_read_total", with("source", "layers")), 0) << "local layers are off here";
+
+  // What the mount wrote is read back from its scratch once PostgreSQL's
+  // own buffers are gone.
+  ASSERT_TRUE(pg.pg().Stop().ok());
+  const double scratch = e.Sum("zenith_mount_pages_read_total", with("source", "scratch"));
+  pg.Start();
+  EXPECT_EQ(pg.Query("select count(*) from t"), "20000");
+  EXPECT_TRUE(scraped("zenith_mount_pages_read_total", with("source", "scratch"), scratch + 100));
+  ASSERT_TRUE(pg.pg().Stop().ok());
+  env_.MustZenith({"umount", dir});
+  EXPECT_TRUE(WaitUntil([&] { return Scrape().Sum("zenith_mounts", {{"mode", "read-write"}}) == 0; },
+                        std::chrono::seconds(10)));
+  EXPECT_EQ(Scrape().Sum("zenith_mount_pages_read_total", mount), 0) << "an ended mount's figures go with it";
+
+  // A read-only mount reading the snapshot's layer files itself.
+  env_.SetEnv("ZENITH_FS_LOCAL_LAYERS", "1");
+  const std::string ro = dir_.Sub("ro");
+  env_.MustZenith({"mount", "--read-only", "main", ro});
+  ASSERT_TRUE(RunShell("cat " + ro + "/base/*/* > /dev/null").ok());
+  const std::map<std::string, std::string> layers = {
+      {"branch", "main"}, {"mountpoint", ro}, {"mode", "read-only"}, {"source", "layers"}};
+  EXPECT_TRUE(scraped("zenith_mount_pages_read_total", layers, 0));
+  env_.MustZenith({"umount", ro});
 }
 
 TEST_F(MetricsTest, EveryMetricTheDashboardQueriesIsServed) {

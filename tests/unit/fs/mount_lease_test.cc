@@ -90,7 +90,7 @@ class FakeConnection : public LeaseConnection {
     ZENITH_RETURN_IF_ERROR(Alive());
     return "wal-" + std::to_string(++s_.wal_tokens_);
   }
-  Status Check() override {
+  Status KeepAlive(const pageserver::MountStats&) override {
     std::lock_guard lock(s_.mu_);
     return Alive();
   }

@@ -349,6 +349,40 @@ TEST_F(PageServiceTest, AttachLeaseIsExclusiveAndEndsWithItsConnection) {
   EXPECT_TRUE(other->Query("attach main /mnt/two 77").ok());
 }
 
+TEST_F(PageServiceTest, AMountsReportedFiguresAreKeptWithItsMountUntilItsConnectionEnds) {
+  auto holder = Client();
+  ASSERT_NE(holder, nullptr);
+  EXPECT_EQ(holder->Query("mount_stats pages_fetched=3").status().code(), StatusCode::kNotFound)
+      << "a connection that registered no mount reports nothing";
+  ASSERT_TRUE(holder->Query("attach main /mnt/one 4242").ok());
+  ASSERT_TRUE(holder->Query("mount_stats pages_scratch=7 pages_fetched=3 snapshot_upload_micros=1500000 later_key=9").ok())
+      << "keys a newer mount sends are ignored";
+  auto mounts = server_->repo().Mounts();
+  ASSERT_EQ(mounts.size(), 1u);
+  EXPECT_EQ(mounts[0].stats.pages_scratch, 7u);
+  EXPECT_EQ(mounts[0].stats.pages_fetched, 3u);
+  EXPECT_EQ(mounts[0].stats.snapshot_upload_micros, 1500000u);
+  for (const char* bad : {"mount_stats pages_fetched=-1", "mount_stats pages_fetched", "mount_stats Pages=1",
+                          "mount_stats pages_fetched=1 pages_fetched=2", "mount_stats pages_fetched=99999999999999999999"}) {
+    EXPECT_EQ(holder->Query(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(server_->repo().Mounts().at(0).stats.pages_fetched, 3u) << "a refused report changes nothing";
+
+  auto reader = Client();
+  ASSERT_NE(reader, nullptr);
+  auto point = reader->Query("point main");
+  ASSERT_TRUE(point.ok() && point->size() == 1) << point.status().ToString();
+  ASSERT_TRUE(reader->Query("attach_readonly main " + (*point)[0][1] + " /mnt/ro 4343").ok());
+  ASSERT_TRUE(reader->Query("mount_stats pages_layers=11").ok());
+  holder.reset();
+  WaitUntil([&] { return server_->repo().Mounts().size() == 1; }, std::chrono::seconds(5));
+  mounts = server_->repo().Mounts();
+  ASSERT_EQ(mounts.size(), 1u);
+  EXPECT_TRUE(mounts[0].read_only);
+  EXPECT_EQ(mounts[0].stats.pages_layers, 11u);
+  EXPECT_EQ(mounts[0].stats.pages_fetched, 0u) << "each mount's own figures";
+}
+
 TEST_F(PageServiceTest, LayerFilesNameTheViewAtASnapshotToALocalClient) {
   auto client = RepoClient::Connect(conninfo());
   ASSERT_TRUE(client.ok()) << client.status().ToString();
