@@ -15,12 +15,12 @@ struct Values {
   std::string init_from_datadir, init_from_server, init_auth = "peer-scram", init_remote;
   bool branch_verbose = false, branch_tree = false, mount_read_only = false, branch_json = false, status_json = false, ps_json = false;
   std::vector<std::string> pg_ctl_args;
-  std::string remote_action;
+  std::string remote_action, attach_url;
   double remote_timeout = 60;
 };
 
 struct Subcommands {
-  CLI::App *init, *branch, *gc, *mount, *umount, *exp, *start, *stop, *status, *ps, *remote;
+  CLI::App *init, *branch, *gc, *mount, *umount, *exp, *start, *stop, *status, *ps, *remote, *attach;
 };
 
 Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
@@ -106,6 +106,9 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.remote->add_option("action", v.remote_action)->required()->check(CLI::IsMember({"status", "sync"}));
   s.remote->add_option("--timeout", v.remote_timeout, "with sync: give up after this many seconds (default 60)")
       ->check(CLI::PositiveNumber);
+  s.attach = app.add_subcommand("attach", "rebuild the repository from its S3 remote here (after its disk was lost, "
+                                          "or to move it); this page server becomes its owner");
+  s.attach->add_option("url", v.attach_url, "s3://BUCKET/PREFIX, as given to zenith init --remote")->required();
   return s;
 }
 
@@ -152,6 +155,7 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
     return Command{PageServerCmd{v.ps_action, v.ps_listen, v.ps_json, v.ps_metrics}};
   }
   if (s.remote->parsed()) return Command{RemoteCmd{v.remote_action, v.remote_timeout}};
+  if (s.attach->parsed()) return Command{AttachCmd{v.attach_url}};
   return InvalidArgument("no command given; see zenith --help");
 }
 
@@ -209,6 +213,7 @@ int Run(const Invocation& inv) {
           [&](const StatusCmd& c) { return CmdStatus(g, c.json); },
           [&](const PageServerCmd& c) { return CmdPageServer(g, c); },
           [&](const RemoteCmd& c) { return CmdRemote(g, c); },
+          [&](const AttachCmd& c) { return CmdAttach(g, c.url); },
       },
       inv.command);
 }

@@ -70,13 +70,18 @@ struct PageServerCmd {
   std::string metrics;  // with start: HOST:PORT for Prometheus metrics (kept in the config)
 };
 
+// zenith attach s3://BUCKET/PREFIX: the repository rebuilt from its bucket.
+struct AttachCmd {
+  std::string url;
+};
 struct RemoteCmd {
   std::string action;      // status | sync
   double timeout_s = 60;   // with sync
 };
 
 using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, BranchResetCmd, GcCmd, MountCmd,
-                             UmountCmd, ExportCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd, RemoteCmd>;
+                             UmountCmd, ExportCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd, RemoteCmd,
+                             AttachCmd>;
 
 struct Invocation {
   GlobalOptions global;

@@ -60,6 +60,9 @@ int CmdStatus(const GlobalOptions& g, bool json);
 struct RemoteCmd;
 // status | sync (cli/remote_storage_commands.cc).
 int CmdRemote(const GlobalOptions& g, const RemoteCmd& how);
+// zenith attach s3://BUCKET/PREFIX: the repository rebuilt here from its
+// bucket (pageserver/repo/attach.h); refused if one exists here.
+int CmdAttach(const GlobalOptions& g, const std::string& url);
 
 // Prints "zenith: <message>" to stderr and returns kExitFailure.
 int Fail(const std::string& message);

@@ -151,6 +151,21 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how) {
   return kExitOk;
 }
 
+int CmdAttach(const GlobalOptions& g, const std::string& url) {
+  if (geteuid() == 0) {
+    return Fail("cannot run as root: PostgreSQL refuses to run as root; run zenith as an unprivileged user");
+  }
+  const std::string repo = ResolveRepoPath(g.repo);
+  if (PathExists(repo)) return Fail("a zenith repository already exists in " + Display(g, repo));
+  // The page server does the work (the CLI never writes a repository's
+  // insides); it says what it downloaded.
+  if (Status s = CreateWithPageServer(repo, {"--attach", url}); !s.ok()) {
+    return Fail("could not attach " + url + " (nothing was kept here): " + s.message());
+  }
+  std::printf("the repository of %s was attached in %s\n", url.c_str(), Display(g, repo).c_str());
+  return kExitOk;
+}
+
 int CmdBranchList(const GlobalOptions& g, bool json) {
   auto repo = OpenRepo(ResolveRepoPath(g.repo));
   if (!repo.ok()) return Fail(repo.status().message());

@@ -5,7 +5,8 @@
 // With --create-from it instead creates the repository from an initdb'd or
 // stopped data directory and exits (`zenith init`), with
 // --create-from-server from a running server's base backup (`zenith init
-// --from`, pageserver/repo/backup_import.h): the CLI stays a client and
+// --from`, pageserver/repo/backup_import.h), with --attach from its bucket
+// (`zenith attach`, pageserver/repo/attach.h): the CLI stays a client and
 // never links the server's code. Errors go to stderr as one line,
 // "zenith-pageserver: <message>"; the exit code is 0 on success.
 //
@@ -37,12 +38,15 @@
 #include "pageserver/pq/scram.h"
 #include "pageserver/pq/tcp_users.h"
 #include "pageserver/pq/tls_certs.h"
+#include "pageserver/repo/attach.h"
 #include "pageserver/repo/backup_import.h"
 #include "pageserver/repo/history.h"
 #include "pageserver/repo/import.h"
 #include "pageserver/repo/remote_uploader.h"
 #include "pageserver/repo/repository.h"
 #include "pageserver/repo/repository_metrics.h"
+#include "pageserver/s3/s3_client.h"
+#include "pageserver/s3/s3_settings.h"
 
 namespace zenith::pageserver {
 namespace {
@@ -275,6 +279,32 @@ int Create(const std::string& root, const Source& source, const std::string& pg_
   return 1;
 }
 
+// `zenith attach URL`: the repository rebuilt from its bucket, the S3
+// settings taken as AWS's tools take them (the CLI's environment).
+int Attach(const std::string& root, const std::string& remote, const std::string& pg_bin_dir) {
+  spdlog::set_level(spdlog::level::off);
+  auto fail = [](const zenith::Status& s) {
+    std::fprintf(stderr, "zenith-pageserver: %s\n", s.message().c_str());
+    return 1;
+  };
+  auto url = zenith::s3::ParseS3Url(remote);
+  if (!url.ok()) return fail(url.status());
+  auto settings = zenith::s3::LoadS3Settings(zenith::s3::ProcessEnvironment());
+  if (!settings.ok()) return fail(settings.status());
+  zenith::pageserver::RepoConfig config;
+  if (!pg_bin_dir.empty()) config.pg_bin_dir = pg_bin_dir;
+  config.remote.url = url->ToString();
+  config.remote.endpoint = settings->endpoint;
+  config.remote.region = settings->region;
+  zenith::s3::S3Client store(std::move(settings).value(), url->bucket);
+  auto summary = zenith::pageserver::AttachRepository(root, store, *url, config);
+  if (!summary.ok()) return fail(summary.status());
+  std::printf("attached as generation %llu: %d branches, %d timelines; downloaded %s of layers and %s of WAL\n",
+              static_cast<unsigned long long>(summary->generation), summary->branches, summary->timelines,
+              zenith::FormatBytes(summary->layer_bytes).c_str(), zenith::FormatBytes(summary->wal_bytes).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -287,8 +317,12 @@ int main(int argc, char** argv) {
   app.add_option("--create-from-server", source.conninfo,
                  "create the repository from a base backup of this running server (a libpq connection string)")
       ->excludes(from_dir);
-  app.add_option("--pg-bin-dir", pg_bin_dir, "with --create-from*: PostgreSQL's programs (pg_basebackup, the new config's)");
+  std::string attach;
+  app.add_option("--attach", attach, "create the repository from its bucket, s3://BUCKET/PREFIX, then exit")
+      ->excludes(from_dir);
+  app.add_option("--pg-bin-dir", pg_bin_dir, "with --create-from* or --attach: PostgreSQL's programs");
   CLI11_PARSE(app, argc, argv);
+  if (!attach.empty()) return Attach(repo, attach, pg_bin_dir);
   if (!source.datadir.empty() || !source.conninfo.empty()) return Create(repo, source, pg_bin_dir);
   spdlog::set_pattern(zenith::pageserver::kLogPattern);
   char resolved[PATH_MAX];

@@ -34,6 +34,10 @@ Status MakeRepositoryDirectories(const RepoLayout& layout, const TimelineId& mai
 Status WriteRepositoryFiles(const RepoLayout& layout, const TimelineId& main, const RepoConfig& config) {
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.metadata(main), TimelineMetadata{main, {}, {}}.ToJson()));
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.branch_ref("main"), main.ToString() + "\n", 0644));
+  return WriteRepositoryConfig(layout, config);
+}
+
+Status WriteRepositoryConfig(const RepoLayout& layout, const RepoConfig& config) {
   ZENITH_RETURN_IF_ERROR(config.Save(layout.config()));
   // The TCP endpoint's users' passwords (tcp_users.h).
   for (Role role : {Role::kZenith, Role::kCompute}) ZENITH_RETURN_IF_ERROR(CreatePasswordFile(PasswordFile(layout, role)));

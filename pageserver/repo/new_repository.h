@@ -29,7 +29,11 @@ Status CreateRepositoryAtomically(const std::string& root, const std::function<S
 Status MakeRepositoryDirectories(const RepoLayout& layout, const TimelineId& main);
 
 // The last step, once main's layer 0 and WAL are in place: main's metadata
-// and branch ref, the config and the TCP endpoint's passwords.
+// and branch ref, then WriteRepositoryConfig.
 Status WriteRepositoryFiles(const RepoLayout& layout, const TimelineId& main, const RepoConfig& config);
+
+// The config and the TCP endpoint's passwords (new ones: no secret comes
+// from elsewhere), each durable.
+Status WriteRepositoryConfig(const RepoLayout& layout, const RepoConfig& config);
 
 }  // namespace zenith::pageserver

@@ -1,5 +1,7 @@
 #include "pageserver/s3/remote_repository.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -55,6 +57,49 @@ Result<uint64_t> ClaimNewRepository(ObjectStore& store, const S3Url& url, const 
   }
   ZENITH_RETURN_IF_ERROR(st);
   return uint64_t{1};
+}
+
+Result<RemoteRepositoryInfo> ReadRepositoryInfo(ObjectStore& store, const S3Url& url) {
+  auto text = store.Get(RepositoryJsonKey(url));
+  if (text.status().code() == StatusCode::kNotFound) {
+    return NotFound(url.ToString() + " holds no zenith repository (no repository.json)");
+  }
+  if (!text.ok()) return text.status();
+  auto info = RemoteRepositoryInfo::FromJson(*text);
+  if (!info.ok()) return info.status().WithContext(url.ToString());
+  return info;
+}
+
+namespace {
+
+// The highest generation claimed under the prefix (0 if none).
+Result<uint64_t> HighestGeneration(ObjectStore& store, const S3Url& url) {
+  const std::string prefix = url.Key("generations/");
+  ZENITH_ASSIGN_OR_RETURN(auto objects, store.ListAll(prefix));
+  uint64_t highest = 0;
+  for (const auto& o : objects) {
+    const std::string_view name = std::string_view(o.key).substr(prefix.size());
+    uint64_t g = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), g);
+    if (ec == std::errc() && end == name.data() + name.size()) highest = std::max(highest, g);
+  }
+  return highest;
+}
+
+}  // namespace
+
+Result<uint64_t> ClaimNextGeneration(ObjectStore& store, const S3Url& url) {
+  ZENITH_ASSIGN_OR_RETURN(uint64_t g, HighestGeneration(store, url));
+  const std::string claim = "{\"claimed_at\": " + std::to_string(std::time(nullptr)) + "}\n";
+  // Each lost race means another claimant took that generation; a bound
+  // keeps a misbehaving store from looping us forever.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    ++g;
+    Status st = store.PutIfAbsent(GenerationKey(url, g), claim);
+    if (st.ok()) return g;
+    if (st.code() != StatusCode::kAlreadyExists) return st.WithContext("claiming generation " + std::to_string(g));
+  }
+  return Busy(url.ToString() + ": 100 generations were claimed by others while this one tried");
 }
 
 }  // namespace zenith::s3

@@ -41,4 +41,14 @@ Status CheckPrefixIsFree(ObjectStore& store, const S3Url& url);
 // generation claimed (1).
 Result<uint64_t> ClaimNewRepository(ObjectStore& store, const S3Url& url, const RemoteRepositoryInfo& info);
 
+// repository.json under the prefix. NotFound ("s3://b/p holds no zenith
+// repository") when absent; Corruption when unreadable; the store's error.
+Result<RemoteRepositoryInfo> ReadRepositoryInfo(ObjectStore& store, const S3Url& url);
+
+// Makes its caller the repository's owner (`zenith attach`): lists
+// generations/, then creates the next one only if absent, and on losing a
+// race to another claimant tries the one after. Returns the generation
+// claimed; every page server of a lower one is superseded from here on.
+Result<uint64_t> ClaimNextGeneration(ObjectStore& store, const S3Url& url);
+
 }  // namespace zenith::s3

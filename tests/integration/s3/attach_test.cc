@@ -1,0 +1,194 @@
+// zenith attach s3://BUCKET/PREFIX against a real Ceph RGW: a repository
+// whose whole working directory was lost (every process killed with -9,
+// repository, scratch and mounts deleted) comes back from its bucket on
+// another directory with every branch and every acknowledged commit; an
+// attach takes the repository over from the page server that was its
+// owner; a damaged object, an empty prefix or an existing repository is
+// refused with a clear error and leaves nothing behind.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "pageserver/s3/s3_client.h"
+#include "pageserver/s3/timeline_index.h"
+#include "tests/harness/compute.h"
+#include "tests/harness/s3_test_env.h"
+#include "tests/harness/temp_dir.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::testing {
+namespace {
+
+void UseBucket(ZenithEnv& env, const TempDir& dir, const S3TestEnv& s3env) {
+  for (const auto& [k, v] : s3env.vars) env.SetEnv(k, v);
+  env.SetEnv("HOME", dir.path());
+}
+
+void InitWithRemote(ZenithEnv& env, const TempDir& dir, const S3TestEnv& s3env, const std::string& url) {
+  UseBucket(env, dir, s3env);
+  ASSERT_TRUE(env.MustZenith({"init", "--auth", "trust", "--remote", url}).ok());
+  env.Zenith({"pageserver", "stop"});
+  auto config = nlohmann::json::parse(ReadFileToString(env.repo() + "/config").value());
+  config["remote"]["wal_upload_interval"] = 0.5;
+  ASSERT_TRUE(WriteFileDurably(env.repo() + "/config", config.dump(2)).ok());
+}
+
+s3::S3Client Client(const S3TestEnv& s3env) {
+  auto settings = s3::LoadS3Settings([&](const std::string& n) -> std::optional<std::string> {
+    auto it = s3env.vars.find(n);
+    return it == s3env.vars.end() ? std::nullopt : std::optional(it->second);
+  });
+  return s3::S3Client(settings.value(), s3env.bucket);
+}
+
+// kill -9 every process of this repository (page server, mount daemons),
+// then the directory goes: repository, scratch, mount points.
+void LoseEverything(ZenithEnv& env, const TempDir& dir, const std::vector<std::string>& mounts) {
+  std::vector<pid_t> pids = ProcessesWithArgument(env.repo());
+  for (const auto& m : mounts) {
+    for (pid_t pid : ProcessesWithArgument(m)) pids.push_back(pid);
+  }
+  if (pid_t ps = PageServerPid(env)) pids.push_back(ps);
+  for (pid_t pid : pids) KillTree(pid);
+  for (const auto& m : mounts) RunCommand({"fusermount3", "-u", "-z", m}, {.timeout = std::chrono::seconds(10)});
+  ASSERT_TRUE(RemoveTree(env.repo()).ok());
+  for (const auto& m : mounts) ASSERT_TRUE(RemoveTree(m).ok());
+  ASSERT_FALSE(PathExists(dir.path() + "/.zenith"));
+}
+
+TEST(Attach, AWholeLostDirectoryComesBackFromTheBucketWithEveryBranchAndCommit) {
+  ZENITH_REQUIRE_S3(s3env);
+  const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
+  TempDir old_dir;
+  ZenithEnv old_env(old_dir);
+  InitWithRemote(old_env, old_dir, s3env, url);
+  ASSERT_TRUE(old_env.MustZenith({"mount", "main", old_dir.Sub("main")}).ok());
+  Compute main(old_env, "main", FreePort());
+  main.Start();
+  ASSERT_TRUE(Pgbench(main, {"-i", "-s", "2", "-q"}).ok());
+  main.Query("checkpoint");
+  ASSERT_TRUE(Pgbench(main, {"-c", "2", "-t", "200", "-n"}).ok());
+  main.Query("create table marker (what text); insert into marker values ('before the branch point')");
+  const std::string past = main.Query("select pg_current_wal_lsn()");
+  main.Query("insert into marker values ('after the branch point')");
+  main.Query("checkpoint");
+  ASSERT_TRUE(Pgbench(main, {"-c", "2", "-t", "100", "-n"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"branch", "past", "main@" + past}).ok());
+  const std::string dump = PgDump(main.ConnArgs());
+  const std::string history = main.Query("select count(*) from pgbench_history");
+  ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
+  main.Crash();
+  LoseEverything(old_env, old_dir, {old_dir.Sub("main")});
+
+  TempDir dir;
+  ZenithEnv env(dir);
+  UseBucket(env, dir, s3env);
+  RunResult attach = env.MustZenith({"attach", url});
+  ASSERT_TRUE(attach.ok());
+  EXPECT_NE(attach.out.find("attached as generation 2: 2 branches"), std::string::npos) << attach.out;
+  EXPECT_EQ(env.MustZenith({"branch"}).out, "main\npast\n");
+  ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
+  ASSERT_TRUE(env.MustZenith({"mount", "past", dir.Sub("past")}).ok());
+  Compute again(env, "main", FreePort());
+  again.Start();
+  EXPECT_EQ(again.Query("select count(*) from pgbench_history"), history);
+  EXPECT_EQ(PgDump(again.ConnArgs()), dump) << "main differs from before the loss";
+  RunResult amcheck = Amcheck(again);
+  EXPECT_TRUE(amcheck.ok() && amcheck.out.empty()) << amcheck.Describe();
+  Compute at_past(env, "past", FreePort());
+  at_past.Start();
+  EXPECT_EQ(at_past.Query("select what from marker"), "before the branch point");
+
+  // The new owner publishes: a commit here reaches the bucket.
+  again.Query("insert into marker values ('after the attach')");
+  EXPECT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
+  ASSERT_TRUE(again.pg().Stop().ok());
+  ASSERT_TRUE(at_past.pg().Stop().ok());
+}
+
+TEST(Attach, TheNewOwnerSupersedesTheOldOneWhichPublishesNothingMore) {
+  ZENITH_REQUIRE_S3(s3env);
+  const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
+  TempDir old_dir;
+  ZenithEnv old_env(old_dir);
+  InitWithRemote(old_env, old_dir, s3env, url);
+  ASSERT_TRUE(old_env.MustZenith({"pageserver", "start"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
+
+  TempDir dir;
+  ZenithEnv env(dir);
+  UseBucket(env, dir, s3env);
+  ASSERT_TRUE(env.MustZenith({"attach", url}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"branch", "late", "main"}).ok());
+  RunResult sync = old_env.Zenith({"remote", "sync", "--timeout", "5"});
+  EXPECT_FALSE(sync.ok());
+  EXPECT_NE(sync.err.find("superseded"), std::string::npos) << sync.Describe();
+  EXPECT_NE(old_env.MustZenith({"pageserver", "status"}).out.find("superseded"), std::string::npos);
+
+  // The new owner's refs are its own; the old one's late branch is not among them.
+  ASSERT_TRUE(env.MustZenith({"branch", "mine", "main"}).ok());
+  ASSERT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
+  s3::S3Client client = Client(s3env);
+  auto refs = s3::ReadNewestRefs(client, s3::ParseS3Url(url).value(), 2).value();
+  ASSERT_TRUE(refs.has_value());
+  EXPECT_EQ(refs->version.generation, 2u);
+  EXPECT_EQ(refs->refs.branches.count("mine"), 1u);
+  EXPECT_EQ(refs->refs.branches.count("late"), 0u);
+}
+
+TEST(Attach, ADamagedLayerIsRefusedWithItsNameAndNothingIsKept) {
+  ZENITH_REQUIRE_S3(s3env);
+  const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
+  TempDir old_dir;
+  ZenithEnv old_env(old_dir);
+  InitWithRemote(old_env, old_dir, s3env, url);
+  ASSERT_TRUE(old_env.MustZenith({"pageserver", "start"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"pageserver", "stop"}).ok());
+
+  s3::S3Client client = Client(s3env);
+  const auto parsed = s3::ParseS3Url(url).value();
+  auto objects = client.ListAll(parsed.Key("timelines/")).value();
+  std::string layer_key;
+  for (const auto& o : objects) {
+    if (o.key.find("/layers/") != std::string::npos) layer_key = o.key;
+  }
+  ASSERT_FALSE(layer_key.empty());
+  std::string bytes = client.Get(layer_key).value();
+  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 64; ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
+  ASSERT_TRUE(client.Put(layer_key, bytes).ok());
+
+  TempDir dir;
+  ZenithEnv env(dir);
+  UseBucket(env, dir, s3env);
+  RunResult attach = env.Zenith({"attach", url});
+  EXPECT_FALSE(attach.ok());
+  EXPECT_NE(attach.err.find(layer_key), std::string::npos) << attach.Describe();
+  EXPECT_NE(attach.err.find("damaged"), std::string::npos) << attach.Describe();
+  EXPECT_FALSE(PathExists(env.repo()));
+}
+
+TEST(Attach, AnEmptyPrefixOrAnExistingRepositoryIsRefused) {
+  ZENITH_REQUIRE_S3(s3env);
+  TempDir dir;
+  ZenithEnv env(dir);
+  UseBucket(env, dir, s3env);
+  const std::string empty = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/nothing";
+  RunResult attach = env.Zenith({"attach", empty});
+  EXPECT_FALSE(attach.ok());
+  EXPECT_NE(attach.err.find("holds no zenith repository"), std::string::npos) << attach.Describe();
+  EXPECT_FALSE(PathExists(env.repo()));
+
+  RunResult missing = env.Zenith({"attach", "s3://zenith-no-such-bucket/p"});
+  EXPECT_FALSE(missing.ok());
+  EXPECT_FALSE(PathExists(env.repo()));
+
+  ASSERT_TRUE(env.MustZenith({"init", "--auth", "trust"}).ok());
+  RunResult twice = env.Zenith({"attach", empty});
+  EXPECT_FALSE(twice.ok());
+  EXPECT_NE(twice.err.find("already exists"), std::string::npos) << twice.Describe();
+}
+
+}  // namespace
+}  // namespace zenith::testing
