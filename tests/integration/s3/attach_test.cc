@@ -107,6 +107,52 @@ TEST(Attach, AWholeLostDirectoryComesBackFromTheBucketWithEveryBranchAndCommit) 
   ASSERT_TRUE(at_past.pg().Stop().ok());
 }
 
+// No `remote sync`: the directory is lost while commits go on. Every commit
+// acknowledged more than the upload interval (0.5 s) and a pass's time
+// before the kill is in the bucket; 5 s of margin covers a slow pass.
+TEST(Attach, UnderLoadEveryCommitOlderThanTheUploadLagComesBack) {
+  ZENITH_REQUIRE_S3(s3env);
+  const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
+  TempDir old_dir;
+  ZenithEnv old_env(old_dir);
+  InitWithRemote(old_env, old_dir, s3env, url);
+  ASSERT_TRUE(old_env.MustZenith({"mount", "main", old_dir.Sub("main")}).ok());
+  Compute main(old_env, "main", FreePort());
+  main.Start();
+  main.Query("create table acked (id int primary key)");
+  auto conn = PgConnection::Open(main.pg().ConnString());
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  using Clock = std::chrono::steady_clock;
+  std::vector<Clock::time_point> acked_at;
+  const auto until = Clock::now() + std::chrono::seconds(12);
+  while (Clock::now() < until) {
+    const int id = static_cast<int>(acked_at.size()) + 1;
+    ASSERT_TRUE((*conn)->Query("insert into acked values (" + std::to_string(id) + ")").ok());
+    acked_at.push_back(Clock::now());
+  }
+  const auto killed_at = Clock::now();
+  main.Crash();
+  LoseEverything(old_env, old_dir, {old_dir.Sub("main")});
+  int old_enough = 0;
+  while (old_enough < static_cast<int>(acked_at.size()) &&
+         acked_at[old_enough] < killed_at - std::chrono::seconds(5)) {
+    ++old_enough;
+  }
+  ASSERT_GT(old_enough, 100) << "too few commits to tell anything";
+
+  TempDir dir;
+  ZenithEnv env(dir);
+  UseBucket(env, dir, s3env);
+  ASSERT_TRUE(env.MustZenith({"attach", url}).ok());
+  ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
+  Compute again(env, "main", FreePort());
+  again.Start();
+  EXPECT_EQ(again.Query("select count(*) from acked where id <= " + std::to_string(old_enough)),
+            std::to_string(old_enough))
+      << acked_at.size() << " commits acknowledged; every one older than 5 s must be back";
+  ASSERT_TRUE(again.pg().Stop().ok());
+}
+
 TEST(Attach, TheNewOwnerSupersedesTheOldOneWhichPublishesNothingMore) {
   ZENITH_REQUIRE_S3(s3env);
   const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
