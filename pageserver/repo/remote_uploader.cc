@@ -12,6 +12,7 @@
 
 #include "common/file_util.h"
 #include "pageserver/layers/layer_writer.h"
+#include "pageserver/metrics/remote_metrics.h"
 #include "pageserver/s3/remote_repository.h"
 #include "pageserver/s3/s3_client.h"
 
@@ -55,6 +56,7 @@ RemoteUploader::RemoteUploader(Repository& repo, s3::S3Url url, uint64_t generat
     : repo_(repo), url_(std::move(url)), generation_(generation), store_(std::move(store)) {}
 
 void RemoteUploader::Start(std::chrono::milliseconds period) {
+  RegisterRemoteMetrics();
   thread_.Start(period, "remote upload", [this] {
     Status st = Pass();
     std::lock_guard lock(mu_);
@@ -108,6 +110,7 @@ Status RemoteUploader::UploadLayers(Timeline& tl) {
     const std::string name = BaseName(layer->path());
     if (layer_generation_.count(id + "/" + name) != 0) continue;
     Status st = store_->PutFile(s3::LayerKey(url_, id, name, generation_), layer->path());
+    CountRemoteUpload(RemoteObject::kLayer, st.ok(), layer->file_size());
     if (!st.ok()) return st.WithContext("layer " + id + "/" + name);
     layer_generation_[id + "/" + name] = generation_;
     spdlog::debug("uploaded layer {}/{}", id, name);
@@ -118,7 +121,7 @@ Status RemoteUploader::UploadLayers(Timeline& tl) {
 Status RemoteUploader::UploadPiece(Timeline& tl, TimelineState& s, Lsn start, Lsn end) {
   ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadWal(tl.wal_dir(), start, end));
   s3::IndexWalPiece piece{start.segment_number(), start, end, generation_};
-  ZENITH_RETURN_IF_ERROR(store_->Put(s3::WalPieceKey(url_, tl.id().ToString(), piece), bytes));
+  ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kWal, s3::WalPieceKey(url_, tl.id().ToString(), piece), bytes));
   s.wal.push_back(piece);
   s.wal_uploaded = end;
   return Status::Ok();
@@ -154,7 +157,7 @@ Status RemoteUploader::MergeCompleteSegments(Timeline& tl, TimelineState& s) {
     if (j > i && s.wal[j].end == seg_end) {
       ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadWal(tl.wal_dir(), s.wal[i].start, seg_end));
       s3::IndexWalPiece whole{s.wal[i].segno, s.wal[i].start, seg_end, generation_};
-      ZENITH_RETURN_IF_ERROR(store_->Put(s3::WalPieceKey(url_, tl.id().ToString(), whole), bytes));
+      ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kWal, s3::WalPieceKey(url_, tl.id().ToString(), whole), bytes));
       s.wal.erase(s.wal.begin() + static_cast<ptrdiff_t>(i) + 1, s.wal.begin() + static_cast<ptrdiff_t>(j) + 1);
       s.wal[i] = whole;
     }
@@ -222,7 +225,7 @@ Status RemoteUploader::SyncTimeline(Timeline& tl, TimelineState& s) {
   s3::TimelineIndex index = BuildIndex(tl, s);
   if (s.published && *s.published == index) return Status::Ok();
   ZENITH_RETURN_IF_ERROR(CheckOwner());
-  ZENITH_RETURN_IF_ERROR(store_->Put(s3::IndexKey(url_, id, generation_, s.next_seq), index.ToJson())
+  ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kIndex, s3::IndexKey(url_, id, generation_, s.next_seq), index.ToJson())
                              .WithContext("the index of timeline " + id));
   spdlog::debug("published index {} of timeline {} (WAL to {})", s.next_seq, id, index.wal_uploaded.ToString());
   ++s.next_seq;
@@ -244,13 +247,33 @@ Status RemoteUploader::SyncRefs() {
   for (const auto& b : branches) refs.branches[b.name] = b.timeline.ToString();
   if (published_refs_ && *published_refs_ == refs) return Status::Ok();
   ZENITH_RETURN_IF_ERROR(CheckOwner());
-  ZENITH_RETURN_IF_ERROR(store_->Put(s3::RefsKey(url_, generation_, next_refs_seq_), refs.ToJson()).WithContext("the refs"));
+  ZENITH_RETURN_IF_ERROR(
+      PutCounted(RemoteObject::kRefs, s3::RefsKey(url_, generation_, next_refs_seq_), refs.ToJson()).WithContext("the refs"));
   ++next_refs_seq_;
   published_refs_ = std::move(refs);
   return Status::Ok();
 }
 
+Status RemoteUploader::PutCounted(RemoteObject what, const std::string& key, const std::string& bytes) {
+  Status st = store_->Put(key, bytes);
+  CountRemoteUpload(what, st.ok(), bytes.size());
+  return st;
+}
+
 Status RemoteUploader::Pass() {
+  const auto started = std::chrono::steady_clock::now();
+  Status st = PassOverTimelines();
+  CountRemotePass(st.ok(), std::chrono::steady_clock::now() - started);
+  uint64_t objects = 0, bytes = 0;
+  for (const auto& [id, s] : timelines_) {
+    objects += s.backlog_layers;
+    bytes += s.backlog_bytes;
+  }
+  SetRemoteBacklog(objects, bytes, superseded_);
+  return st;
+}
+
+Status RemoteUploader::PassOverTimelines() {
   owner_checked_ = false;
   Status first;
   auto note = [&](Status st) {

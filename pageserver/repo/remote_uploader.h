@@ -31,6 +31,7 @@
 
 #include "common/periodic_thread.h"
 #include "common/status.h"
+#include "pageserver/metrics/remote_metrics.h"
 #include "pageserver/repo/repository.h"
 #include "pageserver/s3/object_store.h"
 #include "pageserver/s3/s3_settings.h"
@@ -79,6 +80,10 @@ class RemoteUploader {
   void CountBacklog(Timeline& tl, TimelineState& s) const;
   // OK while generations/<g+1> does not exist (asked once per pass).
   Status CheckOwner();
+  // The pass itself; Pass() adds its figures to the metrics.
+  Status PassOverTimelines();
+  // store_->Put, counted in the metrics (remote_metrics.h).
+  Status PutCounted(RemoteObject what, const std::string& key, const std::string& bytes);
   Status SyncRefs();
   void WriteStatusFile(const Status& pass);
 

@@ -10,8 +10,10 @@
 #include "pageserver/s3/s3_client.h"
 #include "pageserver/s3/timeline_index.h"
 #include "tests/harness/compute.h"
+#include "tests/harness/prometheus_text.h"
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/temp_dir.h"
+#include "tests/harness/wait.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
@@ -113,6 +115,48 @@ TEST(RemoteSync, ASupersededPageServerPublishesNothingMoreAndSaysSo) {
   EXPECT_EQ(refs->refs.branches.count("dev"), 0u) << "a superseded page server published refs";
   RunResult status = env.MustZenith({"pageserver", "status"});
   EXPECT_NE(status.out.find("superseded"), std::string::npos) << status.out;
+}
+
+// The uploads, their bytes, the passes, the backlog and the owner check in
+// the page server's metrics endpoint (README, "Metrics").
+TEST(RemoteSync, TheUploadsAndTheOwnerShowInTheMetrics) {
+  ZENITH_REQUIRE_S3(s3env);
+  TempDir dir;
+  ZenithEnv env(dir);
+  const std::string prefix = S3TestEnv::UniquePrefix() + "/repo";
+  InitWithRemote(env, dir, s3env, prefix, 0.3);
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  ASSERT_TRUE(env.MustZenith({"pageserver", "start", "--metrics", address}).ok());
+  auto scrape = [&] {
+    RunResult r = RunCommand({"curl", "-sS", "--max-time", "10", "http://" + address + "/metrics"});
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    auto e = ParsePrometheusText(r.out);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? *e : Exposition{};
+  };
+  ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
+  Compute compute(env, "main", FreePort());
+  compute.Start();
+  compute.Query("create table t as select g from generate_series(1, 10000) g; checkpoint");
+  ASSERT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
+  ASSERT_TRUE(compute.pg().Stop().ok());
+  Exposition e = scrape();
+  for (const char* kind : {"layer", "wal", "index", "refs"}) {
+    EXPECT_GT(e.Sum("zenith_remote_uploads_total", {{"kind", kind}, {"result", "ok"}}), 0) << kind;
+    EXPECT_GT(e.Sum("zenith_remote_upload_bytes_total", {{"kind", kind}}), 0) << kind;
+  }
+  EXPECT_GT(e.Sum("zenith_remote_upload_bytes_total", {{"kind", "layer"}}), 10000 * 4) << "the table's layer";
+  EXPECT_GT(e.Sum("zenith_remote_upload_passes_total", {{"result", "ok"}}), 0);
+  EXPECT_GT(e.Sum("zenith_remote_upload_pass_duration_seconds_count"), 0);
+  EXPECT_TRUE(e.Has("zenith_remote_backlog_bytes"));
+  EXPECT_EQ(e.Sum("zenith_remote_superseded"), 0);
+
+  s3::S3Client client = Client(s3env);
+  auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
+  ASSERT_TRUE(client.PutIfAbsent(url.Key("generations/00000000000000000002"), "{}\n").ok());
+  ASSERT_TRUE(env.MustZenith({"branch", "dev", "main"}).ok());
+  EXPECT_TRUE(WaitUntil([&] { return scrape().Sum("zenith_remote_superseded") == 1; }, std::chrono::seconds(20)));
+  EXPECT_GT(scrape().Sum("zenith_remote_upload_passes_total", {{"result", "error"}}), 0);
 }
 
 }  // namespace

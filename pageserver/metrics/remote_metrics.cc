@@ -1,0 +1,79 @@
+#include "pageserver/metrics/remote_metrics.h"
+
+#include "common/metrics.h"
+
+namespace zenith::pageserver {
+
+namespace {
+
+using metrics::Counter;
+using metrics::Gauge;
+using metrics::Global;
+using metrics::Histogram;
+
+constexpr int kKinds = 4;
+
+struct RemoteMetrics {
+  Counter* uploads[kKinds][2];  // kind, ok
+  Counter* bytes[kKinds];
+  Counter* passes[2];
+  Histogram* pass_duration;
+  Gauge* backlog_objects;
+  Gauge* backlog_bytes;
+  Gauge* superseded;
+};
+
+const RemoteMetrics& Remote() {
+  static const RemoteMetrics m = [] {
+    RemoteMetrics r{};
+    const char* kinds[kKinds] = {"layer", "wal", "index", "refs"};
+    for (int k = 0; k < kKinds; ++k) {
+      for (int ok = 0; ok < 2; ++ok) {
+        r.uploads[k][ok] = &Global().GetCounter("zenith_remote_uploads_total",
+                                                "Objects put into the remote bucket, by kind and result.",
+                                                {{"kind", kinds[k]}, {"result", ok ? "ok" : "error"}});
+      }
+      r.bytes[k] = &Global().GetCounter("zenith_remote_upload_bytes_total",
+                                        "Bytes of the objects put into the remote bucket, by kind.", {{"kind", kinds[k]}});
+    }
+    for (int ok = 0; ok < 2; ++ok) {
+      r.passes[ok] = &Global().GetCounter("zenith_remote_upload_passes_total",
+                                          "Upload passes, by result (error: something stayed unpublished).",
+                                          {{"result", ok ? "ok" : "error"}});
+    }
+    r.pass_duration = &Global().GetHistogram("zenith_remote_upload_pass_duration_seconds",
+                                             "Time an upload pass took.", {}, {0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120});
+    r.backlog_objects = &Global().GetGauge("zenith_remote_backlog_objects",
+                                           "Layers durable locally and not yet in the bucket, after the last pass.");
+    r.backlog_bytes = &Global().GetGauge("zenith_remote_backlog_bytes",
+                                         "Bytes of layers and WAL not yet in the bucket, after the last pass.");
+    r.superseded = &Global().GetGauge("zenith_remote_superseded",
+                                      "1 once a newer generation claimed the remote: this page server publishes "
+                                      "nothing more.");
+    return r;
+  }();
+  return m;
+}
+
+}  // namespace
+
+void RegisterRemoteMetrics() { Remote(); }
+
+void CountRemoteUpload(RemoteObject what, bool ok, uint64_t bytes) {
+  const int k = static_cast<int>(what);
+  Remote().uploads[k][ok ? 1 : 0]->Inc();
+  if (ok) Remote().bytes[k]->Inc(bytes);
+}
+
+void CountRemotePass(bool ok, std::chrono::duration<double> took) {
+  Remote().passes[ok ? 1 : 0]->Inc();
+  Remote().pass_duration->Observe(took.count());
+}
+
+void SetRemoteBacklog(uint64_t objects, uint64_t bytes, bool superseded) {
+  Remote().backlog_objects->Set(static_cast<int64_t>(objects));
+  Remote().backlog_bytes->Set(static_cast<int64_t>(bytes));
+  Remote().superseded->Set(superseded ? 1 : 0);
+}
+
+}  // namespace zenith::pageserver

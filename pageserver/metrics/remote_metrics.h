@@ -1,0 +1,31 @@
+// The remote uploader's figures in the page server's metrics (README,
+// "Metrics"; docs/design.md §12): objects and bytes put into the bucket by
+// kind and result, upload passes and their time, and after every pass what
+// is not yet up (objects, bytes) and whether this page server was
+// superseded. Registered only when the repository has a remote.
+//
+// Thread-safety: every function is safe from any thread (relaxed atomics on
+// metrics looked up once).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace zenith::pageserver {
+
+enum class RemoteObject { kLayer, kWal, kIndex, kRefs };
+
+// Makes every remote metric visible (at zero) from the start.
+void RegisterRemoteMetrics();
+
+// One PUT of `what` (a multipart layer counts once), with its bytes.
+void CountRemoteUpload(RemoteObject what, bool ok, uint64_t bytes);
+
+// One upload pass: ok when every timeline and the refs were published.
+void CountRemotePass(bool ok, std::chrono::duration<double> took);
+
+// After a pass, over every timeline: layers not yet up, bytes of layers and
+// WAL not yet up; and whether a newer generation claimed the prefix.
+void SetRemoteBacklog(uint64_t objects, uint64_t bytes, bool superseded);
+
+}  // namespace zenith::pageserver
