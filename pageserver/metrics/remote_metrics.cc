@@ -17,6 +17,7 @@ struct RemoteMetrics {
   Counter* uploads[kKinds][2];  // kind, ok
   Counter* bytes[kKinds];
   Counter* passes[2];
+  Counter* deleted;
   Histogram* pass_duration;
   Gauge* backlog_objects;
   Gauge* backlog_bytes;
@@ -41,6 +42,8 @@ const RemoteMetrics& Remote() {
                                           "Upload passes, by result (error: something stayed unpublished).",
                                           {{"result", ok ? "ok" : "error"}});
     }
+    r.deleted = &Global().GetCounter("zenith_remote_deleted_objects_total",
+                                     "Objects deleted from the remote bucket: what no index names any more.");
     r.pass_duration = &Global().GetHistogram("zenith_remote_upload_pass_duration_seconds",
                                              "Time an upload pass took.", {}, {0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120});
     r.backlog_objects = &Global().GetGauge("zenith_remote_backlog_objects",
@@ -64,6 +67,8 @@ void CountRemoteUpload(RemoteObject what, bool ok, uint64_t bytes) {
   Remote().uploads[k][ok ? 1 : 0]->Inc();
   if (ok) Remote().bytes[k]->Inc(bytes);
 }
+
+void CountRemoteDeletes(uint64_t objects) { Remote().deleted->Inc(objects); }
 
 void CountRemotePass(bool ok, std::chrono::duration<double> took) {
   Remote().passes[ok ? 1 : 0]->Inc();

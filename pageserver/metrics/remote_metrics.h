@@ -21,6 +21,9 @@ void RegisterRemoteMetrics();
 // One PUT of `what` (a multipart layer counts once), with its bytes.
 void CountRemoteUpload(RemoteObject what, bool ok, uint64_t bytes);
 
+// Objects deleted from the bucket (garbage no index names any more).
+void CountRemoteDeletes(uint64_t objects);
+
 // One upload pass: ok when every timeline and the refs were published.
 void CountRemotePass(bool ok, std::chrono::duration<double> took);
 

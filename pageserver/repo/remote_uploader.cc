@@ -104,12 +104,14 @@ Status RemoteUploader::Learn(const std::string& id, TimelineState& s) {
   return Status::Ok();
 }
 
-Status RemoteUploader::UploadLayers(Timeline& tl) {
+Status RemoteUploader::UploadLayers(Timeline& tl, TimelineState& s) {
   const std::string id = tl.id().ToString();
   for (const auto& layer : tl.OwnLayers()) {
     const std::string name = BaseName(layer->path());
     if (layer_generation_.count(id + "/" + name) != 0) continue;
-    Status st = store_->PutFile(s3::LayerKey(url_, id, name, generation_), layer->path());
+    const std::string key = s3::LayerKey(url_, id, name, generation_);
+    s.unpublished.insert(key);
+    Status st = store_->PutFile(key, layer->path());
     CountRemoteUpload(RemoteObject::kLayer, st.ok(), layer->file_size());
     if (!st.ok()) return st.WithContext("layer " + id + "/" + name);
     layer_generation_[id + "/" + name] = generation_;
@@ -121,7 +123,9 @@ Status RemoteUploader::UploadLayers(Timeline& tl) {
 Status RemoteUploader::UploadPiece(Timeline& tl, TimelineState& s, Lsn start, Lsn end) {
   ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadWal(tl.wal_dir(), start, end));
   s3::IndexWalPiece piece{start.segment_number(), start, end, generation_};
-  ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kWal, s3::WalPieceKey(url_, tl.id().ToString(), piece), bytes));
+  const std::string key = s3::WalPieceKey(url_, tl.id().ToString(), piece);
+  s.unpublished.insert(key);
+  ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kWal, key, bytes));
   s.wal.push_back(piece);
   s.wal_uploaded = end;
   return Status::Ok();
@@ -157,7 +161,9 @@ Status RemoteUploader::MergeCompleteSegments(Timeline& tl, TimelineState& s) {
     if (j > i && s.wal[j].end == seg_end) {
       ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadWal(tl.wal_dir(), s.wal[i].start, seg_end));
       s3::IndexWalPiece whole{s.wal[i].segno, s.wal[i].start, seg_end, generation_};
-      ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kWal, s3::WalPieceKey(url_, tl.id().ToString(), whole), bytes));
+      const std::string key = s3::WalPieceKey(url_, tl.id().ToString(), whole);
+      s.unpublished.insert(key);
+      ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kWal, key, bytes));
       s.wal.erase(s.wal.begin() + static_cast<ptrdiff_t>(i) + 1, s.wal.begin() + static_cast<ptrdiff_t>(j) + 1);
       s.wal[i] = whole;
     }
@@ -220,16 +226,86 @@ Status RemoteUploader::CheckOwner() {
 Status RemoteUploader::SyncTimeline(Timeline& tl, TimelineState& s) {
   const std::string id = tl.id().ToString();
   if (!s.learned) ZENITH_RETURN_IF_ERROR(Learn(id, s));
-  ZENITH_RETURN_IF_ERROR(UploadLayers(tl));
+  ZENITH_RETURN_IF_ERROR(UploadLayers(tl, s));
   ZENITH_RETURN_IF_ERROR(UploadWal(tl, s));
   s3::TimelineIndex index = BuildIndex(tl, s);
-  if (s.published && *s.published == index) return Status::Ok();
+  if (!s.published || !(*s.published == index)) {
+    ZENITH_RETURN_IF_ERROR(CheckOwner());
+    ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kIndex, s3::IndexKey(url_, id, generation_, s.next_seq), index.ToJson())
+                               .WithContext("the index of timeline " + id));
+    spdlog::debug("published index {} of timeline {} (WAL to {})", s.next_seq, id, index.wal_uploaded.ToString());
+    std::optional<s3::TimelineIndex> previous = std::move(s.published);
+    s.published = std::move(index);
+    ++s.next_seq;
+    ZENITH_RETURN_IF_ERROR(DeleteReplaced(id, s, previous, s.next_seq - 1));
+  }
+  if (!s.swept) ZENITH_RETURN_IF_ERROR(SweepTimeline(id, s));
+  return Status::Ok();
+}
+
+Status RemoteUploader::DeleteKeys(const std::vector<std::string>& keys, const std::string& what) {
+  if (keys.empty()) return Status::Ok();
+  owner_checked_ = false;  // asked again right before every deletion
   ZENITH_RETURN_IF_ERROR(CheckOwner());
-  ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kIndex, s3::IndexKey(url_, id, generation_, s.next_seq), index.ToJson())
-                             .WithContext("the index of timeline " + id));
-  spdlog::debug("published index {} of timeline {} (WAL to {})", s.next_seq, id, index.wal_uploaded.ToString());
-  ++s.next_seq;
-  s.published = std::move(index);
+  Status st = store_->DeleteMany(keys);
+  CountRemoteDeletes(st.ok() ? keys.size() : 0);
+  if (!st.ok()) return st.WithContext("deleting " + what);
+  spdlog::debug("deleted {} objects: {}", keys.size(), what);
+  return Status::Ok();
+}
+
+Status RemoteUploader::DeleteReplaced(const std::string& id, TimelineState& s,
+                                      const std::optional<s3::TimelineIndex>& previous, uint64_t seq) {
+  const std::set<std::string> kept = s3::NamedKeys(url_, *s.published);
+  std::set<std::string> candidates = std::move(s.unpublished);
+  s.unpublished.clear();
+  if (previous) candidates.merge(s3::NamedKeys(url_, *previous));
+  std::vector<std::string> keys;
+  for (const auto& key : candidates) {
+    if (kept.count(key) == 0) keys.push_back(key);
+  }
+  if (seq >= 3) keys.push_back(s3::IndexKey(url_, id, generation_, seq - 2));
+  return DeleteKeys(keys, "what timeline " + id + "'s index no longer names");
+}
+
+Status RemoteUploader::SweepTimeline(const std::string& id, TimelineState& s) {
+  if (!s.published) return Status::Ok();
+  const uint64_t seq = s.next_seq - 1;
+  std::set<std::string> kept = s3::NamedKeys(url_, *s.published);
+  kept.insert(s3::IndexKey(url_, id, generation_, seq));
+  if (seq >= 2) kept.insert(s3::IndexKey(url_, id, generation_, seq - 1));
+  ZENITH_ASSIGN_OR_RETURN(auto objects, store_->ListAll(s3::TimelinePrefix(url_, id)));
+  std::vector<std::string> keys;
+  for (const auto& o : objects) {
+    auto g = s3::KeyGeneration(o.key);
+    // A newer generation's object is never ours to delete.
+    if (g && *g <= generation_ && kept.count(o.key) == 0) keys.push_back(o.key);
+  }
+  ZENITH_RETURN_IF_ERROR(DeleteKeys(keys, "what no index of timeline " + id + " names"));
+  s.swept = true;
+  return Status::Ok();
+}
+
+Status RemoteUploader::DeleteGoneTimelines(const std::set<std::string>& live) {
+  std::vector<std::string> gone;
+  if (!timelines_swept_) {
+    ZENITH_ASSIGN_OR_RETURN(gone, s3::ListRemoteTimelines(*store_, url_));
+  } else {
+    gone.assign(known_live_.begin(), known_live_.end());
+  }
+  std::erase_if(gone, [&](const std::string& id) { return live.count(id) != 0; });
+  for (const auto& id : gone) {
+    ZENITH_ASSIGN_OR_RETURN(auto objects, store_->ListAll(s3::TimelinePrefix(url_, id)));
+    std::vector<std::string> keys;
+    for (const auto& o : objects) {
+      auto g = s3::KeyGeneration(o.key);
+      if (g && *g <= generation_) keys.push_back(o.key);
+    }
+    ZENITH_RETURN_IF_ERROR(DeleteKeys(keys, "timeline " + id + ", which no branch reaches"));
+    timelines_.erase(id);
+  }
+  timelines_swept_ = true;
+  known_live_ = live;
   return Status::Ok();
 }
 
@@ -295,6 +371,9 @@ Status RemoteUploader::PassOverTimelines() {
     CountBacklog(*tl, s);
   }
   if (first.ok()) note(SyncRefs());
+  std::set<std::string> ids;
+  for (const auto& tl : live) ids.insert(tl->id().ToString());
+  if (first.ok()) note(DeleteGoneTimelines(ids));
   WriteStatusFile(first);
   return first;
 }

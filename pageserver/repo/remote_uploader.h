@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "common/periodic_thread.h"
@@ -67,12 +68,16 @@ class RemoteUploader {
     Lsn end_of_wal;
     uint64_t backlog_layers = 0, backlog_bytes = 0;
     Lsn oldest_behind;  // invalid when nothing is behind
+    bool swept = false;  // its prefix was cleared of what no index names
+    // Keys put since the last index: those it does not name (a layer
+    // compaction replaced before it was published) are deleted after it.
+    std::set<std::string> unpublished;
   };
 
   Status LearnUploadedLayers();
   Status Learn(const std::string& id, TimelineState& s);
   Status SyncTimeline(Timeline& tl, TimelineState& s);
-  Status UploadLayers(Timeline& tl);
+  Status UploadLayers(Timeline& tl, TimelineState& s);
   Status UploadWal(Timeline& tl, TimelineState& s);
   Status UploadPiece(Timeline& tl, TimelineState& s, Lsn start, Lsn end);
   Status MergeCompleteSegments(Timeline& tl, TimelineState& s);
@@ -80,6 +85,20 @@ class RemoteUploader {
   void CountBacklog(Timeline& tl, TimelineState& s) const;
   // OK while generations/<g+1> does not exist (asked once per pass).
   Status CheckOwner();
+  // Deletion (docs/design.md §12): only after an index not naming the
+  // objects is in the bucket, and right after a fresh owner check.
+  Status DeleteKeys(const std::vector<std::string>& keys, const std::string& what);
+  // What `previous` (if any) named, or was put since it, that `current`
+  // (published as seq) does not name, and the index before the previous one.
+  Status DeleteReplaced(const std::string& id, TimelineState& s, const std::optional<s3::TimelineIndex>& previous,
+                        uint64_t seq);
+  // Once per timeline after a start: every object of ours or older under
+  // its prefix that its published index does not name.
+  Status SweepTimeline(const std::string& id, TimelineState& s);
+  // Every object of the timelines no branch reaches any more (after the
+  // refs without them are published); at the first pass, of every such
+  // timeline in the bucket.
+  Status DeleteGoneTimelines(const std::set<std::string>& live);
   // The pass itself; Pass() adds its figures to the metrics.
   Status PassOverTimelines();
   // store_->Put, counted in the metrics (remote_metrics.h).
@@ -99,6 +118,8 @@ class RemoteUploader {
   bool refs_learned_ = false;
   uint64_t next_refs_seq_ = 1;
   std::optional<s3::Refs> published_refs_;
+  bool timelines_swept_ = false;
+  std::set<std::string> known_live_;  // the timelines of the last pass
   std::atomic<bool> superseded_{false};
   mutable std::mutex mu_;
   Status last_error_;  // GUARDED_BY(mu_)

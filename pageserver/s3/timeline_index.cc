@@ -190,6 +190,29 @@ Result<std::optional<VersionedRefs>> ReadNewestRefs(ObjectStore& store, const S3
   return std::optional<VersionedRefs>(VersionedRefs{*v, std::move(refs).value()});
 }
 
+std::optional<Version> IndexKeyVersion(std::string_view key) {
+  return ParseVersionedName(key.substr(key.rfind('/') + 1), "index");
+}
+
+std::optional<uint64_t> KeyGeneration(std::string_view key) {
+  if (auto v = IndexKeyVersion(key)) return v->generation;
+  const size_t dash = key.rfind('-');
+  if (dash == std::string_view::npos || key.size() - dash - 1 != 20 || key.rfind('/') > dash) return std::nullopt;
+  uint64_t g = 0;
+  for (char c : key.substr(dash + 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    g = g * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return g;
+}
+
+std::set<std::string> NamedKeys(const S3Url& url, const TimelineIndex& index) {
+  std::set<std::string> keys;
+  for (const auto& layer : index.layers) keys.insert(LayerKey(url, index.timeline, layer.name, layer.generation));
+  for (const auto& piece : index.wal) keys.insert(WalPieceKey(url, index.timeline, piece));
+  return keys;
+}
+
 Result<std::vector<std::string>> ListRemoteTimelines(ObjectStore& store, const S3Url& url) {
   const std::string prefix = url.Key("timelines/");
   ZENITH_ASSIGN_OR_RETURN(auto objects, store.ListAll(prefix));

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -98,6 +100,13 @@ struct VersionedRefs {
   Refs refs;
 };
 Result<std::optional<VersionedRefs>> ReadNewestRefs(ObjectStore& store, const S3Url& url, uint64_t max_generation);
+
+// What deletion needs (docs/design.md §12, "Deletion"): the version of an
+// index key ("index-<g>-<seq>.json"), the generation any other object key
+// of a timeline carries (its last "-<g>"), and every key an index names.
+std::optional<Version> IndexKeyVersion(std::string_view key);
+std::optional<uint64_t> KeyGeneration(std::string_view key);
+std::set<std::string> NamedKeys(const S3Url& url, const TimelineIndex& index);
 
 // The timeline ids that have any object under the prefix.
 Result<std::vector<std::string>> ListRemoteTimelines(ObjectStore& store, const S3Url& url);

@@ -58,5 +58,28 @@ TEST(TimelineIndexTest, KeysCarryGenerationAndSortByIt) {
   EXPECT_EQ(RefsKey(url, 1, 2), "p/refs/refs-00000000000000000001-00000000000000000002.json");
 }
 
+// Deletion never touches a newer generation's object, so every key must
+// give its generation back, and what an index names must be exactly its keys.
+TEST(TimelineIndexTest, EveryKeyGivesItsGenerationBackAndAnIndexNamesItsObjects) {
+  S3Url url = ParseS3Url("s3://bucket/p").value();
+  const std::string tl = "0123456789abcdef0123456789abcdef";
+  TimelineIndex index;
+  index.timeline = tl;
+  index.layers.push_back({"0000000001000000-0000000001000100.layer", 4, 8192, {}, {}, {}, {}, true});
+  index.wal.push_back({1, Lsn(0x1000000), Lsn(0x1000100), 3});
+  const std::set<std::string> named = NamedKeys(url, index);
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named.count(LayerKey(url, tl, index.layers[0].name, 4)), 1u);
+  EXPECT_EQ(named.count(WalPieceKey(url, tl, index.wal[0])), 1u);
+  EXPECT_EQ(KeyGeneration(LayerKey(url, tl, index.layers[0].name, 4)), 4u);
+  EXPECT_EQ(KeyGeneration(WalPieceKey(url, tl, index.wal[0])), 3u);
+  EXPECT_EQ(KeyGeneration(IndexKey(url, tl, 12, 7)), 12u);
+  EXPECT_EQ(IndexKeyVersion(IndexKey(url, tl, 12, 7)), (Version{12, 7}));
+  EXPECT_EQ(KeyGeneration("p/timelines/" + tl + "/layers/stray"), std::nullopt);
+  EXPECT_EQ(KeyGeneration("p/timelines/" + tl + "/x-123"), std::nullopt) << "not 20 digits";
+  EXPECT_EQ(KeyGeneration("p/a-00000000000000000001/b"), std::nullopt) << "the digits must end the name";
+  EXPECT_EQ(IndexKeyVersion(LayerKey(url, tl, index.layers[0].name, 4)), std::nullopt);
+}
+
 }  // namespace
 }  // namespace zenith::s3
