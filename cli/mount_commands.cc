@@ -8,6 +8,7 @@
 #include "cli/mounting.h"
 #include "cli/mountpoint.h"
 #include "cli/process.h"
+#include "cli/remote_status.h"
 #include "common/daemon_process.h"
 
 namespace zenith::cli {
@@ -27,6 +28,12 @@ void WarnIfHistoryFails(pageserver::RepoClient& client) {
   };
   warn("compaction", status->compaction);
   warn("garbage collection", status->gc);
+}
+
+// A line on stderr while uploads to the remote fail, or once this page
+// server was superseded: the bucket falls behind until someone looks.
+void WarnIfRemoteFails(const RepoContext& repo) {
+  if (auto warning = RemoteWarning(repo)) std::fprintf(stderr, "warning: %s\n", warning->c_str());
 }
 
 }  // namespace
@@ -124,6 +131,7 @@ int CmdStatus(const GlobalOptions& g, bool json) {
   if (json) {
     PrintJson(MountsJson(*mounts, [](const std::string& dir) { return RunningPostmaster(dir); }));
     WarnIfHistoryFails(s->client);  // on stderr: stdout holds the document alone
+    WarnIfRemoteFails(s->repo);
     return kExitOk;
   }
   std::printf("%-20s %-8s %-20s %-22s %s\n", "BRANCH", "PID", "POSTGRES", "MODE", "DIRECTORY");
@@ -135,6 +143,7 @@ int CmdStatus(const GlobalOptions& g, bool json) {
     std::printf("%-20s %-8d %-20s %-22s %s\n", m.branch.c_str(), m.pid, pg.c_str(), mode.c_str(), m.mountpoint.c_str());
   }
   WarnIfHistoryFails(s->client);
+  WarnIfRemoteFails(s->repo);
   return kExitOk;
 }
 

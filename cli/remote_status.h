@@ -17,4 +17,9 @@ namespace zenith::cli {
 // status file is absent or unreadable.
 std::optional<std::string> SupersededNotice(const RepoContext& repo);
 
+// For `zenith status`: a warning when the last upload pass failed (its
+// error and the bytes not yet in the bucket) or the page server was
+// superseded; nullopt when all is well or there is no remote.
+std::optional<std::string> RemoteWarning(const RepoContext& repo);
+
 }  // namespace zenith::cli

@@ -14,6 +14,7 @@
 #include "cli/remote_status.h"
 #include "cli/repo_context.h"
 #include "common/file_util.h"
+#include "common/progress.h"
 #include "pageserver/s3/s3_client.h"
 #include "pageserver/s3/timeline_index.h"
 
@@ -166,6 +167,25 @@ std::optional<std::string> SupersededNotice(const RepoContext& repo) {
   return "superseded: " + repo.config.remote.url +
          " was attached elsewhere under a newer generation; this page server no longer publishes to it or deletes "
          "from it";
+}
+
+std::optional<std::string> RemoteWarning(const RepoContext& repo) {
+  if (repo.config.remote.url.empty()) return std::nullopt;
+  if (auto notice = SupersededNotice(repo)) return notice;
+  auto j = ReadStatusFile(repo);
+  if (!j.ok()) return std::nullopt;
+  const auto error = j->find("last_error");
+  if (error == j->end() || !error->is_string() || error->get<std::string>().empty()) return std::nullopt;
+  uint64_t behind = 0;
+  if (const auto timelines = j->find("timelines"); timelines != j->end() && timelines->is_object()) {
+    for (const auto& [id, t] : timelines->items()) {
+      if (t.is_object() && t.contains("backlog_bytes") && t["backlog_bytes"].is_number_unsigned()) {
+        behind += t["backlog_bytes"].get<uint64_t>();
+      }
+    }
+  }
+  return "uploads to " + repo.config.remote.url + " are failing (" + error->get<std::string>() + "); " +
+         FormatBytes(behind) + " not yet in the bucket; see zenith remote status";
 }
 
 int CmdRemote(const GlobalOptions& g, const RemoteCmd& how) {

@@ -57,8 +57,19 @@ RemoteUploader::RemoteUploader(Repository& repo, s3::S3Url url, uint64_t generat
 
 void RemoteUploader::Start(std::chrono::milliseconds period) {
   RegisterRemoteMetrics();
-  thread_.Start(period, "remote upload", [this] {
+  thread_.Start(period, "remote upload", [this, period] {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < retry_at_) return;
     Status st = Pass();
+    // While the bucket is away, each failed pass doubles the wait before
+    // the next, up to kMaxBackoff: the backlog waits, the bucket is not
+    // hammered.
+    failed_passes_ = st.ok() ? 0 : std::min(failed_passes_ + 1, 16);
+    retry_at_ = now;
+    if (failed_passes_ > 0) {
+      retry_at_ += std::min<std::chrono::steady_clock::duration>(period * (1 << std::min(failed_passes_ - 1, 10)),
+                                                                 kMaxBackoff);
+    }
     std::lock_guard lock(mu_);
     if (!st.ok() && st.message() != last_error_.message()) spdlog::warn("remote upload: {}", st.message());
     if (st.ok() && !last_error_.ok()) spdlog::info("remote upload works again");

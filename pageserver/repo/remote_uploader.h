@@ -48,6 +48,9 @@ class RemoteUploader {
   RemoteUploader(const RemoteUploader&) = delete;
   RemoteUploader& operator=(const RemoteUploader&) = delete;
 
+  // Passes every `period`; after a failed pass the wait before the next
+  // doubles each time, up to kMaxBackoff, and is back to `period` after a
+  // pass that succeeds.
   void Start(std::chrono::milliseconds period);
   void Stop() { thread_.Stop(); }
 
@@ -121,6 +124,10 @@ class RemoteUploader {
   bool timelines_swept_ = false;
   std::set<std::string> known_live_;  // the timelines of the last pass
   std::atomic<bool> superseded_{false};
+  // Back-off after failed passes (the thread's only).
+  static constexpr std::chrono::seconds kMaxBackoff{30};
+  int failed_passes_ = 0;
+  std::chrono::steady_clock::time_point retry_at_{};
   mutable std::mutex mu_;
   Status last_error_;  // GUARDED_BY(mu_)
   PeriodicThread thread_;
