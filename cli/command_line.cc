@@ -1,5 +1,7 @@
 #include "cli/command_line.h"
 
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 
 #include "common/status.h"
@@ -216,6 +218,15 @@ int Run(const Invocation& inv) {
           [&](const AttachCmd& c) { return CmdAttach(g, c.url); },
       },
       inv.command);
+}
+
+int Main(int argc, char** argv) {
+  Parsed parsed = ParseCommandLine(argc, argv);
+  if (!parsed.invocation) return parsed.exit_code;
+  // The CLI talks to the user through its own messages; library logging is
+  // for the daemons' logs.
+  spdlog::set_level(spdlog::level::warn);
+  return Run(*parsed.invocation);
 }
 
 }  // namespace zenith::cli

@@ -100,4 +100,7 @@ Parsed ParseCommandLine(int argc, const char* const* argv);
 // Runs a parsed invocation; the process exit code.
 int Run(const Invocation& invocation);
 
+// The whole of `zenith`: parses, then runs. Its exit code.
+int Main(int argc, char** argv);
+
 }  // namespace zenith::cli

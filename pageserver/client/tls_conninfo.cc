@@ -62,7 +62,11 @@ std::string Quoted(const std::string& value) {
   return out + "'";
 }
 
+bool plain_tcp_allowed = false;  // AllowPlainTcpForBenchmarks
+
 }  // namespace
+
+void AllowPlainTcpForBenchmarks() { plain_tcp_allowed = true; }
 
 Result<std::string> SecurePageServerConnInfo(std::string_view conninfo, const std::string& ca_file) {
   char* error = nullptr;
@@ -79,6 +83,7 @@ Result<std::string> SecurePageServerConnInfo(std::string_view conninfo, const st
   }
   if (!IsTcp(params)) return std::string(conninfo);
   const std::string sslmode = params.count("sslmode") ? params["sslmode"] : "";
+  if (plain_tcp_allowed && sslmode == "disable") return std::string(conninfo);
   if (!sslmode.empty() && sslmode != "verify-ca" && sslmode != "verify-full") {
     return InvalidArgument("sslmode=" + sslmode + " is refused for a page server over TCP: zenith connects only with "
                            "TLS and a verified certificate (sslmode=verify-full, or verify-ca for an IP address; "

@@ -4,7 +4,8 @@
 // clear, and no password goes out in clear or as MD5. A Unix-socket
 // connection string is left as it is.
 //
-// Thread-safety: pure functions.
+// Thread-safety: reentrant; AllowPlainTcpForBenchmarks before any thread
+// connects.
 #pragma once
 
 #include <string>
@@ -26,5 +27,12 @@ namespace zenith::pageserver {
 // less: sslmode disable, allow, prefer or require, channel_binding disable or
 // prefer. A connection string for a Unix socket comes back unchanged.
 Result<std::string> SecurePageServerConnInfo(std::string_view conninfo, const std::string& ca_file = "");
+
+// For the TLS benchmark alone (tests/programs/plain_tcp_*.cc, run by
+// tests/bench/remote_bench.cc): from this call on, this process's
+// SecurePageServerConnInfo passes a string with sslmode=disable through
+// unchanged, so the benchmark can measure what TLS costs against a page
+// server with "allow_plain_tcp". No zenith program calls it.
+void AllowPlainTcpForBenchmarks();
 
 }  // namespace zenith::pageserver

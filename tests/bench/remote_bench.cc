@@ -2,7 +2,10 @@
 // a remote mount (`zenith mount --pageserver postgresql://...`: everything
 // over the page server's TCP endpoint, the page server a synchronous
 // standby), on a local mount of the same branch, and on a plain local data
-// directory holding the same database.
+// directory holding the same database. Then the remote mount again over
+// plain TCP (the page server with "allow_plain_tcp", and the benchmark's
+// own zenith and zenith-fs from tests/programs/ that may ask for it): what
+// TLS costs remote TPC-B.
 //
 // The remote mount runs on this machine as this user: what it measures is
 // the path, TCP with TLS and SCRAM-SHA-256-PLUS (the CA found in the
@@ -19,8 +22,12 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
 #include "common/status.h"
@@ -63,6 +70,7 @@ class RemoteBench {
   Status Build();
   Result<Tps> Measure(const std::string& datadir, int port, bool tcp = false);
   Result<Tps> OnMount(const std::vector<std::string>& mount_args, const std::string& mnt);
+  Result<Tps> OnPlainTcp(const std::string& url);
 
   const Options opt_;
   testing::TempDir dir_{"zenith-remote-bench"};
@@ -117,6 +125,32 @@ Result<Tps> RemoteBench::OnMount(const std::vector<std::string>& mount_args, con
   return tps;
 }
 
+// The page server restarted with "allow_plain_tcp"; the remote mount made by
+// the plain-TCP variants of zenith and zenith-fs (tests/programs/).
+Result<Tps> RemoteBench::OnPlainTcp(const std::string& url) {
+  ZENITH_ASSIGN_OR_RETURN(std::string text, ReadFileToString(env_.repo() + "/config"));
+  auto config = nlohmann::json::parse(text);
+  config["allow_plain_tcp"] = true;
+  ZENITH_RETURN_IF_ERROR(WriteFileDurably(env_.repo() + "/config", config.dump(2) + "\n"));
+  ZENITH_RETURN_IF_ERROR(Zenith({"pageserver", "stop"}));
+  ZENITH_RETURN_IF_ERROR(Zenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(ps_port_)}));
+  const std::string bin = dir_.Sub("plain-bin");
+  ZENITH_ASSIGN_OR_RETURN(std::string zenith, testing::BinDirWithFs(bin, testing::TestProgram("zenith-fs-plain-tcp")));
+  std::error_code ec;
+  std::filesystem::copy_file(testing::TestProgram("zenith-plain-tcp"), zenith,
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec) return IoError("could not copy zenith-plain-tcp: " + ec.message());
+  const char* before = std::getenv("ZENITH_BIN_DIR");
+  const std::string saved = before ? before : "";
+  setenv("ZENITH_BIN_DIR", bin.c_str(), 1);  // env_.Zenith runs the variants from here on
+  auto tps = OnMount({"mount", "bench", dir_.Sub("plain"), "--pageserver", url + "?sslmode=disable", "--scratch",
+                      dir_.Sub("plain-scratch")},
+                     dir_.Sub("plain"));
+  if (saved.empty()) unsetenv("ZENITH_BIN_DIR");
+  else setenv("ZENITH_BIN_DIR", saved.c_str(), 1);
+  return tps;
+}
+
 void PrintRow(const char* figure, double remote, double local_mount, double local) {
   std::printf("%-14s %12.0f %12.0f %12.0f %10.2f %10.2f\n", figure, remote, local_mount, local, remote / local_mount,
               remote / local);
@@ -132,11 +166,16 @@ Status RemoteBench::Run() {
                                               dir_.Sub("remote")));
   ZENITH_ASSIGN_OR_RETURN(Tps mounted, OnMount({"mount", "bench", dir_.Sub("mounted")}, dir_.Sub("mounted")));
   ZENITH_ASSIGN_OR_RETURN(Tps local, Measure(dir_.Sub("local"), 5433));
+  ZENITH_ASSIGN_OR_RETURN(Tps plain, OnPlainTcp(url));
   std::printf("\n%-14s %12s %12s %12s %10s %10s\n", "TPS", "remote", "local mount", "local dir", "r/mount",
               "r/local");
   PrintRow("pgbench -S", remote.select, mounted.select, local.select);
   PrintRow("TPC-B", remote.tpcb, mounted.tpcb, local.tpcb);
   std::printf("goal: remote TPC-B >= 0.7 of the local mount: %s\n", remote.tpcb >= 0.7 * mounted.tpcb ? "met" : "NOT met");
+  std::printf("\n%-14s %12s %12s %10s\n", "TPS", "remote TLS", "remote TCP", "TLS/TCP");
+  std::printf("%-14s %12.0f %12.0f %10.2f\n", "pgbench -S", remote.select, plain.select, remote.select / plain.select);
+  std::printf("%-14s %12.0f %12.0f %10.2f\n", "TPC-B", remote.tpcb, plain.tpcb, remote.tpcb / plain.tpcb);
+  std::printf("goal: remote TPC-B over TLS >= 0.9 of plain TCP: %s\n", remote.tpcb >= 0.9 * plain.tpcb ? "met" : "NOT met");
   std::printf("pgbench scale %d, %d clients, %d threads, %d s runs after %d s of -S; shared_buffers %s, "
               "checkpoint_timeout %s; load average %s at start, %s at end\n",
               opt_.scale, opt_.clients, opt_.jobs, opt_.duration, opt_.warmup, opt_.settings.shared_buffers.c_str(),
