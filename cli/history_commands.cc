@@ -18,7 +18,7 @@ namespace {
 
 using pageserver::RepoClient;
 
-Result<RepoClient> Connect(const GlobalOptions& g) {
+Result<RepoClient> ConnectToRepo(const GlobalOptions& g) {
   ZENITH_ASSIGN_OR_RETURN(RepoContext repo, OpenRepo(ResolveRepoPath(g.repo)));
   return ConnectPageServer(repo);
 }
@@ -28,7 +28,7 @@ std::string LsnOrDash(Lsn lsn) { return lsn.valid() ? lsn.ToString() : "-"; }
 }  // namespace
 
 int CmdBranchDelete(const GlobalOptions& g, const std::string& name) {
-  auto client = Connect(g);
+  auto client = ConnectToRepo(g);
   if (!client.ok()) return Fail(client.status().message());
   if (Status s = client->DeleteBranch(name); !s.ok()) return Fail(s.message());
   std::printf("deleted branch '%s'; the next `zenith gc` frees its space\n", name.c_str());
@@ -36,7 +36,7 @@ int CmdBranchDelete(const GlobalOptions& g, const std::string& name) {
 }
 
 int CmdBranchReset(const GlobalOptions& g, const std::string& name, const std::string& to, const std::string& keep) {
-  auto client = Connect(g);
+  auto client = ConnectToRepo(g);
   if (!client.ok()) return Fail(client.status().message());
   auto reset = client->ResetBranchTo(name, to, keep);
   if (!reset.ok()) return Fail(reset.status().message());
@@ -47,7 +47,7 @@ int CmdBranchReset(const GlobalOptions& g, const std::string& name, const std::s
 }
 
 int CmdBranchVerbose(const GlobalOptions& g, bool json) {
-  auto client = Connect(g);
+  auto client = ConnectToRepo(g);
   if (!client.ok()) return Fail(client.status().message());
   auto branches = client->DescribeBranches();
   if (!branches.ok()) return Fail(branches.status().message());
@@ -67,7 +67,7 @@ int CmdBranchVerbose(const GlobalOptions& g, bool json) {
 }
 
 int CmdBranchTree(const GlobalOptions& g, bool verbose, bool json) {
-  auto client = Connect(g);
+  auto client = ConnectToRepo(g);
   if (!client.ok()) return Fail(client.status().message());
   auto branches = client->DescribeBranches();
   if (!branches.ok()) return Fail(branches.status().message());
@@ -83,7 +83,7 @@ int CmdGc(const GlobalOptions& g, const std::string& window) {
   if (!window.empty() && !ParseDuration(window)) {
     return Fail("'" + window + "' is not a duration; write it like 7d, 12h, 30m or 45s");
   }
-  auto client = Connect(g);
+  auto client = ConnectToRepo(g);
   if (!client.ok()) return Fail(client.status().message());
   auto report = client->CollectGarbage(window);
   if (!report.ok()) return Fail(report.status().message());

@@ -95,7 +95,7 @@ Result<std::string> StartDaemon(Session& s, std::vector<std::string> args, const
   return StartFsDaemon(args, log, dir);
 }
 
-Status WaitForExit(pid_t pid, std::chrono::seconds limit) {
+Status WaitForDaemonExit(pid_t pid, std::chrono::seconds limit) {
   const auto deadline = Clock::now() + limit;
   while (ProcessAlive(pid)) {
     ReapIfExited(pid);
@@ -200,7 +200,7 @@ Status Unmount(const std::string& dir, std::optional<pid_t> daemon) {
   }
   // The daemon uploads what it still owes the page server, then exits.
   if (!daemon) daemon = listed;
-  if (daemon) return WaitForExit(*daemon, std::chrono::seconds(120));
+  if (daemon) return WaitForDaemonExit(*daemon, std::chrono::seconds(120));
   return Status::Ok();
 }
 

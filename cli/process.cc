@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -15,6 +16,7 @@
 #include "common/spawn.h"
 #include "common/unique_fd.h"
 #include "pageserver/api/conninfo_password.h"
+#include "pageserver/api/repo_config.h"
 
 namespace zenith::cli {
 
@@ -52,6 +54,11 @@ Result<Pipe> MakePipe(const std::string& for_program) {
 }
 
 }  // namespace
+
+std::string PgBinDir() {
+  const char* env = std::getenv("ZENITH_PG_BIN");
+  return env && *env ? env : pageserver::RepoConfig{}.pg_bin_dir;
+}
 
 Result<int> RunForeground(const std::vector<std::string>& argv) {
   ZENITH_ASSIGN_OR_RETURN(pid_t pid, Spawn(argv, -1));

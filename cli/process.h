@@ -18,6 +18,10 @@
 
 namespace zenith::cli {
 
+// Where PostgreSQL 15's programs are: $ZENITH_PG_BIN, else Debian's
+// /usr/lib/postgresql/15/bin.
+std::string PgBinDir();
+
 // Runs argv with the CLI's stdin/stdout/stderr and waits. Returns the exit
 // code (128+signal if it was killed).
 Result<int> RunForeground(const std::vector<std::string>& argv);

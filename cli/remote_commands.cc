@@ -51,11 +51,6 @@ std::string DefaultMountpoint(const std::string& url, const std::string& branch)
   return StateDir() + "/remote/" + branch + "-" + Hash16(url) + "/data";
 }
 
-const std::string& PgBinDir() {
-  static const std::string dir = pageserver::RepoConfig{}.pg_bin_dir;
-  return dir;
-}
-
 // The local directory the page server lists for `branch`'s read-write
 // mount, if it is a zenith mount of this machine.
 std::optional<std::string> MountedHere(const RemotePageServer& server, const std::string& branch) {

@@ -23,11 +23,6 @@ namespace zenith::cli {
 
 namespace {
 
-std::string PgBinDir() {
-  const char* env = std::getenv("ZENITH_PG_BIN");
-  return env && *env ? env : "/usr/lib/postgresql/15/bin";
-}
-
 // How to show the repository path to the user: as given when it is the
 // default, absolute otherwise.
 std::string Display(const GlobalOptions& g, const std::string& path) {

@@ -10,26 +10,23 @@ namespace zenith {
 
 namespace {
 
-const ZenithPgAbi& Abi() { return kZenithPgAbi; }
-
-
 uint32_t HeaderSizeFor(uint16_t info) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   return (info & a.xlp_long_header) ? a.page_header.long_size : a.page_header.short_size;
 }
 
 }  // namespace
 
 uint64_t WalMaxAlign(uint64_t n) {
-  const uint64_t align = Abi().max_align;
+  const uint64_t align = kZenithPgAbi.max_align;
   return (n + align - 1) & ~(align - 1);
 }
 
 WalPageReader::WalPageReader(WalReadFn read, uint64_t system_id, TimeLineId tli)
     : read_(std::move(read)), system_id_(system_id), tli_(tli) {}
 
-uint16_t WalPageReader::info() const { return LoadU16(buf_, Abi().page_header.info); }
-uint32_t WalPageReader::rem_len() const { return LoadU32(buf_, Abi().page_header.rem_len); }
+uint16_t WalPageReader::info() const { return LoadU16(buf_, kZenithPgAbi.page_header.info); }
+uint32_t WalPageReader::rem_len() const { return LoadU32(buf_, kZenithPgAbi.page_header.rem_len); }
 uint32_t WalPageReader::header_size() const { return HeaderSizeFor(info()); }
 
 void WalPageReader::Reset() {
@@ -68,7 +65,7 @@ Result<bool> WalPageReader::ReadPage(Lsn page_ptr, std::string* end_reason) {
   ZENITH_ASSIGN_OR_RETURN(size_t n, read_(page_ptr, std::span<uint8_t>(buf_)));
   if (n > buf_.size()) return Internal("WAL read function returned more bytes than asked for");
   valid_ = n;
-  const auto& ph = Abi().page_header;
+  const auto& ph = kZenithPgAbi.page_header;
   const size_t header = n >= ph.short_size ? HeaderSizeFor(info()) : ph.short_size;
   if (n < header) {
     *end_reason = StringPrintf("could not read WAL page header at %s in log segment %s, offset %u: read %zu of %zu",
@@ -88,7 +85,7 @@ Result<bool> WalPageReader::ReadPage(Lsn page_ptr, std::string* end_reason) {
 // segment size) whenever it starts reading the segment elsewhere.
 Result<bool> WalPageReader::CheckSegmentStart(uint64_t segno, std::string* end_reason) {
   const Lsn start(segno * kWalSegmentSize);
-  const uint32_t long_size = Abi().page_header.long_size;
+  const uint32_t long_size = kZenithPgAbi.page_header.long_size;
   std::array<uint8_t, 64> hdr{};
   if (long_size > hdr.size()) return Internal("long WAL page header larger than expected");
   ZENITH_ASSIGN_OR_RETURN(size_t n, read_(start, std::span<uint8_t>(hdr).first(long_size)));
@@ -104,7 +101,7 @@ Result<bool> WalPageReader::CheckSegmentStart(uint64_t segno, std::string* end_r
 
 // XLogReaderValidatePageHeader. REQUIRES: hdr holds the whole header.
 bool WalPageReader::ValidateHeader(std::span<const uint8_t> hdr, Lsn page_ptr, std::string* end_reason) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   const auto& ph = a.page_header;
   const uint32_t offset = page_ptr.segment_offset();
   auto seg = [&] { return SegmentFile(page_ptr); };  // only for messages: no string per good page
@@ -143,7 +140,7 @@ bool WalPageReader::ValidateHeader(std::span<const uint8_t> hdr, Lsn page_ptr, s
 }
 
 bool WalPageReader::ValidateLongHeader(std::span<const uint8_t> hdr, std::string* end_reason) const {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   const auto& ph = a.page_header;
   const uint64_t sysid = LoadU64(hdr, ph.sysid);
   if (system_id_ != 0 && sysid != system_id_) {

@@ -11,14 +11,11 @@ namespace zenith {
 
 namespace {
 
-const ZenithPgAbi& Abi() { return kZenithPgAbi; }
-
-
 // PostgreSQL 15 sizes its record buffer as the length rounded up past a page
 // boundary (allocate_recordbuf) and gives up beyond MaxAllocSize.
 bool RecordTooLong(uint32_t total_len) {
   const uint64_t size = uint64_t{total_len} + (kWalPageSize - total_len % kWalPageSize);
-  return size > Abi().max_alloc_size;
+  return size > kZenithPgAbi.max_alloc_size;
 }
 
 }  // namespace
@@ -62,7 +59,7 @@ WalReader::Step WalReader::End(std::string reason) {
 // XLogDecodeNextRecord: the record at *rec (or, at a page start, after the
 // page header). Sets *rec to where the record really starts.
 Result<WalReader::Step> WalReader::ReadAt(Lsn* rec) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   const Lsn page_ptr = rec->page_start();
   uint32_t offset = rec->page_offset();
   if (offset % a.max_align != 0) return End("invalid record offset at " + rec->ToString());
@@ -128,7 +125,7 @@ Result<WalReader::Step> WalReader::ReadAcrossPages(Lsn* rec, uint32_t offset, ui
 // kContinue when appended; kRestart when the page says a recovered compute
 // overwrote the rest of this record (read again from that page).
 Result<WalReader::Step> WalReader::AppendContinuation(Lsn rec, Lsn page_ptr, uint32_t total_len, bool* have_header) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   const uint64_t got = record_.bytes.size();
   ZENITH_ASSIGN_OR_RETURN(bool ok, pages_.Load(page_ptr, a.page_header.short_size, &end_reason_));
   if (!ok) return Step::kEnd;
@@ -156,7 +153,7 @@ Result<WalReader::Step> WalReader::AppendContinuation(Lsn rec, Lsn page_ptr, uin
 
 // ValidXLogRecordHeader. REQUIRES: hdr holds SizeOfXLogRecord bytes.
 bool WalReader::ValidHeader(std::span<const uint8_t> hdr, Lsn rec) {
-  const auto& h = Abi().record;
+  const auto& h = kZenithPgAbi.record;
   const uint32_t total_len = LoadU32(hdr, h.tot_len);
   const uint8_t rmid = LoadU8(hdr, h.rmid);
   const Lsn prev(LoadU64(hdr, h.prev));
@@ -188,7 +185,7 @@ bool WalReader::CheckLength(Lsn rec, uint32_t total_len) {
 // ValidXLogRecord (the CRC), then DecodeXLogRecord; on success the record
 // becomes the reader's and `end` its position.
 WalReader::Step WalReader::Finish(Lsn rec, Lsn end) {
-  const auto& h = Abi().record;
+  const auto& h = kZenithPgAbi.record;
   const std::span<const uint8_t> bytes(record_.bytes);
   Crc32c crc;
   crc.Update(bytes.subspan(h.size));
@@ -238,7 +235,7 @@ Result<bool> CheckpointRecordBetween(const WalReadFn& read, uint64_t system_id, 
 
 Result<std::optional<Lsn>> FindFirstRecordInSegment(const WalReadFn& read, uint64_t segno, uint64_t system_id,
                                                     std::string* why) {
-  const auto& ph = Abi().page_header;
+  const auto& ph = kZenithPgAbi.page_header;
   WalPageReader pages(read, system_id, 1);
   std::string reason;
   Lsn page_ptr(segno * kWalSegmentSize);
@@ -250,7 +247,7 @@ Result<std::optional<Lsn>> FindFirstRecordInSegment(const WalReadFn& read, uint6
       return std::optional<Lsn>();
     }
     const uint32_t header = pages.header_size();
-    if (!(pages.info() & Abi().xlp_first_is_contrecord)) return std::optional<Lsn>(page_ptr + header);
+    if (!(pages.info() & kZenithPgAbi.xlp_first_is_contrecord)) return std::optional<Lsn>(page_ptr + header);
     // Skip the rest of a record begun in an earlier page (XLogFindNextRecord).
     const uint64_t rest = WalMaxAlign(pages.rem_len());
     const uint32_t room = kWalPageSize - header;

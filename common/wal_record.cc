@@ -11,10 +11,8 @@ namespace zenith {
 
 namespace {
 
-const ZenithPgAbi& Abi() { return kZenithPgAbi; }
-
 bool IsCompressed(uint8_t image_info) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   return (image_info & (a.bkpimage_compress_pglz | a.bkpimage_compress_lz4 | a.bkpimage_compress_zstd)) != 0;
 }
 
@@ -61,7 +59,7 @@ struct DecodeState {
 // The XLogRecordBlockImageHeader (and compress header) of `blk`, with the
 // cross-checks DecodeXLogRecord makes.
 bool DecodeImageHeader(DecodeState& s, WalBlockRef& blk) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   const auto& w = a.wal_block;
   auto b = s.cursor.bytes();
   size_t at;
@@ -85,7 +83,7 @@ bool DecodeImageHeader(DecodeState& s, WalBlockRef& blk) {
 }
 
 bool CheckImageHeader(DecodeState& s, const WalBlockRef& blk) {
-  const uint32_t blcksz = Abi().blcksz;
+  const uint32_t blcksz = kZenithPgAbi.blcksz;
   if (blk.image_has_hole() && (blk.hole_offset == 0 || blk.hole_length == 0 || blk.image_length == blcksz)) {
     return s.Fail(StringPrintf("BKPIMAGE_HAS_HOLE set, but hole offset %u length %u block image length %u at %s",
                          blk.hole_offset, blk.hole_length, blk.image_length, s.At().c_str()));
@@ -108,7 +106,7 @@ bool CheckImageHeader(DecodeState& s, const WalBlockRef& blk) {
 
 // The relation (or BKPBLOCK_SAME_REL) and block number of `blk`.
 bool DecodeBlockTarget(DecodeState& s, WalBlockRef& blk) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   const auto& w = a.wal_block;
   auto b = s.cursor.bytes();
   size_t at;
@@ -132,7 +130,7 @@ bool DecodeBlockTarget(DecodeState& s, WalBlockRef& blk) {
 // One XLogRecordBlockHeader and what follows it.
 // `header` is the offset of its id byte, already consumed.
 bool DecodeBlockHeader(DecodeState& s, size_t header, uint8_t block_id) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   if (static_cast<int>(block_id) <= s.max_block_id) {
     return s.Fail(StringPrintf("out-of-order block_id %u at %s", block_id, s.At().c_str()));
   }
@@ -180,7 +178,7 @@ bool TakeField(DecodeState& s, size_t size, uint64_t* value) {
 // The fragment headers, up to and including the main data header.
 // Returns false with s.error set.
 bool DecodeFragmentHeaders(DecodeState& s) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   const auto& w = a.wal_block;
   WalRecord& r = *s.record;
   while (s.cursor.remaining() > s.data_total) {
@@ -226,7 +224,7 @@ void AssignDataOffsets(WalRecord& r, size_t pos) {
 }
 
 void DecodeFixedHeader(WalRecord& r) {
-  const auto& h = Abi().record;
+  const auto& h = kZenithPgAbi.record;
   std::span<const uint8_t> b(r.bytes);
   r.total_length = LoadU32(b, h.tot_len);
   r.xid = LoadU32(b, h.xid);
@@ -242,20 +240,20 @@ void DecodeFixedHeader(WalRecord& r) {
 
 }  // namespace
 
-bool WalBlockRef::image_has_hole() const { return (image_info & Abi().bkpimage_has_hole) != 0; }
+bool WalBlockRef::image_has_hole() const { return (image_info & kZenithPgAbi.bkpimage_has_hole) != 0; }
 bool WalBlockRef::image_compressed() const { return IsCompressed(image_info); }
 
-uint8_t WalRecord::rmgr_info() const { return info & Abi().xlr_rmgr_info_mask; }
+uint8_t WalRecord::rmgr_info() const { return info & kZenithPgAbi.xlr_rmgr_info_mask; }
 
-bool WalRecord::is_xlog_switch() const { return rmid == Abi().rm_xlog_id && rmgr_info() == Abi().xlog_switch; }
+bool WalRecord::is_xlog_switch() const { return rmid == kZenithPgAbi.rm_xlog_id && rmgr_info() == kZenithPgAbi.xlog_switch; }
 
 bool WalRecord::is_checkpoint() const {
-  return rmid == Abi().rm_xlog_id &&
-         (rmgr_info() == Abi().xlog_checkpoint_shutdown || rmgr_info() == Abi().xlog_checkpoint_online);
+  return rmid == kZenithPgAbi.rm_xlog_id &&
+         (rmgr_info() == kZenithPgAbi.xlog_checkpoint_shutdown || rmgr_info() == kZenithPgAbi.xlog_checkpoint_online);
 }
 
 std::optional<Lsn> WalRecord::backup_end_of() const {
-  if (rmid != Abi().rm_xlog_id || rmgr_info() != Abi().xlog_backup_end || main_data_length != sizeof(uint64_t)) {
+  if (rmid != kZenithPgAbi.rm_xlog_id || rmgr_info() != kZenithPgAbi.xlog_backup_end || main_data_length != sizeof(uint64_t)) {
     return std::nullopt;
   }
   uint64_t start = 0;
@@ -264,13 +262,13 @@ std::optional<Lsn> WalRecord::backup_end_of() const {
 }
 
 std::optional<int64_t> WalRecord::commit_time() const {
-  if (rmid != Abi().rm_xact_id) return std::nullopt;
-  const uint8_t op = rmgr_info() & Abi().xlog_xact_opmask;
-  if (op != Abi().xlog_xact_commit && op != Abi().xlog_xact_commit_prepared) return std::nullopt;
+  if (rmid != kZenithPgAbi.rm_xact_id) return std::nullopt;
+  const uint8_t op = rmgr_info() & kZenithPgAbi.xlog_xact_opmask;
+  if (op != kZenithPgAbi.xlog_xact_commit && op != kZenithPgAbi.xlog_xact_commit_prepared) return std::nullopt;
   const auto data = main_data();
-  if (data.size() < Abi().xact_commit_min_size) return std::nullopt;
+  if (data.size() < kZenithPgAbi.xact_commit_min_size) return std::nullopt;
   int64_t t = 0;
-  std::memcpy(&t, data.data() + Abi().xact_commit_time, sizeof t);
+  std::memcpy(&t, data.data() + kZenithPgAbi.xact_commit_time, sizeof t);
   return t;
 }
 
@@ -283,12 +281,12 @@ uint32_t WalRecord::image_bytes() const {
 }
 
 bool WalRmgrIdIsValid(uint8_t rmid) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   return rmid < a.rmgr_count || (rmid >= a.rm_min_custom_id && rmid <= a.rm_max_custom_id);
 }
 
 std::string WalRmgrName(uint8_t rmid) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   if (rmid < a.rmgr_count) return a.rmgr_names[rmid];
   // pg_waldump names custom rmgrs it does not know "custom%03d".
   if (WalRmgrIdIsValid(rmid)) return StringPrintf("custom%03u", rmid);
@@ -296,7 +294,7 @@ std::string WalRmgrName(uint8_t rmid) {
 }
 
 Status DecodeWalRecord(WalRecord* record) {
-  const auto& a = Abi();
+  const auto& a = kZenithPgAbi;
   if (record->bytes.size() < a.record.size) {
     return Internal("DecodeWalRecord: " + std::to_string(record->bytes.size()) + " bytes is not a record");
   }

@@ -29,14 +29,6 @@ Key Sha256(const Key& data) {
   return out;
 }
 
-Result<std::string> RandomBytes(size_t n) {
-  std::string out(n, '\0');
-  if (RAND_bytes(reinterpret_cast<uint8_t*>(out.data()), static_cast<int>(n)) != 1) {
-    return Internal("OpenSSL could not make random bytes");
-  }
-  return out;
-}
-
 // The value of "<name>=" at the start of `attr`, or nullopt.
 std::optional<std::string_view> Attribute(std::string_view attr, char name) {
   if (attr.size() < 2 || attr[0] != name || attr[1] != '=') return std::nullopt;
@@ -59,6 +51,14 @@ Status Malformed(std::string_view what) {
 }
 
 }  // namespace
+
+Result<std::string> RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<uint8_t*>(out.data()), static_cast<int>(n)) != 1) {
+    return Internal("OpenSSL could not make random bytes");
+  }
+  return out;
+}
 
 std::string Base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');

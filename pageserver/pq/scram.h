@@ -45,6 +45,9 @@ struct ScramVerifier {
   static Result<ScramVerifier> FromPassword(std::string_view password, std::string salt = "", int iterations = 4096);
 };
 
+// `n` bytes from OpenSSL's random generator (salts, nonces, passwords).
+Result<std::string> RandomBytes(size_t n);
+
 // The verifier of a user who does not exist, as PostgreSQL's mock
 // authentication: its salt is derived from `user` and `secret`, so every
 // attempt as that user sees the same salt, as with a real user, and no proof

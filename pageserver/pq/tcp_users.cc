@@ -6,21 +6,12 @@
 
 #include <cstdio>
 
-#include <openssl/rand.h>
-
 #include "common/file_util.h"
+#include "pageserver/pq/scram.h"
 
 namespace zenith::pageserver {
 
 namespace {
-
-Result<std::string> RandomBytes(size_t n) {
-  std::string raw(n, '\0');
-  if (RAND_bytes(reinterpret_cast<uint8_t*>(raw.data()), static_cast<int>(raw.size())) != 1) {
-    return Internal("OpenSSL could not make random bytes");
-  }
-  return raw;
-}
 
 std::string FirstLine(std::string text) {
   text.resize(std::min(text.size(), text.find_first_of("\r\n")));

@@ -14,7 +14,6 @@
 namespace zenith::testing {
 namespace {
 
-const ZenithPgAbi& Abi() { return kZenithPgAbi; }
 
 // Zeroes [pos, end of segment) and removes later segments: the compute died
 // before any of that reached the disk.
@@ -76,10 +75,10 @@ TEST(WalReaderRecovery, RecordOverwrittenAfterACrashIsSkippedLikePostgresDoes) {
   EXPECT_EQ(ours.end_reason, dump.error);
 
   auto overwrite = std::find_if(ours.records.begin(), ours.records.end(), [&](const WalRecord& r) {
-    return r.rmid == Abi().rm_xlog_id && r.rmgr_info() == Abi().xlog_overwrite_contrecord;
+    return r.rmid == kZenithPgAbi.rm_xlog_id && r.rmgr_info() == kZenithPgAbi.xlog_overwrite_contrecord;
   });
   ASSERT_NE(overwrite, ours.records.end());
-  EXPECT_EQ(overwrite->start_lsn, lost_page + Abi().page_header.short_size);
+  EXPECT_EQ(overwrite->start_lsn, lost_page + kZenithPgAbi.page_header.short_size);
   EXPECT_EQ(overwrite->prev, before_torn);
   ASSERT_GE(overwrite->main_data_length, 8u);
   EXPECT_EQ(Lsn(LoadU64(overwrite->main_data(), 0)), torn_start) << "xl_overwrite_contrecord.overwritten_lsn";
