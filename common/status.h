@@ -20,6 +20,7 @@ namespace zenith {
 enum class StatusCode {
   kOk = 0,
   kInvalidArgument,   // the caller asked for something malformed
+  kSyntax,            // a request that is not well-formed: a command line, a query
   kNotFound,          // a named thing does not exist
   kAlreadyExists,     // a named thing exists already
   kCorruption,        // stored or received bytes fail validation

@@ -315,7 +315,8 @@ int ToErrno(const Status& status) {
   switch (status.code()) {
     case StatusCode::kNotFound: return ENOENT;
     case StatusCode::kAlreadyExists: return EEXIST;
-    case StatusCode::kInvalidArgument: return EINVAL;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kSyntax: return EINVAL;
     case StatusCode::kBusy: return EBUSY;
     default: return EIO;  // I/O, page server, corruption, timeouts, bugs
   }

@@ -23,12 +23,6 @@ namespace {
 
 using Row = CommandContext::Row;
 
-Status ExpectArgs(const CommandContext& ctx, size_t min, size_t max, const char* usage) {
-  size_t n = ctx.args().size();
-  if (n < min || n > max) return SyntaxError(std::string("usage: ") + usage);
-  return Status::Ok();
-}
-
 Result<Lsn> ParseLsnArg(const std::string& text) {
   auto lsn = Lsn::Parse(text);
   if (!lsn) return InvalidArgument("'" + text + "' is not an LSN; LSNs look like 0/16B3748");
@@ -100,7 +94,6 @@ class PageService {
       : repo_(repo), options_(options), receivers_(std::make_shared<WalReceivers>()) {}
 
   Status Status_(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "status"));
     std::vector<Row> rows = {
         Row{"version", "zenith 0.1 (PostgreSQL 15)"},
         Row{"repository", repo_.layout().root},
@@ -125,7 +118,6 @@ class PageService {
   }
 
   Status BranchList(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "branch_list"));
     ZENITH_ASSIGN_OR_RETURN(auto branches, repo_.ListBranches());
     std::vector<Row> rows;
     for (const auto& b : branches) {
@@ -138,7 +130,6 @@ class PageService {
   }
 
   Status BranchCreate(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "branch_create <name> <parent>[@<lsn>]"));
     ZENITH_ASSIGN_OR_RETURN(auto created, repo_.CreateBranch(ctx.args()[0], ctx.args()[1]));
     return ctx.SendRows({Row{created.name, Hex(created.timeline), created.lsn.ToString(),
                              created.at_end_of_wal ? "t" : "f"}});
@@ -147,7 +138,6 @@ class PageService {
   // branch_reset <name> <to> <keep>: `to` PARENT[@LSN] or "" (the
   // parent's end of WAL), `keep` a new name for the old state or "".
   Status BranchReset(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 3, 3, "branch_reset <name> <parent>[@<lsn>]|'' <keep>|''"));
     const auto& args = ctx.args();
     ZENITH_ASSIGN_OR_RETURN(auto reset, repo_.ResetBranch(args[0], args[1], args[2]));
     return ctx.SendRows({Row{args[0], Hex(reset.new_timeline), Hex(reset.old_timeline), reset.parent,
@@ -155,7 +145,6 @@ class PageService {
   }
 
   Status TimelineDescribe(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "timeline_describe <branch|timeline>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_ASSIGN_OR_RETURN(Lsn end, tl->EndOfWal());
     auto view = tl->ViewAt(end);
@@ -169,7 +158,6 @@ class PageService {
   }
 
   Status SnapshotList(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "snapshot_list <branch|timeline>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_ASSIGN_OR_RETURN(Lsn end, tl->EndOfWal());
     std::vector<Row> rows;
@@ -183,11 +171,10 @@ class PageService {
   }
 
   Status Basebackup(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 3, "basebackup <branch|timeline> [<lsn>] [pin]"));
     std::vector<std::string> args = ctx.args();
     const bool pin = args.size() > 1 && args.back() == "pin";
     if (pin) args.pop_back();
-    if (args.size() > 2) return SyntaxError("usage: basebackup <branch|timeline> [<lsn>] [pin]");
+    if (args.size() > 2) return UsageError(ctx.usage());
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(args[0]));
     Lsn lsn;
     if (args.size() == 2) {
@@ -208,8 +195,7 @@ class PageService {
   }
 
   Status PageStream(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 2, "pagestream <branch|timeline> [exact]"));
-    if (ctx.args().size() == 2 && ctx.args()[1] != "exact") return SyntaxError("usage: pagestream <branch|timeline> [exact]");
+    if (ctx.args().size() == 2 && ctx.args()[1] != "exact") return UsageError(ctx.usage());
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_RETURN_IF_ERROR(ctx.StartCopyBoth());
     PageStreamState state{tl};
@@ -241,7 +227,6 @@ class PageService {
   // pinned, or until compaction replaces them by merged ones holding the same
   // pages: a client that finds one gone asks again.
   Status LayerFiles(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "layer_files <branch|timeline> <lsn>"));
     if (!ctx.session().local()) {
       return PermissionDenied("layer_files: only for a client on the page server's machine, over its Unix socket");
     }
@@ -261,7 +246,6 @@ class PageService {
   }
 
   Status PutSnapshot(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 2, "put_snapshot <branch|timeline> [<lease token>]"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_RETURN_IF_ERROR(CheckLease(ctx, tl->id(), ctx.args().size() == 2 ? ctx.args()[1] : ""));
     ZENITH_RETURN_IF_ERROR(ctx.StartCopyIn());
@@ -274,7 +258,6 @@ class PageService {
   }
 
   Status PrepareWal(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "prepare_wal <branch|timeline> <lsn>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_ASSIGN_OR_RETURN(Lsn from, ParseLsnArg(ctx.args()[1]));
     ZENITH_RETURN_IF_ERROR(tl->PrepareWal(from));
@@ -282,7 +265,6 @@ class PageService {
   }
 
   Status Attach(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 3, 3, "attach <branch|timeline> <mountpoint> <pid>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_RETURN_IF_ERROR(CheckMountpoint(ctx.session(), ctx.args()[1]));
     ZENITH_ASSIGN_OR_RETURN(int64_t pid, ParsePidArg(ctx.args()[2]));
@@ -306,7 +288,6 @@ class PageService {
   // of this mount may stream the timeline's WAL (put_wal) while the lease
   // this connection holds lasts (pageserver/api/wal_stream_protocol.h).
   Status WalToken(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "wal_token <branch|timeline>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     const uint64_t session = ctx.session().id();
     const std::optional<MountInfo> lease = LeaseOf(tl->id());
@@ -322,7 +303,6 @@ class PageService {
   // put_wal <branch|timeline> <token>: a remote compute's WAL, forwarded by
   // its mount (wal_receiver.h): each chunk durable before its answer.
   Status PutWal(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "put_wal <branch|timeline> <token>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_ASSIGN_OR_RETURN(auto stream, receivers_->Open(tl, ctx.args()[1]));
     ZENITH_RETURN_IF_ERROR(ctx.StartCopyBoth());
@@ -343,7 +323,6 @@ class PageService {
   // point <branch|timeline> [<lsn>|<time>]: where a read of that point
   // goes (Repository::ResolvePoint).
   Status Point(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 2, "point <branch|timeline> [<lsn>|<time>]"));
     ZENITH_ASSIGN_OR_RETURN(auto point, repo_.ResolvePoint(ctx.args()[0], ctx.args().size() == 2 ? ctx.args()[1] : ""));
     return ctx.SendRows({Row{Hex(point.timeline->id()), point.lsn.ToString()}});
   }
@@ -352,7 +331,6 @@ class PageService {
   // a read-only mount of that point for this connection's life; the
   // timeline whose history the point is.
   Status AttachReadOnly(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 4, 4, "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>"));
     const auto& args = ctx.args();
     ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(args[1]));
     ZENITH_RETURN_IF_ERROR(CheckMountpoint(ctx.session(), args[2]));
@@ -374,7 +352,6 @@ class PageService {
   // [from, upto), as a compute on it reads them (its ancestor's before the
   // branch point), for a mount that keeps its own copy.
   Status Wal(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 3, 3, "wal <branch|timeline> <from> <upto>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_ASSIGN_OR_RETURN(Lsn from, ParseLsnArg(ctx.args()[1]));
     ZENITH_ASSIGN_OR_RETURN(Lsn upto, ParseLsnArg(ctx.args()[2]));
@@ -395,8 +372,7 @@ class PageService {
   }
 
   Status Pin(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 3, "pin <branch|timeline> <lsn> [pages]"));
-    if (ctx.args().size() == 3 && ctx.args()[2] != "pages") return SyntaxError("usage: pin <branch|timeline> <lsn> [pages]");
+    if (ctx.args().size() == 3 && ctx.args()[2] != "pages") return UsageError(ctx.usage());
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(ctx.args()[1]));
     ZENITH_RETURN_IF_ERROR(PinFor(ctx, *tl, lsn, /*wal=*/ctx.args().size() == 2));
@@ -404,7 +380,6 @@ class PageService {
   }
 
   Status Unpin(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 2, 2, "unpin <branch|timeline> <lsn>"));
     ZENITH_ASSIGN_OR_RETURN(auto tl, repo_.FindTimeline(ctx.args()[0]));
     ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(ctx.args()[1]));
     repo_.Unpin(ctx.session().id(), tl->id(), lsn);
@@ -412,13 +387,11 @@ class PageService {
   }
 
   Status BranchDelete(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 1, 1, "branch_delete <name>"));
     ZENITH_RETURN_IF_ERROR(repo_.DeleteBranch(ctx.args()[0]));
     return ctx.SendOk("BRANCH_DELETE");
   }
 
   Status BranchInfo(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "branch_info"));
     ZENITH_ASSIGN_OR_RETURN(History * history, RequireHistory());
     ZENITH_ASSIGN_OR_RETURN(auto branches, history->DescribeBranches());
     std::vector<Row> rows;
@@ -432,7 +405,6 @@ class PageService {
   }
 
   Status Compact(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 1, "compact [<window>]"));
     ZENITH_ASSIGN_OR_RETURN(auto window, ParseWindowArg(ctx));
     ZENITH_ASSIGN_OR_RETURN(History * history, RequireHistory());
     ZENITH_ASSIGN_OR_RETURN(CompactionReport r, history->Compact(window));
@@ -442,7 +414,6 @@ class PageService {
   }
 
   Status Gc(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 1, "gc [<window>]"));
     ZENITH_ASSIGN_OR_RETURN(auto window, ParseWindowArg(ctx));
     ZENITH_ASSIGN_OR_RETURN(History * history, RequireHistory());
     ZENITH_ASSIGN_OR_RETURN(GcReport r, history->CollectGarbage(window));
@@ -467,7 +438,6 @@ class PageService {
   }
 
   Status Mounts(CommandContext& ctx) {
-    ZENITH_RETURN_IF_ERROR(ExpectArgs(ctx, 0, 0, "mounts"));
     std::vector<Row> rows;
     for (const auto& m : repo_.Mounts()) {
       std::string pinned;

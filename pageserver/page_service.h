@@ -7,6 +7,9 @@
 //  *status                                  name/value rows
 //   branch_list                             branches with ancestry
 //   branch_create <name> <parent>[@<lsn>]   forks; metadata only
+//   branch_reset <name> <parent>[@<lsn>]|'' <keep>|''
+//                                           NAME shows its parent's state
+//                                           again; `keep` names the old one
 //  *timeline_describe <branch|timeline>     ancestry and end of WAL
 //   snapshot_list <branch|timeline>         visible snapshots, newest first
 //   branch_delete <name>                    removes a branch's name
@@ -20,30 +23,34 @@
 //                                           snapshot's valid, newest first
 //                                           (local clients only: a mount
 //                                           maps them, fs/local_layer_source.h)
-//  *put_snapshot <branch|timeline> [<token>]
+//  *put_snapshot <branch|timeline> [<lease token>]
 //                                           CopyIn snapshot layer; only from
 //                                           the holder of the timeline's lease:
 //                                           its connection, or one giving the
 //                                           lease's token
 //  *prepare_wal <branch|timeline> <lsn>     copy ancestor WAL a mount needs
-//  *attach <timeline> <mountpoint> <pid>    take the read-write mount lease;
+//  *attach <branch|timeline> <mountpoint> <pid>
+//                                           take the read-write mount lease;
 //                                           its token (secret). Over TCP the
 //                                           mountpoint is HOST:PATH
-//  *wal_token <timeline>                    the lease's secret for put_wal
-//  *put_wal <timeline> <token>              CopyBoth: a remote compute's WAL,
+//  *wal_token <branch|timeline>             the lease's secret for put_wal
+//  *put_wal <branch|timeline> <token>       CopyBoth: a remote compute's WAL,
 //                                           forwarded by its mount; durable
 //                                           before answered (wal_receiver.h)
 //  *point <branch|timeline> [<lsn>|<time>]  where a read of that point goes
-//  *attach_readonly <target> <lsn> <mountpoint> <pid>
+//  *attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>
 //                                           register a read-only mount
 //  *wal <branch|timeline> <from> <upto>     CopyOut the WAL in [from, upto)
 //  *pin <branch|timeline> <lsn> [pages]     keep a mount's snapshot (session);
 //                                           `pages`: no longer its WAL
 //  *unpin <branch|timeline> <lsn>           drop one of the session's pins
 //  *mounts                                  the leases held, with their pins
+//  *mount_stats [<key>=<value> ...]         a mount's figures for the metrics
 //   compact [<window>]                      compact now
 //   gc [<window>]                           compact, then collect garbage
 //
+// Each usage above is the table's own (a unit test holds them together); the
+// table counts a command's arguments from it before the handler runs.
 // Thread-safety: handlers run concurrently; all shared state is in the
 // Repository and the History, which are thread-safe.
 #pragma once

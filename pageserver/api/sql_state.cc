@@ -17,7 +17,7 @@ struct Mapping {
 constexpr std::array kMappings{
     Mapping{StatusCode::kOk, "00000"},
     Mapping{StatusCode::kInvalidArgument, "22023"},
-    Mapping{StatusCode::kInvalidArgument, "42601"},
+    Mapping{StatusCode::kSyntax, "42601"},
     Mapping{StatusCode::kNotFound, "42704"},
     Mapping{StatusCode::kAlreadyExists, "42710"},
     Mapping{StatusCode::kCorruption, "XX001"},
@@ -33,12 +33,9 @@ constexpr std::array kMappings{
     Mapping{StatusCode::kInternal, "XX000"},
 };
 
-constexpr std::string_view kSyntaxError = "42601";
-
 }  // namespace
 
-std::string_view SqlStateForCode(StatusCode code, bool syntax_error) {
-  if (code == StatusCode::kInvalidArgument && syntax_error) return kSyntaxError;
+std::string_view SqlStateForCode(StatusCode code) {
   for (const Mapping& m : kMappings) {
     if (m.code == code) return m.sqlstate;
   }

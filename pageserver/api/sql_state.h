@@ -11,9 +11,9 @@
 
 namespace zenith::pageserver {
 
-// The SQLSTATE the server sends for `code`. `syntax_error` picks 42601
-// (syntax_error) over 22023 (invalid_parameter_value) for kInvalidArgument.
-std::string_view SqlStateForCode(StatusCode code, bool syntax_error = false);
+// The SQLSTATE the server sends for `code`: kSyntax is 42601 (syntax_error),
+// kInvalidArgument 22023 (invalid_parameter_value).
+std::string_view SqlStateForCode(StatusCode code);
 
 // The code a client gives an error with `sqlstate` (nullptr or unknown:
 // kInternal). 53300 (too_many_connections) reads as kUnavailable.

@@ -22,8 +22,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -70,8 +68,11 @@ class CommandContext {
 
   virtual ~CommandContext() = default;
 
-  // The tokens after the command name, with $n already substituted.
+  // The tokens after the command name, with $n already substituted; as many
+  // as the spec's usage allows (CommandTable checks before the handler runs).
   virtual const std::vector<std::string>& args() const = 0;
+  // The spec's usage line, for a handler's own syntax errors (UsageError).
+  virtual const std::string& usage() const = 0;
   virtual Session& session() = 0;
 
   // Exactly one way of replying per command; a second reply, or a reply that
@@ -112,35 +113,39 @@ class CommandContext {
 using CommandHandler = std::function<Status(CommandContext&)>;
 
 struct CommandSpec {
-  std::string name;                  // no whitespace, no ';'
-  std::string usage;                 // "branch_create <name> <parent>", shown in errors
+  std::string name;  // no whitespace, no ';'
+  // The name and its arguments, written once: shown in errors and help, and
+  // the arguments a command takes are counted from it: `<x>` and any other
+  // word is one required argument, `[...]` one optional, and a last word
+  // ending in `...` (or `...]`) any number more. "basebackup <branch|timeline> [<lsn>] [pin]"
+  // takes 1 to 3.
+  std::string usage;
   std::vector<std::string> columns;  // result columns (text); empty = no rows
   CommandHandler handler;
 };
 
-// An InvalidArgument Status that the wire protocol reports as a syntax error
-// (SQLSTATE 42601) rather than a bad value (22023): use it for a malformed
-// command line, e.g. a wrong number of arguments (pass the usage).
-inline Status SyntaxError(std::string message) { return InvalidArgument("syntax error: " + message); }
-inline bool IsSyntaxError(const Status& s) {
-  return s.code() == StatusCode::kInvalidArgument && s.message().rfind("syntax error: ", 0) == 0;
-}
+// A malformed command line or query: kSyntax, which the wire protocol reports
+// as SQLSTATE 42601 (a bad value is kInvalidArgument, 22023).
+inline Status SyntaxError(std::string message) { return Status(StatusCode::kSyntax, "syntax error: " + message); }
+// The syntax error of a command line that does not fit `usage`.
+inline Status UsageError(std::string_view usage) { return SyntaxError("usage: " + std::string(usage)); }
+
+// How many arguments `usage` (CommandSpec) allows.
+struct ArgCount {
+  size_t min = 0;
+  size_t max = 0;  // SIZE_MAX: no limit
+};
+ArgCount ArgCountOf(std::string_view usage);
 
 // The one table that maps command names to handlers.
 class CommandTable {
  public:
   // REQUIRES: spec.name is non-empty, has no whitespace or ';', is not in the
-  // table yet, and spec.handler is set. A violation is a programming error and
-  // aborts with a message.
-  void Add(CommandSpec spec) {
-    bool bad_name = spec.name.empty() || spec.name.find_first_of(" \t\r\n\f\v;") != std::string::npos;
-    if (bad_name || !spec.handler || specs_.count(spec.name) != 0) {
-      std::fprintf(stderr, "CommandTable::Add: invalid or duplicate command \"%s\"\n", spec.name.c_str());
-      std::abort();
-    }
-    std::string name = spec.name;
-    specs_.emplace(std::move(name), std::move(spec));
-  }
+  // table yet, spec.usage starts with the name, and spec.handler is set. A
+  // violation is a programming error and aborts with a message. The handler
+  // runs only with as many arguments as the usage allows; other counts get
+  // UsageError.
+  void Add(CommandSpec spec);
   // The command named `name`, or nullptr. The pointer stays valid as long as
   // the table lives.
   const CommandSpec* Find(std::string_view name) const {

@@ -208,6 +208,7 @@ class PqConnection::CommandRun final : public CommandContext {
       : conn_(conn), spec_(spec), args_(std::move(args)), simple_protocol_(simple_protocol) {}
 
   const std::vector<std::string>& args() const override { return args_; }
+  const std::string& usage() const override { return spec_.usage; }
   Session& session() override { return *conn_; }
   Status SendRows(const std::vector<Row>& rows) override;
   Status SendOk(std::string_view tag) override;

@@ -419,7 +419,7 @@ void AppendCopyData(std::string* out, std::initializer_list<std::span<const uint
 void AppendCopyDone(std::string* out) { MessageBuilder m(out, 'c'); }
 
 std::string_view SqlStateFor(const Status& status) {
-  return SqlStateForCode(status.code(), IsSyntaxError(status));
+  return SqlStateForCode(status.code());
 }
 
 // ---- Query text --------------------------------------------------------------

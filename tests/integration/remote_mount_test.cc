@@ -513,7 +513,7 @@ TEST_F(RemoteMount, OnlyTheMountReplicatesAndThePageServerConnectsToNoOne) {
 TEST_F(RemoteMount, OnlyAVerifiedTlsPageServerIsUsed) {
   const std::string before = env_.MustZenith({"branch", "-v"}).out;
   // Asking for less than a verified certificate is refused before connecting.
-  for (const std::string& mode : {"disable", "prefer", "require"}) {
+  for (const std::string mode : {"disable", "prefer", "require"}) {
     RunResult r = MountRemoteWith("weak", password_, Url() + "?sslmode=" + mode, {"--ca", Remote("ca.crt")});
     EXPECT_FALSE(r.ok());
     EXPECT_NE(r.err.find("sslmode=" + mode + " is refused for a page server over TCP"), std::string::npos) << r.Describe();

@@ -8,12 +8,17 @@
 #include <atomic>
 #include <iostream>
 #include <random>
+#include <set>
+#include <sstream>
 #include <thread>
 
+#include "common/file_util.h"
 #include "pageserver/client/repo_client.h"
+#include "pageserver/page_service.h"
 #include "pageserver/layers/layer_file.h"
 #include "pageserver/pq/tcp_users.h"
 #include "tests/harness/fault_file_io.h"
+#include "tests/harness/test_env.h"
 #include "tests/unit/pageserver/pq_test_support.h"
 #include "tests/unit/pageserver/repo_test_support.h"
 
@@ -246,15 +251,43 @@ TEST_F(PageServiceTest, UnknownTimelineIsNotFoundForEveryCommand) {
   EXPECT_FALSE(PageStream::Open(conninfo(), "nosuch").ok());
 }
 
+// page_service.h lists every command with the usage its table entry has,
+// marked `*` where role compute may run it, and nothing the table lacks.
+TEST_F(PageServiceTest, TheHeaderListsEveryCommandWithItsTablesUsage) {
+  auto header = ReadFileToString(SourceDir() + "/pageserver/page_service.h");
+  ASSERT_TRUE(header.ok()) << header.status().ToString();
+  CommandTable table = MakePageServiceCommands(server_->repo());
+  std::set<std::string> listed;
+  std::istringstream lines(*header);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("//  *", 0) != 0 && line.rfind("//   ", 0) != 0) continue;
+    std::string entry = line.substr(5);
+    if (entry.empty() || entry[0] == ' ') continue;  // a description's next line
+    const std::string name = entry.substr(0, entry.find(' '));
+    const CommandSpec* spec = table.Find(name);
+    ASSERT_NE(spec, nullptr) << "page_service.h lists \"" << name << "\", which the table does not have";
+    EXPECT_EQ(entry.substr(0, spec->usage.size()), spec->usage) << "the table's usage differs";
+    listed.insert(name);
+  }
+  for (const std::string& name : table.Names()) EXPECT_TRUE(listed.count(name)) << name << " is not in page_service.h";
+}
+
 TEST_F(PageServiceTest, WrongArgumentCountsAreSyntaxErrorsWithTheUsage) {
+  const CommandTable table = MakePageServiceCommands(server_->repo());
   for (std::string line : {"status extra", "branch_list x", "branch_create onlyname", "timeline_describe",
-                                  "snapshot_list a b", "basebackup", "basebackup main 0/1 extra", "pagestream",
-                                  "put_snapshot", "prepare_wal main", "attach main /m", "mounts x"}) {
+                            "snapshot_list a b", "basebackup", "basebackup main 0/1 extra", "pagestream",
+                            "pagestream main nope", "put_snapshot", "prepare_wal main", "attach main /m", "mounts x",
+                            "branch_reset a b", "wal main 0/1", "pin main", "pin main 0/1 nope", "unpin main",
+                            "point", "attach_readonly main 0/1 /m", "compact 1s 2s", "gc 1s 2s", "branch_delete"}) {
     auto client = Client();
     ASSERT_NE(client, nullptr);
     Status s = client->Query(line).status();
-    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << line;
-    EXPECT_NE(s.message().find("usage: "), std::string::npos) << line << ": " << s.message();
+    EXPECT_EQ(s.code(), StatusCode::kSyntax) << line;
+    // The usage is the table's, which starts with the command's name.
+    const std::string name = line.substr(0, line.find(' '));
+    const CommandSpec* spec = table.Find(name);
+    ASSERT_NE(spec, nullptr) << name;
+    EXPECT_EQ(s.message(), "syntax error: usage: " + spec->usage) << line;
   }
   auto client = Client();
   ASSERT_NE(client, nullptr);
@@ -339,7 +372,7 @@ TEST_F(PageServiceTest, AttachLeaseIsExclusiveAndEndsWithItsConnection) {
   ASSERT_TRUE(holder->Query("pin main " + valid + " pages").ok());
   EXPECT_EQ(pinned(), valid) << "pinned again: the WAL goes free";
   EXPECT_EQ(holder->Query("pin main " + (layer0_.valid + 8).ToString()).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(holder->Query("pin main " + valid + " everything").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(holder->Query("pin main " + valid + " everything").status().code(), StatusCode::kSyntax);
   ASSERT_TRUE(holder->Query("unpin main " + valid).ok());
   EXPECT_EQ(pinned(), "");
   ASSERT_TRUE(holder->Query("pin main " + valid).ok());

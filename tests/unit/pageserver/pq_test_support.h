@@ -99,7 +99,7 @@ inline Status CopyInCommand(CommandContext& ctx, TestState* state) {
 
 inline CommandTable MakeTestCommands(std::shared_ptr<TestState> state) {
   CommandTable t;
-  t.Add({"echo", "echo <args>...", {"arg"}, [](CommandContext& ctx) {
+  t.Add({"echo", "echo [<args>...]", {"arg"}, [](CommandContext& ctx) {
            std::vector<CommandContext::Row> rows;
            for (const auto& a : ctx.args()) rows.push_back({a});
            return ctx.SendRows(rows);
@@ -117,7 +117,6 @@ inline CommandTable MakeTestCommands(std::shared_ptr<TestState> state) {
                                  it == params.end() ? std::nullopt : std::optional<std::string>(it->second)}});
          }});
   t.Add({"fail", "fail <code> <message>...", {}, [](CommandContext& ctx) {
-           if (ctx.args().empty()) return SyntaxError("usage: fail <code> <message>...");
            std::string message;
            for (size_t i = 1; i < ctx.args().size(); ++i) message += (i > 1 ? " " : "") + ctx.args()[i];
            return StatusFromName(ctx.args()[0], message);

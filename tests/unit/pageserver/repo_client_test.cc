@@ -148,7 +148,7 @@ class StandInServer {
     CommandTable table;
     for (const char* command : {"status", "branch_list", "branch_create", "branch_info", "timeline_describe",
                                 "snapshot_list", "mounts", "gc"}) {
-      table.Add({command, command, names, [rows](CommandContext& ctx) { return ctx.SendRows(rows); }});
+      table.Add({command, std::string(command) + " [<args>...]", names, [rows](CommandContext& ctx) { return ctx.SendRows(rows); }});
     }
     PqServerOptions options;
     options.unix_socket_path = UnixSocketPath(dir_.path(), kServerPort);

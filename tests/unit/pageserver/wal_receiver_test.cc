@@ -126,7 +126,7 @@ TEST_F(PutWalTest, OnlyTheLeasesCurrentTokenMayWrite) {
 
 TEST_F(PutWalTest, CallMeMaybeIsGone) {
   Status s = lease_->Query("callmemaybe main postgresql://127.0.0.1:5432").status();
-  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.code(), StatusCode::kSyntax);
   EXPECT_NE(s.message().find("unknown command"), std::string::npos) << s.ToString();
 }
 
