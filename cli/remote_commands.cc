@@ -35,11 +35,6 @@ std::string Hash16(const std::string& s) {
   return buf;
 }
 
-std::string BaseName(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 // One directory per mountpoint: a remount there reuses its scratch.
 std::string DefaultScratch(const std::string& mountpoint) {
   return StateDir() + "/mounts/" + BaseName(mountpoint) + "-" + Hash16(mountpoint) + "/scratch";

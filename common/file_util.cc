@@ -89,6 +89,11 @@ Status FsyncDirectory(const std::string& path) {
   return FsyncFd(fd.get(), path);
 }
 
+std::string BaseName(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
 std::string DirName(std::string_view path) {
   size_t slash = path.rfind('/');
   if (slash == std::string_view::npos) return ".";

@@ -104,6 +104,8 @@ bool PathExists(const std::string& path);
 
 // The directory part of a path ("a/b/c" -> "a/b"; "c" -> ".").
 std::string DirName(std::string_view path);
+// The last part of a path ("a/b/c" -> "c"; "c" -> "c").
+std::string BaseName(std::string_view path);
 
 // Removes a tree, like rm -rf. Missing is fine.
 Status RemoveTree(const std::string& path);

@@ -299,9 +299,11 @@ int Attach(const std::string& root, const std::string& remote, const std::string
   zenith::s3::S3Client store(std::move(settings).value(), url->bucket);
   auto summary = zenith::pageserver::AttachRepository(root, store, *url, config);
   if (!summary.ok()) return fail(summary.status());
-  std::printf("attached as generation %llu: %d branches, %d timelines; downloaded %s of layers and %s of WAL\n",
+  std::printf("attached as generation %llu: %d branches, %d timelines; %d layers (%s) stay in the bucket and are "
+              "read on demand; downloaded %s of WAL\n",
               static_cast<unsigned long long>(summary->generation), summary->branches, summary->timelines,
-              zenith::FormatBytes(summary->layer_bytes).c_str(), zenith::FormatBytes(summary->wal_bytes).c_str());
+              summary->layers, zenith::FormatBytes(summary->layer_bytes).c_str(),
+              zenith::FormatBytes(summary->wal_bytes).c_str());
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <array>
 #include <charconv>
 #include <filesystem>
 
@@ -235,6 +236,12 @@ class PageService {
     auto view = tl->ViewAt(lsn);
     if (view->newest() == nullptr || view->newest()->lsns().valid != lsn) {
       return NotFound("no snapshot of timeline " + Hex(tl->id()) + " is valid at " + lsn.ToString());
+    }
+    if (view->any_remote()) {
+      // The mount reads such a view through GetPage, which fetches from
+      // the bucket what no local file holds.
+      return NotFound("the snapshot of timeline " + Hex(tl->id()) + " at " + lsn.ToString() +
+                      " has layers in the bucket only");
     }
     std::vector<Row> rows;
     for (const auto& layer : view->layers()) {
@@ -488,6 +495,7 @@ class PageService {
     std::shared_ptr<const SnapshotView> view;
     Lsn known_end;  // the end of WAL is at least this
     bool exact = false;  // every LSN must be a snapshot's valid
+    std::array<uint8_t, kBlockSize> scratch;  // a page read from the bucket
   };
 
   // A GetPage's answer is *page (in a layer the view holds); any other
@@ -510,7 +518,7 @@ class PageService {
     }
     switch (req.kind) {
       case PageRequestKind::kGetPage: {
-        ZENITH_ASSIGN_OR_RETURN(*page, st.view->GetPage(req.rel, req.block));
+        ZENITH_ASSIGN_OR_RETURN(*page, st.view->GetPage(req.rel, req.block, st.scratch));
         return Status::Ok();
       }
       case PageRequestKind::kNblocks: {

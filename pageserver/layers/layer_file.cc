@@ -13,6 +13,7 @@
 #include "common/crc32c.h"
 #include "common/file_util.h"
 #include "pageserver/layers/layer_format.h"
+#include "pageserver/layers/remote_pages.h"
 
 namespace zenith::pageserver {
 
@@ -47,17 +48,47 @@ Result<std::shared_ptr<LayerFile>> LayerFile::Open(const std::string& path, Fd k
   if (map == MAP_FAILED) return ErrnoStatus("map", path, errno);
   std::shared_ptr<LayerFile> layer(new LayerFile());
   layer->path_ = path;
+  layer->display_ = "layer file \"" + path + "\"";
   if (keep == Fd::kKeep) layer->fd_ = std::move(fd);
   layer->map_ = static_cast<const uint8_t*>(map);
-  layer->map_size_ = static_cast<size_t>(st.st_size);
-  Status s = layer->Validate(st.st_mtime);
-  if (!s.ok()) return s;
+  layer->map_size_ = layer->size_ = static_cast<size_t>(st.st_size);
+  std::span<const uint8_t> file(layer->map_, layer->map_size_);
+  ZENITH_RETURN_IF_ERROR(layer->ValidateHeader(file.first(lf::kHeaderSize), st.st_mtime));
+  ZENITH_RETURN_IF_ERROR(layer->ValidateSections(file.first(lf::kHeaderSize), file, 0));
   return layer;
 }
 
-Status LayerFile::ValidateHeader(int64_t mtime) {
-  std::span<const uint8_t> file(map_, map_size_);
-  auto corrupt = [&](const std::string& what) { return Corruption("layer file \"" + path_ + "\" is corrupt: " + what); };
+Result<std::shared_ptr<LayerFile>> LayerFile::OpenRemote(const std::string& path, uint64_t size,
+                                                         std::shared_ptr<LayerRangeReader> reader) {
+  std::shared_ptr<LayerFile> layer(new LayerFile());
+  layer->path_ = path;
+  layer->display_ = "layer " + reader->name();
+  layer->size_ = size;
+  if (size < lf::kHeaderSize) return layer->Corrupt("it is truncated (" + std::to_string(size) + " bytes)");
+  layer->remote_header_.resize(lf::kHeaderSize);
+  ZENITH_RETURN_IF_ERROR(reader->ReadAt(0, layer->remote_header_));
+  // A version 1 header's time is its file's mtime, which an object lacks:
+  // the bucket holds version 2 layers only.
+  ZENITH_RETURN_IF_ERROR(layer->ValidateHeader(layer->remote_header_, -1));
+  if (layer->version_ == lf::kVersion1) return layer->Corrupt("a version 1 layer cannot be read remotely");
+  // Everything after the pages, in one read.
+  std::span<const uint8_t> header(layer->remote_header_);
+  const uint64_t files_off = LoadU64(header, lf::kOffFilesOffset);
+  if (files_off < lf::kHeaderSize || files_off > size) return layer->Corrupt("section bounds outside the file");
+  layer->remote_tail_.resize(size - files_off);
+  ZENITH_RETURN_IF_ERROR(reader->ReadAt(files_off, layer->remote_tail_));
+  ZENITH_RETURN_IF_ERROR(layer->ValidateSections(header, layer->remote_tail_, files_off));
+  layer->remote_ = std::make_unique<RemotePages>(std::move(reader), lf::kHeaderSize,
+                                                 lf::kHeaderSize + layer->page_count_ * lf::kPageSize);
+  return layer;
+}
+
+uint64_t LayerFile::remote_bytes_read() const { return remote_ ? remote_->bytes_fetched() : 0; }
+
+Status LayerFile::Corrupt(const std::string& what) const { return Corruption(display_ + " is corrupt: " + what); }
+
+Status LayerFile::ValidateHeader(std::span<const uint8_t> file, int64_t mtime) {
+  auto corrupt = [&](const std::string& what) { return Corrupt(what); };
   if (std::memcmp(file.data(), lf::kMagic, sizeof lf::kMagic) != 0) return corrupt("bad magic");
   version_ = LoadU32(file, lf::kOffVersion);
   if (version_ != lf::kVersion1 && version_ != lf::kVersion) {
@@ -83,34 +114,35 @@ Status LayerFile::ValidateHeader(int64_t mtime) {
   return Status::Ok();
 }
 
-Status LayerFile::Validate(int64_t mtime) {
-  ZENITH_RETURN_IF_ERROR(ValidateHeader(mtime));
-  std::span<const uint8_t> file(map_, map_size_);
-  auto corrupt = [&](const std::string& what) { return Corruption("layer file \"" + path_ + "\" is corrupt: " + what); };
-  page_count_ = LoadU64(file, lf::kOffPageCount);
-  rel_count_ = LoadU64(file, lf::kOffRelCount);
-  uint64_t files_off = LoadU64(file, lf::kOffFilesOffset), files_size = LoadU64(file, lf::kOffFilesSize);
-  uint64_t index_off = LoadU64(file, lf::kOffIndexOffset), rel_off = LoadU64(file, lf::kOffRelOffset);
+Status LayerFile::ValidateSections(std::span<const uint8_t> header, std::span<const uint8_t> tail,
+                                   uint64_t tail_offset) {
+  auto corrupt = [&](const std::string& what) { return Corrupt(what); };
+  page_count_ = LoadU64(header, lf::kOffPageCount);
+  rel_count_ = LoadU64(header, lf::kOffRelCount);
+  uint64_t files_off = LoadU64(header, lf::kOffFilesOffset), files_size = LoadU64(header, lf::kOffFilesSize);
+  uint64_t index_off = LoadU64(header, lf::kOffIndexOffset), rel_off = LoadU64(header, lf::kOffRelOffset);
   // Every section must lie inside the file, in order. Counts are bounded by
   // the file size before any multiplication, and each offset before it is
   // subtracted from the size, so nothing can overflow.
-  const uint64_t size = map_size_;
+  const uint64_t size = size_;
   auto inside = [size](uint64_t off, uint64_t len) { return off <= size && len <= size - off; };
   if (page_count_ > size / lf::kPageSize || rel_count_ > size / lf::kRelEntrySize) return corrupt("absurd counts");
   uint64_t pages_end = lf::kHeaderSize + page_count_ * lf::kPageSize;
   uint64_t index_size = page_count_ * lf::kIndexEntrySize, rel_size = rel_count_ * lf::kRelEntrySize;
   if (pages_end > size || files_off < pages_end || !inside(files_off, files_size) ||
       index_off < files_off + files_size || !inside(index_off, index_size) || rel_off < index_off + index_size ||
-      !inside(rel_off, rel_size)) {
+      !inside(rel_off, rel_size) || files_off < tail_offset) {
     return corrupt("section bounds outside the file");
   }
-  pages_ = file.subspan(lf::kHeaderSize, pages_end - lf::kHeaderSize);
-  files_ = file.subspan(files_off, files_size);
-  index_ = file.subspan(index_off, index_size);
-  rels_ = file.subspan(rel_off, rel_size);
-  if (ComputeCrc32c(files_) != LoadU32(file, lf::kOffFilesCrc)) return corrupt("files section CRC mismatch");
-  if (ComputeCrc32c(index_) != LoadU32(file, lf::kOffIndexCrc)) return corrupt("index CRC mismatch");
-  if (ComputeCrc32c(rels_) != LoadU32(file, lf::kOffRelCrc)) return corrupt("relation table CRC mismatch");
+  // `tail` holds the file from tail_offset on (the whole file when local).
+  auto section = [&](uint64_t off, uint64_t len) { return tail.subspan(off - tail_offset, len); };
+  if (tail_offset == 0) pages_ = section(lf::kHeaderSize, pages_end - lf::kHeaderSize);
+  files_ = section(files_off, files_size);
+  index_ = section(index_off, index_size);
+  rels_ = section(rel_off, rel_size);
+  if (ComputeCrc32c(files_) != LoadU32(header, lf::kOffFilesCrc)) return corrupt("files section CRC mismatch");
+  if (ComputeCrc32c(index_) != LoadU32(header, lf::kOffIndexCrc)) return corrupt("index CRC mismatch");
+  if (ComputeCrc32c(rels_) != LoadU32(header, lf::kOffRelCrc)) return corrupt("relation table CRC mismatch");
   // Lookups are binary searches: the tables must be sorted, without
   // duplicates, and name only forks PostgreSQL has.
   for (uint64_t i = 0; i < page_count_; ++i) {
@@ -172,12 +204,19 @@ Status LayerFile::CheckPage(uint64_t index, std::span<const uint8_t> page) const
   auto entry = index_.subspan(index * lf::kIndexEntrySize, lf::kIndexEntrySize);
   if (ComputeCrc32c(page) == LoadU32(entry, 24)) return Status::Ok();
   RelTag rel{LoadU32(entry, 0), LoadU32(entry, 4), LoadU32(entry, 8), static_cast<ForkNumber>(LoadU8(entry, 12))};
-  return Corruption("layer file \"" + path_ + "\" is corrupt: bad CRC of block " + std::to_string(BlockAt(index)) +
-                    " of relation " + rel.ToString());
+  return Corrupt("bad CRC of block " + std::to_string(BlockAt(index)) + " of relation " + rel.ToString());
 }
 
-Result<std::span<const uint8_t>> LayerFile::PageAt(uint64_t index) const {
-  auto page = pages_.subspan(PageOffset(index) - lf::kHeaderSize, lf::kPageSize);
+Result<std::span<const uint8_t>> LayerFile::PageAt(uint64_t index, std::span<uint8_t> scratch) const {
+  std::span<const uint8_t> page;
+  if (remote_ == nullptr) {
+    page = pages_.subspan(PageOffset(index) - lf::kHeaderSize, lf::kPageSize);
+  } else {
+    if (scratch.size() < lf::kPageSize) return Internal("a page of " + display_ + " was read without a buffer");
+    scratch = scratch.first(lf::kPageSize);
+    ZENITH_RETURN_IF_ERROR(remote_->Read(PageOffset(index), scratch));
+    page = scratch;
+  }
   ZENITH_RETURN_IF_ERROR(CheckPage(index, page));
   return page;
 }
@@ -190,10 +229,11 @@ std::optional<uint64_t> LayerFile::IndexOf(const RelTag& rel, uint32_t block) co
   return i;
 }
 
-Result<std::optional<std::span<const uint8_t>>> LayerFile::FindPage(const RelTag& rel, uint32_t block) const {
+Result<std::optional<std::span<const uint8_t>>> LayerFile::FindPage(const RelTag& rel, uint32_t block,
+                                                                     std::span<uint8_t> scratch) const {
   const std::optional<uint64_t> i = IndexOf(rel, block);
   if (!i) return std::optional<std::span<const uint8_t>>();
-  ZENITH_ASSIGN_OR_RETURN(auto page, PageAt(*i));
+  ZENITH_ASSIGN_OR_RETURN(auto page, PageAt(*i, scratch));
   return std::optional<std::span<const uint8_t>>(page);
 }
 

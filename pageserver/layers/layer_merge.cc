@@ -1,5 +1,6 @@
 #include "pageserver/layers/layer_merge.h"
 
+#include <array>
 #include <algorithm>
 #include <queue>
 #include <vector>
@@ -60,7 +61,7 @@ class Merger {
       if (last_block == block) continue;  // a newer input decided this block
       last_block = block;
       if (block >= m.cutoff[i]) continue;  // cut away by a newer floor
-      ZENITH_ASSIGN_OR_RETURN(auto page, inputs_[i]->PageAt(at));
+      ZENITH_ASSIGN_OR_RETURN(auto page, inputs_[i]->PageAt(at, scratch_));
       ZENITH_RETURN_IF_ERROR(writer_.AddPage(m.rel, block, page));
       ZENITH_RETURN_IF_ERROR(Tick());
     }
@@ -79,6 +80,7 @@ class Merger {
   LayerWriter& writer_;
   const MergeOptions& options_;
   uint64_t pages_ = 0;
+  std::array<uint8_t, kBlockSize> scratch_;  // a page of a remote input
 };
 
 }  // namespace

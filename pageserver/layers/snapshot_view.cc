@@ -1,5 +1,6 @@
 #include "pageserver/layers/snapshot_view.h"
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -58,10 +59,15 @@ Result<SnapshotView::PageSlot> SnapshotView::Locate(const RelTag& rel, uint32_t 
   return slot;
 }
 
-Result<std::span<const uint8_t>> SnapshotView::GetPage(const RelTag& rel, uint32_t block) const {
+Result<std::span<const uint8_t>> SnapshotView::GetPage(const RelTag& rel, uint32_t block,
+                                                       std::span<uint8_t> scratch) const {
   ZENITH_ASSIGN_OR_RETURN(PageSlot slot, Locate(rel, block));
   if (slot.layer == nullptr) return ZeroPage();
-  return slot.layer->PageAt(slot.index);
+  return slot.layer->PageAt(slot.index, scratch);
+}
+
+bool SnapshotView::any_remote() const {
+  return std::any_of(layers_.begin(), layers_.end(), [](const auto& l) { return l->remote(); });
 }
 
 }  // namespace zenith::pageserver

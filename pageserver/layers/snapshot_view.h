@@ -35,10 +35,13 @@ class SnapshotView {
 
   // The relation's size at this snapshot; nullopt if it does not exist.
   std::optional<uint32_t> RelationSize(const RelTag& rel) const;
-  // The page, valid while this view lives. NotFound if the relation does
+  // The page, valid while this view lives, or, from a remote layer,
+  // copied into `scratch` (kBlockSize bytes). NotFound if the relation does
   // not exist, InvalidArgument for a block past its end, Corruption for a
-  // damaged layer.
-  Result<std::span<const uint8_t>> GetPage(const RelTag& rel, uint32_t block) const;
+  // damaged layer, the bucket's error for a remote one it cannot read.
+  Result<std::span<const uint8_t>> GetPage(const RelTag& rel, uint32_t block, std::span<uint8_t> scratch = {}) const;
+  // Some layer of the view is in the bucket only (LayerFile::remote()).
+  bool any_remote() const;
 
   // Where GetPage's page is, found without reading it: index `index` of
   // `layer`, or a page of zeros when `layer` is null. The same errors as

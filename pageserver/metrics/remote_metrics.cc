@@ -22,6 +22,9 @@ struct RemoteMetrics {
   Gauge* backlog_objects;
   Gauge* backlog_bytes;
   Gauge* superseded;
+  Counter* layer_reads[2];
+  Counter* layer_read_bytes;
+  Histogram* layer_read_duration;
 };
 
 const RemoteMetrics& Remote() {
@@ -53,6 +56,16 @@ const RemoteMetrics& Remote() {
     r.superseded = &Global().GetGauge("zenith_remote_superseded",
                                       "1 once a newer generation claimed the remote: this page server publishes "
                                       "nothing more.");
+    for (int ok = 0; ok < 2; ++ok) {
+      r.layer_reads[ok] = &Global().GetCounter("zenith_remote_layer_reads_total",
+                                               "Ranged reads of layers that are in the bucket only, by result.",
+                                               {{"result", ok ? "ok" : "error"}});
+    }
+    r.layer_read_bytes = &Global().GetCounter("zenith_remote_layer_read_bytes_total",
+                                              "Bytes read from layers that are in the bucket only.");
+    r.layer_read_duration = &Global().GetHistogram("zenith_remote_layer_read_duration_seconds",
+                                                   "Time a ranged read of a layer in the bucket took.", {},
+                                                   {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
     return r;
   }();
   return m;
@@ -73,6 +86,12 @@ void CountRemoteDeletes(uint64_t objects) { Remote().deleted->Inc(objects); }
 void CountRemotePass(bool ok, std::chrono::duration<double> took) {
   Remote().passes[ok ? 1 : 0]->Inc();
   Remote().pass_duration->Observe(took.count());
+}
+
+void CountRemoteLayerRead(bool ok, uint64_t bytes, std::chrono::duration<double> took) {
+  Remote().layer_reads[ok ? 1 : 0]->Inc();
+  if (ok) Remote().layer_read_bytes->Inc(bytes);
+  Remote().layer_read_duration->Observe(took.count());
 }
 
 void SetRemoteBacklog(uint64_t objects, uint64_t bytes, bool superseded) {

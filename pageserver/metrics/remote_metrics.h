@@ -2,7 +2,7 @@
 // "Metrics"; docs/design.md §12): objects and bytes put into the bucket by
 // kind and result, upload passes and their time, and after every pass what
 // is not yet up (objects, bytes) and whether this page server was
-// superseded. Registered only when the repository has a remote.
+// superseded; and the reads of layers that are in the bucket only. Registered only when the repository has a remote.
 //
 // Thread-safety: every function is safe from any thread (relaxed atomics on
 // metrics looked up once).
@@ -26,6 +26,10 @@ void CountRemoteDeletes(uint64_t objects);
 
 // One upload pass: ok when every timeline and the refs were published.
 void CountRemotePass(bool ok, std::chrono::duration<double> took);
+
+// One ranged GET of a layer that is in the bucket only (remote_layers.h):
+// its result, bytes and time.
+void CountRemoteLayerRead(bool ok, uint64_t bytes, std::chrono::duration<double> took);
 
 // After a pass, over every timeline: layers not yet up, bytes of layers and
 // WAL not yet up; and whether a newer generation claimed the prefix.

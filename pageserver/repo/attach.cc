@@ -9,9 +9,9 @@
 
 #include "common/file_util.h"
 #include "common/lsn.h"
-#include "pageserver/layers/layer_file.h"
 #include "pageserver/layers/layer_writer.h"
 #include "pageserver/repo/new_repository.h"
+#include "pageserver/repo/remote_layers.h"
 #include "pageserver/repo/repository.h"
 #include "pageserver/repo/timeline.h"
 #include "pageserver/s3/remote_repository.h"
@@ -20,9 +20,6 @@
 namespace zenith::pageserver {
 
 namespace {
-
-// A layer comes down in ranges of this size: memory stays bounded.
-constexpr uint64_t kRangeBytes = uint64_t{16} << 20;
 
 std::string ObjectName(const s3::S3Url& url, const std::string& key) { return "s3://" + url.bucket + "/" + key; }
 
@@ -98,36 +95,6 @@ Result<RemoteState> ReadRemoteState(s3::ObjectStore& store, const s3::S3Url& url
   return RemoteState{std::move(refs->refs), std::move(timelines)};
 }
 
-// Every page of a downloaded layer checked, as GetPage would before serving it.
-Status CheckLayer(const std::string& path, const std::string& timeline) {
-  ZENITH_ASSIGN_OR_RETURN(auto layer, LayerFile::Open(path));
-  if (layer->timeline_id().ToString() != timeline) return Corruption("it belongs to another timeline");
-  for (uint64_t i = 0; i < layer->page_count(); ++i) ZENITH_RETURN_IF_ERROR(layer->PageAt(i).status());
-  return Status::Ok();
-}
-
-Status DownloadLayer(s3::ObjectStore& store, const s3::S3Url& url, const std::string& timeline,
-                     const s3::IndexLayer& layer, const std::string& path) {
-  const std::string key = s3::LayerKey(url, timeline, layer.name, layer.generation);
-  const std::string object = ObjectName(url, key);
-  ZENITH_ASSIGN_OR_RETURN(s3::ObjectInfo info, store.Head(key));
-  if (info.size != layer.size) {
-    return Corruption(object + " holds " + std::to_string(info.size) + " bytes; its index says " +
-                      std::to_string(layer.size));
-  }
-  ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, 0600));
-  for (uint64_t offset = 0; offset < layer.size;) {
-    ZENITH_ASSIGN_OR_RETURN(std::string bytes, store.GetRange(key, offset, std::min(kRangeBytes, layer.size - offset)));
-    if (bytes.empty()) return Corruption(object + " ends at byte " + std::to_string(offset));
-    ZENITH_RETURN_IF_ERROR(WriteFull(fd.get(), {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, path));
-    offset += bytes.size();
-  }
-  ZENITH_RETURN_IF_ERROR(FsyncFd(fd.get(), path));
-  fd.reset();
-  if (Status st = CheckLayer(path, timeline); !st.ok()) return Corruption(object + " is damaged: " + st.message());
-  return Status::Ok();
-}
-
 // The timeline's WAL segments, each piece written where it lies in its
 // segment; the rest of a segment stays zero, as WAL past its end is.
 Result<uint64_t> DownloadWal(s3::ObjectStore& store, const s3::S3Url& url, const s3::TimelineIndex& index,
@@ -168,8 +135,12 @@ Status BuildTimeline(s3::ObjectStore& store, const s3::S3Url& url, const RepoLay
   for (const std::string& dir : {layout.timeline_dir(id), layout.wal_dir(id), layout.layers_dir(id)}) {
     ZENITH_RETURN_IF_ERROR(MakeDirectoryDurably(dir, 0700));
   }
+  // Layers stay in the bucket: each gets a stub (remote_layers.h), and its
+  // pages come when read.
   for (const auto& layer : index.layers) {
-    ZENITH_RETURN_IF_ERROR(DownloadLayer(store, url, index.timeline, layer, layout.layers_dir(id) + "/" + layer.name));
+    ZENITH_RETURN_IF_ERROR(
+        WriteRemoteLayerStub(layout.layers_dir(id) + "/" + layer.name, RemoteLayerStub{layer.generation, layer.size}));
+    ++summary.layers;
     summary.layer_bytes += layer.size;
   }
   ZENITH_RETURN_IF_ERROR(FsyncDirectory(layout.layers_dir(id)));

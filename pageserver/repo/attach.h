@@ -7,13 +7,10 @@
 // more), reads the newest refs and the newest index of every timeline they
 // reach (ancestors included) that generations below its own wrote, and
 // builds the repository from them: branch refs, each timeline's metadata and
-// GC cutoff, its layers, and its WAL segments reassembled from the pieces
-// the index names. Every layer is checked as it arrives: its size against
-// the index, then its header, index and every page's CRC; a mismatch is
-// Corruption naming the object, and nothing is kept.
-//
-// Layers are downloaded whole, in 16 MiB ranges (memory stays bounded);
-// fetching only the pages asked for, on demand, is the design's next step.
+// GC cutoff, a stub for each of its layers (remote_layers.h: the layers stay
+// in the bucket, and the page server reads their pages on demand, checking
+// each page's CRC), and its WAL segments reassembled from the pieces the
+// index names.
 //
 // The repository is assembled beside `root` and renamed into place when
 // complete and durable (new_repository.h): a failure or crash leaves none.
@@ -37,7 +34,8 @@ struct AttachSummary {
   uint64_t generation = 0;
   int branches = 0;
   int timelines = 0;
-  uint64_t layer_bytes = 0;  // downloaded
+  int layers = 0;
+  uint64_t layer_bytes = 0;  // in the bucket, read on demand
   uint64_t wal_bytes = 0;    // downloaded
 };
 

@@ -20,8 +20,6 @@ namespace zenith::pageserver {
 
 namespace {
 
-std::string BaseName(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
-
 int Depth(const Timeline& tl) {
   int d = 0;
   for (auto a = tl.ancestor(); a; a = a->ancestor()) ++d;
@@ -120,6 +118,10 @@ Status RemoteUploader::UploadLayers(Timeline& tl, TimelineState& s) {
   for (const auto& layer : tl.OwnLayers()) {
     const std::string name = BaseName(layer->path());
     if (layer_generation_.count(id + "/" + name) != 0) continue;
+    if (layer->remote()) {
+      // Its stub is all this disk has: never upload that in its place.
+      return Corruption("layer " + id + "/" + name + " is in the bucket only, but the bucket does not list it");
+    }
     const std::string key = s3::LayerKey(url_, id, name, generation_);
     s.unpublished.insert(key);
     Status st = store_->PutFile(key, layer->path());

@@ -10,6 +10,7 @@
 
 #include "common/duration.h"
 #include "common/file_util.h"
+#include "pageserver/repo/remote_layers.h"
 #include "common/pg_time.h"
 #include "common/str_format.h"
 
@@ -35,6 +36,13 @@ Status ValidateBranchName(std::string_view name) {
   }
   return Status::Ok();
 }
+
+Repository::Repository(RepoLayout layout, RepoConfig config)
+    : layout_(std::move(layout)), config_(std::move(config)) {
+  if (!config_.remote.url.empty()) remote_layers_ = std::make_unique<RemoteLayers>(config_.remote);
+}
+
+Repository::~Repository() = default;
 
 Result<std::unique_ptr<Repository>> Repository::Open(const std::string& root) {
   RepoLayout layout{root};
@@ -103,7 +111,8 @@ Result<std::shared_ptr<Timeline>> Repository::LoadTimeline(const TimelineId& id,
   if (meta->ancestor) {
     ZENITH_ASSIGN_OR_RETURN(ancestor, LoadTimeline(*meta->ancestor, depth + 1));
   }
-  ZENITH_ASSIGN_OR_RETURN(auto tl, Timeline::Load(layout_, *meta, std::move(ancestor), config_.system_id));
+  ZENITH_ASSIGN_OR_RETURN(auto tl, Timeline::Load(layout_, *meta, std::move(ancestor), config_.system_id,
+                                                          remote_layers_.get()));
   std::lock_guard lock(mu_);
   auto [it, inserted] = timelines_.emplace(id, tl);
   if (inserted) spdlog::info("loaded timeline {} ({} layers)", id.ToString(), tl->OwnLayers().size());

@@ -85,6 +85,7 @@ class Repository {
  public:
   // Opens the repository whose .zenith directory is `root`.
   static Result<std::unique_ptr<Repository>> Open(const std::string& root);
+  ~Repository();
 
   const RepoLayout& layout() const { return layout_; }
   const RepoConfig& config() const { return config_; }
@@ -191,7 +192,7 @@ class Repository {
   Result<std::vector<std::string>> RemoveStaleTempFiles();
 
  private:
-  Repository(RepoLayout layout, RepoConfig config) : layout_(std::move(layout)), config_(std::move(config)) {}
+  Repository(RepoLayout layout, RepoConfig config);
   Result<std::shared_ptr<Timeline>> LoadTimeline(const TimelineId& id, int depth);
   Result<std::shared_ptr<Timeline>> GetTimeline(const TimelineId& id);
   Result<TimelineId> ReadRef(const std::string& name) const;
@@ -209,6 +210,8 @@ class Repository {
 
   const RepoLayout layout_;
   const RepoConfig config_;
+  // Opens the stubs of layers in the bucket only; null without a remote.
+  std::unique_ptr<RemoteLayers> remote_layers_;
   std::function<void(std::string_view)> reset_step_hook_;
   mutable std::mutex points_mu_;
   std::vector<PinInfo> pins_;  // guarded by points_mu_

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/file_util.h"
+#include "pageserver/repo/remote_layers.h"
 #include "common/pg_time.h"
 #include "common/wal_directory.h"
 #include "pageserver/layers/layer_format.h"
@@ -80,9 +81,10 @@ bool Replaces(const LayerFile& y, const LayerFile& x) {
 }  // namespace
 
 Result<std::shared_ptr<Timeline>> Timeline::Load(const RepoLayout& layout, const TimelineMetadata& meta,
-                                                 std::shared_ptr<Timeline> ancestor, uint64_t system_id) {
+                                                 std::shared_ptr<Timeline> ancestor, uint64_t system_id,
+                                                 RemoteLayers* remote) {
   std::shared_ptr<Timeline> tl(new Timeline(layout, meta, std::move(ancestor), system_id));
-  ZENITH_RETURN_IF_ERROR(tl->LoadLayers());
+  ZENITH_RETURN_IF_ERROR(tl->LoadLayers(remote));
   auto cutoff = ReadFileToString(tl->cutoff_path_);
   if (cutoff.ok()) {
     auto lsn = Lsn::Parse(std::string_view(*cutoff).substr(0, cutoff->find('\n')));
@@ -102,14 +104,14 @@ Status Timeline::RemoveStaleTempFiles() const {
   return Status::Ok();
 }
 
-Status Timeline::LoadLayers() {
+Status Timeline::LoadLayers(RemoteLayers* remote) {
   ZENITH_RETURN_IF_ERROR(RemoveStaleTempFiles());
   ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(layers_dir_));
   std::vector<std::shared_ptr<LayerFile>> found;
   for (const auto& name : names) {
     std::string path = layers_dir_ + "/" + name;
     if (!IsLayerFileName(name)) continue;
-    ZENITH_ASSIGN_OR_RETURN(auto layer, LayerFile::Open(path));
+    ZENITH_ASSIGN_OR_RETURN(auto layer, OpenLayerOrStub(path, id(), remote));
     if (layer->timeline_id() != id()) return Corruption("layer \"" + path + "\" belongs to another timeline");
     found.push_back(std::move(layer));
   }

@@ -51,13 +51,18 @@ struct TimelineMetadata {
   static Result<TimelineMetadata> FromJson(const std::string& text);
 };
 
+class RemoteLayers;
+
 class Timeline {
  public:
-  // Opens every layer in layers/ (validating each) and removes temp files
-  // (in layers/, wal/ and the timeline's directory) and replaced layers a
-  // crash left there. `ancestor` must be loaded already (or null).
+  // Opens every layer in layers/ (validating each; a remote layer's stub
+  // through `remote`, remote_layers.h) and removes temp files (in layers/,
+  // wal/ and the timeline's directory) and replaced layers a crash left
+  // there. `ancestor` must be loaded already (or null); `remote` (or null)
+  // must outlive the timeline.
   static Result<std::shared_ptr<Timeline>> Load(const RepoLayout& layout, const TimelineMetadata& meta,
-                                                std::shared_ptr<Timeline> ancestor, uint64_t system_id);
+                                                std::shared_ptr<Timeline> ancestor, uint64_t system_id,
+                                                RemoteLayers* remote = nullptr);
 
   const TimelineId& id() const { return meta_.id; }
   const std::shared_ptr<Timeline>& ancestor() const { return ancestor_; }
@@ -141,7 +146,7 @@ class Timeline {
   // Temp files in layers/, wal/ and the timeline's directory that a crash
   // or a failed write left (none of this process's live ones).
   Status RemoveStaleTempFiles() const;
-  Status LoadLayers();
+  Status LoadLayers(RemoteLayers* remote);
   // Returns true once a complete layer was collected.
   bool CollectVisible(Lsn lsn, std::vector<std::shared_ptr<const LayerFile>>* out) const;
   Lsn InitialWalBoundary() const;

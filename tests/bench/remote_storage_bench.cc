@@ -7,7 +7,8 @@
 //     --recursive` of the same files to the same bucket;
 //   - attach: `zenith attach` into an empty directory, a mount, PostgreSQL
 //     started and its first query answered, against `s3cmd get --recursive`
-//     of the same objects; with the bytes attach downloaded.
+//     of the same objects; with the bytes of layers the page server read
+//     from the bucket before that answer (its metrics).
 // The S3 settings come from the file ZENITH_TEST_S3_ENV names (what
 // ceph-rgw.sh prints); s3cmd gets them in a 0600 config file, never on its
 // command line.
@@ -26,7 +27,9 @@
 #include "common/file_util.h"
 #include "common/status.h"
 #include "tests/bench/bench_support.h"
+#include "tests/harness/prometheus_text.h"
 #include "tests/harness/s3_test_env.h"
+#include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/test_env.h"
 #include "tests/harness/zenith_env.h"
@@ -41,6 +44,15 @@ struct Options {
   int scale = 70;
   bool keep = false;
 };
+
+// zenith_remote_layer_read_bytes_total of the page server whose metrics
+// listen at `address`.
+Result<double> LayerBytesRead(const std::string& address) {
+  RunResult r = testing::RunCommand({"curl", "-sS", "--max-time", "10", "http://" + address + "/metrics"});
+  if (!r.ok()) return Internal("scraping the metrics failed: " + r.Describe());
+  ZENITH_ASSIGN_OR_RETURN(auto e, testing::ParsePrometheusText(r.out));
+  return e.Sum("zenith_remote_layer_read_bytes_total");
+}
 
 class RemoteStorageBench {
  public:
@@ -136,11 +148,16 @@ Status RemoteStorageBench::Run() {
   RunResult attach = attached_.Zenith({"attach", url});
   if (!attach.ok()) return Internal("zenith attach failed: " + attach.Describe());
   const double attach_s = Since(t0);
+  // The page server the mount would start, with its metrics: what it read
+  // from the bucket before the first answer.
+  const std::string metrics = "127.0.0.1:" + std::to_string(testing::FreePort());
+  ZENITH_RETURN_IF_ERROR(Zenith(attached_, {"pageserver", "start", "--metrics", metrics}));
   ZENITH_RETURN_IF_ERROR(Zenith(attached_, {"mount", "main", attached_dir_.Sub("main")}));
   Server pg({}, attached_dir_.Sub("main"), attached_dir_.path(), 5433);
   ZENITH_RETURN_IF_ERROR(pg.Start());
   ZENITH_RETURN_IF_ERROR(pg.Query("select count(*) from pgbench_branches").status());
   const double first_query = Since(t0);
+  ZENITH_ASSIGN_OR_RETURN(double read_before, LayerBytesRead(metrics));
   ZENITH_RETURN_IF_ERROR(pg.Stop());
   ZENITH_RETURN_IF_ERROR(Zenith(attached_, {"umount", attached_dir_.Sub("main")}));
   ZENITH_RETURN_IF_ERROR(MakeDirectories(s3cmd_dir_.Sub("got")));
@@ -148,6 +165,9 @@ Status RemoteStorageBench::Run() {
                                                     s3cmd_dir_.Sub("got") + "/"}));
   std::printf("\n%-28s %10.1f s   (%s)\n", "zenith attach", attach_s, attach.out.substr(0, attach.out.find('\n')).c_str());
   std::printf("%-28s %10.1f s   (goal < 3 s, < 2%% of the bytes before it)\n", "attach to first query", first_query);
+  std::printf("%-28s %10.2f MB   (%.2f%% of the repository's %s)\n", "layer bytes read before it",
+              read_before / 1e6, 100.0 * read_before / static_cast<double>(bytes),
+              Megabytes(static_cast<double>(bytes)).c_str());
   std::printf("%-28s %10.1f s\n", "s3cmd get of the same", s3cmd_down);
   std::printf("\nload average %s at start, %s at end\n", load_at_start.c_str(), LoadAverage().c_str());
   return Status::Ok();

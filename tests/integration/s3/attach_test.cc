@@ -3,8 +3,10 @@
 // repository, scratch and mounts deleted) comes back from its bucket on
 // another directory with every branch and every acknowledged commit; an
 // attach takes the repository over from the page server that was its
-// owner; a damaged object, an empty prefix or an existing repository is
-// refused with a clear error and leaves nothing behind.
+// owner; attach downloads no layer (the page server reads them on demand),
+// and a damaged one is refused naming its object when read, never served;
+// an empty prefix or an existing repository is refused with a clear error
+// and leaves nothing behind.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -87,6 +89,7 @@ TEST(Attach, AWholeLostDirectoryComesBackFromTheBucketWithEveryBranchAndCommit) 
   RunResult attach = env.MustZenith({"attach", url});
   ASSERT_TRUE(attach.ok());
   EXPECT_NE(attach.out.find("attached as generation 2: 2 branches"), std::string::npos) << attach.out;
+  EXPECT_NE(attach.out.find("stay in the bucket"), std::string::npos) << attach.out;
   EXPECT_EQ(env.MustZenith({"branch"}).out, "main\npast\n");
   ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
   ASSERT_TRUE(env.MustZenith({"mount", "past", dir.Sub("past")}).ok());
@@ -183,7 +186,7 @@ TEST(Attach, TheNewOwnerSupersedesTheOldOneWhichPublishesNothingMore) {
   EXPECT_EQ(refs->refs.branches.count("late"), 0u);
 }
 
-TEST(Attach, ADamagedLayerIsRefusedWithItsNameAndNothingIsKept) {
+TEST(Attach, ADamagedLayerIsRefusedWithItsNameAndNeverServed) {
   ZENITH_REQUIRE_S3(s3env);
   const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
   TempDir old_dir;
@@ -196,23 +199,26 @@ TEST(Attach, ADamagedLayerIsRefusedWithItsNameAndNothingIsKept) {
   s3::S3Client client = Client(s3env);
   const auto parsed = s3::ParseS3Url(url).value();
   auto objects = client.ListAll(parsed.Key("timelines/")).value();
-  std::string layer_key;
+  std::vector<std::string> layer_keys;
   for (const auto& o : objects) {
-    if (o.key.find("/layers/") != std::string::npos) layer_key = o.key;
+    if (o.key.find("/layers/") != std::string::npos) layer_keys.push_back(o.key);
   }
-  ASSERT_FALSE(layer_key.empty());
+  ASSERT_EQ(layer_keys.size(), 1u) << "a new repository has one layer, the imported cluster";
+  const std::string layer_key = layer_keys.front();
+  // Bytes in the middle of its pages: only reading those pages can tell.
   std::string bytes = client.Get(layer_key).value();
   for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 64; ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
   ASSERT_TRUE(client.Put(layer_key, bytes).ok());
 
+  // Attach downloads no layer, so it cannot tell; reading every page can.
   TempDir dir;
   ZenithEnv env(dir);
   UseBucket(env, dir, s3env);
-  RunResult attach = env.Zenith({"attach", url});
-  EXPECT_FALSE(attach.ok());
-  EXPECT_NE(attach.err.find(layer_key), std::string::npos) << attach.Describe();
-  EXPECT_NE(attach.err.find("damaged"), std::string::npos) << attach.Describe();
-  EXPECT_FALSE(PathExists(env.repo()));
+  ASSERT_TRUE(env.MustZenith({"attach", url}).ok());
+  RunResult exported = env.Zenith({"export", "main", dir.Sub("export")});
+  EXPECT_FALSE(exported.ok()) << "a damaged page was served";
+  EXPECT_NE(exported.err.find("s3://" + s3env.bucket + "/" + layer_key), std::string::npos) << exported.Describe();
+  EXPECT_NE(exported.err.find("corrupt"), std::string::npos) << exported.Describe();
 }
 
 TEST(Attach, AnEmptyPrefixOrAnExistingRepositoryIsRefused) {
