@@ -23,6 +23,10 @@ namespace {
 
 using RelKey = std::tuple<uint32_t, uint32_t, uint32_t, uint8_t>;
 
+// The files, index and relation sections of a remote layer are read into
+// memory; a 32 GiB layer's index is about 110 MiB.
+constexpr uint64_t kMaxRemoteTail = uint64_t{256} << 20;
+
 RelKey KeyOf(const RelTag& r) { return {r.spc, r.db, r.rel, static_cast<uint8_t>(r.fork)}; }
 
 RelKey LoadRelKey(std::span<const uint8_t> entry) {
@@ -75,8 +79,13 @@ Result<std::shared_ptr<LayerFile>> LayerFile::OpenRemote(const std::string& path
   std::span<const uint8_t> header(layer->remote_header_);
   const uint64_t files_off = LoadU64(header, lf::kOffFilesOffset);
   if (files_off < lf::kHeaderSize || files_off > size) return layer->Corrupt("section bounds outside the file");
+  // They are held in memory: a header (or an index) that claims more than
+  // any real layer's is refused before anything is allocated.
+  if (size - files_off > kMaxRemoteTail) {
+    return layer->Corrupt("its sections after the pages claim " + std::to_string(size - files_off) + " bytes");
+  }
   layer->remote_tail_.resize(size - files_off);
-  ZENITH_RETURN_IF_ERROR(reader->ReadAt(files_off, layer->remote_tail_));
+  if (!layer->remote_tail_.empty()) ZENITH_RETURN_IF_ERROR(reader->ReadAt(files_off, layer->remote_tail_));
   ZENITH_RETURN_IF_ERROR(layer->ValidateSections(header, layer->remote_tail_, files_off));
   layer->remote_ = std::make_unique<RemotePages>(std::move(reader), lf::kHeaderSize,
                                                  lf::kHeaderSize + layer->page_count_ * lf::kPageSize);

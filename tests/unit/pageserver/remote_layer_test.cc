@@ -185,6 +185,10 @@ TEST_F(RemoteLayerTest, ADamagedIndexOrHeaderIsRefusedAtOpenNamingTheObject) {
   auto truncated = LayerFile::OpenRemote(dir_.path() + "/stub", 100, object_);
   ASSERT_FALSE(truncated.ok());
   EXPECT_NE(truncated.status().message().find(kObject), std::string::npos) << truncated.status().ToString();
+  // A size no real layer has: refused before its sections are allocated.
+  auto huge = LayerFile::OpenRemote(dir_.path() + "/stub", uint64_t{1} << 40, object_);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("claim"), std::string::npos) << huge.status().ToString();
   object_->Overwrite(lf::kOffValid, 'X');
   auto header = LayerFile::OpenRemote(dir_.path() + "/stub", size_, object_);
   ASSERT_FALSE(header.ok());
