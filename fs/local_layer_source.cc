@@ -99,11 +99,12 @@ void LocalLayerSource::LoadLoop() {
   for (;;) {
     const bool asked = wake_.wait_for(lock, check_period_, [this] { return stop_ || tried_ != wanted_; });
     if (stop_) break;
+    bool removed = false;
     if (!asked) {  // the check, without the lock readers take
       const std::shared_ptr<const SnapshotView> view = view_;
       if (view == nullptr || view->lsn() != wanted_) continue;
       lock.unlock();
-      const bool removed = HoldsRemovedFile(*view);
+      removed = HoldsRemovedFile(*view);
       lock.lock();
       if (!removed || stop_ || view_ != view || tried_ != wanted_) continue;
       spdlog::info("a layer file of the snapshot valid at {} was removed (compaction or GC): opening its view again",
@@ -121,6 +122,13 @@ void LocalLayerSource::LoadLoop() {
     if (view.ok()) {
       spdlog::info("reading pages from the layer files of the snapshot valid at {}", lsn.ToString());
       view_ = std::move(*view);
+    } else if (removed) {
+      // Its files were removed (compaction, GC, or the cache sent them back
+      // to the bucket) and it cannot be opened again: the page server
+      // serves the same pages, and the removed files' space is freed.
+      spdlog::info("reading pages through the page server: the layer files at {} did not open again: {}",
+                   lsn.ToString(), view.status().message());
+      view_ = nullptr;
     } else if (view_ != nullptr) {
       spdlog::warn("the layer files at {} did not open ({}); reading on from those of the snapshot valid at {}",
                    lsn.ToString(), view.status().message(), view_->lsn().ToString());

@@ -25,7 +25,9 @@
 // hold the files compaction replaced for as long: every `check_period` the
 // loader looks whether a file of its view was removed and, if so, opens
 // the view at the same LSN again (the same pages, from the files that
-// replaced them) and closes the old files.
+// replaced them) and closes the old files; if that view cannot be opened
+// (its layers went back to the bucket: the page server lists no files for
+// it), reads go to `fallback` and the old files are closed all the same.
 //
 // Thread-safety: GetPages from any number of threads, MoveTo from any
 // thread; mu_ guards the view and the wanted LSN.

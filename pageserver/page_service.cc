@@ -245,6 +245,7 @@ class PageService {
     }
     std::vector<Row> rows;
     for (const auto& layer : view->layers()) {
+      layer->Touch();  // the mount reads it from now on, unseen by the cache's clock
       std::error_code ec;
       const std::filesystem::path path = std::filesystem::absolute(layer->path(), ec);
       rows.push_back(Row{ec ? layer->path() : path.string(), Hex(layer->timeline_id()), layer->lsns().valid.ToString()});

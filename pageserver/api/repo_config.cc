@@ -92,6 +92,7 @@ std::string RepoConfig::ToJson() const {
   if (allow_plain_tcp) j["allow_plain_tcp"] = true;
   if (!remote.url.empty()) {
     j["remote"] = {{"url", remote.url}, {"endpoint", remote.endpoint}, {"region", remote.region}};
+    if (remote.cache_size != 0) j["remote"]["cache_size"] = remote.cache_size;
     if (remote.wal_upload_interval != RemoteConfig{}.wal_upload_interval) {
       j["remote"]["wal_upload_interval"] = remote.wal_upload_interval;
     }
@@ -133,6 +134,12 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
                   r.value("wal_upload_interval", RemoteConfig{}.wal_upload_interval)};
       if (!(c.remote.wal_upload_interval >= 0.2 && c.remote.wal_upload_interval <= 60)) {
         return Corruption("repository config: remote.wal_upload_interval must be between 0.2 and 60 seconds");
+      }
+      if (r.contains("cache_size")) {
+        if (!r["cache_size"].is_number_unsigned()) {
+          return Corruption("repository config: remote.cache_size must be a number of bytes (0: no bound)");
+        }
+        c.remote.cache_size = r["cache_size"].get<uint64_t>();
       }
     }
     c.log_level = j.value("log_level", "info");

@@ -35,6 +35,10 @@ struct RemoteConfig {
   // Seconds between the uploader's passes: the bound on how far the
   // bucket's WAL lags the end of WAL (plus one pass); 0.2 to 60.
   double wal_upload_interval = 2.0;
+  // Bytes of layers kept on this disk once they are in the bucket: past it,
+  // the least recently read go back to the bucket (docs/design.md §12,
+  // "The local disk is a cache"). 0: no bound.
+  uint64_t cache_size = 0;
 
   bool operator==(const RemoteConfig&) const = default;
 };

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <cstring>
 #include <tuple>
@@ -59,6 +60,7 @@ Result<std::shared_ptr<LayerFile>> LayerFile::Open(const std::string& path, Fd k
   std::span<const uint8_t> file(layer->map_, layer->map_size_);
   ZENITH_RETURN_IF_ERROR(layer->ValidateHeader(file.first(lf::kHeaderSize), st.st_mtime));
   ZENITH_RETURN_IF_ERROR(layer->ValidateSections(file.first(lf::kHeaderSize), file, 0));
+  layer->Touch();
   return layer;
 }
 
@@ -89,7 +91,16 @@ Result<std::shared_ptr<LayerFile>> LayerFile::OpenRemote(const std::string& path
   ZENITH_RETURN_IF_ERROR(layer->ValidateSections(header, layer->remote_tail_, files_off));
   layer->remote_ = std::make_unique<RemotePages>(std::move(reader), lf::kHeaderSize,
                                                  lf::kHeaderSize + layer->page_count_ * lf::kPageSize);
+  layer->Touch();
   return layer;
+}
+
+void LayerFile::Touch() const {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  // Stored at most once a millisecond: readers on many threads do not
+  // contend for the line.
+  if (last_read_.load(std::memory_order_relaxed) != now) last_read_.store(now, std::memory_order_relaxed);
 }
 
 uint64_t LayerFile::remote_bytes_read() const { return remote_ ? remote_->bytes_fetched() : 0; }
@@ -227,6 +238,7 @@ Result<std::span<const uint8_t>> LayerFile::PageAt(uint64_t index, std::span<uin
     page = scratch;
   }
   ZENITH_RETURN_IF_ERROR(CheckPage(index, page));
+  Touch();
   return page;
 }
 

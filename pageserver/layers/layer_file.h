@@ -19,6 +19,7 @@
 // Thread-safety: immutable after Open(); any number of threads may read.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -94,6 +95,10 @@ class LayerFile {
   bool remote() const { return remote_ != nullptr; }
   // Bytes of pages read from the bucket so far (remote layers).
   uint64_t remote_bytes_read() const;
+  // When a page of it was last read here, or it was opened or Touch()ed
+  // (steady clock, ms): what the cache evicts by (remote_layers.h).
+  int64_t last_read() const { return last_read_.load(std::memory_order_relaxed); }
+  void Touch() const;
   // Reads never fall through this layer: every relation's floor is 0 (an
   // image, the import, or a snapshot after which every relation was new).
   bool complete() const { return complete_; }
@@ -154,6 +159,7 @@ class LayerFile {
   uint64_t size_ = 0;
   std::vector<uint8_t> remote_header_, remote_tail_;  // a remote layer's sections
   std::unique_ptr<RemotePages> remote_;
+  mutable std::atomic<int64_t> last_read_{0};
   uint32_t version_ = 0;
   TimelineId timeline_id_;
   LayerMeta meta_;

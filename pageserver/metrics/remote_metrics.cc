@@ -25,6 +25,9 @@ struct RemoteMetrics {
   Counter* layer_reads[2];
   Counter* layer_read_bytes;
   Histogram* layer_read_duration;
+  Gauge* cache_bytes;
+  Counter* evictions;
+  Counter* evicted_bytes;
 };
 
 const RemoteMetrics& Remote() {
@@ -66,6 +69,12 @@ const RemoteMetrics& Remote() {
     r.layer_read_duration = &Global().GetHistogram("zenith_remote_layer_read_duration_seconds",
                                                    "Time a ranged read of a layer in the bucket took.", {},
                                                    {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
+    r.cache_bytes = &Global().GetGauge("zenith_remote_cache_bytes",
+                                       "Bytes of layers on this disk after the last upload pass (bounded by "
+                                       "remote.cache_size).");
+    r.evictions = &Global().GetCounter("zenith_remote_cache_evictions_total",
+                                       "Layers evicted from this disk: read from the bucket from then on.");
+    r.evicted_bytes = &Global().GetCounter("zenith_remote_cache_evicted_bytes_total", "Their bytes.");
     return r;
   }();
   return m;
@@ -92,6 +101,13 @@ void CountRemoteLayerRead(bool ok, uint64_t bytes, std::chrono::duration<double>
   Remote().layer_reads[ok ? 1 : 0]->Inc();
   if (ok) Remote().layer_read_bytes->Inc(bytes);
   Remote().layer_read_duration->Observe(took.count());
+}
+
+void SetRemoteCacheBytes(uint64_t bytes) { Remote().cache_bytes->Set(static_cast<int64_t>(bytes)); }
+
+void CountRemoteEviction(uint64_t bytes) {
+  Remote().evictions->Inc();
+  Remote().evicted_bytes->Inc(bytes);
 }
 
 void SetRemoteBacklog(uint64_t objects, uint64_t bytes, bool superseded) {

@@ -31,6 +31,11 @@ void CountRemotePass(bool ok, std::chrono::duration<double> took);
 // its result, bytes and time.
 void CountRemoteLayerRead(bool ok, uint64_t bytes, std::chrono::duration<double> took);
 
+// The local disk as a cache: layer bytes on it after a pass, and a layer
+// evicted (its bytes).
+void SetRemoteCacheBytes(uint64_t bytes);
+void CountRemoteEviction(uint64_t bytes);
+
 // After a pass, over every timeline: layers not yet up, bytes of layers and
 // WAL not yet up; and whether a newer generation claimed the prefix.
 void SetRemoteBacklog(uint64_t objects, uint64_t bytes, bool superseded);

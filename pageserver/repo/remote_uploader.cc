@@ -11,8 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "pageserver/layers/layer_format.h"
 #include "pageserver/layers/layer_writer.h"
 #include "pageserver/metrics/remote_metrics.h"
+#include "pageserver/repo/remote_layers.h"
 #include "pageserver/s3/remote_repository.h"
 #include "pageserver/s3/s3_client.h"
 
@@ -387,8 +389,69 @@ Status RemoteUploader::PassOverTimelines() {
   std::set<std::string> ids;
   for (const auto& tl : live) ids.insert(tl->id().ToString());
   if (first.ok()) note(DeleteGoneTimelines(ids));
+  if (first.ok() && !superseded_) note(EnforceCacheBound(live));
   WriteStatusFile(first);
   return first;
+}
+
+std::vector<RemoteUploader::CacheEntry> RemoteUploader::EvictionCandidates(
+    const std::vector<std::shared_ptr<Timeline>>& live, uint64_t* local_bytes) const {
+  std::vector<CacheEntry> out;
+  *local_bytes = 0;
+  for (const auto& tl : live) {
+    const std::string id = tl->id().ToString();
+    auto state = timelines_.find(id);
+    const bool published = state != timelines_.end() && state->second.published.has_value();
+    for (const auto& layer : tl->OwnLayers()) {
+      if (layer->remote()) continue;
+      *local_bytes += layer->file_size();
+      const std::string name = BaseName(layer->path());
+      // Only a layer the published index names: its object is the
+      // bucket's for good (an unpublished one may still be swept).
+      if (!published || layer->version() != layer_format::kVersion) continue;
+      const auto& named = state->second.published->layers;
+      auto it = std::find_if(named.begin(), named.end(), [&](const s3::IndexLayer& l) { return l.name == name; });
+      if (it == named.end() || it->size != layer->file_size()) continue;
+      out.push_back({tl, layer, RemoteLayerStub{it->generation, it->size}});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const CacheEntry& a, const CacheEntry& b) { return a.layer->last_read() < b.layer->last_read(); });
+  return out;
+}
+
+Status RemoteUploader::EnforceCacheBound(const std::vector<std::shared_ptr<Timeline>>& live) {
+  const uint64_t bound = repo_.config().remote.cache_size;
+  uint64_t local = 0;
+  std::vector<CacheEntry> candidates = EvictionCandidates(live, &local);
+  for (const CacheEntry& c : candidates) {
+    if (bound == 0 || local <= bound) break;
+    ZENITH_RETURN_IF_ERROR(Evict(c));
+    local -= c.layer->file_size();
+  }
+  cache_local_bytes_ = local;
+  SetRemoteCacheBytes(local);
+  return Status::Ok();
+}
+
+Status RemoteUploader::Evict(const CacheEntry& c) {
+  RemoteLayers* remote = repo_.remote_layers();
+  if (remote == nullptr) return Internal("a repository with a remote has no remote layers");
+  const std::string id = c.timeline->id().ToString(), name = BaseName(c.layer->path());
+  // The object must read back as this very layer before the file goes.
+  ZENITH_ASSIGN_OR_RETURN(auto read, remote->Open(c.layer->path(), c.timeline->id(), name, c.stub));
+  if (read->lsns() != c.layer->lsns() || read->page_count() != c.layer->page_count() ||
+      read->relation_count() != c.layer->relation_count() || read->timeline_id() != c.layer->timeline_id()) {
+    return Corruption("the bucket's copy of layer " + id + "/" + name + " is not the layer on this disk");
+  }
+  Status st = c.timeline->EvictLayer(c.layer, std::move(read), c.stub);
+  if (st.code() == StatusCode::kBusy) return Status::Ok();  // compaction or GC took it first
+  ZENITH_RETURN_IF_ERROR(st.WithContext("evicting layer " + id + "/" + name));
+  ++evicted_;
+  CountRemoteEviction(c.layer->file_size());
+  spdlog::info("evicted layer {}/{} ({} bytes): past the cache size, it is read from the bucket from now on", id, name,
+               c.layer->file_size());
+  return Status::Ok();
 }
 
 void RemoteUploader::WriteStatusFile(const Status& pass) {
@@ -397,6 +460,9 @@ void RemoteUploader::WriteStatusFile(const Status& pass) {
                       {"superseded", superseded_.load()},
                       {"last_error", pass.ok() ? "" : pass.message()},
                       {"time", static_cast<int64_t>(std::time(nullptr))},
+                      {"cache", {{"local_bytes", cache_local_bytes_},
+                                 {"bound", repo_.config().remote.cache_size},
+                                 {"evicted", evicted_}}},
                       {"timelines", nlohmann::json::object()}};
   for (const auto& [id, s] : timelines_) {
     j["timelines"][id] = {{"wal_uploaded", s.wal_uploaded.ToString()},

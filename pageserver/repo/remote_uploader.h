@@ -33,6 +33,7 @@
 #include "common/periodic_thread.h"
 #include "common/status.h"
 #include "pageserver/metrics/remote_metrics.h"
+#include "pageserver/repo/remote_layers.h"
 #include "pageserver/repo/repository.h"
 #include "pageserver/s3/object_store.h"
 #include "pageserver/s3/s3_settings.h"
@@ -108,6 +109,20 @@ class RemoteUploader {
   Status PutCounted(RemoteObject what, const std::string& key, const std::string& bytes);
   Status SyncRefs();
   void WriteStatusFile(const Status& pass);
+  // The local disk as a cache (remote_layers.h): past the config's
+  // cache_size, the least recently read local layers that a published index
+  // names go back to the bucket, oldest first. After a pass that published
+  // everything, and never once superseded (the new owner may delete what a
+  // stub would name).
+  struct CacheEntry {
+    std::shared_ptr<Timeline> timeline;
+    std::shared_ptr<const LayerFile> layer;
+    RemoteLayerStub stub;
+  };
+  std::vector<CacheEntry> EvictionCandidates(const std::vector<std::shared_ptr<Timeline>>& live,
+                                             uint64_t* local_bytes) const;
+  Status EnforceCacheBound(const std::vector<std::shared_ptr<Timeline>>& live);
+  Status Evict(const CacheEntry& c);
 
   Repository& repo_;
   const s3::S3Url url_;
@@ -124,6 +139,8 @@ class RemoteUploader {
   bool timelines_swept_ = false;
   std::set<std::string> known_live_;  // the timelines of the last pass
   std::atomic<bool> superseded_{false};
+  uint64_t cache_local_bytes_ = 0;  // layer bytes on this disk after the last pass
+  uint64_t evicted_ = 0;            // layers evicted since the start
   // Back-off after failed passes (the thread's only).
   static constexpr std::chrono::seconds kMaxBackoff{30};
   int failed_passes_ = 0;

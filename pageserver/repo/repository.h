@@ -89,6 +89,8 @@ class Repository {
 
   const RepoLayout& layout() const { return layout_; }
   const RepoConfig& config() const { return config_; }
+  // Opens layers that are in the bucket only; null without a remote.
+  RemoteLayers* remote_layers() const { return remote_layers_.get(); }
 
   Result<std::vector<BranchInfo>> ListBranches() const;  // sorted by name
   // A branch name, or a timeline id (32 hex digits). NotFound with a hint.

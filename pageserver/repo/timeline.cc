@@ -373,6 +373,16 @@ Status Timeline::ReplaceLayers(const std::vector<std::shared_ptr<const LayerFile
   return Status::Ok();
 }
 
+Status Timeline::EvictLayer(const std::shared_ptr<const LayerFile>& local, std::shared_ptr<const LayerFile> remote,
+                            const RemoteLayerStub& stub) {
+  std::unique_lock lock(mu_);
+  auto it = std::find(layers_.begin(), layers_.end(), local);
+  if (it == layers_.end()) return Busy("layer \"" + local->path() + "\" is no longer one of timeline " + id().ToString() + "'s");
+  ZENITH_RETURN_IF_ERROR(WriteRemoteLayerStub(local->path(), stub));
+  *it = std::move(remote);
+  return Status::Ok();
+}
+
 void Timeline::ForgetLayers(const std::vector<std::shared_ptr<const LayerFile>>& victims) {
   std::unique_lock lock(mu_);
   std::erase_if(layers_, [&](const auto& l) {

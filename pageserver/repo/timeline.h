@@ -52,6 +52,7 @@ struct TimelineMetadata {
 };
 
 class RemoteLayers;
+struct RemoteLayerStub;
 
 class Timeline {
  public:
@@ -125,6 +126,14 @@ class Timeline {
   // replacement is durable. The caller removes the files of `run` after.
   Status ReplaceLayers(const std::vector<std::shared_ptr<const LayerFile>>& run,
                        std::shared_ptr<const LayerFile> replacement);
+  // The local disk as a cache (remote_layers.h): puts `remote` (the same
+  // layer, read from the bucket) in place of `local` (one of its own local
+  // layers, named by a published index), and writes `stub` over local's
+  // file, both under the layers' lock. Readers holding a view keep what
+  // they map until they drop it. kBusy if `local` is not one of its layers
+  // any more (compaction or GC took it meanwhile); nothing changes then.
+  Status EvictLayer(const std::shared_ptr<const LayerFile>& local, std::shared_ptr<const LayerFile> remote,
+                    const RemoteLayerStub& stub);
   // Drops `victims` (own layers, never the newest) from memory; the caller
   // removes their files. Readers holding a view keep what they map.
   void ForgetLayers(const std::vector<std::shared_ptr<const LayerFile>>& victims);

@@ -216,6 +216,35 @@ TEST_F(LocalLayerSourceTest, AViewWhoseFileWasRemovedIsOpenedAgainAndTheOldFileL
   EXPECT_EQ(socket_.calls, 0);
 }
 
+// The cache sends a layer of the view back to the bucket: its file is
+// replaced by a stub and the page server lists no files for the view any
+// more. The loader notices, cannot open the view again, and reads go to
+// the page server, with the old file let go.
+TEST_F(LocalLayerSourceTest, AViewWhoseFileWentToTheBucketIsReadThroughTheSocketAndTheFileLetGo) {
+  std::mutex mu;
+  const LayerFileEntry layer = Layer(100, "ab");
+  bool evicted = false;
+  LocalLayerSource source(socket_, [&](Lsn lsn) -> Result<std::shared_ptr<const SnapshotView>> {
+    std::lock_guard lock(mu);
+    if (evicted) return NotFound("the snapshot at 0/64 has layers in the bucket only");
+    return OpenLayerView({layer}, lsn);
+  }, Lsn(100), std::chrono::milliseconds(20));
+  ASSERT_TRUE(source.WaitLoaded());
+  EXPECT_EQ(Read(source, 2), "ab");
+  {
+    std::lock_guard lock(mu);
+    evicted = true;
+  }
+  ASSERT_TRUE(WriteFileDurably(layer.path, "{\"kind\":\"zenith remote layer\"}").ok());  // renamed over it
+  EXPECT_TRUE(HoldsRemoved(layer.path));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Read(source, 2) != "SS" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Read(source, 2), "SS") << "the reads did not go to the page server";
+  EXPECT_FALSE(HoldsRemoved(layer.path)) << "the evicted file is still open: its space is not freed";
+}
+
 TEST_F(LocalLayerSourceTest, ADamagedPageIsAnErrorNamingTheBlockNotOtherBytes) {
   const std::vector<LayerFileEntry> files = {Layer(100, "aaaa")};
   LocalLayerSource source(socket_, [&](Lsn lsn) { return OpenLayerView(files, lsn); }, Lsn(100));

@@ -14,6 +14,26 @@ TEST(RepoConfigTest, RemoteRoundTrips) {
   EXPECT_EQ(back->remote, c.remote);
 }
 
+TEST(RepoConfigTest, TheCacheSizeRoundTripsAndMustBeANumberOfBytes) {
+  RepoConfig c;
+  c.remote = {"s3://bucket/p", "http://127.0.0.1:7480", "us-east-1"};
+  c.remote.cache_size = uint64_t{5} << 30;
+  auto back = RepoConfig::FromJson(c.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->remote.cache_size, uint64_t{5} << 30);
+  c.remote.cache_size = 0;
+  EXPECT_EQ(c.ToJson().find("cache_size"), std::string::npos) << "no bound is the default, not written";
+  for (const char* bad : {"-1", "\"5GB\"", "1.5"}) {
+    std::string text = c.ToJson();
+    const size_t at = text.find("\"url\"");
+    ASSERT_NE(at, std::string::npos);
+    text.insert(at, std::string("\"cache_size\": ") + bad + ", ");
+    auto parsed = RepoConfig::FromJson(text);
+    EXPECT_EQ(parsed.status().code(), StatusCode::kCorruption) << bad;
+    EXPECT_NE(parsed.status().message().find("cache_size"), std::string::npos) << parsed.status().ToString();
+  }
+}
+
 TEST(RepoConfigTest, NoRemoteIsNotWritten) {
   RepoConfig c;
   EXPECT_EQ(c.ToJson().find("remote"), std::string::npos);

@@ -1,0 +1,94 @@
+// The local disk as a cache of the bucket, against a real Ceph RGW
+// (docs/design.md §12): with a small "cache_size", the page server sends
+// the least recently read layers back to the bucket once a published index
+// names them; the layer files left on disk stay within the bound; reads
+// that fetch the evicted layers again give identical scans, through a
+// restart of PostgreSQL and of the page server, and pg_amcheck is clean.
+#include <gtest/gtest.h>
+
+#include "tests/harness/compute.h"
+#include "tests/harness/remote_repo.h"
+#include "tests/harness/s3_test_env.h"
+#include "tests/harness/temp_dir.h"
+#include "tests/harness/wait.h"
+#include "tests/harness/zenith_env.h"
+
+namespace zenith::testing {
+namespace {
+
+constexpr uint64_t kCacheSize = 4 << 20;
+
+// A table of about 12 MB, and what it holds.
+std::string FillTable(Compute& compute, const std::string& name) {
+  compute.Query("create table " + name + " as select g as id, md5(g::text) || repeat('x', 40) as v "
+                "from generate_series(1, 120000) g");
+  return compute.Query("select md5(string_agg(id::text || v, ',' order by id)) from " + name);
+}
+
+std::string Checksum(Compute& compute, const std::string& name) {
+  return compute.Query("select md5(string_agg(id::text || v, ',' order by id)) from " + name);
+}
+
+TEST(RemoteCache, EvictedLayersReadBackIdenticallyAndTheDiskStaysWithinTheBound) {
+  ZENITH_REQUIRE_S3(s3env);
+  TempDir dir;
+  ZenithEnv env(dir);
+  InitWithRemote(env, dir, s3env, "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo",
+                 {{"wal_upload_interval", 0.5}, {"cache_size", kCacheSize}});
+  ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
+  auto compute = std::make_unique<Compute>(env, "main", FreePort());
+  compute->Start();
+  const std::string a = FillTable(*compute, "a");
+  compute->Query("checkpoint");
+  const std::string b = FillTable(*compute, "b");
+  compute->Query("checkpoint");
+  ASSERT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
+
+  // The pass after the one that published the last layer evicts.
+  LocalLayers local;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        local = CountLocalLayers(env.repo());
+        return local.stubs > 0 && local.file_bytes <= kCacheSize;
+      },
+      std::chrono::seconds(30)))
+      << local.files << " layer files of " << local.file_bytes << " bytes, " << local.stubs << " stubs";
+  RunResult status = env.MustZenith({"remote", "status"});
+  EXPECT_NE(status.out.find("cache_size 4.0 MB"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find(" 0 evicted"), std::string::npos) << status.out;
+
+  // A cold PostgreSQL reads every page of both tables again.
+  ASSERT_TRUE(compute->pg().Stop().ok());
+  compute->Start();
+  EXPECT_EQ(Checksum(*compute, "a"), a);
+  EXPECT_EQ(Checksum(*compute, "b"), b);
+  RunResult amcheck = Amcheck(*compute);
+  EXPECT_TRUE(amcheck.ok() && amcheck.out.empty()) << amcheck.Describe();
+
+  // A new page server opens the stubs it finds.
+  ASSERT_TRUE(compute->pg().Stop().ok());
+  compute.reset();
+  ASSERT_TRUE(env.MustZenith({"umount", dir.Sub("main")}).ok());
+  ASSERT_TRUE(env.MustZenith({"pageserver", "stop"}).ok());
+  ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
+  Compute again(env, "main", FreePort());
+  again.Start();
+  EXPECT_EQ(Checksum(again, "a"), a);
+  EXPECT_EQ(Checksum(again, "b"), b);
+  // The scans set hint bits: the checkpoint stores a new layer of about
+  // the tables' size, which goes up and then out as well.
+  again.Query("checkpoint");
+  ASSERT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        local = CountLocalLayers(env.repo());
+        return local.file_bytes <= kCacheSize;
+      },
+      std::chrono::seconds(30)))
+      << local.files << " layer files of " << local.file_bytes << " bytes, " << local.stubs << " stubs";
+  EXPECT_EQ(Checksum(again, "a"), a);
+  ASSERT_TRUE(again.pg().Stop().ok());
+}
+
+}  // namespace
+}  // namespace zenith::testing
