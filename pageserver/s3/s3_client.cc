@@ -3,9 +3,14 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <ctime>
+#include <mutex>
 #include <span>
+#include <thread>
+#include <vector>
 
 #include <openssl/evp.h>
 
@@ -181,19 +186,46 @@ Status S3Client::UploadParts(std::string_view key, const std::string& upload_id,
                              uint64_t size, std::vector<std::string>* etags) {
   auto fd = OpenFile(path, O_RDONLY);
   if (!fd.ok()) return fd.status();
-  std::string part;
-  for (uint64_t offset = 0; offset < size; offset += part_size_) {
-    part.resize(std::min(part_size_, size - offset));
-    auto n = PreadFull(fd->get(), std::span(reinterpret_cast<uint8_t*>(part.data()), part.size()), offset, path);
-    if (!n.ok()) return n.status();
-    if (*n != part.size()) return IoError("\"" + path + "\" shrank while it was uploaded");
-    std::string number = std::to_string(etags->size() + 1);
-    auto r = SendOk({"PUT", std::string(key), {{"partNumber", number}, {"uploadId", upload_id}}, {}, part},
-                    "upload part " + number + " of");
-    if (!r.ok()) return r.status();
-    etags->push_back(r->Header("etag"));
+  const uint64_t parts = (size + part_size_ - 1) / part_size_;
+  etags->assign(parts, "");
+  // Parts go up kPartsInFlight at a time, each thread with a part's buffer
+  // (64 MiB at most in memory); the first error stops the others.
+  std::atomic<uint64_t> next{0};
+  std::mutex mu;
+  Status first;
+  auto upload = [&] {
+    std::string part;
+    for (uint64_t i = next++; i < parts; i = next++) {
+      {
+        std::lock_guard lock(mu);
+        if (!first.ok()) return;
+      }
+      const uint64_t offset = i * part_size_;
+      part.resize(std::min(part_size_, size - offset));
+      Status st;
+      auto n = PreadFull(fd->get(), std::span(reinterpret_cast<uint8_t*>(part.data()), part.size()), offset, path);
+      if (!n.ok()) st = n.status();
+      else if (*n != part.size()) st = IoError("\"" + path + "\" shrank while it was uploaded");
+      if (st.ok()) {
+        const std::string number = std::to_string(i + 1);
+        auto r = SendOk({"PUT", std::string(key), {{"partNumber", number}, {"uploadId", upload_id}}, {}, part},
+                        "upload part " + number + " of");
+        if (r.ok()) (*etags)[i] = r->Header("etag");
+        else st = r.status();
+      }
+      if (!st.ok()) {
+        std::lock_guard lock(mu);
+        if (first.ok()) first = st;
+        return;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> threads;
+    for (uint64_t t = 1; t < std::min<uint64_t>(kPartsInFlight, parts); ++t) threads.emplace_back(upload);
+    upload();
   }
-  return Status::Ok();
+  return first;
 }
 
 Status S3Client::PutMultipart(std::string_view key, const std::string& path, uint64_t size) {

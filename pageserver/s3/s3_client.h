@@ -17,6 +17,9 @@ namespace zenith::s3 {
 // Files larger than one part go up in parts of this size (S3 allows 5 MiB to
 // 5 GiB per part and 10000 parts).
 inline constexpr uint64_t kDefaultPartSize = uint64_t{16} << 20;
+// Parts of one file in flight at once: one connection is seldom the
+// bottleneck's end (a part waits on the service's write), four are.
+inline constexpr uint64_t kPartsInFlight = 4;
 
 class S3Client final : public ObjectStore {
  public:

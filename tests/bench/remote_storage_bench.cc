@@ -8,7 +8,11 @@
 //   - attach: `zenith attach` into an empty directory, a mount, PostgreSQL
 //     started and its first query answered, against `s3cmd get --recursive`
 //     of the same objects; with the bytes of layers the page server read
-//     from the bucket before that answer (its metrics).
+//     from the bucket before that answer (its metrics);
+//   - cold GetPage: pages of pgbench_accounts at 1 and 8 readers, from the
+//     bucket (a page server just started on the attached repository)
+//     against from the local layer file (the imported one, page cache
+//     dropped), p50/p99.
 // The S3 settings come from the file ZENITH_TEST_S3_ENV names (what
 // ceph-rgw.sh prints); s3cmd gets them in a 0600 config file, never on its
 // command line.
@@ -17,14 +21,23 @@
 //   ZENITH_TEST_S3_ENV=DIR/s3.env build/bench/bench_remote_storage_bench
 //       [--scale 70] [--dir /var/tmp]
 // scale 70 is about 1 GB. A quick run: --scale 5
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <random>
+#include <thread>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "common/file_util.h"
+#include "common/relation_path.h"
+#include "pageserver/api/page_protocol.h"
+#include "pageserver/api/repo_config.h"
+#include "pageserver/api/repo_layout.h"
+#include "pageserver/client/page_client.h"
 #include "common/status.h"
 #include "tests/bench/bench_support.h"
 #include "tests/harness/prometheus_text.h"
@@ -54,6 +67,65 @@ Result<double> LayerBytesRead(const std::string& address) {
   return e.Sum("zenith_remote_layer_read_bytes_total");
 }
 
+// The page server of the repository at `root` (started by `zenith`), over
+// its Unix socket.
+std::string ConnInfoOf(const std::string& root) {
+  const pageserver::RepoLayout layout{root};
+  auto config = pageserver::RepoConfig::Load(layout.config());
+  return pageserver::PageServerConnString(layout.socket_dir(), config.ok() ? config->port : 0);
+}
+
+// GetPage of each of `blocks` at `lsn` on one pagestream, one request at a
+// time; the latency of each, in microseconds.
+Result<std::vector<double>> ReadPages(const std::string& conninfo, const RelTag& rel, Lsn lsn,
+                                      const std::vector<uint32_t>& blocks) {
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(conninfo.c_str()), &PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK) return Internal(PQerrorMessage(conn.get()));
+  PGresult* res = PQexec(conn.get(), "pagestream main");
+  const bool streaming = PQresultStatus(res) == PGRES_COPY_BOTH;
+  PQclear(res);
+  if (!streaming) return Internal(PQerrorMessage(conn.get()));
+  std::vector<double> latency_us;
+  std::string request;
+  for (uint32_t block : blocks) {
+    request.clear();
+    pageserver::AppendPageRequest(&request, {pageserver::PageRequestKind::kGetPage, lsn, rel, block});
+    const auto t0 = Clock::now();
+    if (PQputCopyData(conn.get(), request.data(), static_cast<int>(request.size())) != 1 || PQflush(conn.get()) != 0) {
+      return Internal(PQerrorMessage(conn.get()));
+    }
+    char* buf = nullptr;
+    const int n = PQgetCopyData(conn.get(), &buf, 0);
+    if (n < 0) return Internal(std::string("the stream ended: ") + PQerrorMessage(conn.get()));
+    latency_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    auto reply = pageserver::DecodePageReply(std::span(reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(n)));
+    const bool page = reply.ok() && reply->kind == pageserver::PageReplyKind::kPage;
+    PQfreemem(buf);
+    if (!page) return Internal("no page for block " + std::to_string(block));
+  }
+  return latency_us;
+}
+
+// `sets.size()` readers at once, each on its own connection reading its set.
+Result<std::vector<double>> ReadPagesConcurrently(const std::string& conninfo, const RelTag& rel, Lsn lsn,
+                                                  const std::vector<std::vector<uint32_t>>& sets, double* seconds) {
+  std::vector<Result<std::vector<double>>> got(sets.size(), Internal("not run"));
+  const auto t0 = Clock::now();
+  {
+    std::vector<std::jthread> readers;
+    for (size_t i = 0; i < sets.size(); ++i) {
+      readers.emplace_back([&, i] { got[i] = ReadPages(conninfo, rel, lsn, sets[i]); });
+    }
+  }
+  *seconds = Since(t0);
+  std::vector<double> all;
+  for (auto& g : got) {
+    ZENITH_RETURN_IF_ERROR(g.status());
+    all.insert(all.end(), g->begin(), g->end());
+  }
+  return all;
+}
+
 class RemoteStorageBench {
  public:
   RemoteStorageBench(Options opt, testing::S3TestEnv s3)
@@ -73,6 +145,11 @@ class RemoteStorageBench {
   Status BuildDatabase();
   Status WriteS3cmdConfig();
   Result<double> S3cmd(const std::vector<std::string>& args);
+  // GetPage of pgbench_accounts pages, each in its own 64 KiB range of the
+  // layer, at 1 and 8 readers: from the bucket (the attached repository's
+  // page server just restarted, nothing in memory) against from the local
+  // layer file (the imported repository's, out of the page cache).
+  Status ColdGetPage(const RelTag& rel, uint32_t nblocks);
 
   const Options opt_;
   const testing::S3TestEnv s3_;
@@ -158,6 +235,9 @@ Status RemoteStorageBench::Run() {
   ZENITH_RETURN_IF_ERROR(pg.Query("select count(*) from pgbench_branches").status());
   const double first_query = Since(t0);
   ZENITH_ASSIGN_OR_RETURN(double read_before, LayerBytesRead(metrics));
+  ZENITH_ASSIGN_OR_RETURN(std::string accounts,
+                          pg.Query("select pg_relation_filepath('pgbench_accounts') || ' ' || "
+                                   "pg_relation_size('pgbench_accounts') / 8192"));
   ZENITH_RETURN_IF_ERROR(pg.Stop());
   ZENITH_RETURN_IF_ERROR(Zenith(attached_, {"umount", attached_dir_.Sub("main")}));
   ZENITH_RETURN_IF_ERROR(MakeDirectories(s3cmd_dir_.Sub("got")));
@@ -169,7 +249,64 @@ Status RemoteStorageBench::Run() {
               read_before / 1e6, 100.0 * read_before / static_cast<double>(bytes),
               Megabytes(static_cast<double>(bytes)).c_str());
   std::printf("%-28s %10.1f s\n", "s3cmd get of the same", s3cmd_down);
+
+  const std::string relpath = accounts.substr(0, accounts.find(' '));
+  const auto seg = ParseRelationPath(relpath);
+  if (!seg) return Internal("pgbench_accounts is at \"" + relpath + "\"");
+  ZENITH_RETURN_IF_ERROR(ColdGetPage(seg->tag, static_cast<uint32_t>(std::stoul(accounts.substr(accounts.find(' ') + 1)))));
   std::printf("\nload average %s at start, %s at end\n", load_at_start.c_str(), LoadAverage().c_str());
+  return Status::Ok();
+}
+
+Status RemoteStorageBench::ColdGetPage(const RelTag& rel, uint32_t nblocks) {
+  // One block per 64 KiB range of the layer (8 pages), in random order: no
+  // read is served by an earlier one's range.
+  std::vector<uint32_t> blocks;
+  for (uint32_t b = 3; b < nblocks; b += 8) blocks.push_back(b);
+  std::shuffle(blocks.begin(), blocks.end(), std::mt19937(7));
+  constexpr size_t kOne = 400, kEach = 100;
+  if (blocks.size() < kOne + 8 * kEach) return Internal("pgbench_accounts is too small for the GetPage figures");
+  std::vector<std::vector<uint32_t>> one = {{blocks.begin(), blocks.begin() + kOne}};
+  std::vector<std::vector<uint32_t>> eight;
+  for (size_t r = 0; r < 8; ++r) {
+    const auto first = blocks.begin() + static_cast<std::ptrdiff_t>(kOne + r * kEach);
+    eight.emplace_back(first, first + kEach);
+  }
+  // The LSN of the imported snapshot, which both repositories hold.
+  ZENITH_RETURN_IF_ERROR(Zenith(imported_, {"pageserver", "start"}));
+  ZENITH_ASSIGN_OR_RETURN(auto client, pageserver::PageServerClient::Connect(ConnInfoOf(imported_.repo())));
+  ZENITH_ASSIGN_OR_RETURN(auto rows, client->Query("timeline_describe main"));
+  client.reset();
+  const auto lsn = Lsn::Parse(rows.at(0).at(5));
+  if (!lsn) return Internal("timeline_describe gave no snapshot LSN");
+
+  std::printf("\n%-34s %8s %8s %10s %10s\n", "cold GetPage (pgbench_accounts)", "readers", "pages/s", "p50 ms",
+              "p99 ms");
+  struct Row {
+    std::string what;
+    testing::ZenithEnv* env;
+  };
+  std::vector<double> p50(4);
+  int k = 0;
+  for (const Row& row : {Row{"local layer file (page cache cold)", &imported_}, Row{"bucket (nothing cached)", &attached_}}) {
+    for (const auto* sets : {&one, &eight}) {
+      // A fresh page server each time: nothing mapped or in memory.
+      row.env->Zenith({"pageserver", "stop"});
+      ZENITH_RETURN_IF_ERROR(Sync());
+      ZENITH_RETURN_IF_ERROR(EvictTree(row.env->repo() + "/timelines"));
+      ZENITH_RETURN_IF_ERROR(Zenith(*row.env, {"pageserver", "start"}));
+      double seconds = 0;
+      ZENITH_ASSIGN_OR_RETURN(auto latency, ReadPagesConcurrently(ConnInfoOf(row.env->repo()), rel, *lsn, *sets, &seconds));
+      p50[k++] = Percentile(latency, 0.5);
+      std::printf("%-34s %8zu %8.0f %10.2f %10.2f\n", row.what.c_str(), sets->size(),
+                  static_cast<double>(latency.size()) / seconds, Percentile(latency, 0.5) / 1000,
+                  Percentile(latency, 0.99) / 1000);
+    }
+  }
+  std::printf("%-34s p50 from the bucket / from the local file: %.1fx at 1 reader, %.1fx at 8\n", "", p50[2] / p50[0],
+              p50[3] / p50[1]);
+  imported_.Zenith({"pageserver", "stop"});
+  attached_.Zenith({"pageserver", "stop"});
   return Status::Ok();
 }
 
