@@ -1,14 +1,43 @@
 #include "pageserver/repo/new_repository.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <charconv>
 
 #include "common/file_util.h"
 #include "pageserver/pq/tcp_users.h"
 
 namespace zenith::pageserver {
 
+namespace {
+
+// "<root>.tmp-<pid>" of a process that no longer runs: what a `zenith init`
+// or `attach` killed midway left. One of a live process is its work.
+void RemoveAbandonedTempRoots(const std::string& root) {
+  const std::string stem = BaseName(root) + ".tmp-";
+  auto names = ListDirectory(DirName(root));
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    if (name.rfind(stem, 0) != 0) continue;
+    pid_t pid = 0;
+    const std::string digits = name.substr(stem.size());
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 0) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    const std::string path = DirName(root) + "/" + name;
+    if (RemoveTree(path).ok()) spdlog::info("removed {}, what an interrupted repository creation left", path);
+  }
+}
+
+}  // namespace
+
 Status CreateRepositoryAtomically(const std::string& root, const std::function<Status(const RepoLayout&)>& build) {
   if (PathExists(root)) return AlreadyExists("a zenith repository already exists in \"" + root + "\"");
+  RemoveAbandonedTempRoots(root);
   const std::string temp_root = root + ".tmp-" + std::to_string(getpid());
   IgnoreError(RemoveTree(temp_root));
   Status s = build(RepoLayout{temp_root});

@@ -4,7 +4,8 @@
 //
 // A repository is assembled in "<root>.tmp-<pid>" and renamed to <root>
 // only when complete and durable: a crash or a failure leaves either no
-// repository or a whole one, never half of one.
+// repository or a whole one, never half of one. What a killed creation left
+// ("<root>.tmp-<pid>" of a process gone) goes at the next one.
 //
 // Thread-safety: reentrant.
 #pragma once
