@@ -255,7 +255,7 @@ Status RemoteStorageBench::Run() {
   if (!seg) return Internal("pgbench_accounts is at \"" + relpath + "\"");
   ZENITH_RETURN_IF_ERROR(ColdGetPage(seg->tag, static_cast<uint32_t>(std::stoul(accounts.substr(accounts.find(' ') + 1)))));
   std::printf("\nload average %s at start, %s at end\n", load_at_start.c_str(), LoadAverage().c_str());
-  return Status::Ok();
+  return DeletePrefix(s3_, prefix_);
 }
 
 Status RemoteStorageBench::ColdGetPage(const RelTag& rel, uint32_t nblocks) {

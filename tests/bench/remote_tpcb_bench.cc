@@ -6,7 +6,8 @@
 // the remote on: how far the bucket's WAL is behind the end of WAL (sampled
 // four times a second: the seconds since the end of WAL was where the
 // bucket's WAL ends now, p50 and p99) and the PUT requests per minute it
-// costs (the page server's zenith_remote_uploads_total).
+// costs (the page server's zenith_remote_uploads_total), and the CPU the S3
+// service used when it runs on this machine (as the RGW of the tests does).
 //
 // The S3 service comes from ZENITH_TEST_S3_ENV (mount_helpers/ceph-rgw.sh's
 // s3.env), as for the tests.
@@ -21,6 +22,7 @@
 #include <atomic>
 #include <cstdio>
 #include <deque>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,6 +66,30 @@ Result<double> UploadRequests(const std::string& metrics) {
   return e.Sum("zenith_remote_uploads_total");
 }
 
+// CPU seconds (user and system) the S3 service's processes on this machine
+// have used (Ceph's: radosgw, ceph-osd, ceph-mon, ceph-mgr); 0 when it runs
+// elsewhere.
+double ObjectStoreCpuSeconds() {
+  double total = 0;
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  for (const char* name : {"radosgw", "ceph-osd", "ceph-mon", "ceph-mgr"}) {
+    for (pid_t pid : testing::ProcessesNamed(name)) {
+      auto stat = ReadFileToString("/proc/" + std::to_string(pid) + "/stat");
+      if (!stat.ok()) continue;
+      // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+      std::istringstream rest(stat->substr(stat->rfind(')') + 2));
+      std::string field;
+      double utime = 0, stime = 0;
+      for (int i = 1; i <= 13 && rest >> field; ++i) {
+        if (i == 12) utime = std::stod(field);
+        if (i == 13) stime = std::stod(field);
+      }
+      total += (utime + stime) / static_cast<double>(ticks);
+    }
+  }
+  return total;
+}
+
 // The bucket's WAL of `timeline` as the last upload pass left it.
 std::optional<Lsn> UploadedLsn(const std::string& repo) {
   auto text = ReadFileToString(repo + "/remote-status.json");
@@ -102,6 +128,8 @@ class RemoteTpcbBench {
   testing::ZenithEnv built_, off_, on_;
   std::vector<double> lag_seconds_;
   double puts_per_minute_ = 0;
+  double store_cpu_share_ = 0;
+  const std::string prefix_ = testing::S3TestEnv::UniquePrefix();  // the S3 service's CPU seconds per second of the remote-on run
 };
 
 Status RemoteTpcbBench::BuildDatabase() {
@@ -128,10 +156,9 @@ void RemoteTpcbBench::SampleLag(const Server& pg, const std::string& repo, const
     }
     if (auto uploaded = UploadedLsn(repo); uploaded && !ends.empty()) {
       // The first sample whose end of WAL the bucket does not hold yet:
-      // the bucket is behind since then.
-      while (ends.size() > 1 && ends[0].second <= *uploaded && ends[1].second <= *uploaded) ends.pop_front();
-      const bool behind = ends.front().second > *uploaded;
-      lag_seconds_.push_back(behind ? std::chrono::duration<double>(now - ends.front().first).count() : 0.0);
+      // the bucket is behind since then (0 when it holds them all).
+      while (!ends.empty() && ends.front().second <= *uploaded) ends.pop_front();
+      lag_seconds_.push_back(ends.empty() ? 0.0 : std::chrono::duration<double>(now - ends.front().first).count());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
@@ -139,7 +166,7 @@ void RemoteTpcbBench::SampleLag(const Server& pg, const std::string& repo, const
 
 Result<double> RemoteTpcbBench::OnMount(testing::ZenithEnv& env, const testing::TempDir& dir, bool remote) {
   std::vector<std::string> init = {"init", "--from-datadir", built_dir_.Sub("plain")};
-  const std::string url = "s3://" + s3_.bucket + "/" + testing::S3TestEnv::UniquePrefix() + "/zenith";
+  const std::string url = "s3://" + s3_.bucket + "/" + prefix_ + "/zenith";
   if (remote) init.insert(init.end(), {"--remote", url});
   ZENITH_RETURN_IF_ERROR(Zenith(env, init));
   env.Zenith({"pageserver", "stop"});
@@ -158,9 +185,11 @@ Result<double> RemoteTpcbBench::OnMount(testing::ZenithEnv& env, const testing::
   std::atomic<bool> done{false};
   std::thread sampler;
   if (remote) sampler = std::thread([&] { SampleLag(pg, env.repo(), done); });
+  const double store_cpu0 = ObjectStoreCpuSeconds();
   const auto t0 = Clock::now();
   Result<double> tps = Tpcb(pg);
   const double minutes = Since(t0) / 60;
+  if (remote) store_cpu_share_ = (ObjectStoreCpuSeconds() - store_cpu0) / (minutes * 60);
   done = true;
   if (sampler.joinable()) sampler.join();
   if (remote) {
@@ -195,8 +224,10 @@ Status RemoteTpcbBench::Run() {
   std::printf("bucket's WAL behind the end of WAL: p50 %.1f s, p99 %.1f s (%zu samples; uploads every 2 s)\n",
               Percentile(lag_seconds_, 0.5), Percentile(lag_seconds_, 0.99), lag_seconds_.size());
   std::printf("PUT requests: %.0f per minute\n", puts_per_minute_);
+  std::printf("the S3 service on this machine used %.2f of the %ld cores during the remote-on run\n", store_cpu_share_,
+              ::sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("load average %s at start, %s at end\n", load_at_start.c_str(), LoadAverage().c_str());
-  return Status::Ok();
+  return DeletePrefix(s3_, prefix_);
 }
 
 }  // namespace

@@ -2,8 +2,13 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <regex>
 #include <set>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
 
 namespace zenith::testing {
 
@@ -192,6 +197,31 @@ Result<Exposition> ParsePrometheusText(const std::string& text) {
     }
   }
   return e;
+}
+
+Result<std::set<std::string>> DashboardSeries(const std::string& path) {
+  ZENITH_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  auto dashboard = nlohmann::json::parse(text, nullptr, false);
+  if (dashboard.is_discarded() || !dashboard.contains("panels")) return Corruption("\"" + path + "\" is no dashboard");
+  std::set<std::string> queried;
+  const std::regex name(R"(zenith_[a-z_]+)");
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel.value("targets", nlohmann::json::array())) {
+      const std::string expr = target.value("expr", "");
+      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), name); it != std::sregex_iterator(); ++it) {
+        queried.insert(it->str());
+      }
+    }
+  }
+  return queried;
+}
+
+std::set<std::string> ServedSeries(const Exposition& e) {
+  std::set<std::string> served;
+  for (const auto& [family, f] : e.families) {
+    for (const auto& s : f.samples) served.insert(s.name);
+  }
+  return served;
 }
 
 }  // namespace zenith::testing

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,5 +38,11 @@ struct Exposition {
 };
 
 Result<Exposition> ParsePrometheusText(const std::string& text);
+
+// The zenith_* series names the queries of a Grafana dashboard (JSON at
+// `path`, docs/grafana-dashboard.json) use; Corruption if it is not one.
+Result<std::set<std::string>> DashboardSeries(const std::string& path);
+// The names of every sample `e` holds.
+std::set<std::string> ServedSeries(const Exposition& e);
 
 }  // namespace zenith::testing

@@ -13,6 +13,7 @@
 #include "tests/harness/prometheus_text.h"
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/temp_dir.h"
+#include "tests/harness/test_env.h"
 #include "tests/harness/wait.h"
 #include "tests/harness/zenith_env.h"
 
@@ -150,6 +151,17 @@ TEST(RemoteSync, TheUploadsAndTheOwnerShowInTheMetrics) {
   EXPECT_GT(e.Sum("zenith_remote_upload_pass_duration_seconds_count"), 0);
   EXPECT_TRUE(e.Has("zenith_remote_backlog_bytes"));
   EXPECT_EQ(e.Sum("zenith_remote_superseded"), 0);
+  // Every object storage series the dashboard queries is served.
+  auto queried = DashboardSeries(SourceDir() + "/docs/grafana-dashboard.json");
+  ASSERT_TRUE(queried.ok()) << queried.status().ToString();
+  const std::set<std::string> served = ServedSeries(e);
+  int remote = 0;
+  for (const auto& q : *queried) {
+    if (q.rfind("zenith_remote_", 0) != 0) continue;
+    ++remote;
+    EXPECT_TRUE(served.count(q)) << q << " is queried by the dashboard but not served";
+  }
+  EXPECT_GE(remote, 8) << "the dashboard's object storage panels";
 
   s3::S3Client client = Client(s3env);
   auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
