@@ -226,7 +226,7 @@ TEST_F(RemoteLayerTest, AStubReadsBackAndALayerFileIsNoStub) {
   auto layer = ReadRemoteLayerStub(path_);
   ASSERT_TRUE(layer.ok()) << layer.status().ToString();
   EXPECT_FALSE(layer->has_value());
-  for (const std::string junk : std::vector<std::string>{"", "{}", "{\"kind\":\"zenith remote layer\",\"generation\":-1,\"size\":1}",
+  for (const std::string& junk : std::vector<std::string>{"", "{}", "{\"kind\":\"zenith remote layer\",\"generation\":-1,\"size\":1}",
                                  std::string(5000, '{')}) {
     ASSERT_TRUE(WriteFileDurably(stub, junk).ok());
     auto bad = ReadRemoteLayerStub(stub);
