@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "pageserver/s3/s3_client.h"
 #include "tests/harness/pg_cluster.h"
+#include "tests/harness/s3_test_client.h"
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/test_env.h"
@@ -65,10 +66,7 @@ inline Status Sync() { return MustRun({"sync"}).status(); }
 // Deletes every object under `prefix` in the S3 service's test bucket: what
 // a benchmark put there (a run at scale 35 leaves about 2 GB otherwise).
 inline Status DeletePrefix(const testing::S3TestEnv& s3, const std::string& prefix) {
-  ZENITH_ASSIGN_OR_RETURN(auto settings, s3::LoadS3Settings([&](const std::string& n) -> std::optional<std::string> {
-    auto it = s3.vars.find(n);
-    return it == s3.vars.end() ? std::nullopt : std::optional(it->second);
-  }));
+  ZENITH_ASSIGN_OR_RETURN(auto settings, testing::TestBucketSettings(s3));
   s3::S3Client client(std::move(settings), s3.bucket);
   ZENITH_ASSIGN_OR_RETURN(auto objects, client.ListAll(prefix + "/"));
   std::vector<std::string> keys;

@@ -15,6 +15,7 @@
 #include "pageserver/s3/s3_client.h"
 #include "pageserver/s3/timeline_index.h"
 #include "tests/harness/compute.h"
+#include "tests/harness/s3_test_client.h"
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/zenith_env.h"
@@ -34,14 +35,6 @@ void InitWithRemote(ZenithEnv& env, const TempDir& dir, const S3TestEnv& s3env, 
   auto config = nlohmann::json::parse(ReadFileToString(env.repo() + "/config").value());
   config["remote"]["wal_upload_interval"] = 0.5;
   ASSERT_TRUE(WriteFileDurably(env.repo() + "/config", config.dump(2)).ok());
-}
-
-s3::S3Client Client(const S3TestEnv& s3env) {
-  auto settings = s3::LoadS3Settings([&](const std::string& n) -> std::optional<std::string> {
-    auto it = s3env.vars.find(n);
-    return it == s3env.vars.end() ? std::nullopt : std::optional(it->second);
-  });
-  return s3::S3Client(settings.value(), s3env.bucket);
 }
 
 // kill -9 every process of this repository (page server, mount daemons),
@@ -178,7 +171,7 @@ TEST(Attach, TheNewOwnerSupersedesTheOldOneWhichPublishesNothingMore) {
   // The new owner's refs are its own; the old one's late branch is not among them.
   ASSERT_TRUE(env.MustZenith({"branch", "mine", "main"}).ok());
   ASSERT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
-  s3::S3Client client = Client(s3env);
+  s3::S3Client client = TestBucketClient(s3env);
   auto refs = s3::ReadNewestRefs(client, s3::ParseS3Url(url).value(), 2).value();
   ASSERT_TRUE(refs.has_value());
   EXPECT_EQ(refs->version.generation, 2u);
@@ -196,7 +189,7 @@ TEST(Attach, ADamagedLayerIsRefusedWithItsNameAndNeverServed) {
   ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
   ASSERT_TRUE(old_env.MustZenith({"pageserver", "stop"}).ok());
 
-  s3::S3Client client = Client(s3env);
+  s3::S3Client client = TestBucketClient(s3env);
   const auto parsed = s3::ParseS3Url(url).value();
   auto objects = client.ListAll(parsed.Key("timelines/")).value();
   std::vector<std::string> layer_keys;

@@ -15,20 +15,13 @@
 #include "pageserver/s3/timeline_index.h"
 #include "tests/harness/compute.h"
 #include "tests/harness/remote_repo.h"
+#include "tests/harness/s3_test_client.h"
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
 namespace {
-
-s3::S3Client Client(const S3TestEnv& s3env) {
-  auto settings = s3::LoadS3Settings([&](const std::string& n) -> std::optional<std::string> {
-    auto it = s3env.vars.find(n);
-    return it == s3env.vars.end() ? std::nullopt : std::optional(it->second);
-  });
-  return s3::S3Client(settings.value(), s3env.bucket);
-}
 
 // Every index under the prefix names only keys the bucket holds; the
 // number of indexes seen.
@@ -59,7 +52,7 @@ TEST(RemoteCrash, KillNineDuringUploadsLeavesNoIndexNamingAMissingObject) {
   ZENITH_REQUIRE_S3(s3env);
   const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
   const s3::S3Url parsed = s3::ParseS3Url(url).value();
-  s3::S3Client client = Client(s3env);
+  s3::S3Client client = TestBucketClient(s3env);
   TempDir dir;
   ZenithEnv env(dir);
   InitWithRemote(env, dir, s3env, url, {{"wal_upload_interval", 0.3}});

@@ -10,6 +10,7 @@
 #include "pageserver/s3/s3_client.h"
 #include "pageserver/s3/timeline_index.h"
 #include "tests/harness/compute.h"
+#include "tests/harness/s3_test_client.h"
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/wait.h"
@@ -17,14 +18,6 @@
 
 namespace zenith::testing {
 namespace {
-
-s3::S3Client Client(const S3TestEnv& s3env) {
-  auto settings = s3::LoadS3Settings([&](const std::string& n) -> std::optional<std::string> {
-    auto it = s3env.vars.find(n);
-    return it == s3env.vars.end() ? std::nullopt : std::optional(it->second);
-  });
-  return s3::S3Client(settings.value(), s3env.bucket);
-}
 
 struct Objects {
   size_t count = 0;
@@ -77,7 +70,7 @@ TEST(RemoteDeletion, CollectedLayersAndADeletedBranchLeaveTheBucketAndItStillAtt
   ASSERT_TRUE(main.pg().Stop().ok());
   ASSERT_TRUE(env.MustZenith({"umount", dir.Sub("main")}).ok());
 
-  s3::S3Client client = Client(s3env);
+  s3::S3Client client = TestBucketClient(s3env);
   const auto parsed = s3::ParseS3Url(url).value();
   const std::string tl = BranchTimeline(env, "main");
   const std::string layers = s3::TimelinePrefix(parsed, tl) + "layers/";

@@ -11,6 +11,7 @@
 #include "pageserver/s3/timeline_index.h"
 #include "tests/harness/compute.h"
 #include "tests/harness/prometheus_text.h"
+#include "tests/harness/s3_test_client.h"
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/test_env.h"
@@ -32,14 +33,6 @@ void InitWithRemote(ZenithEnv& env, const TempDir& dir, const S3TestEnv& s3env, 
   ASSERT_TRUE(WriteFileDurably(env.repo() + "/config", config.dump(2)).ok());
 }
 
-s3::S3Client Client(const S3TestEnv& s3env) {
-  auto settings = s3::LoadS3Settings([&](const std::string& n) -> std::optional<std::string> {
-    auto it = s3env.vars.find(n);
-    return it == s3env.vars.end() ? std::nullopt : std::optional(it->second);
-  });
-  return s3::S3Client(settings.value(), s3env.bucket);
-}
-
 TEST(RemoteSync, ReturnsOnceTheBucketHoldsTheEndOfWalAndEveryLayer) {
   ZENITH_REQUIRE_S3(s3env);
   TempDir dir;
@@ -57,7 +50,7 @@ TEST(RemoteSync, ReturnsOnceTheBucketHoldsTheEndOfWalAndEveryLayer) {
   RunResult sync = env.MustZenith({"remote", "sync", "--timeout", "60"});
   ASSERT_TRUE(sync.ok());
 
-  s3::S3Client client = Client(s3env);
+  s3::S3Client client = TestBucketClient(s3env);
   auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
   auto refs = s3::ReadNewestRefs(client, url, 1).value();
   ASSERT_TRUE(refs.has_value());
@@ -103,7 +96,7 @@ TEST(RemoteSync, ASupersededPageServerPublishesNothingMoreAndSaysSo) {
   InitWithRemote(env, dir, s3env, prefix, 0.3);
   ASSERT_TRUE(env.MustZenith({"pageserver", "start"}).ok());
   ASSERT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
-  s3::S3Client client = Client(s3env);
+  s3::S3Client client = TestBucketClient(s3env);
   auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
   ASSERT_TRUE(client.PutIfAbsent(url.Key("generations/00000000000000000002"), "{}\n").ok());
   ASSERT_TRUE(env.MustZenith({"branch", "dev", "main"}).ok());
@@ -163,7 +156,7 @@ TEST(RemoteSync, TheUploadsAndTheOwnerShowInTheMetrics) {
   }
   EXPECT_GE(remote, 8) << "the dashboard's object storage panels";
 
-  s3::S3Client client = Client(s3env);
+  s3::S3Client client = TestBucketClient(s3env);
   auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
   ASSERT_TRUE(client.PutIfAbsent(url.Key("generations/00000000000000000002"), "{}\n").ok());
   ASSERT_TRUE(env.MustZenith({"branch", "dev", "main"}).ok());
