@@ -17,12 +17,13 @@ struct Values {
   std::string init_from_datadir, init_from_server, init_auth = "peer-scram", init_remote;
   bool branch_verbose = false, branch_tree = false, mount_read_only = false, branch_json = false, status_json = false, ps_json = false;
   std::vector<std::string> pg_ctl_args;
-  std::string remote_action, attach_url;
+  std::string remote_action, attach_url, diff_from, diff_to;
+  bool diff_schema = false;
   double remote_timeout = 60;
 };
 
 struct Subcommands {
-  CLI::App *init, *branch, *gc, *mount, *umount, *exp, *start, *stop, *status, *ps, *remote, *attach;
+  CLI::App *init, *branch, *gc, *mount, *umount, *exp, *start, *stop, *status, *ps, *remote, *attach, *diff;
 };
 
 Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
@@ -82,6 +83,11 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
   s.exp = app.add_subcommand("export", "write a standalone data directory of BRANCH, BRANCH@LSN or 'BRANCH@TIME' to DIR");
   s.exp->add_option("target", v.export_target)->required();
   s.exp->add_option("dir", v.export_dir, "a new or empty directory")->required();
+  s.diff = app.add_subcommand("diff", "what changed from point A to point B (two points of a branch, or two branches "
+                              "since their common point): relations changed, created and dropped, with blocks and sizes");
+  s.diff->add_option("from", v.diff_from, "BRANCH, BRANCH@LSN or 'BRANCH@TIME'")->required();
+  s.diff->add_option("to", v.diff_to, "BRANCH, BRANCH@LSN or 'BRANCH@TIME'")->required();
+  s.diff->add_flag("--schema", v.diff_schema, "a unified diff of the two points' schemas (pg_dumpall --schema-only)");
   s.start = app.add_subcommand("start", "mount BRANCH in .zenith/datadirs and start PostgreSQL on it");
   s.start->add_option("branch", v.start_branch)->required();
   s.start->add_option("pg_ctl_args", v.pg_ctl_args, "arguments for pg_ctl, after --");
@@ -147,6 +153,7 @@ Result<Command> Chosen(const Subcommands& s, const Values& v) {
   }
   if (s.umount->parsed()) return Command{UmountCmd{v.umount_dir}};
   if (s.exp->parsed()) return Command{ExportCmd{v.export_target, v.export_dir}};
+  if (s.diff->parsed()) return Command{DiffCmd{v.diff_from, v.diff_to, v.diff_schema}};
   if (s.start->parsed()) return Command{StartCmd{v.start_branch, v.pg_ctl_args, v.pageserver, v.ca}};
   if (s.stop->parsed()) return Command{StopCmd{v.stop_branch, v.pageserver, v.ca}};
   if (s.status->parsed()) return Command{StatusCmd{v.status_json}};
@@ -205,6 +212,7 @@ int Run(const Invocation& inv) {
           },
           [&](const UmountCmd& c) { return CmdUmount(g, c.dir); },
           [&](const ExportCmd& c) { return CmdExport(g, c.target, c.dir); },
+          [&](const DiffCmd& c) { return CmdDiff(g, c.from, c.to, c.schema); },
           [&](const StartCmd& c) {
             return c.pageserver.empty() ? CmdStart(g, c.branch, c.pg_ctl_args)
                                         : CmdStartRemote({c.pageserver, RemoteCa(g, c.ca)}, c.branch, c.pg_ctl_args);

@@ -51,6 +51,10 @@ struct UmountCmd {
 struct ExportCmd {
   std::string target, dir;  // target: BRANCH, BRANCH@LSN or BRANCH@TIME
 };
+struct DiffCmd {
+  std::string from, to;  // each BRANCH, BRANCH@LSN or BRANCH@TIME
+  bool schema = false;
+};
 struct StartCmd {
   std::string branch;
   std::vector<std::string> pg_ctl_args;
@@ -80,7 +84,7 @@ struct RemoteCmd {
 };
 
 using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, BranchResetCmd, GcCmd, MountCmd,
-                             UmountCmd, ExportCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd, RemoteCmd,
+                             UmountCmd, ExportCmd, DiffCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd, RemoteCmd,
                              AttachCmd>;
 
 struct Invocation {

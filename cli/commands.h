@@ -54,6 +54,9 @@ int CmdStopRemote(const RemotePageServer& server, const std::string& branch);
 int CmdUmount(const GlobalOptions& g, const std::string& dir);
 // `target` as for CmdMountReadOnly; DIR new or empty.
 int CmdExport(const GlobalOptions& g, const std::string& target, const std::string& dir);
+// What changed from `from` to `to` (each as for CmdMountReadOnly); with
+// `schema`, a unified diff of their schemas (cli/diff_command.cc).
+int CmdDiff(const GlobalOptions& g, const std::string& from, const std::string& to, bool schema);
 int CmdStart(const GlobalOptions& g, const std::string& branch, const std::vector<std::string>& pg_ctl_args);
 int CmdStop(const GlobalOptions& g, const std::string& branch);
 int CmdStatus(const GlobalOptions& g, bool json);

@@ -84,9 +84,12 @@ Result<int> RunForegroundFiltered(const std::vector<std::string>& argv,
   return WaitForExit(*pid, argv[0]);
 }
 
-Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv) {
+namespace {
+
+// Runs argv with its stdout on `stdout_fd` (-1: the CLI's), collecting its stderr.
+Result<Outcome> RunCollecting(const std::vector<std::string>& argv, int stdout_fd) {
   ZENITH_ASSIGN_OR_RETURN(Pipe pipe, MakePipe(argv[0]));
-  auto pid = Spawn(argv, -1, pipe.write_end.get());
+  auto pid = Spawn(argv, stdout_fd, pipe.write_end.get());
   pipe.write_end.reset();
   if (!pid.ok()) return pid.status();
   Outcome out;
@@ -95,6 +98,16 @@ Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv) {
   });
   ZENITH_ASSIGN_OR_RETURN(out.exit_code, WaitForExit(*pid, argv[0]));
   return out;
+}
+
+}  // namespace
+
+Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv) { return RunCollecting(argv, -1); }
+
+Result<Outcome> RunQuietly(const std::vector<std::string>& argv) {
+  UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  if (!null.valid()) return ErrnoStatus("open /dev/null", errno);
+  return RunCollecting(argv, null.get());
 }
 
 Result<std::string> MovePasswordToEnvironment(const std::string& conninfo) {

@@ -41,6 +41,8 @@ inline constexpr size_t kMaxCollectedErrors = 64 * 1024;
 // Runs argv with the CLI's stdout; its stderr is collected, not shown, so
 // the CLI can say what went wrong in its own words.
 Result<Outcome> RunCollectingErrors(const std::vector<std::string>& argv);
+// Like RunCollectingErrors, with the program's stdout thrown away.
+Result<Outcome> RunQuietly(const std::vector<std::string>& argv);
 
 // `conninfo` (a libpq connection string or URI) as a child's arguments and
 // the CLI's messages may show it: a password it names moves to this

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "cli/mountpoint.h"
 #include "cli/process.h"
 #include "common/file_util.h"
 #include "pageserver/client/server_launcher.h"
@@ -17,13 +18,6 @@ namespace {
 
 using pageserver::RepoClient;
 using Clock = std::chrono::steady_clock;
-
-std::string AbsolutePath(const std::string& path) {
-  if (!path.empty() && path[0] == '/') return path;
-  char cwd[PATH_MAX];
-  if (getcwd(cwd, sizeof cwd) == nullptr) return path;
-  return std::string(cwd) + "/" + path;
-}
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include "pageserver/api/wal_stream_protocol.h"
 #include "pageserver/metrics/server_metrics.h"
 #include "pageserver/repo/basebackup.h"
+#include "pageserver/repo/changed_blocks.h"
 #include "pageserver/repo/snapshot_put.h"
 #include "pageserver/repo/wal_receiver.h"
 
@@ -356,6 +357,34 @@ class PageService {
     return ctx.SendRows({Row{Hex(point.timeline->id())}});
   }
 
+  // changes <a> <lsn> <b> <lsn>: the relation forks whose blocks changed
+  // between two points (changed_blocks.h), each point as `point` gives it.
+  Status Changes(CommandContext& ctx) {
+    const auto& args = ctx.args();
+    ZENITH_ASSIGN_OR_RETURN(TimelinePoint a, ExactPoint(args[0], args[1]));
+    ZENITH_ASSIGN_OR_RETURN(TimelinePoint b, ExactPoint(args[2], args[3]));
+    ZENITH_ASSIGN_OR_RETURN(TimelinePoint common, CommonPoint(a, b));
+    ZENITH_ASSIGN_OR_RETURN(auto changed, ChangedBlocks(a, b, repo_.config().system_id));
+    std::vector<Row> rows;
+    rows.reserve(changed.size() + 1);
+    // The first row is the common point itself (no relation).
+    rows.push_back(Row{Hex(common.timeline->id()), common.lsn.ToString(), "", "", "", "", ""});
+    for (const ChangedRelation& c : changed) {
+      rows.push_back(Row{"", "", std::to_string(c.tag.spc), std::to_string(c.tag.db), std::to_string(c.tag.rel),
+                         std::to_string(static_cast<int>(c.tag.fork)), std::to_string(c.blocks)});
+    }
+    return ctx.SendRows(rows);
+  }
+
+  // A point of `target`'s history at `lsn_arg`, which must be a record end
+  // inside the history kept (as `point` returns them).
+  Result<TimelinePoint> ExactPoint(const std::string& target, const std::string& lsn_arg) {
+    ZENITH_ASSIGN_OR_RETURN(Lsn lsn, ParseLsnArg(lsn_arg));
+    ZENITH_ASSIGN_OR_RETURN(auto point, repo_.ResolvePoint(target, lsn.ToString()));
+    if (point.lsn != lsn) return InvalidArgument("LSN " + lsn.ToString() + " is not a record end; `point` gives one");
+    return TimelinePoint{point.timeline, point.lsn};
+  }
+
   // wal <branch|timeline> <from> <upto>: the timeline's WAL bytes in
   // [from, upto), as a compute on it reads them (its ancestor's before the
   // branch point), for a mount that keeps its own copy.
@@ -584,6 +613,9 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
   add(kMount, "attach_readonly", "attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>", {"timeline_id"},
       &PageService::AttachReadOnly);
   add(kMount, "wal", "wal <branch|timeline> <from> <upto>", {}, &PageService::Wal);
+  add(kOwner, "changes", "changes <branch|timeline> <lsn> <branch|timeline> <lsn>",
+      {"common_timeline_id", "common_lsn", "tablespace", "database", "relfilenode", "fork", "blocks"},
+      &PageService::Changes);
   add(kMount, "pin", "pin <branch|timeline> <lsn> [pages]", {}, &PageService::Pin);
   add(kMount, "unpin", "unpin <branch|timeline> <lsn>", {}, &PageService::Unpin);
   add(kOwner, "branch_delete", "branch_delete <name>", {}, &PageService::BranchDelete);

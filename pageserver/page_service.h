@@ -41,6 +41,10 @@
 //  *attach_readonly <branch|timeline> <lsn> <mountpoint> <pid>
 //                                           register a read-only mount
 //  *wal <branch|timeline> <from> <upto>     CopyOut the WAL in [from, upto)
+//   changes <branch|timeline> <lsn> <branch|timeline> <lsn>
+//                                           the common point, then the
+//                                           relation forks whose blocks
+//                                           changed (`zenith diff`)
 //  *pin <branch|timeline> <lsn> [pages]     keep a mount's snapshot (session);
 //                                           `pages`: no longer its WAL
 //  *unpin <branch|timeline> <lsn>           drop one of the session's pins

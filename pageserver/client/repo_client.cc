@@ -333,6 +333,31 @@ Result<ReadPoint> RepoClient::ResolvePoint(const std::string& target, const std:
                  }));
 }
 
+Result<RelationChanges> RepoClient::Changes(const ReadPoint& a, const ReadPoint& b) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "changes $1 $2 $3 $4",
+                                               {a.timeline.ToString(), a.lsn.ToString(), b.timeline.ToString(),
+                                                b.lsn.ToString()},
+                                               7));
+  if (rows.empty()) return ProtocolError("unexpected reply to changes: no common point");
+  RelationChanges out;
+  RowReader first("changes", rows.front());
+  out.common.timeline = first.Id();
+  out.common.lsn = first.LsnOrInvalid();
+  ZENITH_RETURN_IF_ERROR(first.Finish(0).status());
+  rows.erase(rows.begin());
+  ZENITH_ASSIGN_OR_RETURN(out.forks, ParseRows<RelationChanges::Fork>("changes", rows, [](RowReader& r) {
+                            RelationChanges::Fork f;
+                            r.Text(), r.Text();  // the common point's columns, empty here
+                            f.tablespace = static_cast<uint32_t>(r.Number());
+                            f.database = static_cast<uint32_t>(r.Number());
+                            f.relfilenode = static_cast<uint32_t>(r.Number());
+                            f.fork = static_cast<uint8_t>(r.Number());
+                            f.blocks = static_cast<uint32_t>(r.Number());
+                            return f;
+                          }));
+  return out;
+}
+
 Result<TimelineId> RepoClient::AttachReadOnly(const std::string& target, Lsn lsn, const std::string& mountpoint,
                                               pid_t pid) {
   ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "attach_readonly $1 $2 $3 $4",

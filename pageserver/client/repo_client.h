@@ -104,6 +104,16 @@ struct ReadPoint {  // point
   Lsn lsn;              // a record end
 };
 
+struct RelationChanges {  // changes
+  ReadPoint common;  // the newest point both histories share
+  struct Fork {
+    uint32_t tablespace = 0, database = 0, relfilenode = 0;
+    uint8_t fork = 0;     // ForkNumber
+    uint32_t blocks = 0;  // distinct blocks changed on either side
+  };
+  std::vector<Fork> forks;  // sorted by tablespace, database, relfilenode, fork
+};
+
 struct BranchSizes {  // branch_info
   std::string name;
   TimelineId timeline;
@@ -165,6 +175,9 @@ class RepoClient {
   // Where reading `target` at `spec` ("" = the end of WAL, an LSN or a
   // time) goes.
   Result<ReadPoint> ResolvePoint(const std::string& target, const std::string& spec);
+  // What changed between two points (as ResolvePoint gives them): the
+  // blocks the WAL touched since their common point (changed_blocks.h).
+  Result<RelationChanges> Changes(const ReadPoint& a, const ReadPoint& b);
   // Registers this connection as a read-only mount of `target` at `lsn`
   // (a record end, as ResolvePoint gives); the timeline whose history it is.
   Result<TimelineId> AttachReadOnly(const std::string& target, Lsn lsn, const std::string& mountpoint, pid_t pid);
