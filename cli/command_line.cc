@@ -17,7 +17,7 @@ struct Values {
   std::string init_from_datadir, init_from_server, init_auth = "peer-scram", init_remote;
   bool branch_verbose = false, branch_tree = false, mount_read_only = false, branch_json = false, status_json = false, ps_json = false;
   std::vector<std::string> pg_ctl_args;
-  std::string remote_action, attach_url, diff_from, diff_to;
+  std::string remote_action, attach_url, diff_from, diff_to, branch_sql;
   bool diff_schema = false;
   double remote_timeout = 60;
 };
@@ -49,14 +49,18 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
                      "and keys as AWS's tools take them: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and "
                      "AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials)");
   s.branch = app.add_subcommand(
-      "branch", "list branches (-v: with sizes), create NEW from PARENT[@LSN], `delete` NAME, or `reset` NAME");
-  s.branch->add_option("name", v.branch_name, "the new branch (or `delete`, `reset`)");
+      "branch", "list branches (-v: with sizes), create NEW from PARENT[@LSN], `delete` NAME, `reset` NAME, "
+      "or `detach` NAME (it stops depending on its parent)");
+  s.branch->add_option("name", v.branch_name, "the new branch (or `delete`, `reset`, `detach`)");
   s.branch->add_option("parent", v.branch_parent, "the branch to fork, optionally @LSN (default: its end of WAL)");
   s.branch->add_flag("-v,--verbose", v.branch_verbose, "with parent, branch LSN, end of WAL and sizes");
   s.branch->add_flag("--json", v.branch_json, "the list as one JSON document (see README)");
   s.branch->add_option("--to", v.branch_to,
                        "with reset: PARENT[@LSN] to show again (default: the branch's parent at its end of WAL)");
   s.branch->add_option("--keep", v.branch_keep, "with reset: keep the old state as this new branch");
+  s.branch->add_option("--sql", v.branch_sql,
+                       "with a new branch: run this SQL file on it privately first (e.g. to mask data); nothing of "
+                       "the branch before the script ran is readable, and a failing script leaves no branch");
   s.branch->add_flag("--tree", v.branch_tree, "the list as a tree: each branch under its parent, with its branch point and size");
   s.gc = app.add_subcommand("gc", "compact and remove history outside the window now, printing what was freed");
   s.gc->add_option("--window", v.gc_window, "keep this much history instead of the configured window (e.g. 7d, 12h, 30m)");
@@ -122,6 +126,11 @@ Subcommands Define(CLI::App& app, GlobalOptions& g, Values& v) {
 
 // The branch subcommand's forms: list, NEW PARENT, delete NAME.
 Result<Command> BranchCommand(const Values& v) {
+  const bool create = !v.branch_name.empty() && v.branch_name != "reset" && v.branch_name != "delete" &&
+                      v.branch_name != "detach";
+  if (!v.branch_sql.empty() && (!create || v.branch_parent.empty())) {
+    return InvalidArgument("--sql goes with a new branch: zenith branch NEW PARENT[@LSN] --sql FILE");
+  }
   if (v.branch_name.empty()) return Command{BranchListCmd{v.branch_verbose, v.branch_json, v.branch_tree}};
   if (v.branch_json) return InvalidArgument("--json goes with the branch list: zenith branch [-v] [--tree] --json");
   if (v.branch_tree) return InvalidArgument("--tree goes with the branch list: zenith branch --tree [-v] [--json]");
@@ -133,12 +142,16 @@ Result<Command> BranchCommand(const Values& v) {
     if (v.branch_parent.empty()) return InvalidArgument("usage: zenith branch reset NAME [--to PARENT[@LSN]] [--keep OLDNAME]");
     return Command{BranchResetCmd{v.branch_parent, v.branch_to, v.branch_keep}};
   }
+  if (v.branch_name == "detach") {
+    if (v.branch_parent.empty()) return InvalidArgument("usage: zenith branch detach NAME");
+    return Command{BranchDetachCmd{v.branch_parent}};
+  }
   if (v.branch_name == "delete") {
     if (v.branch_parent.empty()) return InvalidArgument("usage: zenith branch delete NAME");
     return Command{BranchDeleteCmd{v.branch_parent}};
   }
   if (v.branch_parent.empty()) return InvalidArgument("usage: zenith branch NEW PARENT[@LSN], or zenith branch delete NAME");
-  return Command{BranchCreateCmd{v.branch_name, v.branch_parent}};
+  return Command{BranchCreateCmd{v.branch_name, v.branch_parent, v.branch_sql}};
 }
 
 Result<Command> Chosen(const Subcommands& s, const Values& v) {
@@ -202,8 +215,11 @@ int Run(const Invocation& inv) {
             if (c.tree) return CmdBranchTree(g, c.verbose, c.json);
             return c.verbose ? CmdBranchVerbose(g, c.json) : CmdBranchList(g, c.json);
           },
-          [&](const BranchCreateCmd& c) { return CmdBranchCreate(g, c.name, c.parent); },
+          [&](const BranchCreateCmd& c) {
+            return c.sql.empty() ? CmdBranchCreate(g, c.name, c.parent) : CmdBranchPrepare(g, c.name, c.parent, c.sql);
+          },
           [&](const BranchDeleteCmd& c) { return CmdBranchDelete(g, c.name); },
+          [&](const BranchDetachCmd& c) { return CmdBranchDetach(g, c.name); },
           [&](const BranchResetCmd& c) { return CmdBranchReset(g, c.name, c.to, c.keep); },
           [&](const GcCmd& c) { return CmdGc(g, c.window); },
           [&](const MountCmd& c) {

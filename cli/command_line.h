@@ -26,8 +26,12 @@ struct BranchListCmd {
 };
 struct BranchCreateCmd {
   std::string name, parent;  // parent: PARENT or PARENT@LSN
+  std::string sql;           // a script that prepares the branch before anyone sees it, or ""
 };
 struct BranchDeleteCmd {
+  std::string name;
+};
+struct BranchDetachCmd {
   std::string name;
 };
 struct BranchResetCmd {
@@ -83,7 +87,7 @@ struct RemoteCmd {
   double timeout_s = 60;   // with sync
 };
 
-using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, BranchResetCmd, GcCmd, MountCmd,
+using Command = std::variant<InitCmd, BranchListCmd, BranchCreateCmd, BranchDeleteCmd, BranchDetachCmd, BranchResetCmd, GcCmd, MountCmd,
                              UmountCmd, ExportCmd, DiffCmd, StartCmd, StopCmd, StatusCmd, PageServerCmd, RemoteCmd,
                              AttachCmd>;
 

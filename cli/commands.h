@@ -25,7 +25,12 @@ int CmdInit(const GlobalOptions& g, const InitCmd& how);
 // json: print one document (cli/json_output.h) instead of text.
 int CmdBranchList(const GlobalOptions& g, bool json);
 int CmdBranchCreate(const GlobalOptions& g, const std::string& name, const std::string& parent);
+// A prepared branch: `sql_file` runs on it in a private PostgreSQL before
+// it is named (cli/prepared_branch_command.cc).
+int CmdBranchPrepare(const GlobalOptions& g, const std::string& name, const std::string& parent,
+                     const std::string& sql_file);
 int CmdBranchDelete(const GlobalOptions& g, const std::string& name);
+int CmdBranchDetach(const GlobalOptions& g, const std::string& name);
 // `to` PARENT[@LSN] or "" (its parent's end of WAL); `keep` "" or a new name for the old state.
 int CmdBranchReset(const GlobalOptions& g, const std::string& name, const std::string& to, const std::string& keep);
 int CmdBranchVerbose(const GlobalOptions& g, bool json);  // zenith branch -v

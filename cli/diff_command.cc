@@ -90,17 +90,46 @@ Result<Side> Resolve(Session& s, const std::string& target) {
   return Side{target, t.branch, p};
 }
 
-// Both private PostgreSQLs, started at once (each mount and recovery takes
-// about a second, mostly waiting).
-Result<std::pair<std::unique_ptr<PrivatePostgres>, std::unique_ptr<PrivatePostgres>>> StartBoth(
-    const GlobalOptions& g, const Side& a, const Side& b) {
-  Result<std::unique_ptr<PrivatePostgres>> pb = Unavailable("not started");
-  std::thread other([&] { pb = PrivatePostgres::Start(g, b.branch, b.point); });
-  auto pa = PrivatePostgres::Start(g, a.branch, a.point);
+// f(a) and f(b), run at once: each side's mount and recovery take about a
+// second, mostly waiting.
+template <typename T, typename F>
+std::pair<Result<T>, Result<T>> OnBothSides(const F& f, const Side& a, const Side& b) {
+  Result<T> rb = Unavailable("not run");
+  std::thread other([&] { rb = f(b); });
+  Result<T> ra = f(a);
   other.join();
+  return {std::move(ra), std::move(rb)};
+}
+
+// A private PostgreSQL of each side, started at once.
+using PrivatePair = std::pair<std::unique_ptr<PrivatePostgres>, std::unique_ptr<PrivatePostgres>>;
+Result<PrivatePair> StartBoth(const GlobalOptions& g, const Side& a, const Side& b) {
+  auto [pa, pb] = OnBothSides<std::unique_ptr<PrivatePostgres>>(
+      [&](const Side& side) { return PrivatePostgres::Start(g, side.branch, side.point); }, a, b);
   ZENITH_RETURN_IF_ERROR(pa.status());
   ZENITH_RETURN_IF_ERROR(pb.status());
-  return std::make_pair(std::move(*pa), std::move(*pb));
+  return PrivatePair(std::move(*pa), std::move(*pb));
+}
+
+// Stops both and unmounts them at once.
+void StopBoth(PrivatePair& both) {
+  std::thread other([&] { both.second.reset(); });
+  both.first.reset();
+  other.join();
+}
+
+// One side's catalog, read by its own private PostgreSQL (kept running
+// until `pg` goes, so both stop at once).
+struct SideCatalog {
+  std::unique_ptr<PrivatePostgres> pg;
+  Catalog catalog;
+};
+
+Result<SideCatalog> CatalogAt(const GlobalOptions& g, const Side& side) {
+  ZENITH_ASSIGN_OR_RETURN(auto pg, PrivatePostgres::Start(g, side.branch, side.point));
+  auto catalog = ReadCatalog(*pg);
+  if (!catalog.ok()) return catalog.status().WithContext("could not read the catalog of " + side.label);
+  return SideCatalog{std::move(pg), std::move(*catalog)};
 }
 
 // One relation's line: what happened to it, its name, blocks, sizes.
@@ -194,6 +223,8 @@ int DiffSchemas(const GlobalOptions& g, const Side& a, const Side& b) {
   std::fflush(stdout);
   auto code = RunForeground({"/usr/bin/diff", "-u", "--label", a.label + " (" + a.point.lsn.ToString() + ")", "--label",
                              b.label + " (" + b.point.lsn.ToString() + ")", *fa, *fb});
+  std::fflush(stdout);
+  StopBoth(*both);
   if (!code.ok()) return Fail(code.status().message());
   return *code <= 1 ? kExitOk : Fail("diff(1) failed comparing the two schemas");  // 1: they differ
 }
@@ -207,16 +238,20 @@ int CmdDiff(const GlobalOptions& g, const std::string& from, const std::string& 
   if (!a.ok()) return Fail(a.status().message());
   auto b = Resolve(*s, to);
   if (!b.ok()) return Fail(b.status().message());
-  auto changes = s->client.Changes(a->point, b->point);  // also refuses points whose WAL is gone
-  if (!changes.ok()) return Fail("could not compare " + from + " with " + to + ": " + changes.status().message());
   if (schema) return DiffSchemas(g, *a, *b);
-  auto both = StartBoth(g, *a, *b);
-  if (!both.ok()) return Fail(both.status().message());
-  auto ca = ReadCatalog(*both->first);
-  if (!ca.ok()) return Fail("could not read the catalog of " + from + ": " + ca.status().message());
-  auto cb = ReadCatalog(*both->second);
-  if (!cb.ok()) return Fail("could not read the catalog of " + to + ": " + cb.status().message());
-  Print(*a, *b, *changes, Compare(*ca, *cb, *changes));
+  // The WAL is read while both sides start.
+  Result<pageserver::RelationChanges> changes = Unavailable("not read");
+  std::thread wal([&] { changes = s->client.Changes(a->point, b->point); });
+  auto [ca, cb] = OnBothSides<SideCatalog>([&](const Side& side) { return CatalogAt(g, side); }, *a, *b);
+  wal.join();
+  Status failed = !changes.ok() ? changes.status().WithContext("could not compare " + from + " with " + to)
+                  : !ca.ok()    ? ca.status()
+                                : cb.status();
+  if (!failed.ok()) return Fail(failed.message());
+  Print(*a, *b, *changes, Compare(ca->catalog, cb->catalog, *changes));
+  std::fflush(stdout);
+  PrivatePair both(std::move(ca->pg), std::move(cb->pg));
+  StopBoth(both);
   return kExitOk;
 }
 

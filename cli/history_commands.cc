@@ -1,4 +1,4 @@
-// zenith branch delete and reset, zenith branch -v and --tree, zenith gc: the commands about how
+// zenith branch delete, detach and reset, zenith branch -v and --tree, zenith gc: the commands about how
 // much history the repository keeps and what it costs.
 #include <cstdio>
 #include <string>
@@ -32,6 +32,17 @@ int CmdBranchDelete(const GlobalOptions& g, const std::string& name) {
   if (!client.ok()) return Fail(client.status().message());
   if (Status s = client->DeleteBranch(name); !s.ok()) return Fail(s.message());
   std::printf("deleted branch '%s'; the next `zenith gc` frees its space\n", name.c_str());
+  return kExitOk;
+}
+
+int CmdBranchDetach(const GlobalOptions& g, const std::string& name) {
+  auto client = ConnectToRepo(g);
+  if (!client.ok()) return Fail(client.status().message());
+  auto d = client->DetachBranch(name);
+  if (!d.ok()) return Fail(d.status().message());
+  std::printf("detached branch '%s' from '%s' in %.2f s: an image of %s at %s and %s of WAL are its own now\n",
+              name.c_str(), d->parent.c_str(), d->seconds, FormatBytes(d->image_bytes).c_str(),
+              d->image_lsn.ToString().c_str(), FormatBytes(d->wal_bytes).c_str());
   return kExitOk;
 }
 

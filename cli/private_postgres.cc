@@ -60,13 +60,24 @@ Result<std::unique_ptr<PrivatePostgres>> PrivatePostgres::Start(const GlobalOpti
   ZENITH_ASSIGN_OR_RETURN(Session session, Connect(g));
   ZENITH_ASSIGN_OR_RETURN(std::string root, MakePrivateDir());
   std::unique_ptr<PrivatePostgres> pg(new PrivatePostgres(std::move(session), std::move(root)));
-  ZENITH_RETURN_IF_ERROR(pg->Boot(branch, point));
+  auto mount = [&](Session& s, const std::string& dir) { return MountReadOnly(s, branch, point, dir); };
+  ZENITH_RETURN_IF_ERROR(pg->Boot(mount, "a read-only mount of " + branch + " at " + point.lsn.ToString()));
   return pg;
 }
 
-Status PrivatePostgres::Boot(const std::string& branch, const pageserver::ReadPoint& point) {
+Result<std::unique_ptr<PrivatePostgres>> PrivatePostgres::StartReadWrite(const GlobalOptions& g,
+                                                                         const pageserver::TimelineId& timeline) {
+  ZENITH_ASSIGN_OR_RETURN(Session session, Connect(g));
+  ZENITH_ASSIGN_OR_RETURN(std::string root, MakePrivateDir());
+  std::unique_ptr<PrivatePostgres> pg(new PrivatePostgres(std::move(session), std::move(root)));
+  auto mount = [&](Session& s, const std::string& dir) { return Mount(s, timeline.ToString(), dir).status(); };
+  ZENITH_RETURN_IF_ERROR(pg->Boot(mount, "a mount of timeline " + timeline.ToString()));
+  return pg;
+}
+
+Status PrivatePostgres::Boot(const std::function<Status(Session&, const std::string&)>& mount, const std::string& what) {
   if (::mkdir(socket_dir().c_str(), 0700) != 0) return ErrnoStatus("create", socket_dir(), errno);
-  ZENITH_RETURN_IF_ERROR(MountReadOnly(session_, branch, point, datadir()));
+  ZENITH_RETURN_IF_ERROR(mount(session_, datadir()));
   mounted_ = true;
   ZENITH_ASSIGN_OR_RETURN(user_, SuperuserOf(datadir()));
   const std::string hba = root_ + "/pg_hba.conf";
@@ -78,10 +89,7 @@ Status PrivatePostgres::Boot(const std::string& branch, const pageserver::ReadPo
   ZENITH_ASSIGN_OR_RETURN(Outcome out, RunQuietly({session_.repo.config.pg_bin_dir + "/pg_ctl", "-D", datadir(), "-w",
                                                    "-t", "300", "-l", log(), "-o", options, "start"}));
   started_ = true;  // a failed start may still have left a postmaster
-  if (out.exit_code != 0) {
-    return Unavailable("PostgreSQL did not start on a read-only mount of " + branch + " at " + point.lsn.ToString() +
-                       ": " + out.errors + LogTail());
-  }
+  if (out.exit_code != 0) return Unavailable("PostgreSQL did not start on " + what + ": " + out.errors + LogTail());
   return Status::Ok();
 }
 
@@ -138,6 +146,28 @@ Result<std::string> PrivatePostgres::DumpSchema() const {
   IgnoreError(RemoveTree(raw));
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(path, kept.str(), 0600));
   return path;
+}
+
+Status PrivatePostgres::RunScript(const std::string& file) const {
+  ZENITH_ASSIGN_OR_RETURN(Outcome out, RunQuietly({session_.repo.config.pg_bin_dir + "/psql", "-X", "-q", "-v",
+                                                   "ON_ERROR_STOP=1", "-h", socket_dir(), "-p", std::to_string(kPort),
+                                                   "-U", user_, "-d", "postgres", "-f", file}));
+  if (out.exit_code != 0) {
+    while (!out.errors.empty() && out.errors.back() == '\n') out.errors.pop_back();
+    return InvalidArgument(out.errors.empty() ? "psql failed (exit " + std::to_string(out.exit_code) + ")" : out.errors);
+  }
+  return Status::Ok();
+}
+
+Status PrivatePostgres::StopAndUnmount() {
+  ZENITH_ASSIGN_OR_RETURN(Outcome out, RunQuietly({session_.repo.config.pg_bin_dir + "/pg_ctl", "-D", datadir(), "-m",
+                                                   "fast", "-w", "-t", "300", "stop"}));
+  if (out.exit_code != 0) return Internal("pg_ctl stop failed: " + out.errors + LogTail());
+  started_ = false;
+  const std::string dir = datadir();
+  ZENITH_RETURN_IF_ERROR(Unmount(dir, DaemonOf(session_.client, dir)));
+  mounted_ = false;
+  return WaitUnlisted(session_.client, dir);
 }
 
 }  // namespace zenith::cli

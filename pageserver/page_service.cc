@@ -7,6 +7,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 
 #include "common/byte_io.h"
@@ -135,6 +136,30 @@ class PageService {
     ZENITH_ASSIGN_OR_RETURN(auto created, repo_.CreateBranch(ctx.args()[0], ctx.args()[1]));
     return ctx.SendRows({Row{created.name, Hex(created.timeline), created.lsn.ToString(),
                              created.at_end_of_wal ? "t" : "f"}});
+  }
+
+  // branch_prepare <name> <parent>[@<lsn>]: NEW's timeline, no ref yet,
+  // held by this connection until branch_publish (repository.h); abandoned
+  // when the connection ends first.
+  Status BranchPrepare(CommandContext& ctx) {
+    const uint64_t session = ctx.session().id();
+    ZENITH_ASSIGN_OR_RETURN(auto created, repo_.PrepareBranch(ctx.args()[0], ctx.args()[1], session));
+    Repository* repo = &repo_;
+    ctx.session().OnClose([repo, session] { repo->AbandonPrepared(session); });
+    return ctx.SendRows({Row{created.name, Hex(created.timeline), created.lsn.ToString()}});
+  }
+
+  Status BranchPublish(CommandContext& ctx) {
+    ZENITH_ASSIGN_OR_RETURN(auto published, repo_.PublishBranch(ctx.args()[0], ctx.session().id()));
+    return ctx.SendRows({Row{published.name, Hex(published.timeline), published.readable_from.ToString()}});
+  }
+
+  Status BranchDetach(CommandContext& ctx) {
+    ZENITH_ASSIGN_OR_RETURN(auto d, repo_.DetachBranch(ctx.args()[0]));
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.3f", d.seconds);
+    return ctx.SendRows({Row{d.name, Hex(d.timeline), d.parent, d.image_lsn.ToString(), std::to_string(d.image_bytes),
+                             std::to_string(d.wal_bytes), seconds}});
   }
 
   // branch_reset <name> <to> <keep>: `to` PARENT[@LSN] or "" (the
@@ -590,6 +615,12 @@ CommandTable MakePageServiceCommands(Repository& repo, PageServiceOptions option
       &PageService::BranchList);
   add(kOwner, "branch_create", "branch_create <name> <parent>[@<lsn>]", {"name", "timeline_id", "lsn", "at_end_of_wal"},
       &PageService::BranchCreate);
+  add(kOwner, "branch_prepare", "branch_prepare <name> <parent>[@<lsn>]", {"name", "timeline_id", "lsn"},
+      &PageService::BranchPrepare);
+  add(kOwner, "branch_publish", "branch_publish <name>", {"name", "timeline_id", "readable_from"},
+      &PageService::BranchPublish);
+  add(kOwner, "branch_detach", "branch_detach <name>",
+      {"name", "timeline_id", "parent", "image_lsn", "image_bytes", "wal_bytes", "seconds"}, &PageService::BranchDetach);
   add(kOwner, "branch_reset", "branch_reset <name> <parent>[@<lsn>]|'' <keep>|''",
       {"name", "timeline_id", "old_timeline_id", "parent", "lsn", "at_end_of_wal"}, &PageService::BranchReset);
   add(kMount, "timeline_describe", "timeline_describe <branch|timeline>",

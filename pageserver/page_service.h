@@ -7,6 +7,12 @@
 //  *status                                  name/value rows
 //   branch_list                             branches with ancestry
 //   branch_create <name> <parent>[@<lsn>]   forks; metadata only
+//   branch_prepare <name> <parent>[@<lsn>] a branch's timeline with no
+//                                           name yet, held by this session
+//   branch_publish <name>                   names it, readable from its
+//                                           newest snapshot on
+//   branch_detach <name>                    the branch stops depending on
+//                                           its ancestors
 //   branch_reset <name> <parent>[@<lsn>]|'' <keep>|''
 //                                           NAME shows its parent's state
 //                                           again; `keep` names the old one

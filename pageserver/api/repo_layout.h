@@ -42,6 +42,8 @@ struct RepoLayout {
   std::string metadata(const TimelineId& id) const { return timeline_dir(id) + "/metadata"; }
   std::string wal_dir(const TimelineId& id) const { return timeline_dir(id) + "/wal"; }
   std::string layers_dir(const TimelineId& id) const { return timeline_dir(id) + "/layers"; }
+  // A prepared branch's first readable point (an LSN; absent for others).
+  std::string readable_from(const TimelineId& id) const { return timeline_dir(id) + "/readable_from"; }
   std::string datadirs_dir() const { return root + "/datadirs"; }
   std::string datadir(const TimelineId& id) const { return datadirs_dir() + "/" + id.ToString(); }
   std::string scratch_dir(const TimelineId& id) const { return datadir(id) + "/scratch"; }

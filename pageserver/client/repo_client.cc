@@ -186,6 +186,40 @@ Result<CreatedBranch> RepoClient::CreateBranch(const std::string& name, const st
                  }));
 }
 
+Result<CreatedBranch> RepoClient::PrepareBranch(const std::string& name, const std::string& parent) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "branch_prepare $1 $2", {name, parent}, 3));
+  return OnlyRow("branch_prepare", ParseRows<CreatedBranch>("branch_prepare", rows, [](RowReader& r) {
+                   CreatedBranch c;
+                   c.name = r.Text();
+                   c.timeline = r.Id();
+                   c.lsn = r.LsnOrInvalid();
+                   return c;
+                 }));
+}
+
+Result<Lsn> RepoClient::PublishBranch(const std::string& name) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "branch_publish $1", {name}, 3));
+  return OnlyRow("branch_publish", ParseRows<Lsn>("branch_publish", rows, [](RowReader& r) {
+                   r.Text(), r.Id();
+                   return r.LsnOrInvalid();
+                 }));
+}
+
+Result<DetachedBranch> RepoClient::DetachBranch(const std::string& name) {
+  ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "branch_detach $1", {name}, 7));
+  return OnlyRow("branch_detach", ParseRows<DetachedBranch>("branch_detach", rows, [](RowReader& r) {
+                   DetachedBranch d;
+                   d.name = r.Text();
+                   d.timeline = r.Id();
+                   d.parent = r.Text();
+                   d.image_lsn = r.LsnOrInvalid();
+                   d.image_bytes = r.Number();
+                   d.wal_bytes = r.Number();
+                   d.seconds = std::strtod(r.Text().c_str(), nullptr);
+                   return d;
+                 }));
+}
+
 Result<ResetBranch> RepoClient::ResetBranchTo(const std::string& name, const std::string& to, const std::string& keep) {
   ZENITH_ASSIGN_OR_RETURN(auto rows, QueryRows(*conn_, "branch_reset $1 $2 $3", {name, to, keep}, 6));
   return OnlyRow("branch_reset", ParseRows<ResetBranch>("branch_reset", rows, [](RowReader& r) {

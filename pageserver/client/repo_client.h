@@ -114,6 +114,15 @@ struct RelationChanges {  // changes
   std::vector<Fork> forks;  // sorted by tablespace, database, relfilenode, fork
 };
 
+struct DetachedBranch {  // branch_detach
+  std::string name;
+  TimelineId timeline;
+  std::string parent;
+  Lsn image_lsn;
+  uint64_t image_bytes = 0, wal_bytes = 0;
+  double seconds = 0;
+};
+
 struct BranchSizes {  // branch_info
   std::string name;
   TimelineId timeline;
@@ -141,7 +150,15 @@ class RepoClient {
   Result<std::vector<BranchEntry>> ListBranches();
   // `parent` is PARENT or PARENT@LSN.
   Result<CreatedBranch> CreateBranch(const std::string& name, const std::string& parent);
+  // A prepared branch (branch_prepare, branch_publish): its timeline with
+  // no name, held by this connection (mount it by the timeline's id); then,
+  // once a snapshot of it is stored and it is unmounted, its name, readable
+  // from that snapshot on (the LSN returned). Closing the connection before
+  // publishing abandons it. `at_end_of_wal` is false in both results.
+  Result<CreatedBranch> PrepareBranch(const std::string& name, const std::string& parent);
+  Result<Lsn> PublishBranch(const std::string& name);
   Status DeleteBranch(const std::string& name);
+  Result<DetachedBranch> DetachBranch(const std::string& name);
   // `to`: PARENT[@LSN], or "" for the branch's parent at its end of WAL;
   // `keep`: a new branch for the old state, or "".
   Result<ResetBranch> ResetBranchTo(const std::string& name, const std::string& to, const std::string& keep);

@@ -150,6 +150,9 @@ Status BuildTimeline(s3::ObjectStore& store, const s3::S3Url& url, const RepoLay
   if (index.gc_cutoff.valid() && index.gc_cutoff.value > 0) {
     ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.timeline_dir(id) + "/gc_cutoff", index.gc_cutoff.ToString() + "\n"));
   }
+  if (index.readable_from) {
+    ZENITH_RETURN_IF_ERROR(WriteFileDurably(layout.readable_from(id), index.readable_from->ToString() + "\n", 0644));
+  }
   TimelineMetadata meta{id, {}, {}};
   if (index.ancestor) {
     meta.ancestor = TimelineId::Parse(*index.ancestor);

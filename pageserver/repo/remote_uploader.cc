@@ -195,6 +195,7 @@ s3::TimelineIndex RemoteUploader::BuildIndex(Timeline& tl, const TimelineState& 
     index.ancestor_lsn = tl.ancestor_lsn();
   }
   index.gc_cutoff = tl.gc_cutoff();
+  index.readable_from = tl.readable_from();
   index.wal_uploaded = s.wal_uploaded;
   index.wal = s.wal;
   for (const auto& layer : tl.OwnLayers()) {
@@ -340,7 +341,16 @@ Status RemoteUploader::SyncRefs() {
   }
   ZENITH_ASSIGN_OR_RETURN(auto branches, repo_.ListBranches());
   s3::Refs refs;
-  for (const auto& b : branches) refs.branches[b.name] = b.timeline.ToString();
+  for (const auto& b : branches) {
+    // A branch is named once its timeline's index is in the bucket as it is
+    // now: one made (or a prepared one published) after this pass synced
+    // the timelines waits for the next pass.
+    auto state = timelines_.find(b.timeline.ToString());
+    if (state == timelines_.end() || !state->second.published) continue;
+    auto tl = repo_.FindTimeline(b.timeline.ToString());
+    if (!tl.ok() || (*tl)->readable_from() != state->second.published->readable_from) continue;
+    refs.branches[b.name] = b.timeline.ToString();
+  }
   if (published_refs_ && *published_refs_ == refs) return Status::Ok();
   ZENITH_RETURN_IF_ERROR(CheckOwner());
   ZENITH_RETURN_IF_ERROR(

@@ -158,7 +158,7 @@ Result<Repository::CreatedBranch> Repository::CreateBranch(const std::string& na
   const std::optional<Lsn>& at = spec.at;
   ZENITH_ASSIGN_OR_RETURN(auto parent, FindTimeline(parent_name));
   auto points = LockPoints();  // one branch creation at a time, and no GC decision meanwhile
-  if (PathExists(layout_.branch_ref(name))) return AlreadyExists("branch '" + name + "' already exists");
+  ZENITH_RETURN_IF_ERROR(CheckNameFreeLocked(name));
   ZENITH_ASSIGN_OR_RETURN(TimelineMetadata meta, PlanBranchTimeline(*parent, parent_name, at));
   const TimelineId id = meta.id;
   const Lsn x = meta.ancestor_lsn;
@@ -189,7 +189,16 @@ Result<Lsn> Repository::WindowStart(const Timeline& tl) {
 
 Status Repository::CheckPointAvailable(const Timeline& tl, Lsn x, const std::string& name) {
   const Timeline* owner = &tl;  // whose history x is
-  while (owner->ancestor() && x < owner->ancestor_lsn()) owner = owner->ancestor().get();
+  for (;; owner = owner->ancestor().get()) {
+    // A prepared branch hides what came before it, its parent's data included.
+    if (auto from = owner->readable_from(); from && x < *from) {
+      const std::string branch = BranchOf(owner->id());
+      return InvalidArgument("LSN " + x.ToString() + " is before the first readable point of branch '" +
+                             (branch.empty() ? name : branch) + "', " +
+                             from->ToString() + ": it was prepared with --sql, and nothing of it before that is readable");
+    }
+    if (!owner->ancestor() || x >= owner->ancestor_lsn()) break;
+  }
   ZENITH_ASSIGN_OR_RETURN(Lsn window, WindowStart(*owner));
   const Lsn snapshot = owner->OldestSnapshot().value_or(Lsn());
   const Lsn oldest = std::max(window, snapshot);
@@ -278,9 +287,10 @@ Status Repository::Attach(const MountInfo& mount) {
                 " (zenith-fs pid " + std::to_string(held.pid) + "); unmount it first with `zenith umount " +
                 held.mountpoint + "`");
   }
-  if (BranchOf(mount.timeline).empty()) {
+  if (BranchOf(mount.timeline).empty() && PreparedName(mount.timeline).empty()) {
     return NotFound("no branch names timeline " + mount.timeline.ToString() + " (it was deleted)");
   }
+  if (Detaching(mount.timeline)) return Busy("branch '" + mount.branch + "' is being detached; mount it when that is done");
   mounts_[mount.timeline] = mount;
   return Status::Ok();
 }
@@ -296,6 +306,7 @@ Status Repository::AttachReadOnly(const MountInfo& mount) {
   if (BranchOf(mount.timeline).empty()) {
     return NotFound("no branch names timeline " + mount.timeline.ToString() + " (it was deleted)");
   }
+  if (Detaching(mount.timeline)) return Busy("branch '" + mount.branch + "' is being detached; mount it when that is done");
   if (!readonly_mounts_.emplace(mount.session, mount).second) {
     return Busy("this connection already registered a read-only mount");
   }
@@ -370,10 +381,15 @@ Result<Repository::Timelines> Repository::AllTimelines() {
     ZENITH_ASSIGN_OR_RETURN(auto tl, GetTimeline(b.timeline));
     for (auto t = tl; t && seen.insert(t->id()).second; t = t->ancestor()) out.live.push_back(t);
   }
+  // A branch being prepared is not named yet, and must stay.
+  for (const TimelineId& id : PreparedTimelines()) {
+    ZENITH_ASSIGN_OR_RETURN(auto tl, GetTimeline(id));
+    for (auto t = tl; t && seen.insert(t->id()).second; t = t->ancestor()) out.live.push_back(t);
+  }
   ZENITH_ASSIGN_OR_RETURN(auto names, ListDirectory(layout_.timelines_dir()));
   for (const auto& name : names) {
     auto id = TimelineId::Parse(name);
-    if (id && !seen.count(*id)) out.orphans.push_back(*id);
+    if (id && !seen.count(*id) && !MountedReadWrite(*id)) out.orphans.push_back(*id);
   }
   return out;
 }

@@ -15,7 +15,8 @@
 // pins, and the commit of a merged layer or a collection (LockPoints()).
 //
 // Thread-safety: all methods are thread-safe. Lock order: points_mu_, then
-// mounts_mu_ or mu_ (never both); mu_ guards timelines_ and is never held
+// mounts_mu_ or mu_ (never both), then preparing_mu_ (a leaf, guarding the
+// branches being prepared); mu_ guards timelines_ and is never held
 // across I/O, mounts_mu_ guards mounts_, points_mu_ guards pins_ and branch
 // refs.
 #pragma once
@@ -23,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -126,6 +128,38 @@ class Repository {
   // ends its process there to play a crash. Not thread-safe: set before use.
   void SetResetStepHookForTest(std::function<void(std::string_view)> hook) { reset_step_hook_ = std::move(hook); }
 
+  // Prepared branches (prepared_branch.cc, `zenith branch NEW PARENT --sql
+  // FILE`): PrepareBranch writes NEW's timeline and no ref, held for
+  // `session` (mountable by its id, kept by GC, its name taken); once the
+  // session has stored a snapshot of it and unmounted, PublishBranch makes
+  // NEW readable from that snapshot's valid on (Timeline::readable_from)
+  // and creates its ref. AbandonPrepared (the session ended first) removes
+  // what the session prepared.
+  Result<CreatedBranch> PrepareBranch(const std::string& name, std::string_view parent_spec, uint64_t session);
+  struct PublishedBranch {
+    std::string name;
+    TimelineId timeline;
+    Lsn readable_from;
+  };
+  Result<PublishedBranch> PublishBranch(const std::string& name, uint64_t session);
+  void AbandonPrepared(uint64_t session);
+  // The name a timeline is being prepared under, or "".
+  std::string PreparedName(const TimelineId& id) const;
+
+  // `zenith branch detach NAME` (branch_detach.cc): NAME's timeline gets an
+  // image of what it read from its ancestors and the WAL it needs from
+  // them, then loses its ancestor. Refused while NAME or a branch of it is
+  // mounted, for a branch with no ancestor, and (for now) with a remote.
+  struct DetachedBranch {
+    std::string name;
+    TimelineId timeline;
+    std::string parent;  // the ancestor's branch (or timeline id) it left
+    Lsn image_lsn;       // the snapshot the image is of
+    uint64_t image_bytes = 0, wal_bytes = 0;
+    double seconds = 0;
+  };
+  Result<DetachedBranch> DetachBranch(const std::string& name);
+
   // Removes the branch's name; its timeline goes at the next GC. Refused
   // (kBusy) while it is mounted or has child branches, or is the last one.
   Status DeleteBranch(const std::string& name);
@@ -209,6 +243,18 @@ class Repository {
   // Busy if a mount (read-write or read-only) holds `id`. REQUIRES: mounts_mu_.
   Status CheckNotMountedLocked(const std::string& name, const TimelineId& id) const;
   Status ApplyResetJournal(const std::string& journal_text);
+  // AlreadyExists if a branch has `name` or one is being prepared under it.
+  // REQUIRES: points lock.
+  Status CheckNameFreeLocked(const std::string& name) const;
+  std::vector<TimelineId> PreparedTimelines() const;
+  Result<DetachedBranch> Detach(const std::string& name, const std::shared_ptr<Timeline>& tl);
+  // Busy if a mount reads `tl`: its own, or one of a timeline whose chain
+  // runs through it.
+  Status CheckNoMountReaches(const std::string& name, const Timeline& tl);
+  // Unloads `id` and every loaded timeline whose chain runs through it.
+  void ForgetChainsThrough(const TimelineId& id);
+  bool Detaching(const TimelineId& id) const;
+  bool MountedReadWrite(const TimelineId& id) const;  // takes mounts_mu_
 
   const RepoLayout layout_;
   const RepoConfig config_;
@@ -222,6 +268,14 @@ class Repository {
   mutable std::mutex mounts_mu_;
   std::map<TimelineId, MountInfo> mounts_;  // guarded by mounts_mu_
   std::map<uint64_t, MountInfo> readonly_mounts_;  // by session; guarded by mounts_mu_
+  struct Preparing {
+    std::string name;
+    TimelineId timeline;
+    uint64_t session = 0;
+  };
+  mutable std::mutex preparing_mu_;  // a leaf: nothing is locked while it is held
+  std::vector<Preparing> preparing_;  // guarded by preparing_mu_
+  std::set<TimelineId> detaching_;    // guarded by preparing_mu_
 };
 
 }  // namespace zenith::pageserver

@@ -58,6 +58,7 @@ Timeline::Timeline(const RepoLayout& layout, TimelineMetadata meta, std::shared_
       wal_dir_(layout.wal_dir(meta_.id)),
       layers_dir_(layout.layers_dir(meta_.id)),
       cutoff_path_(layout.timeline_dir(meta_.id) + "/gc_cutoff"),
+      readable_from_path_(layout.readable_from(meta_.id)),
       own_wal_(MakeWalDirectoryReader(wal_dir_, kPgTimeLineId)) {}
 
 namespace {
@@ -78,6 +79,18 @@ bool Replaces(const LayerFile& y, const LayerFile& x) {
   return y.meta().image && !x.meta().image;  // the same range: the image wins
 }
 
+// The LSN a small file holds (its first line); nullopt if there is no file.
+Result<std::optional<Lsn>> ReadLsnFile(const std::string& path) {
+  auto text = ReadFileToString(path);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) return std::optional<Lsn>();
+    return text.status();
+  }
+  auto lsn = Lsn::Parse(std::string_view(*text).substr(0, text->find('\n')));
+  if (!lsn) return Corruption("\"" + path + "\" does not hold an LSN");
+  return std::optional<Lsn>(*lsn);
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Timeline>> Timeline::Load(const RepoLayout& layout, const TimelineMetadata& meta,
@@ -85,14 +98,9 @@ Result<std::shared_ptr<Timeline>> Timeline::Load(const RepoLayout& layout, const
                                                  RemoteLayers* remote) {
   std::shared_ptr<Timeline> tl(new Timeline(layout, meta, std::move(ancestor), system_id));
   ZENITH_RETURN_IF_ERROR(tl->LoadLayers(remote));
-  auto cutoff = ReadFileToString(tl->cutoff_path_);
-  if (cutoff.ok()) {
-    auto lsn = Lsn::Parse(std::string_view(*cutoff).substr(0, cutoff->find('\n')));
-    if (!lsn) return Corruption("\"" + tl->cutoff_path_ + "\" does not hold an LSN");
-    tl->gc_cutoff_ = *lsn;
-  } else if (cutoff.status().code() != StatusCode::kNotFound) {
-    return cutoff.status();
-  }
+  ZENITH_ASSIGN_OR_RETURN(auto cutoff, ReadLsnFile(tl->cutoff_path_));
+  tl->gc_cutoff_ = cutoff.value_or(Lsn(0));
+  ZENITH_ASSIGN_OR_RETURN(tl->readable_from_, ReadLsnFile(tl->readable_from_path_));
   return tl;
 }
 
@@ -415,6 +423,18 @@ Status Timeline::AdvanceGcCutoff(Lsn cutoff) {
   if (cutoff <= gc_cutoff_) return Status::Ok();
   ZENITH_RETURN_IF_ERROR(WriteFileDurably(cutoff_path_, cutoff.ToString() + "\n"));
   gc_cutoff_ = cutoff;
+  return Status::Ok();
+}
+
+std::optional<Lsn> Timeline::readable_from() const {
+  std::lock_guard lock(cutoff_mu_);
+  return readable_from_;
+}
+
+Status Timeline::SetReadableFrom(Lsn lsn) {
+  std::lock_guard lock(cutoff_mu_);
+  ZENITH_RETURN_IF_ERROR(WriteFileDurably(readable_from_path_, lsn.ToString() + "\n", 0644));
+  readable_from_ = lsn;
   return Status::Ok();
 }
 

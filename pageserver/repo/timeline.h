@@ -5,7 +5,8 @@
 // On disk: timelines/<id>/metadata (JSON, written once at creation),
 // wal/ (segments PostgreSQL appends; the truth), layers/ (immutable files
 // added atomically by LayerWriter), gc_cutoff (the oldest LSN garbage
-// collection still keeps history for; absent until the first collection).
+// collection still keeps history for; absent until the first collection),
+// readable_from (a prepared branch's first readable point; absent for others).
 //
 // The layers of a timeline cover consecutive ranges (start, valid]: each
 // snapshot starts where the one below it ends. Compaction replaces a run of
@@ -17,7 +18,7 @@
 // is durable. A temp layer left by a crash is removed at load too.
 //
 // Thread-safety: all methods are thread-safe. mu_ guards layers_;
-// wal_mu_ guards wal_end_; cutoff_mu_ guards gc_cutoff_. Lock order: a
+// wal_mu_ guards wal_end_; cutoff_mu_ guards gc_cutoff_ and readable_from_. Lock order: a
 // timeline's locks are never held while calling into its ancestor, except
 // for reads of immutable fields.
 #pragma once
@@ -150,6 +151,13 @@ class Timeline {
   Lsn gc_cutoff() const;
   Status AdvanceGcCutoff(Lsn cutoff);
 
+  // A prepared branch's first readable point (Repository::PublishBranch):
+  // no point of this timeline before it may be read, mounted, exported or
+  // branched from; nullopt for every other timeline. Kept in the file
+  // RepoLayout::readable_from names, written durably once.
+  std::optional<Lsn> readable_from() const;
+  Status SetReadableFrom(Lsn lsn);
+
  private:
   Timeline(const RepoLayout& layout, TimelineMetadata meta, std::shared_ptr<Timeline> ancestor, uint64_t system_id);
   // Temp files in layers/, wal/ and the timeline's directory that a crash
@@ -166,7 +174,7 @@ class Timeline {
   const TimelineMetadata meta_;
   const std::shared_ptr<Timeline> ancestor_;
   const uint64_t system_id_;
-  const std::string wal_dir_, layers_dir_, cutoff_path_;
+  const std::string wal_dir_, layers_dir_, cutoff_path_, readable_from_path_;
   const WalReadFn own_wal_;
 
   std::mutex commit_mu_;  // serialises CommitLayer; taken before mu_
@@ -178,6 +186,7 @@ class Timeline {
 
   mutable std::mutex cutoff_mu_;
   Lsn gc_cutoff_{0};  // guarded by cutoff_mu_
+  std::optional<Lsn> readable_from_;  // guarded by cutoff_mu_
 };
 
 }  // namespace zenith::pageserver

@@ -89,6 +89,7 @@ std::string TimelineIndex::ToJson() const {
     j["ancestor"] = *ancestor;
     j["ancestor_lsn"] = ancestor_lsn.ToString();
   }
+  if (readable_from) j["readable_from"] = readable_from->ToString();
   for (const auto& l : layers) j["layers"].push_back(LayerToJson(l));
   for (const auto& p : wal) j["wal"].push_back(PieceToJson(p));
   return j.dump(1) + "\n";
@@ -105,6 +106,7 @@ Result<TimelineIndex> TimelineIndex::FromJson(const std::string& text) {
       index.ancestor_lsn = LsnAt(j, "ancestor_lsn");
     }
     index.gc_cutoff = LsnAt(j, "gc_cutoff");
+    if (j.contains("readable_from")) index.readable_from = LsnAt(j, "readable_from");
     index.wal_uploaded = LsnAt(j, "wal_uploaded");
     for (const auto& l : j.at("layers")) index.layers.push_back(LayerFromJson(l));
     for (const auto& p : j.at("wal")) index.wal.push_back(PieceFromJson(p));

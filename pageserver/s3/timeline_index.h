@@ -48,6 +48,8 @@ struct TimelineIndex {
   std::optional<std::string> ancestor;    // with ancestor_lsn, the branch point
   Lsn ancestor_lsn;
   Lsn gc_cutoff;
+  // A prepared branch's first readable point (Timeline::readable_from).
+  std::optional<Lsn> readable_from;
   // The WAL a compute on this timeline reads is in the bucket up to here.
   Lsn wal_uploaded;
   std::vector<IndexLayer> layers;         // oldest first

@@ -1,8 +1,10 @@
 // Branch workflows with the real programs (issue 21): `zenith branch
-// --tree`, and `zenith branch reset` (PostgreSQL on the reset branch sees
+// --tree`, `zenith branch reset` (PostgreSQL on the reset branch sees
 // its parent's current data under the same name; the old state stays as
 // --keep's branch and under its children; a page server killed -9 in the
-// middle leaves the repository as before or as after the reset).
+// middle leaves the repository as before or as after the reset), and
+// `zenith branch detach` (reads at every point of the branch unchanged,
+// its old parent deleted and collected, kill -9 midway as before or after).
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -175,6 +177,117 @@ TEST_F(BranchWorkflow, ResetKilledMidwayLeavesTheRepositoryAsBeforeOrAsAfter) {
     EXPECT_FALSE(PathExists(env_.repo() + "/branch-reset.json")) << "round " << round;
   }
   std::printf("killed mid-reset: %d times before, %d times after\n", before, after);
+}
+
+// pg_dump of `branch` at `point` ("" = its end of WAL), through a read-only mount.
+std::string DumpAt(const ZenithEnv& env, const TempDir& dir, const std::string& branch, const std::string& point,
+                   int port) {
+  const std::string target = point.empty() ? branch : branch + "@" + point;
+  const std::string mnt = dir.Sub("dump-" + std::to_string(port));
+  if (!env.MustZenith({"mount", "--read-only", target, mnt}).ok()) return "";
+  Compute c(env, "dump-" + std::to_string(port), port);
+  c.Start();
+  std::string dump = PgDump(c.ConnArgs());
+  EXPECT_TRUE(c.pg().Stop().ok());
+  env.MustZenith({"umount", mnt});
+  return dump;
+}
+
+TEST_F(BranchWorkflow, DetachKeepsEveryReadAndLetsTheOldParentGo) {
+  ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
+  Compute main(env_, "main", 5432);
+  main.Start();
+  main.Query("create table t (who text, i int); insert into t select 'main', g from generate_series(1, 2000) g; checkpoint");
+  main.Query("insert into t values ('main', 0)");  // after main's snapshot: exp replays it
+  RunResult made = env_.MustZenith({"branch", "exp", "main"});
+  env_.MustZenith({"branch", "quiet", "main"});  // never mounted: none of main's WAL is its own yet
+  main.Query("insert into t values ('main after the branch point', 0)");
+  ASSERT_TRUE(main.pg().Stop().ok());
+  env_.MustZenith({"umount", dir_.Sub("main")});
+  const std::string branch_point = made.out.substr(made.out.rfind(' ') + 1, made.out.size() - made.out.rfind(' ') - 2);
+
+  ASSERT_TRUE(env_.MustZenith({"mount", "exp", dir_.Sub("exp")}).ok());
+  Compute exp(env_, "exp", 5433);
+  exp.Start();
+  exp.Query("insert into t values ('exp', 1)");
+  const std::string mid = exp.Query("select pg_current_wal_insert_lsn()");
+  exp.Query("checkpoint; update t set i = i + 1 where i < 100");
+  Refused({"branch", "detach", "exp"}, "is mounted");
+  ASSERT_TRUE(exp.pg().Stop().ok());
+  env_.MustZenith({"umount", dir_.Sub("exp")});
+
+  const std::vector<std::string> points = {branch_point, mid, ""};
+  std::vector<std::string> before;
+  for (const auto& p : points) before.push_back(DumpAt(env_, dir_, "exp", p, 5440));
+  ASSERT_NE(before[0].find("main\t0\n"), std::string::npos) << "exp at its branch point replays main's last insert";
+  ASSERT_EQ(before[0].find("after the branch point"), std::string::npos);
+
+  const std::string quiet_before = DumpAt(env_, dir_, "quiet", "", 5441);
+  ASSERT_NE(quiet_before.find("main\t0\n"), std::string::npos);
+  ASSERT_TRUE(env_.MustZenith({"branch", "detach", "quiet"}).ok());
+  RunResult detached = env_.MustZenith({"branch", "detach", "exp"});
+  EXPECT_NE(detached.out.find("detached branch 'exp' from 'main'"), std::string::npos) << detached.out;
+  Refused({"branch", "detach", "exp"}, "has no ancestor");
+  Refused({"branch", "detach", "main"}, "has no ancestor");
+  Refused({"branch", "detach", "nosuch"}, "nosuch");
+  auto doc = json::parse(env_.MustZenith({"branch", "-v", "--json"}).out, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded());
+  for (const auto& b : doc["branches"]) EXPECT_TRUE(b["parent"].is_null()) << doc.dump();
+
+  // The old parent goes, and its files with it; exp reads as before.
+  ASSERT_TRUE(env_.MustZenith({"branch", "delete", "main"}).ok());
+  env_.MustZenith({"gc"});
+  auto timelines = ListDirectory(env_.repo() + "/timelines");
+  ASSERT_TRUE(timelines.ok());
+  EXPECT_EQ(timelines->size(), 2u) << "only exp's and quiet's timelines are left";
+  EXPECT_EQ(DumpAt(env_, dir_, "quiet", "", 5441), quiet_before) << "quiet replays main's WAL, now its own";
+  for (size_t i = 0; i < points.size(); ++i) {
+    EXPECT_EQ(DumpAt(env_, dir_, "exp", points[i], 5440), before[i]) << "exp at '" << points[i] << "' changed";
+  }
+  // It is a branch like any other: mounted read-write, it goes on.
+  ASSERT_TRUE(env_.MustZenith({"mount", "exp", dir_.Sub("exp")}).ok());
+  exp.Start();
+  EXPECT_EQ(exp.Query("select count(*) from t"), "2002");
+  exp.Query("insert into t values ('exp', 3)");
+  ASSERT_TRUE(exp.pg().Stop().ok());
+}
+
+TEST_F(BranchWorkflow, DetachKilledMidwayLeavesTheBranchAsBeforeOrAsAfter) {
+  ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
+  Compute main(env_, "main", 5432);
+  main.Start();
+  main.Query("create table t (i int); insert into t select generate_series(1, 50000); checkpoint");
+  ASSERT_TRUE(main.pg().Stop().ok());
+  env_.MustZenith({"umount", dir_.Sub("main")});
+  std::mt19937 random(20261206);
+  const std::string zenith = std::string(std::getenv("ZENITH_BIN_DIR")) + "/zenith";
+  int before = 0, after = 0;
+  for (int round = 0; round < 8; ++round) {
+    const std::string name = "exp" + std::to_string(round);
+    env_.MustZenith({"branch", name, "main"});
+    Child cli = Child::Start({zenith, "branch", "detach", name}, dir_.Sub("detach.log"),
+                             {.cwd = dir_.path(), .env = {{"ZENITH_REPO", env_.repo()}}});
+    std::this_thread::sleep_for(std::chrono::microseconds(random() % 300000));
+    if (pid_t ps = PageServerPid(env_)) KillTree(ps);
+    ASSERT_TRUE(WaitUntil([&] { return !cli.running(); }, std::chrono::seconds(30)));
+    auto doc = json::parse(env_.MustZenith({"branch", "-v", "--json"}).out, nullptr, false);  // starts the page server
+    ASSERT_FALSE(doc.is_discarded());
+    for (const auto& b : doc["branches"]) {
+      if (b["name"] != name) continue;
+      (b["parent"].is_null() ? after : before) += 1;
+      EXPECT_TRUE(b["parent"].is_null() || b["parent"] == "main") << doc.dump();
+    }
+    ASSERT_TRUE(env_.MustZenith({"mount", "--read-only", name, dir_.Sub("ro")}).ok());
+    Compute ro(env_, "ro", 5434);
+    ro.Start();
+    EXPECT_EQ(ro.Query("select count(*), sum(i) from t"), "50000|1250025000") << "round " << round;
+    ASSERT_TRUE(ro.pg().Stop().ok());
+    env_.MustZenith({"umount", dir_.Sub("ro")});
+    // Whatever was left is finished by running it again.
+    RunResult again = env_.Zenith({"branch", "detach", name});
+    EXPECT_TRUE(again.ok() || again.err.find("has no ancestor") != std::string::npos) << again.Describe();
+  }
+  std::printf("killed mid-detach: %d times before, %d times after\n", before, after);
 }
 
 }  // namespace

@@ -103,6 +103,42 @@ TEST(Attach, AWholeLostDirectoryComesBackFromTheBucketWithEveryBranchAndCommit) 
   ASSERT_TRUE(at_past.pg().Stop().ok());
 }
 
+// A prepared branch keeps its first readable point through the bucket: the
+// attached repository refuses what was before its script, as the lost one did.
+TEST(Attach, APreparedBranchStaysMasked) {
+  ZENITH_REQUIRE_S3(s3env);
+  const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
+  TempDir old_dir;
+  ZenithEnv old_env(old_dir);
+  InitWithRemote(old_env, old_dir, s3env, url);
+  old_env.SetEnv("TMPDIR", old_dir.path());
+  ASSERT_TRUE(old_env.MustZenith({"mount", "main", old_dir.Sub("main")}).ok());
+  Compute main(old_env, "main", FreePort());
+  main.Start();
+  main.Query("create table users (email text); insert into users values ('alice@example.com'); checkpoint");
+  const std::string before = main.Query("select pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(main.pg().Stop().ok());
+  ASSERT_TRUE(old_env.MustZenith({"umount", old_dir.Sub("main")}).ok());
+  ASSERT_TRUE(WriteFileDurably(old_dir.Sub("mask.sql"), "update users set email = 'masked';\n").ok());
+  ASSERT_TRUE(old_env.MustZenith({"branch", "dev", "main", "--sql", old_dir.Sub("mask.sql")}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
+  LoseEverything(old_env, old_dir, {});
+
+  TempDir dir;
+  ZenithEnv env(dir);
+  UseBucket(env, dir, s3env);
+  ASSERT_TRUE(env.MustZenith({"attach", url}).ok());
+  EXPECT_EQ(env.MustZenith({"branch"}).out, "dev\nmain\n");
+  RunResult early = env.Zenith({"mount", "--read-only", "dev@" + before, dir.Sub("early")});
+  EXPECT_EQ(early.exit_code, 1) << early.Describe();
+  EXPECT_NE(early.err.find("first readable point of branch 'dev'"), std::string::npos) << early.Describe();
+  ASSERT_TRUE(env.MustZenith({"mount", "dev", dir.Sub("dev")}).ok());
+  Compute dev(env, "dev", FreePort());
+  dev.Start();
+  EXPECT_EQ(dev.Query("select email from users"), "masked");
+  ASSERT_TRUE(dev.pg().Stop().ok());
+}
+
 // No `remote sync`: the directory is lost while commits go on. Every commit
 // acknowledged more than the upload interval (0.5 s) and a pass's time
 // before the kill is in the bucket; 5 s of margin covers a slow pass.

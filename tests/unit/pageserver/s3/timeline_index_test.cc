@@ -27,6 +27,16 @@ TEST(TimelineIndexTest, RoundTrips) {
   EXPECT_EQ(*back, Sample());
 }
 
+TEST(TimelineIndexTest, APreparedBranchsFirstReadablePointRoundTrips) {
+  TimelineIndex index = Sample();
+  EXPECT_EQ(index.ToJson().find("readable_from"), std::string::npos) << "absent for other timelines";
+  index.readable_from = Lsn(0x1800000);
+  auto back = TimelineIndex::FromJson(index.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->readable_from, Lsn(0x1800000));
+  EXPECT_EQ(*back, index);
+}
+
 TEST(TimelineIndexTest, RefusesAPieceOutsideItsSegment) {
   TimelineIndex index = Sample();
   index.wal[1].end = Lsn(0x3000001);
