@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -80,9 +79,6 @@ HistoryOptions HistoryOptionsFor(const HistoryConfig& config) {
   o.compaction.max_replay_wal_bytes = config.max_replay_wal_bytes;
   o.compaction_period = std::chrono::seconds(config.compaction_period_seconds);
   o.gc_period = std::chrono::seconds(config.gc_period_seconds);
-  if (const char* pause = std::getenv("ZENITH_TEST_HISTORY_PAUSE_MS"); pause && *pause) {
-    o.test_pause = std::chrono::milliseconds(std::atol(pause));
-  }
   return o;
 }
 

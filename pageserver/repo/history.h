@@ -54,12 +54,12 @@ struct HistoryOptions {
   std::chrono::seconds gc_period{600};         // 0: no background GC
   std::chrono::seconds startup_grace{5};
   // Tests only: sleep this long at each step of compaction and GC, so a
-  // test can kill the page server in the middle (ZENITH_TEST_HISTORY_PAUSE_MS).
+  // test can kill the page server in the middle (pageserver/server_main.h's
+  // seam, set by a test program).
   std::chrono::milliseconds test_pause{0};
 };
 
-// The options a repository's config asks for (and the test pause from the
-// environment).
+// The options a repository's config asks for.
 HistoryOptions HistoryOptionsFor(const HistoryConfig& config);
 
 struct CompactionCounts {

@@ -28,10 +28,15 @@ std::string TestProgram(const std::string& name) {
 }
 
 Result<std::string> BinDirWithFs(const std::string& dir, const std::string& fs_program) {
+  return BinDirWith(dir, fs_program, ZenithBin("zenith-pageserver"));
+}
+
+Result<std::string> BinDirWith(const std::string& dir, const std::string& fs_program,
+                               const std::string& pageserver_program) {
   ZENITH_RETURN_IF_ERROR(MakeDirectories(dir));
   // Copies, not links: `zenith` finds its programs through /proc/self/exe.
   const std::pair<std::string, std::string> copies[] = {
-      {ZenithBin("zenith"), "zenith"}, {ZenithBin("zenith-pageserver"), "zenith-pageserver"}, {fs_program, "zenith-fs"}};
+      {ZenithBin("zenith"), "zenith"}, {pageserver_program, "zenith-pageserver"}, {fs_program, "zenith-fs"}};
   for (const auto& [from, name] : copies) {
     std::error_code ec;
     std::filesystem::copy_file(from, dir + "/" + name, std::filesystem::copy_options::overwrite_existing, ec);

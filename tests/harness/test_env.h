@@ -17,8 +17,12 @@ std::string ZenithBin(const std::string& name);
 // Absolute path of a test-only program ("zenith-fs-never-ready").
 std::string TestProgram(const std::string& name);
 // Makes `dir` a directory of programs like ZenithBin's, but whose
-// zenith-fs is `fs_program`: copies of `zenith` (which starts the programs
-// beside its own file), zenith-pageserver and `fs_program`. Returns dir + "/zenith".
+// zenith-fs and zenith-pageserver are the programs given (a test
+// program's seams): copies of `zenith` (which starts the programs beside
+// its own file) and of those two. Returns dir + "/zenith".
+Result<std::string> BinDirWith(const std::string& dir, const std::string& fs_program,
+                               const std::string& pageserver_program);
+// BinDirWith with zenith-pageserver as built.
 Result<std::string> BinDirWithFs(const std::string& dir, const std::string& fs_program);
 // Absolute path of a PostgreSQL 15 program ("initdb", "pg_waldump", ...).
 std::string PgBin(const std::string& name);

@@ -288,7 +288,10 @@ TEST_F(HistoryIntegration, AMountsPinFollowsItsOwnSnapshots) {
 // a test hook slows down; then mount again: every committed row is there
 // and amcheck is clean. Some rounds keep the compute running through it.
 TEST_F(HistoryIntegration, KillNineDuringCompactionAndGcLosesNothing) {
-  env_.SetEnv("ZENITH_TEST_HISTORY_PAUSE_MS", "20");
+  // This test's programs: a page server that pauses 20 ms at each step of
+  // compaction and GC (tests/programs/slow_history_pageserver.cc).
+  ASSERT_TRUE(BinDirWith(dir_.Sub("bin"), ZenithBin("zenith-fs"), TestProgram("zenith-pageserver-slow-history")).ok());
+  ::setenv("ZENITH_BIN_DIR", dir_.Sub("bin").c_str(), 1);  // each test is a process of its own
   Init();
   {
     Mount("main", "main");
@@ -331,7 +334,7 @@ TEST_F(HistoryIntegration, KillNineDuringCompactionAndGcLosesNothing) {
     std::vector<std::string> gc = {ZenithBin("zenith"), "gc"};
     if (round % 2 == 1) gc.insert(gc.end(), {"--window", "0s"});
     Child running = Child::Start(gc, dir_.Sub("gc.log"),
-                                 {.cwd = dir_.path(), .env = {{"ZENITH_REPO", ""}, {"ZENITH_TEST_HISTORY_PAUSE_MS", "20"}}});
+                                 {.cwd = dir_.path(), .env = {{"ZENITH_REPO", ""}}});
     // Not a wait for anything: the kill below lands at a random moment of
     // the compaction or collection.
     std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 300));
