@@ -43,12 +43,12 @@ void StopUnready(pid_t daemon, const std::string& dir, std::chrono::seconds pati
   if (IsZenithMount(dir)) IgnoreError(RunForeground({kFusermount, "-u", "-z", dir}).status());
 }
 
-// Reads the daemon's readiness line; the LSN of its snapshot on success.
-// ZENITH_MOUNT_TIMEOUT_S shortens the wait (tests of a daemon that hangs).
-Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& log, const std::string& dir) {
+// Reads the daemon's readiness line, waiting at most `limit`; the LSN of its
+// snapshot on success.
+Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& log, const std::string& dir,
+                               std::chrono::seconds limit) {
   std::string line;
-  const char* limit = std::getenv("ZENITH_MOUNT_TIMEOUT_S");
-  const auto deadline = Clock::now() + std::chrono::seconds(limit && *limit ? std::atoi(limit) : 300);
+  const auto deadline = Clock::now() + limit;
   bool answered = false;
   while (Clock::now() < deadline) {
     pollfd p{pipe.get(), POLLIN, 0};
@@ -71,8 +71,9 @@ Result<std::string> AwaitReady(UniqueFd pipe, pid_t daemon, const std::string& l
   return Internal("zenith-fs failed to mount; see " + log);
 }
 
-// Starts zenith-fs with `args` and waits until it is ready.
-Result<std::string> StartFsDaemon(const std::vector<std::string>& args, const std::string& log, const std::string& dir) {
+// Starts zenith-fs with `args` and waits until it is ready, at most `limit`.
+Result<std::string> StartFsDaemon(const std::vector<std::string>& args, const std::string& log, const std::string& dir,
+                                  std::chrono::seconds limit) {
   ZENITH_RETURN_IF_ERROR(CheckFusermount(kFusermount, geteuid()));
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("create a pipe", errno);
@@ -82,7 +83,7 @@ Result<std::string> StartFsDaemon(const std::vector<std::string>& args, const st
   argv.insert(argv.end(), {"--mountpoint", dir, "--ready-fd", "3", "--log-file", log});
   ZENITH_ASSIGN_OR_RETURN(pid_t daemon, SpawnDaemon(argv, log, write_end.get()));
   write_end.reset();
-  return AwaitReady(std::move(read_end), daemon, log, dir);
+  return AwaitReady(std::move(read_end), daemon, log, dir, limit);
 }
 
 // Starts zenith-fs for the repository with `args` and waits until it is ready.
@@ -92,7 +93,7 @@ Result<std::string> StartDaemon(Session& s, std::vector<std::string> args, const
   args.insert(args.begin(), {"--repo", s.repo.layout.root, "--log-level", config.log_level, "--log-max-bytes",
                              std::to_string(config.limits.log_max_bytes), "--log-max-files",
                              std::to_string(config.limits.log_max_files)});
-  return StartFsDaemon(args, log, dir);
+  return StartFsDaemon(args, log, dir, std::chrono::seconds(config.mount_timeout_seconds));
 }
 
 Status WaitForDaemonExit(pid_t pid, std::chrono::seconds limit) {
@@ -159,7 +160,7 @@ Result<std::string> MountRemote(const RemoteMount& m) {
   ZENITH_RETURN_IF_ERROR(MakeDirectories(m.scratch, 0700));
   std::vector<std::string> args = {"--pageserver", m.server.url, "--scratch", m.scratch, "--branch", m.branch};
   if (!m.server.ca.empty()) args.insert(args.end(), {"--ca", AbsolutePath(m.server.ca)});
-  return StartFsDaemon(args, m.scratch + ".log", m.dir);
+  return StartFsDaemon(args, m.scratch + ".log", m.dir, std::chrono::seconds(pageserver::RepoConfig{}.mount_timeout_seconds));
 }
 
 Status MountReadOnly(Session& s, const std::string& branch, const pageserver::ReadPoint& point,

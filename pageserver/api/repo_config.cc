@@ -98,6 +98,9 @@ std::string RepoConfig::ToJson() const {
     }
   }
   if (limits != LimitsConfig{}) j["limits"] = LimitsToJson(limits);
+  if (mount_timeout_seconds != RepoConfig{}.mount_timeout_seconds) {
+    j["mount_timeout"] = FormatDuration(mount_timeout_seconds);
+  }
   if (log_level != "info") j["log_level"] = log_level;
   if (!metrics_listen.empty()) j["metrics_listen"] = metrics_listen;
   return j.dump(2) + "\n";
@@ -121,6 +124,11 @@ Result<RepoConfig> RepoConfig::FromJson(const std::string& text) {
     c.tls_key = j.value("tls_key", "");
     c.allow_plain_tcp = j.value("allow_plain_tcp", false);
     c.metrics_listen = j.value("metrics_listen", "");
+    if (j.contains("mount_timeout")) {
+      auto seconds = ParseDuration(j.at("mount_timeout").get<std::string>());
+      if (!seconds || *seconds < 1) return Corruption("repository config: mount_timeout is not a duration of 1s or more");
+      c.mount_timeout_seconds = *seconds;
+    }
     if (j.contains("history")) {
       if (!j["history"].is_object()) return Corruption("repository config: history is not an object");
       auto h = HistoryFromJson(j["history"]);

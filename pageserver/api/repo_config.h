@@ -83,6 +83,10 @@ struct RepoConfig {
   HistoryConfig history;
   RemoteConfig remote;
   LimitsConfig limits;
+  // "mount_timeout": how long `zenith mount` and `zenith start` wait for
+  // zenith-fs to report ready (a basebackup from a cold bucket can take a
+  // while) before they stop it and say so; 1 s or more.
+  int64_t mount_timeout_seconds = 300;
   // The page server's and local mounts' log level: trace, debug, info,
   // warning, error or off (common/log_level.h).
   std::string log_level = "info";

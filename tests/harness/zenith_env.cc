@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/file_util.h"
+
 #include "tests/harness/test_env.h"
 #include "tests/harness/wait.h"
 
@@ -72,6 +74,16 @@ RunResult ZenithEnv::Zenith(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {ZenithBin("zenith")};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, {.cwd = dir_, .env = env_});
+}
+
+void ZenithEnv::EditConfig(const std::function<void(nlohmann::json&)>& edit) const {
+  const std::string path = repo() + "/config";
+  auto text = ReadFileToString(path);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  nlohmann::json config = nlohmann::json::parse(*text);
+  edit(config);
+  Status written = WriteFileDurably(path, config.dump(2));
+  ASSERT_TRUE(written.ok()) << written.ToString();
 }
 
 RunResult ZenithEnv::MustZenith(const std::vector<std::string>& args) const {

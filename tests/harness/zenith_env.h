@@ -8,7 +8,9 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,10 @@ class ZenithEnv {
   // An environment variable for every later `zenith` (and so for the
   // daemons it starts).
   void SetEnv(const std::string& name, const std::string& value) { env_[name] = value; }
+  // Changes .zenith/config as `edit` says (durably), recording a test
+  // failure if it cannot be read or written. Later `zenith` commands see it;
+  // a running page server reads it at its next start.
+  void EditConfig(const std::function<void(nlohmann::json&)>& edit) const;
 
  private:
   std::string dir_;

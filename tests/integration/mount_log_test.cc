@@ -16,15 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-void EditConfig(const ZenithEnv& env, const std::function<void(json&)>& edit) {
-  const std::string path = env.repo() + "/config";
-  auto text = ReadFileToString(path);
-  ASSERT_TRUE(text.ok()) << text.status().ToString();
-  json config = json::parse(*text);
-  edit(config);
-  ASSERT_TRUE(WriteFileDurably(path, config.dump(2)).ok());
-}
-
 // The one mount log of the repository's datadirs (one branch mounted).
 std::string MountLog(const ZenithEnv& env) {
   RunResult r = RunShell("ls " + env.repo() + "/datadirs/*/zenith-fs.log");
@@ -44,7 +35,7 @@ TEST(MountLogTest, EveryLineNamesTheMountAndTheLogIsRotatedBySize) {
   ZenithEnv env(dir);
   ASSERT_TRUE(env.MustZenith({"init"}).ok());
   env.Zenith({"pageserver", "stop"});
-  EditConfig(env, [](json& c) { c["limits"] = {{"log_max_bytes", 4096}, {"log_max_files", 2}}; });
+  env.EditConfig([](json& c) { c["limits"] = {{"log_max_bytes", 4096}, {"log_max_files", 2}}; });
   const std::string mountpoint = dir.Sub("main");
   for (int i = 0; i < 12; ++i) {
     env.MustZenith({"mount", "main", mountpoint});
@@ -69,7 +60,7 @@ TEST(MountLogTest, TheConfiguredLevelHoldsForThePageServerAndTheMounts) {
   ASSERT_TRUE(env.MustZenith({"init"}).ok());
   env.Zenith({"pageserver", "stop"});
   ASSERT_TRUE(WriteFileDurably(env.repo() + "/pageserver.log", "").ok());
-  EditConfig(env, [](json& c) { c["log_level"] = "error"; });
+  env.EditConfig([](json& c) { c["log_level"] = "error"; });
   env.MustZenith({"mount", "main", dir.Sub("main")});
   env.MustZenith({"umount", dir.Sub("main")});
   env.MustZenith({"pageserver", "stop"});
@@ -79,7 +70,7 @@ TEST(MountLogTest, TheConfiguredLevelHoldsForThePageServerAndTheMounts) {
     EXPECT_EQ(text->find(" info: "), std::string::npos) << log << " has info lines at level error:\n" << *text;
   }
 
-  EditConfig(env, [](json& c) { c["log_level"] = "loud"; });
+  env.EditConfig([](json& c) { c["log_level"] = "loud"; });
   RunResult bad = env.Zenith({"branch"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("'loud' is not a log level"), std::string::npos) << bad.Describe();

@@ -330,8 +330,9 @@ TEST_F(MountWalkthrough, PageServerKilledUnderARunningComputeComesBack) {
 TEST_F(MountWalkthrough, ADaemonThatNeverGetsReadyIsStoppedNotOrphaned) {
   auto zenith = BinDirWithFs(dir_.Sub("bin"), TestProgram("zenith-fs-never-ready"));
   ASSERT_TRUE(zenith.ok()) << zenith.status().message();
+  env_.EditConfig([](nlohmann::json& c) { c["mount_timeout"] = "2s"; });
   RunResult r = RunCommand({*zenith, "mount", "main", dir_.Sub("hung")},
-                           {.cwd = dir_.path(), .env = {{"ZENITH_REPO", ""}, {"ZENITH_MOUNT_TIMEOUT_S", "2"}}});
+                           {.cwd = dir_.path(), .env = {{"ZENITH_REPO", ""}}});
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
   EXPECT_NE(r.err.find("zenith-fs did not become ready in time and was stopped"), std::string::npos) << r.err;
   WaitGone(ProcessesWithArgument(dir_.Sub("hung")));

@@ -49,5 +49,23 @@ TEST(RepoConfigLimits, BadValuesAreRefusedByName) {
   }
 }
 
+// "mount_timeout" sits beside "limits": how long the CLI waits for a mount.
+TEST(RepoConfigLimits, MountTimeoutIsReadWrittenBackAndChecked) {
+  const std::string base = R"({"format": 1, "system_id": "7", "pg_version": 15, "pg_bin_dir": "/x", "port": 64000)";
+  EXPECT_EQ(RepoConfig{}.mount_timeout_seconds, 300);
+  EXPECT_EQ(RepoConfig{}.ToJson().find("mount_timeout"), std::string::npos);
+  auto c = RepoConfig::FromJson(base + R"(, "mount_timeout": "2m"})");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->mount_timeout_seconds, 120);
+  auto again = RepoConfig::FromJson(c->ToJson());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->mount_timeout_seconds, 120);
+  for (const char* bad : {R"("0s")", R"("later")"}) {
+    auto b = RepoConfig::FromJson(base + R"(, "mount_timeout": )" + bad + "}");
+    EXPECT_EQ(b.status().code(), StatusCode::kCorruption) << bad;
+    EXPECT_NE(b.status().message().find("mount_timeout"), std::string::npos) << b.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace zenith::pageserver
