@@ -59,7 +59,7 @@ void SnapshotUploader::OnControlWrite(std::string pg_control) {
   std::lock_guard lock(mu_);
   if (control->checkpoint == last_checkpoint_) return;
   last_checkpoint_ = control->checkpoint;
-  pending_ = std::move(pg_control);
+  pending_ = WrittenControl{std::move(pg_control), *control};
   cv_.notify_all();
 }
 
@@ -84,7 +84,7 @@ void SnapshotUploader::Loop() {
       cv_.wait(lock, [&] { return stop_ || pending_.has_value(); });
       continue;
     }
-    std::string control = *pending_;
+    WrittenControl control = *pending_;
     lock.unlock();
     Result<bool> stored = false;
     const auto start = std::chrono::steady_clock::now();
@@ -131,10 +131,9 @@ void SnapshotUploader::TakeDelta(const SnapshotDelta& delta) {
   }
 }
 
-Result<bool> SnapshotUploader::Upload(const std::string& control_bytes) {
-  ZENITH_ASSIGN_OR_RETURN(ControlFile control, DecodeControlFile(AsBytes(control_bytes)));
-  ZENITH_ASSIGN_OR_RETURN(Lsn ckpt_end, source_->CheckpointRecordEnd(control.checkpoint));
-  Result<bool> stored = Stream(control_bytes, control, ckpt_end);
+Result<bool> SnapshotUploader::Upload(const WrittenControl& written) {
+  ZENITH_ASSIGN_OR_RETURN(Lsn ckpt_end, source_->CheckpointRecordEnd(written.control.checkpoint));
+  Result<bool> stored = Stream(written.bytes, written.control, ckpt_end);
   if (!stored.ok()) {
     sink_->Reset();  // its state is unknown; reconnect next time
     return stored;
@@ -156,7 +155,7 @@ Result<bool> SnapshotUploader::Superseded(const std::string& control_bytes, Lsn 
   {
     std::lock_guard lock(mu_);
     if (superseded_in_a_row_ >= kMaxSupersededInARow) return false;
-    if (pending_ && *pending_ != control_bytes) return true;
+    if (pending_ && pending_->bytes != control_bytes) return true;
   }
   return source_->CheckpointRecordBetween(ckpt_end, valid);
 }

@@ -95,10 +95,16 @@ class SnapshotUploader {
     std::map<RelSegment, std::set<uint32_t>> blocks;
     std::map<RelTag, uint32_t> floors;
   };
+  // A pg_control PostgreSQL wrote, decoded once, when it was written.
+  struct WrittenControl {
+    std::string bytes;
+    ControlFile control;
+    bool operator==(const WrittenControl& other) const { return bytes == other.bytes; }
+  };
   void Loop();
   // True once the page server stored the snapshot, false when a newer
   // checkpoint superseded it first (see Superseded()).
-  Result<bool> Upload(const std::string& control_bytes);
+  Result<bool> Upload(const WrittenControl& written);
   Result<bool> Stream(const std::string& control_bytes, const ControlFile& control, Lsn ckpt_end);
   Lsn stored_valid_;  // upload thread: the valid of the last snapshot stored
   Result<bool> Superseded(const std::string& control_bytes, Lsn ckpt_end, Lsn valid);
@@ -115,7 +121,7 @@ class SnapshotUploader {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<std::string> pending_;  // guarded by mu_: newest pg_control to upload
+  std::optional<WrittenControl> pending_;  // guarded by mu_: newest pg_control to upload
   Lsn last_checkpoint_;                 // guarded by mu_
   bool draining_ = false;               // guarded by mu_
   bool stop_ = false;                   // guarded by mu_
