@@ -73,10 +73,6 @@ Status Repository::CheckNoMountReaches(const std::string& name, const Timeline& 
 Result<Repository::DetachedBranch> Repository::DetachBranch(const std::string& name) {
   const auto started = std::chrono::steady_clock::now();
   ZENITH_RETURN_IF_ERROR(ValidateBranchName(name));
-  if (remote_layers_ != nullptr) {
-    return InvalidArgument("detach is not built yet for a repository with a remote (its bucket would keep the "
-                           "ancestor's WAL under the ancestor only)");
-  }
   ZENITH_ASSIGN_OR_RETURN(auto tl, FindTimeline(name));
   if (!tl->ancestor()) return InvalidArgument("branch '" + name + "' has no ancestor: it depends on no other branch");
   ZENITH_RETURN_IF_ERROR(CheckNoMountReaches(name, *tl));

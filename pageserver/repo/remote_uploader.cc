@@ -154,12 +154,46 @@ Status RemoteUploader::UploadWal(Timeline& tl, TimelineState& s) {
     auto oldest = OldestSegment(tl.wal_dir());
     s.wal_uploaded = oldest ? Lsn(*oldest * kWalSegmentSize) : s.end_of_wal;
   }
+  ZENITH_RETURN_IF_ERROR(BackfillWal(tl, s).WithContext("WAL of timeline " + tl.id().ToString()));
   while (s.wal_uploaded < s.end_of_wal) {
-    const Lsn start = s.wal_uploaded;
+    Lsn start = s.wal_uploaded;
+    // A segment's first piece starts where the segment does: PostgreSQL
+    // reads a segment's first page (its long header) before any record in
+    // it. A branch seen before it had WAL of its own gets here with its
+    // branch point; the part before it is the ancestor's, copied into this
+    // timeline's segment when it was prepared (Timeline::PrepareWal).
+    if (s.wal.empty() || s.wal.back().segno != start.segment_number()) start = start.segment_start();
     const Lsn end = std::min(s.end_of_wal, start.segment_start() + kWalSegmentSize);
     ZENITH_RETURN_IF_ERROR(UploadPiece(tl, s, start, end).WithContext("WAL of timeline " + tl.id().ToString()));
   }
   return MergeCompleteSegments(tl, s);
+}
+
+// A timeline with no ancestor reads all its WAL from its own: when its
+// local WAL starts below the bucket's (a detached branch, whose WAL from
+// its image's redo point to its old branch point was its ancestor's), the
+// segments below go up too, oldest first, before the index that names them.
+Status RemoteUploader::BackfillWal(Timeline& tl, TimelineState& s) {
+  if (tl.ancestor()) return Status::Ok();
+  auto oldest = OldestSegment(tl.wal_dir());
+  if (!oldest) return Status::Ok();
+  const Lsn bucket_start = s.wal.empty() ? s.wal_uploaded : s.wal.front().start;
+  std::vector<s3::IndexWalPiece> below;
+  for (Lsn start(*oldest * kWalSegmentSize); start < bucket_start;) {
+    const Lsn end = std::min(bucket_start, start.segment_start() + kWalSegmentSize);
+    ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadWal(tl.wal_dir(), start, end));
+    s3::IndexWalPiece piece{start.segment_number(), start, end, generation_};
+    const std::string key = s3::WalPieceKey(url_, tl.id().ToString(), piece);
+    s.unpublished.insert(key);
+    ZENITH_RETURN_IF_ERROR(PutCounted(RemoteObject::kWal, key, bytes));
+    below.push_back(piece);
+    start = end;
+  }
+  if (below.empty()) return Status::Ok();
+  spdlog::info("timeline {}: uploaded its WAL from {} to {}, which it no longer reads from an ancestor",
+               tl.id().ToString(), below.front().start.ToString(), bucket_start.ToString());
+  s.wal.insert(s.wal.begin(), below.begin(), below.end());
+  return Status::Ok();
 }
 
 // A segment with several pieces, the last of which ends it, goes up whole

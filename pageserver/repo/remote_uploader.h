@@ -83,6 +83,7 @@ class RemoteUploader {
   Status SyncTimeline(Timeline& tl, TimelineState& s);
   Status UploadLayers(Timeline& tl, TimelineState& s);
   Status UploadWal(Timeline& tl, TimelineState& s);
+  Status BackfillWal(Timeline& tl, TimelineState& s);
   Status UploadPiece(Timeline& tl, TimelineState& s, Lsn start, Lsn end);
   Status MergeCompleteSegments(Timeline& tl, TimelineState& s);
   s3::TimelineIndex BuildIndex(Timeline& tl, const TimelineState& s) const;

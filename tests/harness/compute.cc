@@ -94,4 +94,17 @@ pid_t PageServerPid(const ZenithEnv& env) {
   return at == std::string::npos ? 0 : static_cast<pid_t>(std::atol(r.out.c_str() + at + 5));
 }
 
+std::string DumpAt(const ZenithEnv& env, const std::string& branch, const std::string& point, int port) {
+  const std::string target = point.empty() ? branch : branch + "@" + point;
+  const std::string name = "dump-" + std::to_string(port);
+  const std::string mnt = env.dir() + "/" + name;
+  if (!env.MustZenith({"mount", "--read-only", target, mnt}).ok()) return "";
+  Compute c(env, name, port);
+  c.Start();
+  std::string dump = PgDump(c.ConnArgs());
+  EXPECT_TRUE(c.pg().Stop().ok());
+  env.MustZenith({"umount", mnt});
+  return dump;
+}
+
 }  // namespace zenith::testing

@@ -49,6 +49,11 @@ RunResult Amcheck(const Compute& compute, const std::string& db = "postgres");
 // compare equal; a test failure if pg_dump fails.
 std::string PgDump(const std::vector<std::string>& conn_args, const std::string& db = "postgres");
 
+// pg_dump of `branch` at `point` ("" = its end of WAL) through a read-only
+// mount at env.dir()/dump-<port>, unmounted afterwards; "" (and a test
+// failure) if it cannot be mounted.
+std::string DumpAt(const ZenithEnv& env, const std::string& branch, const std::string& point, int port);
+
 class PgConnection {
  public:
   using Rows = std::vector<std::vector<std::string>>;

@@ -179,20 +179,6 @@ TEST_F(BranchWorkflow, ResetKilledMidwayLeavesTheRepositoryAsBeforeOrAsAfter) {
   std::printf("killed mid-reset: %d times before, %d times after\n", before, after);
 }
 
-// pg_dump of `branch` at `point` ("" = its end of WAL), through a read-only mount.
-std::string DumpAt(const ZenithEnv& env, const TempDir& dir, const std::string& branch, const std::string& point,
-                   int port) {
-  const std::string target = point.empty() ? branch : branch + "@" + point;
-  const std::string mnt = dir.Sub("dump-" + std::to_string(port));
-  if (!env.MustZenith({"mount", "--read-only", target, mnt}).ok()) return "";
-  Compute c(env, "dump-" + std::to_string(port), port);
-  c.Start();
-  std::string dump = PgDump(c.ConnArgs());
-  EXPECT_TRUE(c.pg().Stop().ok());
-  env.MustZenith({"umount", mnt});
-  return dump;
-}
-
 TEST_F(BranchWorkflow, DetachKeepsEveryReadAndLetsTheOldParentGo) {
   ASSERT_TRUE(env_.MustZenith({"mount", "main", dir_.Sub("main")}).ok());
   Compute main(env_, "main", 5432);
@@ -218,11 +204,11 @@ TEST_F(BranchWorkflow, DetachKeepsEveryReadAndLetsTheOldParentGo) {
 
   const std::vector<std::string> points = {branch_point, mid, ""};
   std::vector<std::string> before;
-  for (const auto& p : points) before.push_back(DumpAt(env_, dir_, "exp", p, 5440));
+  for (const auto& p : points) before.push_back(DumpAt(env_, "exp", p, 5440));
   ASSERT_NE(before[0].find("main\t0\n"), std::string::npos) << "exp at its branch point replays main's last insert";
   ASSERT_EQ(before[0].find("after the branch point"), std::string::npos);
 
-  const std::string quiet_before = DumpAt(env_, dir_, "quiet", "", 5441);
+  const std::string quiet_before = DumpAt(env_, "quiet", "", 5441);
   ASSERT_NE(quiet_before.find("main\t0\n"), std::string::npos);
   ASSERT_TRUE(env_.MustZenith({"branch", "detach", "quiet"}).ok());
   RunResult detached = env_.MustZenith({"branch", "detach", "exp"});
@@ -240,9 +226,9 @@ TEST_F(BranchWorkflow, DetachKeepsEveryReadAndLetsTheOldParentGo) {
   auto timelines = ListDirectory(env_.repo() + "/timelines");
   ASSERT_TRUE(timelines.ok());
   EXPECT_EQ(timelines->size(), 2u) << "only exp's and quiet's timelines are left";
-  EXPECT_EQ(DumpAt(env_, dir_, "quiet", "", 5441), quiet_before) << "quiet replays main's WAL, now its own";
+  EXPECT_EQ(DumpAt(env_, "quiet", "", 5441), quiet_before) << "quiet replays main's WAL, now its own";
   for (size_t i = 0; i < points.size(); ++i) {
-    EXPECT_EQ(DumpAt(env_, dir_, "exp", points[i], 5440), before[i]) << "exp at '" << points[i] << "' changed";
+    EXPECT_EQ(DumpAt(env_, "exp", points[i], 5440), before[i]) << "exp at '" << points[i] << "' changed";
   }
   // It is a branch like any other: mounted read-write, it goes on.
   ASSERT_TRUE(env_.MustZenith({"mount", "exp", dir_.Sub("exp")}).ok());

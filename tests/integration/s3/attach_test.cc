@@ -18,6 +18,7 @@
 #include "tests/harness/s3_test_client.h"
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/temp_dir.h"
+#include "tests/harness/wait.h"
 #include "tests/harness/zenith_env.h"
 
 namespace zenith::testing {
@@ -70,6 +71,16 @@ TEST(Attach, AWholeLostDirectoryComesBackFromTheBucketWithEveryBranchAndCommit) 
   main.Query("checkpoint");
   ASSERT_TRUE(Pgbench(main, {"-c", "2", "-t", "100", "-n"}).ok());
   ASSERT_TRUE(old_env.MustZenith({"branch", "past", "main@" + past}).ok());
+  // "later" is in the bucket before it has WAL of its own; then it writes
+  // some, in the segment it shares with main.
+  ASSERT_TRUE(old_env.MustZenith({"branch", "later", "main"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"mount", "later", old_dir.Sub("later")}).ok());
+  Compute later(old_env, "later", FreePort());
+  later.Start();
+  later.Query("insert into marker values ('on later')");
+  ASSERT_TRUE(later.pg().Stop().ok());
+  ASSERT_TRUE(old_env.MustZenith({"umount", old_dir.Sub("later")}).ok());
   const std::string dump = PgDump(main.ConnArgs());
   const std::string history = main.Query("select count(*) from pgbench_history");
   ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
@@ -81,9 +92,9 @@ TEST(Attach, AWholeLostDirectoryComesBackFromTheBucketWithEveryBranchAndCommit) 
   UseBucket(env, dir, s3env);
   RunResult attach = env.MustZenith({"attach", url});
   ASSERT_TRUE(attach.ok());
-  EXPECT_NE(attach.out.find("attached as generation 2: 2 branches"), std::string::npos) << attach.out;
+  EXPECT_NE(attach.out.find("attached as generation 2: 3 branches"), std::string::npos) << attach.out;
   EXPECT_NE(attach.out.find("stay in the bucket"), std::string::npos) << attach.out;
-  EXPECT_EQ(env.MustZenith({"branch"}).out, "main\npast\n");
+  EXPECT_EQ(env.MustZenith({"branch"}).out, "later\nmain\npast\n");
   ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
   ASSERT_TRUE(env.MustZenith({"mount", "past", dir.Sub("past")}).ok());
   Compute again(env, "main", FreePort());
@@ -95,6 +106,11 @@ TEST(Attach, AWholeLostDirectoryComesBackFromTheBucketWithEveryBranchAndCommit) 
   Compute at_past(env, "past", FreePort());
   at_past.Start();
   EXPECT_EQ(at_past.Query("select what from marker"), "before the branch point");
+  ASSERT_TRUE(env.MustZenith({"mount", "later", dir.Sub("later")}).ok());
+  Compute at_later(env, "later", FreePort());
+  at_later.Start();
+  EXPECT_EQ(at_later.Query("select count(*) from marker where what = 'on later'"), "1");
+  ASSERT_TRUE(at_later.pg().Stop().ok());
 
   // The new owner publishes: a commit here reaches the bucket.
   again.Query("insert into marker values ('after the attach')");
@@ -137,6 +153,70 @@ TEST(Attach, APreparedBranchStaysMasked) {
   dev.Start();
   EXPECT_EQ(dev.Query("select email from users"), "masked");
   ASSERT_TRUE(dev.pg().Stop().ok());
+}
+
+// Detached branches keep their reads through the bucket without their old
+// parent: its image and the WAL it needs went up under the branch, the
+// parent's objects leave the bucket once it is deleted, and an attach reads
+// each branch as it was. "quiet" was never mounted, so all it reads below
+// its branch point is the image and the parent's WAL, now its own.
+TEST(Attach, ADetachedBranchComesBackWithoutItsDeletedParent) {
+  ZENITH_REQUIRE_S3(s3env);
+  const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
+  TempDir old_dir;
+  ZenithEnv old_env(old_dir);
+  InitWithRemote(old_env, old_dir, s3env, url);
+  ASSERT_TRUE(old_env.MustZenith({"mount", "main", old_dir.Sub("main")}).ok());
+  Compute main(old_env, "main", FreePort());
+  main.Start();
+  main.Query("create table t (who text, i int); insert into t select 'main', g from generate_series(1, 2000) g; checkpoint");
+  main.Query("insert into t values ('main', 0)");  // after main's snapshot: the branches replay it
+  ASSERT_TRUE(old_env.MustZenith({"branch", "exp", "main"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"branch", "quiet", "main"}).ok());
+  main.Query("insert into t values ('main after the branch point', 0)");
+  ASSERT_TRUE(main.pg().Stop().ok());
+  ASSERT_TRUE(old_env.MustZenith({"umount", old_dir.Sub("main")}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"mount", "exp", old_dir.Sub("exp")}).ok());
+  Compute exp(old_env, "exp", FreePort());
+  exp.Start();
+  exp.Query("insert into t values ('exp', 1)");
+  ASSERT_TRUE(exp.pg().Stop().ok());
+  ASSERT_TRUE(old_env.MustZenith({"umount", old_dir.Sub("exp")}).ok());
+  const std::string quiet_before = DumpAt(old_env, "quiet", "", FreePort());
+  const std::string exp_before = DumpAt(old_env, "exp", "", FreePort());
+  ASSERT_NE(quiet_before.find("main\t0\n"), std::string::npos);
+  ASSERT_EQ(quiet_before.find("after the branch point"), std::string::npos);
+  auto branches = nlohmann::json::parse(old_env.MustZenith({"branch", "-v", "--json"}).out, nullptr, false);
+  ASSERT_FALSE(branches.is_discarded());
+  std::string main_timeline;
+  for (const auto& b : branches["branches"]) {
+    if (b["name"] == "main") main_timeline = b["timeline"];
+  }
+  ASSERT_FALSE(main_timeline.empty()) << branches.dump();
+  ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
+
+  ASSERT_TRUE(old_env.MustZenith({"branch", "detach", "quiet"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"branch", "detach", "exp"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"branch", "delete", "main"}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
+  s3::S3Client client = TestBucketClient(s3env);
+  const std::string main_prefix = s3::TimelinePrefix(s3::ParseS3Url(url).value(), main_timeline);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto listed = client.ListAll(main_prefix);
+        return listed.ok() && listed->empty();
+      },
+      std::chrono::seconds(30)))
+      << "the deleted parent's objects stay in the bucket";
+  LoseEverything(old_env, old_dir, {});
+
+  TempDir dir;
+  ZenithEnv env(dir);
+  UseBucket(env, dir, s3env);
+  ASSERT_TRUE(env.MustZenith({"attach", url}).ok());
+  EXPECT_EQ(env.MustZenith({"branch"}).out, "exp\nquiet\n");
+  EXPECT_EQ(DumpAt(env, "quiet", "", FreePort()), quiet_before) << "quiet's image or its WAL did not come back";
+  EXPECT_EQ(DumpAt(env, "exp", "", FreePort()), exp_before);
 }
 
 // No `remote sync`: the directory is lost while commits go on. Every commit
