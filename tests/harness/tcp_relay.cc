@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <string>
 
 namespace zenith::testing {
 
@@ -49,15 +52,69 @@ void Pump(int a, int b) {
   }
 }
 
+bool WriteAll(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// Copies what arrives on `from` to `to`, each chunk `delay` after it
+// arrived, until either closes; then shuts both down (which ends the other
+// direction's copy too).
+void DelayedCopy(int from, int to, std::chrono::microseconds delay) {
+  using Clock = std::chrono::steady_clock;
+  struct Chunk {
+    Clock::time_point due;
+    std::string bytes;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Chunk> queue;
+  bool ended = false;
+  std::thread sender([&] {
+    std::unique_lock lock(mu);
+    while (true) {
+      cv.wait(lock, [&] { return ended || !queue.empty(); });
+      if (queue.empty()) return;
+      Chunk c = std::move(queue.front());
+      queue.pop_front();
+      lock.unlock();
+      std::this_thread::sleep_until(c.due);
+      const bool sent = WriteAll(to, c.bytes.data(), c.bytes.size());
+      lock.lock();
+      if (!sent) return;
+    }
+  });
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(from, buf, sizeof buf)) > 0) {
+    std::lock_guard lock(mu);
+    queue.push_back({Clock::now() + delay, std::string(buf, static_cast<size_t>(n))});
+    cv.notify_one();
+  }
+  {
+    std::lock_guard lock(mu);
+    ended = true;
+    cv.notify_one();
+  }
+  sender.join();
+  ::shutdown(from, SHUT_RDWR);
+  ::shutdown(to, SHUT_RDWR);
+}
+
 }  // namespace
 
-Result<std::unique_ptr<TcpRelay>> TcpRelay::Start(uint16_t target_port) {
+Result<std::unique_ptr<TcpRelay>> TcpRelay::Start(uint16_t target_port, std::chrono::microseconds one_way_delay) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd probe, ListenOn(0));
   sockaddr_in a{};
   socklen_t len = sizeof a;
   if (::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) return ErrnoStatus("getsockname", errno);
   probe.reset();
-  std::unique_ptr<TcpRelay> relay(new TcpRelay(ntohs(a.sin_port), target_port));
+  std::unique_ptr<TcpRelay> relay(new TcpRelay(ntohs(a.sin_port), target_port, one_way_delay));
   ZENITH_RETURN_IF_ERROR(relay->Listen());
   return relay;
 }
@@ -97,7 +154,13 @@ void TcpRelay::Relay(int client) {
       std::lock_guard lock(mu_);
       open_.insert(server);
     }
-    Pump(client, server);
+    if (delay_.count() == 0) {
+      Pump(client, server);
+    } else {
+      std::thread back([&] { DelayedCopy(server, client, delay_); });
+      DelayedCopy(client, server, delay_);
+      back.join();
+    }
   }
   std::lock_guard lock(mu_);
   for (int fd : {client, server}) {
