@@ -9,7 +9,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config git
+  build-essential cmake ninja-build pkg-config git
   libfuse3-dev fuse3                    # the FUSE daemon (libfuse3 low-level API)
   libpq-dev                             # client library of zenith and zenith-fs
   libssl-dev                            # SCRAM-SHA-256 of the page server's TCP endpoint

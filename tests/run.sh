@@ -75,9 +75,19 @@ mkdir -p "$TMPDIR"
 # tests/CMakeLists.txt), with line tables only (-g1: enough for perf and
 # backtraces, a third less compile time than -g).
 FULL_BUILD=(-DCMAKE_UNITY_BUILD=ON)
+# Ninja builds every target of a build at once (a Makefile build of several
+# targets builds them one after another); a build directory made before
+# keeps its generator.
+generator() {
+  if [ ! -f "$1/CMakeCache.txt" ] && command -v ninja >/dev/null; then echo "-GNinja"; fi
+}
 if [ -z "${ZENITH_SKIP_SANITIZE:-}" ]; then
   echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-  cmake -S . -B build-sanitize -DZENITH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug "${FULL_BUILD[@]}" -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
+  # -O1, as the sanitizers' authors advise: the unit tests run in a third of
+  # the time of -O0, and every check stays (tests/CMakeLists.txt keeps the
+  # test code itself at -O0).
+  cmake -S . -B build-sanitize $(generator build-sanitize) -DZENITH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+    "${FULL_BUILD[@]}" "-DCMAKE_CXX_FLAGS_DEBUG=-g1 -O1" >/dev/null
   # Only what the unit tests need: the programs and integration tests are
   # built (and tested) once, in the normal pass below.
   cmake --build build-sanitize -j"$JOBS" --target common_unit_tests pageserver_unit_tests fs_unit_tests cli_unit_tests s3_unit_tests
@@ -106,7 +116,7 @@ trap 'wait "$S3_PID" 2>/dev/null; "$SRC/mount_helpers/ceph-rgw.sh" stop "$S3_DIR
 # (all of them are built and run when the sanitizer pass was skipped).
 UNIT=ON
 [ -n "${ZENITH_SKIP_SANITIZE:-}" ] || UNIT=OFF
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${FULL_BUILD[@]}" -DZENITH_UNIT_TESTS=$UNIT \
+cmake -S . -B build $(generator build) -DCMAKE_BUILD_TYPE=RelWithDebInfo "${FULL_BUILD[@]}" -DZENITH_UNIT_TESTS=$UNIT \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build -j"$JOBS"
 if wait "$S3_PID"; then

@@ -84,9 +84,11 @@ Status AddRelationPages(const std::string& path, const RelSegment& seg, uint64_t
                         ProgressLine* progress) {
   constexpr size_t kPagesPerRead = 128;
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
-  std::vector<uint8_t> buf(kPagesPerRead * kPageSize);
-  const uint32_t first_block = seg.segno * BlocksPerSegment();
   const uint64_t whole = size - size % kPageSize;
+  // Most of a cluster's relation files are a page or two: a buffer of their
+  // size, not 1 MB zeroed for each of a thousand files.
+  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kPagesPerRead * kPageSize, whole)));
+  const uint32_t first_block = seg.segno * BlocksPerSegment();
   for (uint64_t off = 0; off < whole; off += buf.size()) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), whole - off));
     ZENITH_ASSIGN_OR_RETURN(size_t got, PreadFull(fd.get(), std::span(buf).first(want), off, path));

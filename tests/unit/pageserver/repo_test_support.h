@@ -250,7 +250,7 @@ inline Status RebuildRelationFile(PageStream& stream, const std::string& path, c
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, 0600));
   const uint32_t first = seg.segno * BlocksPerSegment();
   const uint32_t count = static_cast<uint32_t>(size / kPageSize);
-  std::vector<uint8_t> buf(kBatchBlocks * kPageSize);
+  std::vector<uint8_t> buf(std::min<uint32_t>(kBatchBlocks, count) * size_t{kPageSize});  // most files are small
   for (uint32_t done = 0; done < count;) {
     uint32_t n = std::min<uint32_t>(kBatchBlocks, count - done);
     std::vector<uint32_t> blocks(n);
