@@ -148,13 +148,13 @@ Status RemoteUploader::UploadPiece(Timeline& tl, TimelineState& s, Lsn start, Ls
 
 Status RemoteUploader::UploadWal(Timeline& tl, TimelineState& s) {
   ZENITH_ASSIGN_OR_RETURN(s.end_of_wal, tl.EndOfWal());
+  const std::optional<uint64_t> oldest = OldestSegment(tl.wal_dir());
   if (!s.wal_uploaded.valid()) {
     // The first sight of this timeline: its own WAL starts at its oldest
     // segment; with none, what it reads so far is its ancestor's.
-    auto oldest = OldestSegment(tl.wal_dir());
     s.wal_uploaded = oldest ? Lsn(*oldest * kWalSegmentSize) : s.end_of_wal;
   }
-  ZENITH_RETURN_IF_ERROR(BackfillWal(tl, s).WithContext("WAL of timeline " + tl.id().ToString()));
+  ZENITH_RETURN_IF_ERROR(BackfillWal(tl, s, oldest).WithContext("WAL of timeline " + tl.id().ToString()));
   while (s.wal_uploaded < s.end_of_wal) {
     Lsn start = s.wal_uploaded;
     // A segment's first piece starts where the segment does: PostgreSQL
@@ -166,17 +166,15 @@ Status RemoteUploader::UploadWal(Timeline& tl, TimelineState& s) {
     const Lsn end = std::min(s.end_of_wal, start.segment_start() + kWalSegmentSize);
     ZENITH_RETURN_IF_ERROR(UploadPiece(tl, s, start, end).WithContext("WAL of timeline " + tl.id().ToString()));
   }
-  return MergeCompleteSegments(tl, s);
+  return MergeCompleteSegments(tl, s, oldest);
 }
 
 // A timeline with no ancestor reads all its WAL from its own: when its
 // local WAL starts below the bucket's (a detached branch, whose WAL from
 // its image's redo point to its old branch point was its ancestor's), the
 // segments below go up too, oldest first, before the index that names them.
-Status RemoteUploader::BackfillWal(Timeline& tl, TimelineState& s) {
-  if (tl.ancestor()) return Status::Ok();
-  auto oldest = OldestSegment(tl.wal_dir());
-  if (!oldest) return Status::Ok();
+Status RemoteUploader::BackfillWal(Timeline& tl, TimelineState& s, std::optional<uint64_t> oldest) {
+  if (tl.ancestor() || !oldest) return Status::Ok();
   const Lsn bucket_start = s.wal.empty() ? s.wal_uploaded : s.wal.front().start;
   std::vector<s3::IndexWalPiece> below;
   for (Lsn start(*oldest * kWalSegmentSize); start < bucket_start;) {
@@ -199,8 +197,8 @@ Status RemoteUploader::BackfillWal(Timeline& tl, TimelineState& s) {
 // A segment with several pieces, the last of which ends it, goes up whole
 // (from its first piece) and replaces them. Pieces of segments older than
 // the oldest on local disk are dropped (GC let that WAL go).
-Status RemoteUploader::MergeCompleteSegments(Timeline& tl, TimelineState& s) {
-  if (auto oldest = OldestSegment(tl.wal_dir())) {
+Status RemoteUploader::MergeCompleteSegments(Timeline& tl, TimelineState& s, std::optional<uint64_t> oldest) {
+  if (oldest) {
     std::erase_if(s.wal, [&](const s3::IndexWalPiece& p) { return p.segno < *oldest; });
   }
   for (size_t i = 0; i < s.wal.size();) {

@@ -83,9 +83,10 @@ class RemoteUploader {
   Status SyncTimeline(Timeline& tl, TimelineState& s);
   Status UploadLayers(Timeline& tl, TimelineState& s);
   Status UploadWal(Timeline& tl, TimelineState& s);
-  Status BackfillWal(Timeline& tl, TimelineState& s);
+  // `oldest`: the oldest local segment, listed once per pass.
+  Status BackfillWal(Timeline& tl, TimelineState& s, std::optional<uint64_t> oldest);
   Status UploadPiece(Timeline& tl, TimelineState& s, Lsn start, Lsn end);
-  Status MergeCompleteSegments(Timeline& tl, TimelineState& s);
+  Status MergeCompleteSegments(Timeline& tl, TimelineState& s, std::optional<uint64_t> oldest);
   s3::TimelineIndex BuildIndex(Timeline& tl, const TimelineState& s) const;
   void CountBacklog(Timeline& tl, TimelineState& s) const;
   // OK while generations/<g+1> does not exist (asked once per pass).

@@ -26,6 +26,7 @@
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/test_env.h"
+#include "tests/harness/zenith_env.h"
 
 namespace zenith::bench {
 
@@ -228,5 +229,34 @@ class Server {
   const ServerSettings settings_;
   testing::PgCluster pg_;
 };
+
+// `zenith args...` in `env`, its output in the error if it fails.
+inline Status ZenithIn(const testing::ZenithEnv& env, const std::vector<std::string>& args) {
+  testing::RunResult r = env.Zenith(args);
+  if (!r.ok()) return Internal("zenith " + args[0] + " failed: " + r.Describe());
+  return Status::Ok();
+}
+
+// For the remote-mount benchmarks: a repository in `env` whose page server
+// also listens on TCP at 127.0.0.1:`port` (PGPASSWORD set to the compute
+// password for later commands), the branch "bench" holding a pgbench
+// database of `scale`, and a plain copy of that data directory at `local`.
+inline Status BuildPgbenchBranch(testing::ZenithEnv& env, int port, int scale, const ServerSettings& settings,
+                                 const std::string& local) {
+  ZENITH_RETURN_IF_ERROR(ZenithIn(env, {"init"}));
+  ZENITH_RETURN_IF_ERROR(ZenithIn(env, {"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(port)}));
+  ZENITH_ASSIGN_OR_RETURN(std::string password, ReadFileToString(env.repo() + "/compute-password"));
+  env.SetEnv("PGPASSWORD", password.substr(0, password.find('\n')));
+  ZENITH_RETURN_IF_ERROR(ZenithIn(env, {"branch", "bench", "main"}));
+  const std::string mnt = env.dir() + "/build";
+  ZENITH_RETURN_IF_ERROR(ZenithIn(env, {"mount", "bench", mnt}));
+  Server pg(settings, mnt, env.dir(), 5432);
+  ZENITH_RETURN_IF_ERROR(pg.Start());
+  ZENITH_RETURN_IF_ERROR(pg.Pgbench({"-i", "-q", "-s", std::to_string(scale)}, 0).status());
+  ZENITH_RETURN_IF_ERROR(pg.Stop());
+  ZENITH_RETURN_IF_ERROR(CopyOut(mnt, local));
+  ZENITH_RETURN_IF_ERROR(ZenithIn(env, {"umount", mnt}));
+  return RemoveTree(mnt);
+}
 
 }  // namespace zenith::bench

@@ -49,11 +49,7 @@ class ReadAheadBench {
   Status Run();
 
  private:
-  Status Zenith(const std::vector<std::string>& args) const {
-    testing::RunResult r = env_.Zenith(args);
-    if (!r.ok()) return Internal("zenith " + args[0] + " failed: " + r.Describe());
-    return Status::Ok();
-  }
+  Status Zenith(const std::vector<std::string>& args) const { return ZenithIn(env_, args); }
   Status Build();
   // Seconds of one scan of `datadir` by a fresh PostgreSQL.
   Result<double> Scan(const std::string& datadir, bool tcp);
@@ -68,22 +64,7 @@ class ReadAheadBench {
 };
 
 // The branch "bench" with a pgbench database, and its copy in "local".
-Status ReadAheadBench::Build() {
-  ZENITH_RETURN_IF_ERROR(Zenith({"init"}));
-  ZENITH_RETURN_IF_ERROR(Zenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(ps_port_)}));
-  ZENITH_ASSIGN_OR_RETURN(std::string password, ReadFileToString(env_.repo() + "/compute-password"));
-  env_.SetEnv("PGPASSWORD", password.substr(0, password.find('\n')));
-  ZENITH_RETURN_IF_ERROR(Zenith({"branch", "bench", "main"}));
-  const std::string mnt = dir_.Sub("build");
-  ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
-  Server pg({}, mnt, dir_.path(), 5432);
-  ZENITH_RETURN_IF_ERROR(pg.Start());
-  ZENITH_RETURN_IF_ERROR(pg.Pgbench({"-i", "-q", "-s", std::to_string(opt_.scale)}, 0).status());
-  ZENITH_RETURN_IF_ERROR(pg.Stop());
-  ZENITH_RETURN_IF_ERROR(CopyOut(mnt, dir_.Sub("local")));
-  ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
-  return RemoveTree(mnt);
-}
+Status ReadAheadBench::Build() { return BuildPgbenchBranch(env_, ps_port_, opt_.scale, {}, dir_.Sub("local")); }
 
 // A remote mount's PostgreSQL listens on TCP: the page server connects to it
 // for its WAL.

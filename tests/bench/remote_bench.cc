@@ -62,11 +62,7 @@ class RemoteBench {
   Status Run();
 
  private:
-  Status Zenith(const std::vector<std::string>& args) const {
-    RunResult r = env_.Zenith(args);
-    if (!r.ok()) return Internal("zenith " + args[0] + " failed: " + r.Describe());
-    return Status::Ok();
-  }
+  Status Zenith(const std::vector<std::string>& args) const { return ZenithIn(env_, args); }
   Status Build();
   Result<Tps> Measure(const std::string& datadir, int port, bool tcp = false);
   Result<Tps> OnMount(const std::vector<std::string>& mount_args, const std::string& mnt);
@@ -80,20 +76,7 @@ class RemoteBench {
 
 // The branch "bench" with a pgbench database, and its copy in "local".
 Status RemoteBench::Build() {
-  ZENITH_RETURN_IF_ERROR(Zenith({"init"}));
-  ZENITH_RETURN_IF_ERROR(Zenith({"pageserver", "start", "--listen", "127.0.0.1:" + std::to_string(ps_port_)}));
-  ZENITH_ASSIGN_OR_RETURN(std::string password, ReadFileToString(env_.repo() + "/compute-password"));
-  env_.SetEnv("PGPASSWORD", password.substr(0, password.find('\n')));
-  ZENITH_RETURN_IF_ERROR(Zenith({"branch", "bench", "main"}));
-  const std::string mnt = dir_.Sub("build");
-  ZENITH_RETURN_IF_ERROR(Zenith({"mount", "bench", mnt}));
-  Server pg(opt_.settings, mnt, dir_.path(), 5432);
-  ZENITH_RETURN_IF_ERROR(pg.Start());
-  ZENITH_RETURN_IF_ERROR(pg.Pgbench({"-i", "-q", "-s", std::to_string(opt_.scale)}, 0).status());
-  ZENITH_RETURN_IF_ERROR(pg.Stop());
-  ZENITH_RETURN_IF_ERROR(CopyOut(mnt, dir_.Sub("local")));
-  ZENITH_RETURN_IF_ERROR(Zenith({"umount", mnt}));
-  return RemoveTree(mnt);
+  return BuildPgbenchBranch(env_, ps_port_, opt_.scale, opt_.settings, dir_.Sub("local"));
 }
 
 // A remote mount's PostgreSQL must listen on TCP: the page server connects
