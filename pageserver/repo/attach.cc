@@ -95,10 +95,30 @@ Result<RemoteState> ReadRemoteState(s3::ObjectStore& store, const s3::S3Url& url
   return RemoteState{std::move(refs->refs), std::move(timelines)};
 }
 
+// A branch's first segment begins with its ancestor's WAL below the branch
+// point. Page servers before 2026-12-06 could upload a branch's first piece
+// from the branch point on, leaving that head out of the bucket, and
+// PostgreSQL reads a segment's first page before any record in it: the head
+// comes from the ancestor's copy of the segment, downloaded before this
+// timeline's (ancestors first). Without that copy the head stays zero.
+Status FillSegmentHeadFromAncestor(const s3::TimelineIndex& index, const std::string& wal_dir,
+                                   const std::string& ancestor_wal_dir, int segment_fd) {
+  const s3::IndexWalPiece& first = index.wal.front();
+  const uint64_t head = first.start.segment_offset();
+  if (!index.ancestor || head == 0 || first.segno != index.ancestor_lsn.segment_number()) return Status::Ok();
+  const std::string name = WalSegmentFileName(kPgTimeLineId, first.segno);
+  auto source = OpenFile(ancestor_wal_dir + "/" + name, O_RDONLY);
+  if (!source.ok()) return Status::Ok();
+  std::vector<uint8_t> bytes(head);
+  ZENITH_ASSIGN_OR_RETURN(size_t got, PreadFull(source->get(), bytes, 0, ancestor_wal_dir + "/" + name));
+  if (got != head) return Status::Ok();
+  return PwriteFull(segment_fd, bytes, 0, wal_dir + "/" + name);
+}
+
 // The timeline's WAL segments, each piece written where it lies in its
 // segment; the rest of a segment stays zero, as WAL past its end is.
 Result<uint64_t> DownloadWal(s3::ObjectStore& store, const s3::S3Url& url, const s3::TimelineIndex& index,
-                             const std::string& wal_dir) {
+                             const std::string& wal_dir, const std::string& ancestor_wal_dir) {
   std::map<uint64_t, UniqueFd> segments;
   uint64_t bytes_total = 0;
   for (const auto& piece : index.wal) {
@@ -123,6 +143,10 @@ Result<uint64_t> DownloadWal(s3::ObjectStore& store, const s3::S3Url& url, const
                                       piece.start.segment_offset(), path));
     bytes_total += bytes.size();
   }
+  if (!segments.empty()) {
+    ZENITH_RETURN_IF_ERROR(
+        FillSegmentHeadFromAncestor(index, wal_dir, ancestor_wal_dir, segments.begin()->second.get()));
+  }
   for (const auto& [segno, fd] : segments) {
     ZENITH_RETURN_IF_ERROR(FsyncFd(fd.get(), wal_dir + "/" + WalSegmentFileName(kPgTimeLineId, segno)));
   }
@@ -144,7 +168,8 @@ Status BuildTimeline(s3::ObjectStore& store, const s3::S3Url& url, const RepoLay
     summary.layer_bytes += layer.size;
   }
   ZENITH_RETURN_IF_ERROR(FsyncDirectory(layout.layers_dir(id)));
-  ZENITH_ASSIGN_OR_RETURN(uint64_t wal, DownloadWal(store, url, index, layout.wal_dir(id)));
+  const std::string ancestor_wal_dir = index.ancestor ? layout.wal_dir(*TimelineId::Parse(*index.ancestor)) : "";
+  ZENITH_ASSIGN_OR_RETURN(uint64_t wal, DownloadWal(store, url, index, layout.wal_dir(id), ancestor_wal_dir));
   summary.wal_bytes += wal;
   ZENITH_RETURN_IF_ERROR(FsyncDirectory(layout.wal_dir(id)));
   if (index.gc_cutoff.valid() && index.gc_cutoff.value > 0) {

@@ -1,13 +1,12 @@
 #include "pageserver/repo/new_repository.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
-#include <cerrno>
 #include <charconv>
 
+#include "common/daemon_process.h"
 #include "common/file_util.h"
 #include "pageserver/pq/tcp_users.h"
 
@@ -27,7 +26,7 @@ void RemoveAbandonedTempRoots(const std::string& root) {
     const std::string digits = name.substr(stem.size());
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
     if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 0) continue;
-    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    if (ProcessAlive(pid)) continue;  // a zombie is not: a creation killed with -9 may wait for init to reap it
     const std::string path = DirName(root) + "/" + name;
     if (RemoveTree(path).ok()) spdlog::info("removed {}, what an interrupted repository creation left", path);
   }

@@ -224,6 +224,11 @@ class Server {
     return std::stod(r.out.substr(at + 6));
   }
   std::string datadir() const { return pg_.datadir(); }
+  // libpq's connection string for this server (testing::PgConnection).
+  std::string Conninfo() const {
+    return "host=" + pg_.socket_dir() + " port=" + std::to_string(pg_.port()) + " user=" + testing::CurrentUserName() +
+           " dbname=postgres";
+  }
 
  private:
   const ServerSettings settings_;

@@ -19,9 +19,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <deque>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -33,6 +35,7 @@
 #include "common/lsn.h"
 #include "common/status.h"
 #include "tests/bench/bench_support.h"
+#include "tests/harness/compute.h"
 #include "tests/harness/prometheus_text.h"
 #include "tests/harness/s3_test_env.h"
 #include "tests/harness/subprocess.h"
@@ -66,28 +69,43 @@ Result<double> UploadRequests(const std::string& metrics) {
   return e.Sum("zenith_remote_uploads_total");
 }
 
-// CPU seconds (user and system) the S3 service's processes on this machine
-// have used (Ceph's: radosgw, ceph-osd, ceph-mon, ceph-mgr); 0 when it runs
-// elsewhere.
-double ObjectStoreCpuSeconds() {
+// CPU seconds (user and system) the processes named `names` have used,
+// with their children's that they have waited for (a PostgreSQL backend's
+// once it exits).
+double CpuSeconds(std::initializer_list<const char*> names) {
   double total = 0;
   const long ticks = ::sysconf(_SC_CLK_TCK);
-  for (const char* name : {"radosgw", "ceph-osd", "ceph-mon", "ceph-mgr"}) {
+  for (const char* name : names) {
     for (pid_t pid : testing::ProcessesNamed(name)) {
       auto stat = ReadFileToString("/proc/" + std::to_string(pid) + "/stat");
       if (!stat.ok()) continue;
-      // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+      // Fields after the command's closing parenthesis.
       std::istringstream rest(stat->substr(stat->rfind(')') + 2));
       std::string field;
-      double utime = 0, stime = 0;
-      for (int i = 1; i <= 13 && rest >> field; ++i) {
-        if (i == 12) utime = std::stod(field);
-        if (i == 13) stime = std::stod(field);
+      // utime, stime, cutime and cstime are the 12th to 15th.
+      for (int i = 1; i <= 15 && rest >> field; ++i) {
+        if (i >= 12) total += std::stod(field) / static_cast<double>(ticks);
       }
-      total += (utime + stime) / static_cast<double>(ticks);
     }
   }
   return total;
+}
+
+// Who uses the cores during a run: CPU seconds per second of each part.
+struct CpuShares {
+  double pageserver = 0, fs = 0, postgres = 0, pgbench = 0, object_store = 0;
+};
+
+CpuShares CpuNow() {
+  return {CpuSeconds({"zenith-pageserv"}), CpuSeconds({"zenith-fs"}), CpuSeconds({"postgres"}), CpuSeconds({"pgbench"}),
+          // The S3 service when it runs on this machine, as the tests' Ceph does.
+          CpuSeconds({"radosgw", "ceph-osd", "ceph-mon", "ceph-mgr"})};
+}
+
+CpuShares PerSecond(const CpuShares& before, const CpuShares& after, double seconds) {
+  return {(after.pageserver - before.pageserver) / seconds, (after.fs - before.fs) / seconds,
+          (after.postgres - before.postgres) / seconds, (after.pgbench - before.pgbench) / seconds,
+          (after.object_store - before.object_store) / seconds};
 }
 
 // The bucket's WAL of `timeline` as the last upload pass left it.
@@ -117,7 +135,8 @@ class RemoteTpcbBench {
   Result<double> Tpcb(const Server& pg) const {
     return pg.Pgbench({"-n", "-c", std::to_string(opt_.clients), "-j", "2"}, opt_.duration);
   }
-  Result<double> OnMount(testing::ZenithEnv& env, const testing::TempDir& dir, bool remote);
+  // TPC-B TPS on a mount; `cpu` gets who used the cores meanwhile.
+  Result<double> OnMount(testing::ZenithEnv& env, const testing::TempDir& dir, bool remote, CpuShares& cpu);
   // While `done` is false: the lag of the bucket's WAL behind pg's end of
   // WAL, in seconds, four times a second.
   void SampleLag(const Server& pg, const std::string& repo, const std::atomic<bool>& done);
@@ -128,8 +147,7 @@ class RemoteTpcbBench {
   testing::ZenithEnv built_, off_, on_;
   std::vector<double> lag_seconds_;
   double puts_per_minute_ = 0;
-  double store_cpu_share_ = 0;
-  const std::string prefix_ = testing::S3TestEnv::UniquePrefix();  // the S3 service's CPU seconds per second of the remote-on run
+  const std::string prefix_ = testing::S3TestEnv::UniquePrefix();
 };
 
 Status RemoteTpcbBench::BuildDatabase() {
@@ -147,12 +165,19 @@ Status RemoteTpcbBench::BuildDatabase() {
 }
 
 void RemoteTpcbBench::SampleLag(const Server& pg, const std::string& repo, const std::atomic<bool>& done) {
+  // One connection for every sample: a psql per sample took about 5% of
+  // the machine's CPU, from the remote-on run alone.
+  auto conn = testing::PgConnection::Open(pg.Conninfo());
+  if (!conn.ok()) {
+    std::fprintf(stderr, "no lag samples: %s\n", conn.status().message().c_str());
+    return;
+  }
   std::deque<std::pair<Clock::time_point, Lsn>> ends;  // when the end of WAL was where
   while (!done.load()) {
-    auto end = pg.Query("select pg_current_wal_flush_lsn()");
+    auto rows = (*conn)->Query("select pg_current_wal_flush_lsn()");
     const auto now = Clock::now();
-    if (end.ok()) {
-      if (auto lsn = Lsn::Parse(*end)) ends.emplace_back(now, *lsn);
+    if (rows.ok() && rows->size() == 1 && rows->front().size() == 1) {
+      if (auto lsn = Lsn::Parse(rows->front().front())) ends.emplace_back(now, *lsn);
     }
     if (auto uploaded = UploadedLsn(repo); uploaded && !ends.empty()) {
       // The first sample whose end of WAL the bucket does not hold yet:
@@ -164,7 +189,8 @@ void RemoteTpcbBench::SampleLag(const Server& pg, const std::string& repo, const
   }
 }
 
-Result<double> RemoteTpcbBench::OnMount(testing::ZenithEnv& env, const testing::TempDir& dir, bool remote) {
+Result<double> RemoteTpcbBench::OnMount(testing::ZenithEnv& env, const testing::TempDir& dir, bool remote,
+                                        CpuShares& cpu) {
   std::vector<std::string> init = {"init", "--from-datadir", built_dir_.Sub("plain")};
   const std::string url = "s3://" + s3_.bucket + "/" + prefix_ + "/zenith";
   if (remote) init.insert(init.end(), {"--remote", url});
@@ -185,11 +211,17 @@ Result<double> RemoteTpcbBench::OnMount(testing::ZenithEnv& env, const testing::
   std::atomic<bool> done{false};
   std::thread sampler;
   if (remote) sampler = std::thread([&] { SampleLag(pg, env.repo(), done); });
-  const double store_cpu0 = ObjectStoreCpuSeconds();
+  // CPU from the run's start to 2 s before its end, while pgbench runs.
+  const CpuShares cpu0 = CpuNow();
   const auto t0 = Clock::now();
+  std::thread cpu_probe([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(std::max(1, opt_.duration - 2)));
+    const double seconds = Since(t0);
+    cpu = PerSecond(cpu0, CpuNow(), seconds);
+  });
   Result<double> tps = Tpcb(pg);
   const double minutes = Since(t0) / 60;
-  if (remote) store_cpu_share_ = (ObjectStoreCpuSeconds() - store_cpu0) / (minutes * 60);
+  cpu_probe.join();
   done = true;
   if (sampler.joinable()) sampler.join();
   if (remote) {
@@ -208,8 +240,9 @@ Status RemoteTpcbBench::Run() {
               opt_.scale, opt_.clients, opt_.duration, load_at_start.c_str());
   std::fflush(stdout);
   ZENITH_RETURN_IF_ERROR(BuildDatabase());
-  ZENITH_ASSIGN_OR_RETURN(double off, OnMount(off_, off_dir_, false));
-  ZENITH_ASSIGN_OR_RETURN(double on, OnMount(on_, on_dir_, true));
+  CpuShares off_cpu, on_cpu;
+  ZENITH_ASSIGN_OR_RETURN(double off, OnMount(off_, off_dir_, false, off_cpu));
+  ZENITH_ASSIGN_OR_RETURN(double on, OnMount(on_, on_dir_, true, on_cpu));
   ZENITH_RETURN_IF_ERROR(Sync());
   Server plain({}, built_dir_.Sub("plain"), built_dir_.path(), 5434);
   ZENITH_RETURN_IF_ERROR(plain.Start());
@@ -224,8 +257,14 @@ Status RemoteTpcbBench::Run() {
   std::printf("bucket's WAL behind the end of WAL: p50 %.1f s, p99 %.1f s (%zu samples; uploads every 2 s)\n",
               Percentile(lag_seconds_, 0.5), Percentile(lag_seconds_, 0.99), lag_seconds_.size());
   std::printf("PUT requests: %.0f per minute\n", puts_per_minute_);
-  std::printf("the S3 service on this machine used %.2f of the %ld cores during the remote-on run\n", store_cpu_share_,
-              ::sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("\n%-30s %10s %10s   (CPU seconds per second, of %ld cores)\n", "CPU during the runs", "no remote",
+              "remote on", ::sysconf(_SC_NPROCESSORS_ONLN));
+  const auto row = [](const char* what, double a, double b) { std::printf("%-30s %10.2f %10.2f\n", what, a, b); };
+  row("zenith-pageserver", off_cpu.pageserver, on_cpu.pageserver);
+  row("zenith-fs", off_cpu.fs, on_cpu.fs);
+  row("postgres", off_cpu.postgres, on_cpu.postgres);
+  row("pgbench", off_cpu.pgbench, on_cpu.pgbench);
+  row("S3 service on this machine", off_cpu.object_store, on_cpu.object_store);
   std::printf("load average %s at start, %s at end\n", load_at_start.c_str(), LoadAverage().c_str());
   return DeletePrefix(s3_, prefix_);
 }

@@ -76,6 +76,12 @@ RunResult ZenithEnv::Zenith(const std::vector<std::string>& args) const {
   return RunCommand(argv, {.cwd = dir_, .env = env_});
 }
 
+Child ZenithEnv::StartZenith(const std::vector<std::string>& args, const std::string& log_path) const {
+  std::vector<std::string> argv = {ZenithBin("zenith")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Child::Start(argv, log_path, {.cwd = dir_, .env = env_});
+}
+
 void ZenithEnv::EditConfig(const std::function<void(nlohmann::json&)>& edit) const {
   const std::string path = repo() + "/config";
   auto text = ReadFileToString(path);

@@ -31,6 +31,9 @@ class ZenithEnv {
   RunResult Zenith(const std::vector<std::string>& args) const;
   // Same, recording a test failure (with its output) unless it exits 0.
   RunResult MustZenith(const std::vector<std::string>& args) const;
+  // Starts `zenith args...`, its output appended to `log_path`; the Child
+  // kills it and every process it started (its process group) with SIGKILL.
+  Child StartZenith(const std::vector<std::string>& args, const std::string& log_path) const;
 
   const std::string& dir() const { return dir_; }
   std::string repo() const { return dir_ + "/.zenith"; }

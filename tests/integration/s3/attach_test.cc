@@ -7,8 +7,11 @@
 // and a damaged one is refused naming its object when read, never served;
 // an empty prefix or an existing repository is refused with a clear error
 // and leaves nothing behind.
-#include <gtest/gtest.h>
+#include <algorithm>
+#include <chrono>
+#include <thread>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
@@ -328,6 +331,143 @@ TEST(Attach, ADamagedLayerIsRefusedWithItsNameAndNeverServed) {
   EXPECT_FALSE(exported.ok()) << "a damaged page was served";
   EXPECT_NE(exported.err.find("s3://" + s3env.bucket + "/" + layer_key), std::string::npos) << exported.Describe();
   EXPECT_NE(exported.err.find("corrupt"), std::string::npos) << exported.Describe();
+}
+
+// Page servers before 2026-12-06 could upload a branch's first WAL piece
+// from its branch point on, without the head of the segment it shares with
+// its parent. Such a bucket is made here by rewriting the branch's index;
+// the attach fills the head from the parent's copy of the segment, and the
+// branch starts (PostgreSQL reads a segment's first page before any record
+// in it: "invalid magic number 0000" otherwise).
+TEST(Attach, ABranchUploadedWithoutTheHeadOfItsFirstSegmentStillStarts) {
+  ZENITH_REQUIRE_S3(s3env);
+  const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
+  TempDir old_dir;
+  ZenithEnv old_env(old_dir);
+  InitWithRemote(old_env, old_dir, s3env, url);
+  ASSERT_TRUE(old_env.MustZenith({"mount", "main", old_dir.Sub("main")}).ok());
+  Compute main(old_env, "main", FreePort());
+  main.Start();
+  main.Query("create table t (what text); insert into t values ('on main'); checkpoint");
+  main.Query("insert into t values ('before the branch point')");
+  ASSERT_TRUE(old_env.MustZenith({"branch", "exp", "main"}).ok());
+  ASSERT_TRUE(main.pg().Stop().ok());
+  ASSERT_TRUE(old_env.MustZenith({"umount", old_dir.Sub("main")}).ok());
+  ASSERT_TRUE(old_env.MustZenith({"mount", "exp", old_dir.Sub("exp")}).ok());
+  Compute exp(old_env, "exp", FreePort());
+  exp.Start();
+  exp.Query("insert into t values ('on exp')");
+  ASSERT_TRUE(exp.pg().Stop().ok());
+  ASSERT_TRUE(old_env.MustZenith({"umount", old_dir.Sub("exp")}).ok());
+  const std::string exp_before = DumpAt(old_env, "exp", "", FreePort());
+  auto branches = nlohmann::json::parse(old_env.MustZenith({"branch", "-v", "--json"}).out, nullptr, false);
+  ASSERT_FALSE(branches.is_discarded());
+  std::string exp_timeline;
+  for (const auto& b : branches["branches"]) {
+    if (b["name"] == "exp") exp_timeline = b["timeline"];
+  }
+  ASSERT_FALSE(exp_timeline.empty()) << branches.dump();
+  ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
+  LoseEverything(old_env, old_dir, {});
+
+  // The branch's newest index again, without its WAL below the branch point.
+  s3::S3Client client = TestBucketClient(s3env);
+  const auto parsed = s3::ParseS3Url(url).value();
+  auto newest = s3::ReadNewestIndex(client, parsed, exp_timeline, 1000).value();
+  ASSERT_TRUE(newest.has_value());
+  s3::TimelineIndex index = newest->index;
+  const Lsn branch_point = index.ancestor_lsn;
+  ASSERT_FALSE(index.wal.empty());
+  ASSERT_EQ(index.wal.front().start, branch_point.segment_start()) << "this page server uploads a first segment whole";
+  ASSERT_GT(branch_point.segment_offset(), 0u);
+  std::erase_if(index.wal, [&](const s3::IndexWalPiece& p) { return p.end <= branch_point; });
+  ASSERT_FALSE(index.wal.empty());
+  s3::IndexWalPiece& first = index.wal.front();
+  ASSERT_EQ(first.segno, branch_point.segment_number());
+  if (first.start < branch_point) {
+    const std::string bytes = client.Get(s3::WalPieceKey(parsed, exp_timeline, first)).value();
+    const std::string tail = bytes.substr(branch_point - first.start);
+    first.start = branch_point;
+    ASSERT_TRUE(client.Put(s3::WalPieceKey(parsed, exp_timeline, first), tail).ok());
+  }
+  ASSERT_TRUE(client.Put(s3::IndexKey(parsed, exp_timeline, newest->version.generation, newest->version.seq + 1),
+                         index.ToJson())
+                  .ok());
+
+  TempDir dir;
+  ZenithEnv env(dir);
+  UseBucket(env, dir, s3env);
+  ASSERT_TRUE(env.MustZenith({"attach", url}).ok());
+  // A read-write mount: the compute replays from exp's last snapshot, in
+  // the segment it shares with main (a read-only mount starts at its point).
+  ASSERT_TRUE(env.MustZenith({"mount", "exp", dir.Sub("exp")}).ok());
+  Compute again(env, "exp", FreePort());
+  again.Start();
+  EXPECT_EQ(PgDump(again.ConnArgs()), exp_before);
+  ASSERT_TRUE(again.pg().Stop().ok());
+}
+
+bool HoldsPartOfARepository(const std::string& dir) {
+  auto names = ListDirectory(dir);
+  return names.ok() &&
+         std::any_of(names->begin(), names->end(), [](const auto& n) { return n.rfind(".zenith.tmp-", 0) == 0; });
+}
+
+// kill -9 of `zenith attach` (and the page server program it runs) while
+// it builds the repository (from when its directory appears beside
+// `.zenith`) and ever later, each in a new directory, until one finishes:
+// each killed attach leaves no repository or a whole one, never a part of
+// one; the next attach there removes what a killed one left and succeeds;
+// the generations the killed ones claimed take nothing from the bucket.
+TEST(Attach, KillNineAtAnyMomentLeavesNoRepositoryOrAWholeOne) {
+  ZENITH_REQUIRE_S3(s3env);
+  const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
+  TempDir old_dir;
+  ZenithEnv old_env(old_dir);
+  InitWithRemote(old_env, old_dir, s3env, url);
+  ASSERT_TRUE(old_env.MustZenith({"mount", "main", old_dir.Sub("main")}).ok());
+  Compute main(old_env, "main", FreePort());
+  main.Start();
+  main.Query("create table t (i int); insert into t select generate_series(1, 10000); checkpoint");
+  for (int i = 0; i < 20; ++i) main.Query("insert into t select generate_series(1, 1000)");
+  ASSERT_TRUE(old_env.MustZenith({"branch", "exp", "main"}).ok());
+  ASSERT_TRUE(main.pg().Stop().ok());
+  ASSERT_TRUE(old_env.MustZenith({"umount", old_dir.Sub("main")}).ok());
+  const std::string dump = DumpAt(old_env, "main", "", FreePort());
+  ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
+  LoseEverything(old_env, old_dir, {});
+
+  int killed_while_building = 0;
+  bool finished = false;
+  for (auto delay = std::chrono::milliseconds(0); !finished; delay = delay * 2 + std::chrono::milliseconds(1)) {
+    ASSERT_LT(delay, std::chrono::seconds(30)) << "no attach finished";
+    TempDir dir;
+    ZenithEnv env(dir);
+    UseBucket(env, dir, s3env);
+    Child attach = env.StartZenith({"attach", url}, dir.Sub("attach.log"));
+    // Every millisecond (WaitUntil backs off to 50 ms): the build may take little more.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!HoldsPartOfARepository(dir.path()) && attach.running()) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the attach neither began nor ended";
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(delay);
+    finished = !attach.running();
+    attach.Kill();
+    if (HoldsPartOfARepository(dir.path())) ++killed_while_building;
+    const std::string after = "killed " + std::to_string(delay.count()) + " ms into its build";
+    if (PathExists(env.repo())) {
+      EXPECT_EQ(env.MustZenith({"branch"}).out, "exp\nmain\n") << after;
+      EXPECT_NE(env.Zenith({"attach", url}).err.find("already exists"), std::string::npos) << after;
+    } else {
+      ASSERT_FALSE(finished) << ReadFileToString(dir.Sub("attach.log")).value_or("");
+      ASSERT_TRUE(env.MustZenith({"attach", url}).ok()) << after;
+      EXPECT_FALSE(HoldsPartOfARepository(dir.path())) << "what the attach " << after << " left stays";
+    }
+    EXPECT_EQ(DumpAt(env, "main", "", FreePort()), dump) << after;
+    ASSERT_TRUE(env.MustZenith({"pageserver", "stop"}).ok());
+  }
+  EXPECT_GT(killed_while_building, 0) << "no kill came while an attach was building the repository";
 }
 
 TEST(Attach, AnEmptyPrefixOrAnExistingRepositoryIsRefused) {
