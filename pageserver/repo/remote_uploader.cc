@@ -194,9 +194,14 @@ Status RemoteUploader::BackfillWal(Timeline& tl, TimelineState& s, std::optional
   return Status::Ok();
 }
 
-// A segment with several pieces, the last of which ends it, goes up whole
-// (from its first piece) and replaces them. Pieces of segments older than
-// the oldest on local disk are dropped (GC let that WAL go).
+// A segment of more than kMaxPiecesPerSegment pieces, the last of which
+// ends it, goes up whole (from its first piece) and replaces them: the
+// index names few objects per segment and an attach gets few. A segment
+// filled in fewer passes keeps its pieces: under a heavy load the WAL goes
+// up once, not twice (TPC-B at 1,500 TPS wrote 400 MB of WAL a minute and
+// uploaded 827 MB when every complete segment went up again). Pieces of
+// segments older than the oldest on local disk are dropped (GC let that
+// WAL go).
 Status RemoteUploader::MergeCompleteSegments(Timeline& tl, TimelineState& s, std::optional<uint64_t> oldest) {
   if (oldest) {
     std::erase_if(s.wal, [&](const s3::IndexWalPiece& p) { return p.segno < *oldest; });
@@ -205,7 +210,7 @@ Status RemoteUploader::MergeCompleteSegments(Timeline& tl, TimelineState& s, std
     size_t j = i;
     while (j + 1 < s.wal.size() && s.wal[j + 1].segno == s.wal[i].segno) ++j;
     const Lsn seg_end = Lsn((s.wal[i].segno + 1) * kWalSegmentSize);
-    if (j > i && s.wal[j].end == seg_end) {
+    if (j - i + 1 > kMaxPiecesPerSegment && s.wal[j].end == seg_end) {
       ZENITH_ASSIGN_OR_RETURN(std::string bytes, ReadWal(tl.wal_dir(), s.wal[i].start, seg_end));
       s3::IndexWalPiece whole{s.wal[i].segno, s.wal[i].start, seg_end, generation_};
       const std::string key = s3::WalPieceKey(url_, tl.id().ToString(), whole);

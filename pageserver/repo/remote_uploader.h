@@ -143,6 +143,9 @@ class RemoteUploader {
   std::atomic<bool> superseded_{false};
   uint64_t cache_local_bytes_ = 0;  // layer bytes on this disk after the last pass
   uint64_t evicted_ = 0;            // layers evicted since the start
+  // A complete segment of more pieces than this goes up again whole, in
+  // their place: a segment that filled slowly, whose WAL is little.
+  static constexpr size_t kMaxPiecesPerSegment = 8;
   // Back-off after failed passes (the thread's only).
   static constexpr std::chrono::seconds kMaxBackoff{30};
   int failed_passes_ = 0;

@@ -14,7 +14,7 @@
 //
 // Usage (as an unprivileged user; PostgreSQL refuses root):
 //   ZENITH_TEST_S3_ENV=DIR/s3.env build/bench/bench_remote_tpcb_bench
-//       [--scale 20] [--duration 60] [--clients 8] [--dir /var/tmp]
+//       [--scale 20] [--duration 60] [--clients 8] [--remote-first] [--dir /var/tmp]
 // A quick run: --scale 3 --duration 10
 #include <unistd.h>
 
@@ -54,6 +54,7 @@ struct Options {
   int duration = 60;
   int clients = 8;
   bool keep = false;
+  bool remote_first = false;  // the remote-on run before the remote-off one
 };
 
 Status Zenith(const testing::ZenithEnv& env, const std::vector<std::string>& args) {
@@ -62,11 +63,20 @@ Status Zenith(const testing::ZenithEnv& env, const std::vector<std::string>& arg
   return Status::Ok();
 }
 
-Result<double> UploadRequests(const std::string& metrics) {
+// What the page server has put into the bucket so far (its metrics).
+struct Uploaded {
+  double requests = 0, layer_bytes = 0, wal_bytes = 0, other_bytes = 0;
+};
+
+Result<Uploaded> UploadedSoFar(const std::string& metrics) {
   RunResult r = testing::RunCommand({"curl", "-sS", "--max-time", "10", "http://" + metrics + "/metrics"});
   if (!r.ok()) return Internal("scraping the metrics failed: " + r.Describe());
   ZENITH_ASSIGN_OR_RETURN(auto e, testing::ParsePrometheusText(r.out));
-  return e.Sum("zenith_remote_uploads_total");
+  const double all_bytes = e.Sum("zenith_remote_upload_bytes_total");
+  Uploaded u{e.Sum("zenith_remote_uploads_total"), e.Sum("zenith_remote_upload_bytes_total", {{"kind", "layer"}}),
+             e.Sum("zenith_remote_upload_bytes_total", {{"kind", "wal"}}), 0};
+  u.other_bytes = all_bytes - u.layer_bytes - u.wal_bytes;
+  return u;
 }
 
 // CPU seconds (user and system) the processes named `names` have used,
@@ -146,7 +156,8 @@ class RemoteTpcbBench {
   testing::TempDir built_dir_{"zenith-tpcb-bench"}, off_dir_{"zenith-tpcb-bench"}, on_dir_{"zenith-tpcb-bench"};
   testing::ZenithEnv built_, off_, on_;
   std::vector<double> lag_seconds_;
-  double puts_per_minute_ = 0;
+  Uploaded per_minute_;  // during the remote-on run
+  double wal_per_minute_ = 0;  // the WAL it wrote
   const std::string prefix_ = testing::S3TestEnv::UniquePrefix();
 };
 
@@ -204,9 +215,9 @@ Result<double> RemoteTpcbBench::OnMount(testing::ZenithEnv& env, const testing::
   ZENITH_RETURN_IF_ERROR(Sync());
   Server pg({}, mnt, dir.path(), 5433);
   ZENITH_RETURN_IF_ERROR(pg.Start());
-  double puts_before = 0;
+  Uploaded before;
   if (remote) {
-    ZENITH_ASSIGN_OR_RETURN(puts_before, UploadRequests(metrics));
+    ZENITH_ASSIGN_OR_RETURN(before, UploadedSoFar(metrics));
   }
   std::atomic<bool> done{false};
   std::thread sampler;
@@ -219,14 +230,21 @@ Result<double> RemoteTpcbBench::OnMount(testing::ZenithEnv& env, const testing::
     const double seconds = Since(t0);
     cpu = PerSecond(cpu0, CpuNow(), seconds);
   });
+  ZENITH_ASSIGN_OR_RETURN(std::string wal_start, pg.Query("select pg_current_wal_lsn()"));
   Result<double> tps = Tpcb(pg);
   const double minutes = Since(t0) / 60;
+  ZENITH_ASSIGN_OR_RETURN(std::string wal_end, pg.Query("select pg_current_wal_lsn()"));
+  if (remote) {
+    auto a = Lsn::Parse(wal_start), b = Lsn::Parse(wal_end);
+    if (a && b) wal_per_minute_ = static_cast<double>(*b - *a) / minutes;
+  }
   cpu_probe.join();
   done = true;
   if (sampler.joinable()) sampler.join();
   if (remote) {
-    ZENITH_ASSIGN_OR_RETURN(double puts_after, UploadRequests(metrics));
-    puts_per_minute_ = (puts_after - puts_before) / minutes;
+    ZENITH_ASSIGN_OR_RETURN(Uploaded after, UploadedSoFar(metrics));
+    per_minute_ = {(after.requests - before.requests) / minutes, (after.layer_bytes - before.layer_bytes) / minutes,
+                   (after.wal_bytes - before.wal_bytes) / minutes, (after.other_bytes - before.other_bytes) / minutes};
   }
   ZENITH_RETURN_IF_ERROR(pg.Stop());
   ZENITH_RETURN_IF_ERROR(Zenith(env, {"umount", mnt}));
@@ -241,8 +259,14 @@ Status RemoteTpcbBench::Run() {
   std::fflush(stdout);
   ZENITH_RETURN_IF_ERROR(BuildDatabase());
   CpuShares off_cpu, on_cpu;
-  ZENITH_ASSIGN_OR_RETURN(double off, OnMount(off_, off_dir_, false, off_cpu));
-  ZENITH_ASSIGN_OR_RETURN(double on, OnMount(on_, on_dir_, true, on_cpu));
+  double off = 0, on = 0;
+  if (opt_.remote_first) {
+    ZENITH_ASSIGN_OR_RETURN(on, OnMount(on_, on_dir_, true, on_cpu));
+  }
+  ZENITH_ASSIGN_OR_RETURN(off, OnMount(off_, off_dir_, false, off_cpu));
+  if (!opt_.remote_first) {
+    ZENITH_ASSIGN_OR_RETURN(on, OnMount(on_, on_dir_, true, on_cpu));
+  }
   ZENITH_RETURN_IF_ERROR(Sync());
   Server plain({}, built_dir_.Sub("plain"), built_dir_.path(), 5434);
   ZENITH_RETURN_IF_ERROR(plain.Start());
@@ -256,7 +280,10 @@ Status RemoteTpcbBench::Run() {
   std::printf("remote on / off: %.2f (goal >= 0.9)\n", on / off);
   std::printf("bucket's WAL behind the end of WAL: p50 %.1f s, p99 %.1f s (%zu samples; uploads every 2 s)\n",
               Percentile(lag_seconds_, 0.5), Percentile(lag_seconds_, 0.99), lag_seconds_.size());
-  std::printf("PUT requests: %.0f per minute\n", puts_per_minute_);
+  std::printf("PUT requests: %.0f per minute; uploaded per minute: layers %.1f MB, WAL %.1f MB (of %.1f MB written), "
+              "indexes and refs %.2f MB\n",
+              per_minute_.requests, per_minute_.layer_bytes / 1e6, per_minute_.wal_bytes / 1e6, wal_per_minute_ / 1e6,
+              per_minute_.other_bytes / 1e6);
   std::printf("\n%-30s %10s %10s   (CPU seconds per second, of %ld cores)\n", "CPU during the runs", "no remote",
               "remote on", ::sysconf(_SC_NPROCESSORS_ONLN));
   const auto row = [](const char* what, double a, double b) { std::printf("%-30s %10.2f %10.2f\n", what, a, b); };
@@ -281,6 +308,7 @@ int main(int argc, char** argv) {
   app.add_option("--duration", opt.duration, "seconds of each TPC-B run");
   app.add_option("--clients", opt.clients, "pgbench clients");
   app.add_flag("--keep", opt.keep, "keep the run's directories");
+  app.add_flag("--remote-first", opt.remote_first, "run the remote-on TPC-B before the remote-off one");
   CLI11_PARSE(app, argc, argv);
   std::string why;
   auto s3 = zenith::testing::LoadS3TestEnv(&why);

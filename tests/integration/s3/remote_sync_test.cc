@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/lsn.h"
 #include "pageserver/s3/s3_client.h"
 #include "pageserver/s3/timeline_index.h"
 #include "tests/harness/compute.h"
@@ -162,6 +163,73 @@ TEST(RemoteSync, TheUploadsAndTheOwnerShowInTheMetrics) {
   ASSERT_TRUE(env.MustZenith({"branch", "dev", "main"}).ok());
   EXPECT_TRUE(WaitUntil([&] { return scrape().Sum("zenith_remote_superseded") == 1; }, std::chrono::seconds(20)));
   EXPECT_GT(scrape().Sum("zenith_remote_upload_passes_total", {{"result", "error"}}), 0);
+}
+
+// WAL goes up once: segments each filled in a few passes keep their pieces
+// (uploading them again whole would double the bytes a busy database
+// sends), while a segment that filled over more than 8 passes (a quiet
+// one) goes up again as one object that replaces its pieces in the index.
+TEST(RemoteSync, BusyWalGoesUpOnceAndAQuietSegmentBecomesOneObject) {
+  ZENITH_REQUIRE_S3(s3env);
+  TempDir dir;
+  ZenithEnv env(dir);
+  const std::string prefix = S3TestEnv::UniquePrefix() + "/repo";
+  InitWithRemote(env, dir, s3env, prefix, 0.3);
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  ASSERT_TRUE(env.MustZenith({"pageserver", "start", "--metrics", address}).ok());
+  auto wal_bytes_uploaded = [&] {
+    RunResult r = RunCommand({"curl", "-sS", "--max-time", "10", "http://" + address + "/metrics"});
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    auto e = ParsePrometheusText(r.out);
+    return e.ok() ? e->Sum("zenith_remote_upload_bytes_total", {{"kind", "wal"}}) : -1.0;
+  };
+  ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
+  Compute compute(env, "main", FreePort());
+  compute.Start();
+  compute.Query("create table t (g int, pad text)");
+  auto wal_lsn = [&] { return Lsn::Parse(compute.Query("select pg_current_wal_lsn()")).value(); };
+  auto sync = [&] { return env.MustZenith({"remote", "sync", "--timeout", "60"}).ok(); };
+
+  // Busy: 4 segments, each in at least two pieces (a sync every half segment).
+  compute.Query("select pg_switch_wal()");
+  ASSERT_TRUE(sync());
+  const Lsn busy_start = wal_lsn();
+  const double uploaded_before = wal_bytes_uploaded();
+  for (int i = 0; i < 8; ++i) {
+    compute.Query("insert into t select g, repeat('x', 1000) from generate_series(1, 7000) g");
+    ASSERT_TRUE(sync());
+  }
+  compute.Query("select pg_switch_wal()");
+  compute.Query("insert into t values (0, 'the next segment')");
+  ASSERT_TRUE(sync());
+  const double written = static_cast<double>(wal_lsn() - busy_start);
+  const double uploaded = wal_bytes_uploaded() - uploaded_before;
+  ASSERT_GT(written, 4.0 * kWalSegmentSize);
+  EXPECT_LT(uploaded, 1.2 * written) << "the busy WAL went up more than once";
+
+  // Quiet: one segment over 12 passes.
+  const Lsn quiet_start = wal_lsn();
+  for (int i = 0; i < 12; ++i) {
+    compute.Query("insert into t values (" + std::to_string(i) + ", 'quiet')");
+    ASSERT_TRUE(sync());
+  }
+  compute.Query("select pg_switch_wal()");
+  compute.Query("insert into t values (0, 'after the quiet segment')");
+  ASSERT_TRUE(sync());
+  ASSERT_TRUE(compute.pg().Stop().ok());
+  s3::S3Client client = TestBucketClient(s3env);
+  auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
+  const std::string timeline = ListDirectory(env.repo() + "/timelines").value().front();
+  auto index = s3::ReadNewestIndex(client, url, timeline, 1).value();
+  ASSERT_TRUE(index.has_value());
+  std::vector<s3::IndexWalPiece> quiet, busy;
+  for (const auto& p : index->index.wal) {
+    if (p.segno == quiet_start.segment_number()) quiet.push_back(p);
+    if (p.segno == busy_start.segment_number()) busy.push_back(p);
+  }
+  ASSERT_EQ(quiet.size(), 1u) << "the quiet segment's pieces were not replaced by one object";
+  EXPECT_EQ(quiet.front().end, Lsn((quiet_start.segment_number() + 1) * kWalSegmentSize));
+  EXPECT_GE(busy.size(), 2u) << "the busy segment went up again whole";
 }
 
 }  // namespace
