@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <deque>
 #include <initializer_list>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -79,11 +80,12 @@ Result<Uploaded> UploadedSoFar(const std::string& metrics) {
   return u;
 }
 
-// CPU seconds (user and system) the processes named `names` have used,
-// with their children's that they have waited for (a PostgreSQL backend's
-// once it exits).
-double CpuSeconds(std::initializer_list<const char*> names) {
-  double total = 0;
+// CPU seconds (user and system) each live process named one of `names`
+// has used, with its children's that it waited for (a PostgreSQL backend's
+// once it exits), by pid.
+using CpuByPid = std::map<pid_t, double>;
+CpuByPid CpuSeconds(std::initializer_list<const char*> names) {
+  CpuByPid out;
   const long ticks = ::sysconf(_SC_CLK_TCK);
   for (const char* name : names) {
     for (pid_t pid : testing::ProcessesNamed(name)) {
@@ -94,16 +96,16 @@ double CpuSeconds(std::initializer_list<const char*> names) {
       std::string field;
       // utime, stime, cutime and cstime are the 12th to 15th.
       for (int i = 1; i <= 15 && rest >> field; ++i) {
-        if (i >= 12) total += std::stod(field) / static_cast<double>(ticks);
+        if (i >= 12) out[pid] += std::stod(field) / static_cast<double>(ticks);
       }
     }
   }
-  return total;
+  return out;
 }
 
-// Who uses the cores during a run: CPU seconds per second of each part.
+// Who uses the cores during a run: CPU seconds of each part, by pid.
 struct CpuShares {
-  double pageserver = 0, fs = 0, postgres = 0, pgbench = 0, object_store = 0;
+  CpuByPid pageserver, fs, postgres, pgbench, object_store;
 };
 
 CpuShares CpuNow() {
@@ -112,10 +114,26 @@ CpuShares CpuNow() {
           CpuSeconds({"radosgw", "ceph-osd", "ceph-mon", "ceph-mgr"})};
 }
 
-CpuShares PerSecond(const CpuShares& before, const CpuShares& after, double seconds) {
-  return {(after.pageserver - before.pageserver) / seconds, (after.fs - before.fs) / seconds,
-          (after.postgres - before.postgres) / seconds, (after.pgbench - before.pgbench) / seconds,
-          (after.object_store - before.object_store) / seconds};
+// CPU seconds per second between two samples of the processes alive at the
+// second (one started since counts from 0; one gone since does not count:
+// the runs' processes all live through a run).
+struct CpuRates {
+  double pageserver = 0, fs = 0, postgres = 0, pgbench = 0, object_store = 0;
+};
+
+double Rate(const CpuByPid& before, const CpuByPid& after, double seconds) {
+  double used = 0;
+  for (const auto& [pid, t] : after) {
+    auto it = before.find(pid);
+    used += t - (it == before.end() ? 0.0 : it->second);
+  }
+  return used / seconds;
+}
+
+CpuRates PerSecond(const CpuShares& before, const CpuShares& after, double seconds) {
+  return {Rate(before.pageserver, after.pageserver, seconds), Rate(before.fs, after.fs, seconds),
+          Rate(before.postgres, after.postgres, seconds), Rate(before.pgbench, after.pgbench, seconds),
+          Rate(before.object_store, after.object_store, seconds)};
 }
 
 // The bucket's WAL of `timeline` as the last upload pass left it.
@@ -146,7 +164,7 @@ class RemoteTpcbBench {
     return pg.Pgbench({"-n", "-c", std::to_string(opt_.clients), "-j", "2"}, opt_.duration);
   }
   // TPC-B TPS on a mount; `cpu` gets who used the cores meanwhile.
-  Result<double> OnMount(testing::ZenithEnv& env, const testing::TempDir& dir, bool remote, CpuShares& cpu);
+  Result<double> OnMount(testing::ZenithEnv& env, const testing::TempDir& dir, bool remote, CpuRates& cpu);
   // While `done` is false: the lag of the bucket's WAL behind pg's end of
   // WAL, in seconds, four times a second.
   void SampleLag(const Server& pg, const std::string& repo, const std::atomic<bool>& done);
@@ -201,7 +219,7 @@ void RemoteTpcbBench::SampleLag(const Server& pg, const std::string& repo, const
 }
 
 Result<double> RemoteTpcbBench::OnMount(testing::ZenithEnv& env, const testing::TempDir& dir, bool remote,
-                                        CpuShares& cpu) {
+                                        CpuRates& cpu) {
   std::vector<std::string> init = {"init", "--from-datadir", built_dir_.Sub("plain")};
   const std::string url = "s3://" + s3_.bucket + "/" + prefix_ + "/zenith";
   if (remote) init.insert(init.end(), {"--remote", url});
@@ -258,7 +276,7 @@ Status RemoteTpcbBench::Run() {
               opt_.scale, opt_.clients, opt_.duration, load_at_start.c_str());
   std::fflush(stdout);
   ZENITH_RETURN_IF_ERROR(BuildDatabase());
-  CpuShares off_cpu, on_cpu;
+  CpuRates off_cpu, on_cpu;
   double off = 0, on = 0;
   if (opt_.remote_first) {
     ZENITH_ASSIGN_OR_RETURN(on, OnMount(on_, on_dir_, true, on_cpu));
