@@ -133,10 +133,11 @@ void PrintStatusFile(const json& j) {
   std::printf("last error: %s\n", error.empty() ? "none" : error.c_str());
   const json cache = j.value("cache", json::object());
   const uint64_t bound = cache.value("bound", uint64_t{0});
-  std::printf("cache: %s of layers on this disk (%s); %" PRIu64 " evicted since the start\n",
+  std::printf("cache: %s of layers on this disk (%s); %" PRIu64 " evicted, %" PRIu64
+              " brought back (read often) since the start\n",
               FormatBytes(cache.value("local_bytes", uint64_t{0})).c_str(),
               bound == 0 ? "no cache_size bound" : ("cache_size " + FormatBytes(bound)).c_str(),
-              cache.value("evicted", uint64_t{0}));
+              cache.value("evicted", uint64_t{0}), cache.value("hydrated", uint64_t{0}));
   std::printf("%-32s  %-12s  %-12s  %8s  %14s  %s\n", "TIMELINE", "UPLOADED", "END OF WAL", "LAYERS", "BACKLOG BYTES",
               "OLDEST BEHIND");
   const json timelines = j.value("timelines", json::object());

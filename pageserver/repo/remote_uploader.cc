@@ -53,10 +53,20 @@ Result<std::string> ReadWal(const std::string& wal_dir, Lsn start, Lsn end) {
 
 RemoteUploader::RemoteUploader(Repository& repo, s3::S3Url url, uint64_t generation,
                                std::unique_ptr<s3::ObjectStore> store)
-    : repo_(repo), url_(std::move(url)), generation_(generation), store_(std::move(store)) {}
+    : repo_(repo),
+      url_(std::move(url)),
+      generation_(generation),
+      store_(std::move(store)),
+      hydrator_(repo_, url_, *store_, [this] { return !superseded_.load(); }) {}
+
+void RemoteUploader::Stop() {
+  hydrator_.Stop();
+  thread_.Stop();
+}
 
 void RemoteUploader::Start(std::chrono::milliseconds period) {
   RegisterRemoteMetrics();
+  hydrator_.Start();
   thread_.Start(period, "remote upload", [this, period] {
     const auto now = std::chrono::steady_clock::now();
     if (now < retry_at_) return;
@@ -514,7 +524,8 @@ void RemoteUploader::WriteStatusFile(const Status& pass) {
                       {"time", static_cast<int64_t>(std::time(nullptr))},
                       {"cache", {{"local_bytes", cache_local_bytes_},
                                  {"bound", repo_.config().remote.cache_size},
-                                 {"evicted", evicted_}}},
+                                 {"evicted", evicted_},
+                                 {"hydrated", hydrator_.hydrated()}}},
                       {"timelines", nlohmann::json::object()}};
   for (const auto& [id, s] : timelines_) {
     j["timelines"][id] = {{"wal_uploaded", s.wal_uploaded.ToString()},

@@ -33,6 +33,7 @@
 #include "common/periodic_thread.h"
 #include "common/status.h"
 #include "pageserver/metrics/remote_metrics.h"
+#include "pageserver/repo/layer_hydrator.h"
 #include "pageserver/repo/remote_layers.h"
 #include "pageserver/repo/repository.h"
 #include "pageserver/s3/object_store.h"
@@ -53,7 +54,7 @@ class RemoteUploader {
   // doubles each time, up to kMaxBackoff, and is back to `period` after a
   // pass that succeeds.
   void Start(std::chrono::milliseconds period);
-  void Stop() { thread_.Stop(); }
+  void Stop();
 
   // One pass. A timeline whose upload fails is skipped to the next pass
   // (others go on); the refs wait for every timeline. Returns the first
@@ -152,6 +153,7 @@ class RemoteUploader {
   std::chrono::steady_clock::time_point retry_at_{};
   mutable std::mutex mu_;
   Status last_error_;  // GUARDED_BY(mu_)
+  LayerHydrator hydrator_;  // remote layers read often come back whole
   PeriodicThread thread_;
 };
 

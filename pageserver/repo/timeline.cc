@@ -391,6 +391,23 @@ Status Timeline::EvictLayer(const std::shared_ptr<const LayerFile>& local, std::
   return Status::Ok();
 }
 
+Status Timeline::HydrateLayer(const std::shared_ptr<const LayerFile>& remote, const std::string& file,
+                              const RemoteLayerStub& stub) {
+  std::unique_lock lock(mu_);
+  auto it = std::find(layers_.begin(), layers_.end(), remote);
+  if (it == layers_.end()) return Busy("layer \"" + remote->path() + "\" is no longer one of timeline " + id().ToString() + "'s");
+  ZENITH_RETURN_IF_ERROR(RenameFile(file, remote->path()));
+  Status st = FsyncDirectory(layers_dir_);
+  auto local = st.ok() ? LayerFile::Open(remote->path()) : Result<std::shared_ptr<LayerFile>>(st);
+  if (!local.ok()) {
+    IgnoreError(WriteRemoteLayerStub(remote->path(), stub));
+    return local.status();
+  }
+  if ((*local)->version() == 1) (*local)->AssumeStart(remote->meta().start);
+  *it = std::move(*local);
+  return Status::Ok();
+}
+
 void Timeline::ForgetLayers(const std::vector<std::shared_ptr<const LayerFile>>& victims) {
   std::unique_lock lock(mu_);
   std::erase_if(layers_, [&](const auto& l) {

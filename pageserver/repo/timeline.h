@@ -135,6 +135,13 @@ class Timeline {
   // any more (compaction or GC took it meanwhile); nothing changes then.
   Status EvictLayer(const std::shared_ptr<const LayerFile>& local, std::shared_ptr<const LayerFile> remote,
                     const RemoteLayerStub& stub);
+  // The other way (layer_hydrator.h): renames `file` (the layer `remote`
+  // stands for, downloaded whole and checked) over remote's stub and puts
+  // the local layer in its place, under the layers' lock. kBusy if
+  // `remote` is not one of its layers any more; nothing changes then. If
+  // the renamed file does not open, `stub` is written back.
+  Status HydrateLayer(const std::shared_ptr<const LayerFile>& remote, const std::string& file,
+                      const RemoteLayerStub& stub);
   // Drops `victims` (own layers, never the newest) from memory; the caller
   // removes their files. Readers holding a view keep what they map.
   void ForgetLayers(const std::vector<std::shared_ptr<const LayerFile>>& victims);

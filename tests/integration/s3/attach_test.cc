@@ -331,6 +331,24 @@ TEST(Attach, ADamagedLayerIsRefusedWithItsNameAndNeverServed) {
   EXPECT_FALSE(exported.ok()) << "a damaged page was served";
   EXPECT_NE(exported.err.find("s3://" + s3env.bucket + "/" + layer_key), std::string::npos) << exported.Describe();
   EXPECT_NE(exported.err.find("corrupt"), std::string::npos) << exported.Describe();
+  // The export read the whole layer from the bucket: the page server tries
+  // to bring it back whole (layer_hydrator.h), finds the damaged page, and
+  // the layer stays in the bucket only, its stub in place.
+  std::string log;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        log = ReadFileToString(env.repo() + "/pageserver.log").value_or("");
+        return log.find("bringing a layer back from the bucket") != std::string::npos;
+      },
+      std::chrono::seconds(20)))
+      << log;
+  EXPECT_NE(log.find("s3://" + s3env.bucket + "/" + layer_key), std::string::npos) << log;
+  const std::string stub_path = env.repo() + "/timelines/" +
+                                layer_key.substr(layer_key.find("/timelines/") + 11, 32) + "/layers/" +
+                                layer_key.substr(layer_key.rfind('/') + 1, layer_key.rfind('-') - layer_key.rfind('/') - 1);
+  auto stub = ReadFileToString(stub_path);
+  ASSERT_TRUE(stub.ok()) << stub.status().ToString();
+  EXPECT_EQ(stub->front(), '{') << stub_path << " is no longer a stub";
 }
 
 // Page servers before 2026-12-06 could upload a branch's first WAL piece
