@@ -28,6 +28,8 @@ struct RemoteMetrics {
   Gauge* cache_bytes;
   Counter* evictions;
   Counter* evicted_bytes;
+  Counter* hydrations[2];  // ok
+  Counter* hydrated_bytes;
 };
 
 const RemoteMetrics& Remote() {
@@ -75,6 +77,13 @@ const RemoteMetrics& Remote() {
     r.evictions = &Global().GetCounter("zenith_remote_cache_evictions_total",
                                        "Layers evicted from this disk: read from the bucket from then on.");
     r.evicted_bytes = &Global().GetCounter("zenith_remote_cache_evicted_bytes_total", "Their bytes.");
+    for (int ok = 0; ok < 2; ++ok) {
+      r.hydrations[ok] = &Global().GetCounter("zenith_remote_cache_hydrations_total",
+                                              "Remote layers read often, brought back to this disk whole, by result.",
+                                              {{"result", ok ? "ok" : "error"}});
+    }
+    r.hydrated_bytes = &Global().GetCounter("zenith_remote_cache_hydrated_bytes_total",
+                                            "Bytes downloaded to bring layers back.");
     return r;
   }();
   return m;
@@ -108,6 +117,11 @@ void SetRemoteCacheBytes(uint64_t bytes) { Remote().cache_bytes->Set(static_cast
 void CountRemoteEviction(uint64_t bytes) {
   Remote().evictions->Inc();
   Remote().evicted_bytes->Inc(bytes);
+}
+
+void CountRemoteHydration(bool ok, uint64_t bytes) {
+  Remote().hydrations[ok ? 1 : 0]->Inc();
+  Remote().hydrated_bytes->Inc(bytes);
 }
 
 void SetRemoteBacklog(uint64_t objects, uint64_t bytes, bool superseded) {

@@ -35,6 +35,10 @@ void CountRemoteLayerRead(bool ok, uint64_t bytes, std::chrono::duration<double>
 // evicted (its bytes).
 void SetRemoteCacheBytes(uint64_t bytes);
 void CountRemoteEviction(uint64_t bytes);
+// A remote layer read often brought back to this disk whole
+// (layer_hydrator.h), or a download of one that failed; the bytes
+// downloaded either way.
+void CountRemoteHydration(bool ok, uint64_t bytes);
 
 // After a pass, over every timeline: layers not yet up, bytes of layers and
 // WAL not yet up; and whether a newer generation claimed the prefix.

@@ -9,6 +9,7 @@
 
 #include "common/file_util.h"
 #include "pageserver/layers/remote_pages.h"
+#include "pageserver/metrics/remote_metrics.h"
 #include "pageserver/repo/remote_layers.h"
 #include "pageserver/s3/timeline_index.h"
 
@@ -57,12 +58,13 @@ Status LayerHydrator::Pass() {
   return Hydrate(*hot_timeline, hot);
 }
 
-Status LayerHydrator::Download(const std::string& key, uint64_t size, const std::string& path) {
+Status LayerHydrator::Download(const std::string& key, uint64_t size, const std::string& path, uint64_t* downloaded) {
   ZENITH_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC, 0600));
   for (uint64_t at = 0; at < size; at += kChunkBytes) {
     if (stopping_) return Busy("the page server is stopping");
     const uint64_t want = std::min(kChunkBytes, size - at);
     ZENITH_ASSIGN_OR_RETURN(std::string bytes, store_.GetRange(key, at, want));
+    *downloaded += bytes.size();
     if (bytes.size() != want) {
       return Corruption("s3://" + url_.bucket + "/" + key + " holds fewer bytes than its stub says (" +
                         std::to_string(size) + ")");
@@ -79,7 +81,8 @@ Status LayerHydrator::Hydrate(Timeline& tl, const std::shared_ptr<const LayerFil
   if (!stub) return Status::Ok();  // a layer file already
   const std::string key = s3::LayerKey(url_, id, name, stub->generation);
   LiveTempFile temp(DirName(path) + "/." + name + ".download.tmp." + std::to_string(::getpid()));
-  Status st = Download(key, stub->size, temp.path());
+  uint64_t downloaded = 0;
+  Status st = Download(key, stub->size, temp.path(), &downloaded);
   if (st.ok()) {
     // It must open as this very layer before it takes the stub's place.
     auto local = LayerFile::Open(temp.path());
@@ -102,8 +105,10 @@ Status LayerHydrator::Hydrate(Timeline& tl, const std::shared_ptr<const LayerFil
     IgnoreError(RemoveFile(temp.path()));
     // Busy: compaction or GC took the layer meanwhile, or the page server stops.
     if (st.code() == StatusCode::kBusy) return Status::Ok();
+    CountRemoteHydration(false, downloaded);
     return st.WithContext("layer " + id + "/" + name);
   }
+  CountRemoteHydration(true, downloaded);
   ++hydrated_;
   spdlog::info("brought layer {}/{} ({} bytes) back from the bucket: it was read often", id, name, stub->size);
   return Status::Ok();

@@ -61,8 +61,9 @@ class LayerHydrator {
 
  private:
   Status Hydrate(Timeline& tl, const std::shared_ptr<const LayerFile>& layer);
-  // Downloads `key` (`size` bytes) into `path`, durably.
-  Status Download(const std::string& key, uint64_t size, const std::string& path);
+  // Downloads `key` (`size` bytes) into `path`, durably; adds the bytes
+  // received to *downloaded.
+  Status Download(const std::string& key, uint64_t size, const std::string& path, uint64_t* downloaded);
 
   Repository& repo_;
   const s3::S3Url url_;

@@ -15,6 +15,7 @@
 #include "pageserver/s3/s3_client.h"
 #include "pageserver/s3/timeline_index.h"
 #include "tests/harness/compute.h"
+#include "tests/harness/prometheus_text.h"
 #include "tests/harness/remote_repo.h"
 #include "tests/harness/s3_test_client.h"
 #include "tests/harness/s3_test_env.h"
@@ -144,6 +145,8 @@ TEST(RemoteCache, ALayerReadOftenComesBackWholeWhenTheCacheHasRoom) {
   ASSERT_TRUE(env.MustZenith({"pageserver", "stop"}).ok());
   const std::map<std::string, bool> before = LayerIsStub(env.repo());
   env.EditConfig([](nlohmann::json& c) { c["remote"]["cache_size"] = 0; });
+  const std::string metrics = "127.0.0.1:" + std::to_string(FreePort());
+  ASSERT_TRUE(env.MustZenith({"pageserver", "start", "--metrics", metrics}).ok());
 
   ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
   Compute again(env, "main", FreePort());
@@ -162,6 +165,7 @@ TEST(RemoteCache, ALayerReadOftenComesBackWholeWhenTheCacheHasRoom) {
       << "no layer read from the bucket came back";
   s3::S3Client client = TestBucketClient(s3env);
   const auto parsed = s3::ParseS3Url(url).value();
+  uint64_t back_bytes = 0;
   for (const std::string& layer : back) {
     const std::string timeline = layer.substr(0, layer.find('/')), name = layer.substr(layer.find('/') + 1);
     auto object = client.Get(s3::LayerKey(parsed, timeline, name, 1));
@@ -169,7 +173,14 @@ TEST(RemoteCache, ALayerReadOftenComesBackWholeWhenTheCacheHasRoom) {
     auto file = ReadFileToString(env.repo() + "/timelines/" + timeline + "/layers/" + name);
     ASSERT_TRUE(file.ok()) << file.status().ToString();
     EXPECT_TRUE(*object == *file) << layer << " differs from the bucket's object";
+    back_bytes += file->size();
   }
+  RunResult scraped = RunCommand({"curl", "-sS", "--max-time", "10", "http://" + metrics + "/metrics"});
+  ASSERT_TRUE(scraped.ok()) << scraped.Describe();
+  auto e = ParsePrometheusText(scraped.out);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->Sum("zenith_remote_cache_hydrations_total", {{"result", "ok"}}), static_cast<double>(back.size()));
+  EXPECT_EQ(e->Sum("zenith_remote_cache_hydrated_bytes_total"), static_cast<double>(back_bytes));
   // The status file is rewritten after each upload pass.
   RunResult status;
   EXPECT_TRUE(WaitUntil(
