@@ -56,6 +56,19 @@ void LoseEverything(ZenithEnv& env, const TempDir& dir, const std::vector<std::s
   ASSERT_FALSE(PathExists(dir.path() + "/.zenith"));
 }
 
+// The timeline of `branch`, from `zenith branch -v --json` ("" and a test
+// failure if it is not there).
+std::string TimelineOf(const ZenithEnv& env, const std::string& branch) {
+  auto branches = nlohmann::json::parse(env.MustZenith({"branch", "-v", "--json"}).out, nullptr, false);
+  if (!branches.is_discarded()) {
+    for (const auto& b : branches["branches"]) {
+      if (b["name"] == branch) return b["timeline"];
+    }
+  }
+  ADD_FAILURE() << "no branch " << branch << " in " << branches.dump();
+  return "";
+}
+
 TEST(Attach, AWholeLostDirectoryComesBackFromTheBucketWithEveryBranchAndCommit) {
   ZENITH_REQUIRE_S3(s3env);
   const std::string url = "s3://" + s3env.bucket + "/" + S3TestEnv::UniquePrefix() + "/repo";
@@ -189,13 +202,8 @@ TEST(Attach, ADetachedBranchComesBackWithoutItsDeletedParent) {
   const std::string exp_before = DumpAt(old_env, "exp", "", FreePort());
   ASSERT_NE(quiet_before.find("main\t0\n"), std::string::npos);
   ASSERT_EQ(quiet_before.find("after the branch point"), std::string::npos);
-  auto branches = nlohmann::json::parse(old_env.MustZenith({"branch", "-v", "--json"}).out, nullptr, false);
-  ASSERT_FALSE(branches.is_discarded());
-  std::string main_timeline;
-  for (const auto& b : branches["branches"]) {
-    if (b["name"] == "main") main_timeline = b["timeline"];
-  }
-  ASSERT_FALSE(main_timeline.empty()) << branches.dump();
+  const std::string main_timeline = TimelineOf(old_env, "main");
+  ASSERT_FALSE(main_timeline.empty());
   ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
 
   ASSERT_TRUE(old_env.MustZenith({"branch", "detach", "quiet"}).ok());
@@ -378,13 +386,8 @@ TEST(Attach, ABranchUploadedWithoutTheHeadOfItsFirstSegmentStillStarts) {
   ASSERT_TRUE(exp.pg().Stop().ok());
   ASSERT_TRUE(old_env.MustZenith({"umount", old_dir.Sub("exp")}).ok());
   const std::string exp_before = DumpAt(old_env, "exp", "", FreePort());
-  auto branches = nlohmann::json::parse(old_env.MustZenith({"branch", "-v", "--json"}).out, nullptr, false);
-  ASSERT_FALSE(branches.is_discarded());
-  std::string exp_timeline;
-  for (const auto& b : branches["branches"]) {
-    if (b["name"] == "exp") exp_timeline = b["timeline"];
-  }
-  ASSERT_FALSE(exp_timeline.empty()) << branches.dump();
+  const std::string exp_timeline = TimelineOf(old_env, "exp");
+  ASSERT_FALSE(exp_timeline.empty());
   ASSERT_TRUE(old_env.MustZenith({"remote", "sync", "--timeout", "120"}).ok());
   LoseEverything(old_env, old_dir, {});
 

@@ -34,6 +34,15 @@ void InitWithRemote(ZenithEnv& env, const TempDir& dir, const S3TestEnv& s3env, 
   ASSERT_TRUE(WriteFileDurably(env.repo() + "/config", config.dump(2)).ok());
 }
 
+// The page server's metrics at `address` (test failures if unreadable).
+Exposition Scrape(const std::string& address) {
+  RunResult r = RunCommand({"curl", "-sS", "--max-time", "10", "http://" + address + "/metrics"});
+  EXPECT_TRUE(r.ok()) << r.Describe();
+  auto e = ParsePrometheusText(r.out);
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  return e.ok() ? *e : Exposition{};
+}
+
 TEST(RemoteSync, ReturnsOnceTheBucketHoldsTheEndOfWalAndEveryLayer) {
   ZENITH_REQUIRE_S3(s3env);
   TempDir dir;
@@ -122,20 +131,13 @@ TEST(RemoteSync, TheUploadsAndTheOwnerShowInTheMetrics) {
   InitWithRemote(env, dir, s3env, prefix, 0.3);
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
   ASSERT_TRUE(env.MustZenith({"pageserver", "start", "--metrics", address}).ok());
-  auto scrape = [&] {
-    RunResult r = RunCommand({"curl", "-sS", "--max-time", "10", "http://" + address + "/metrics"});
-    EXPECT_TRUE(r.ok()) << r.Describe();
-    auto e = ParsePrometheusText(r.out);
-    EXPECT_TRUE(e.ok()) << e.status().ToString();
-    return e.ok() ? *e : Exposition{};
-  };
   ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
   Compute compute(env, "main", FreePort());
   compute.Start();
   compute.Query("create table t as select g from generate_series(1, 10000) g; checkpoint");
   ASSERT_TRUE(env.MustZenith({"remote", "sync", "--timeout", "60"}).ok());
   ASSERT_TRUE(compute.pg().Stop().ok());
-  Exposition e = scrape();
+  Exposition e = Scrape(address);
   for (const char* kind : {"layer", "wal", "index", "refs"}) {
     EXPECT_GT(e.Sum("zenith_remote_uploads_total", {{"kind", kind}, {"result", "ok"}}), 0) << kind;
     EXPECT_GT(e.Sum("zenith_remote_upload_bytes_total", {{"kind", kind}}), 0) << kind;
@@ -161,8 +163,8 @@ TEST(RemoteSync, TheUploadsAndTheOwnerShowInTheMetrics) {
   auto url = s3::ParseS3Url("s3://" + s3env.bucket + "/" + prefix).value();
   ASSERT_TRUE(client.PutIfAbsent(url.Key("generations/00000000000000000002"), "{}\n").ok());
   ASSERT_TRUE(env.MustZenith({"branch", "dev", "main"}).ok());
-  EXPECT_TRUE(WaitUntil([&] { return scrape().Sum("zenith_remote_superseded") == 1; }, std::chrono::seconds(20)));
-  EXPECT_GT(scrape().Sum("zenith_remote_upload_passes_total", {{"result", "error"}}), 0);
+  EXPECT_TRUE(WaitUntil([&] { return Scrape(address).Sum("zenith_remote_superseded") == 1; }, std::chrono::seconds(20)));
+  EXPECT_GT(Scrape(address).Sum("zenith_remote_upload_passes_total", {{"result", "error"}}), 0);
 }
 
 // WAL goes up once: segments each filled in a few passes keep their pieces
@@ -177,12 +179,7 @@ TEST(RemoteSync, BusyWalGoesUpOnceAndAQuietSegmentBecomesOneObject) {
   InitWithRemote(env, dir, s3env, prefix, 0.3);
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
   ASSERT_TRUE(env.MustZenith({"pageserver", "start", "--metrics", address}).ok());
-  auto wal_bytes_uploaded = [&] {
-    RunResult r = RunCommand({"curl", "-sS", "--max-time", "10", "http://" + address + "/metrics"});
-    EXPECT_TRUE(r.ok()) << r.Describe();
-    auto e = ParsePrometheusText(r.out);
-    return e.ok() ? e->Sum("zenith_remote_upload_bytes_total", {{"kind", "wal"}}) : -1.0;
-  };
+  auto wal_bytes_uploaded = [&] { return Scrape(address).Sum("zenith_remote_upload_bytes_total", {{"kind", "wal"}}); };
   ASSERT_TRUE(env.MustZenith({"mount", "main", dir.Sub("main")}).ok());
   Compute compute(env, "main", FreePort());
   compute.Start();
